@@ -1,0 +1,22 @@
+/** The `moongate` command. Each command group registers itself from its own file. */
+import { Command } from 'commander';
+import { registerCredentialCommands } from './credential-commands.js';
+import { registerServeCommand } from './serve-command.js';
+
+export function buildProgram(): Command {
+  const program = new Command('moongate')
+    .description('moongate: a self-hostable Kimi Chat Completions API platform')
+    .showHelpAfterError();
+  registerServeCommand(program);
+  registerCredentialCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    process.stderr.write(`moongate: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Process configuration from the environment: validated once, frozen after start-up.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const positiveInt = z.coerce.number().int().min(1);
+const nonNegative = z.coerce.number().min(0);
+
+const envSchema = z.object({
+  PORT: port.default(8700),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z.string().min(1).optional(),
+  /** Must fit a full 262,144-token context with room to spare. */
+  MAX_BODY_BYTES: positiveInt.default(16 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MOONSHOT_API_KEY: z.string().min(1).optional(),
+  MOONSHOT_BASE_URL: z.url().default('https://api.moonshot.ai/v1'),
+  MOONGATE_SIM_TTFT_MS: nonNegative.default(350),
+  MOONGATE_SIM_TOKENS_PER_S: nonNegative.default(80),
+});
+
+export interface SimulatorSettings {
+  /** Time to first token, in milliseconds. */
+  ttftMs: number;
+  /** Generation speed; 0 means as fast as possible. */
+  tokensPerSecond: number;
+}
+
+export type UpstreamConfig =
+  | { kind: 'simulator'; simulator: SimulatorSettings }
+  | { kind: 'moonshot'; apiKey: string; baseUrl: string };
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  maxBodyBytes: number;
+  logLevel: string;
+  upstream: UpstreamConfig;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    // Never echo the value: it may be a secret.
+    throw new Error(`invalid environment: ${issue?.path.join('.') ?? '?'} ${issue?.message ?? ''}`.trim());
+  }
+  const e = parsed.data;
+  const upstream: UpstreamConfig =
+    e.MOONSHOT_API_KEY !== undefined
+      ? { kind: 'moonshot', apiKey: e.MOONSHOT_API_KEY, baseUrl: e.MOONSHOT_BASE_URL }
+      : { kind: 'simulator', simulator: { ttftMs: e.MOONGATE_SIM_TTFT_MS, tokensPerSecond: e.MOONGATE_SIM_TOKENS_PER_S } };
+  return deepFreeze({
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    logLevel: e.LOG_LEVEL,
+    upstream,
+  });
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,56 @@
+/**
+ * The one error catalogue (SPEC.md, "Errors"). Every error the API returns is a
+ * MoongateError with one of these codes; callers branch on `code`, never on text.
+ */
+export const ERROR_CATALOGUE = {
+  bad_request: { status: 400, message: 'The request is invalid.' },
+  no_token: { status: 400, message: 'The authorization header with a Bearer token is missing.' },
+  token_mismatched: { status: 400, message: 'The specified token is not matched with API.' },
+  api_not_implemented: { status: 400, message: 'The API is not implemented.' },
+  invalid_token: { status: 401, message: 'The specified token is invalid or wrong.' },
+  token_expired: { status: 401, message: 'The specified token has expired.' },
+  disabled: { status: 403, message: 'The credential or application has been disabled.' },
+  used_up: {
+    status: 403,
+    message: 'Your balance is not sufficient for current request, please buy more quota and try again.',
+  },
+  no_api: { status: 404, message: 'The requested API does not exist.' },
+  model_not_found: { status: 404, message: 'The requested model does not exist.' },
+  too_large: { status: 413, message: 'The request body is too large.' },
+  too_many_requests: { status: 429, message: 'You have exceeded the rate limit.' },
+  api_error: { status: 500, message: 'Internal server error.' },
+  timeout: { status: 504, message: 'The upstream did not answer in time.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
+
+export interface ErrorEnvelope {
+  success: false;
+  error: { code: ErrorCode; message: string };
+  trace_id: string;
+}
+
+export class MoongateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Seconds, for 429 (sent as `retry-after`). */
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; retryAfter?: number }) {
+    super(message ?? ERROR_CATALOGUE[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MoongateError';
+    this.code = code;
+    this.status = ERROR_CATALOGUE[code].status;
+    this.retryAfter = options?.retryAfter;
+  }
+}
+
+export function isMoongateError(value: unknown): value is MoongateError {
+  return value instanceof MoongateError;
+}
+
+export function errorEnvelope(error: MoongateError, traceId: string): ErrorEnvelope {
+  return { success: false, error: { code: error.code, message: error.message }, trace_id: traceId };
+}

@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './events.js';
+export * from './ids.js';
+export * from './models.js';
+export * from './request.js';
+export * from './response.js';

@@ -1,0 +1,28 @@
+/**
+ * The provider abstraction: a small spec every upstream kind implements.
+ * A provider turns one validated request into an async iterable of ChatEvents.
+ *
+ * Contract:
+ * - Failures are thrown as MoongateError. A failure that happens before any event
+ *   (connect error, non-2xx status) must be thrown before the first yield, so the
+ *   gateway can answer with a proper HTTP status.
+ * - `signal` aborts the upstream call; after an abort the iterable ends or throws.
+ * - Events of one choice arrive in order; a `finish` event ends each choice; at most
+ *   one `usage` event, after every finish.
+ */
+import type { ChatEvent, ChatRequest, KimiModel } from '../contract/index.js';
+
+export interface ProviderCall {
+  request: ChatRequest;
+  /** Facts about the public model the client asked for. */
+  model: KimiModel;
+  /** The model name to send upstream (an operator may map a public model to another name). */
+  upstreamModel: string;
+  signal: AbortSignal;
+}
+
+export interface Provider {
+  readonly kind: string;
+  chat(call: ProviderCall): AsyncIterable<ChatEvent>;
+  close?(): Promise<void>;
+}
