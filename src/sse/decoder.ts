@@ -1,0 +1,173 @@
+/**
+ * The one SSE decoder: bytes → events, split-safe.
+ *
+ * Parsing follows the WHATWG HTML "Server-sent events" section, 9.2.6 "Interpreting an
+ * event stream" (https://html.spec.whatwg.org/multipage/server-sent-events.html):
+ * - a line ends in CRLF, LF or CR; a CR that ends one chunk and an LF that starts the next
+ *   are one line ending;
+ * - a blank line dispatches the event; `data` lines join with LF; one space after the colon
+ *   is dropped; lines that start with `:` are comments;
+ * - a UTF-8 BOM at the start of the stream is dropped (TextDecoder does this once per stream)
+ *   and a character split across chunks is decoded when its last byte arrives.
+ *
+ * One deliberate difference: at the end of the stream the spec discards an event that was
+ * not followed by a blank line. `end()` dispatches it instead, so an upstream that closes
+ * right after `data: [DONE]\n` (no blank line) is not mistaken for a truncated stream.
+ * A genuinely truncated line then reaches the caller as an unparseable `data`, which the
+ * caller reports as a malformed event rather than silently losing it.
+ *
+ * Every byte is looked at once: each chunk is scanned only for its own line endings and the
+ * unfinished tail is kept as fragments, so decoding is O(n) however the stream is split.
+ */
+
+export interface SseEvent {
+  /** The `event` field, when the event named one (the spec's default, "message", is left implicit). */
+  event?: string;
+  /** The `data` lines of the event, joined with LF. */
+  data: string;
+  /** The `id` field of this event's block, when it had one. */
+  id?: string;
+  /** The `retry` field of this event's block (milliseconds), when it had a valid one. */
+  retry?: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const NULL_CHAR = '\u0000';
+const DIGITS_ONLY = /^[0-9]+$/;
+
+export class SseDecoder {
+  // fatal: false turns invalid UTF-8 into U+FFFD, as the spec's "UTF-8 decode" does.
+  private readonly text = new TextDecoder('utf-8');
+  /** Fragments of the line that has started but not ended yet. */
+  private lineParts: string[] = [];
+  /** The previous text ended in CR: an LF at the start of the next text belongs to it. */
+  private pendingCr = false;
+
+  private data: string[] = [];
+  private sawData = false;
+  private eventType: string | undefined;
+  private id: string | undefined;
+  private retry: number | undefined;
+
+  /** Decodes one chunk of the stream; returns the events it completed. */
+  push(chunk: Uint8Array): SseEvent[] {
+    const events: SseEvent[] = [];
+    this.scan(this.text.decode(chunk, { stream: true }), events);
+    return events;
+  }
+
+  /**
+   * Ends the stream: decodes bytes held back for an unfinished character, treats an
+   * unfinished last line as a line, and dispatches an event not followed by a blank line.
+   * The decoder can be reused for a new stream afterwards.
+   */
+  end(): SseEvent[] {
+    const events: SseEvent[] = [];
+    this.scan(this.text.decode(), events);
+    if (this.lineParts.length > 0) {
+      const line = this.lineParts.join('');
+      this.lineParts = [];
+      this.processLine(line, events);
+    }
+    this.pendingCr = false;
+    this.dispatch(events);
+    return events;
+  }
+
+  private scan(text: string, events: SseEvent[]): void {
+    if (text.length === 0) return;
+    let start = 0;
+    if (this.pendingCr) {
+      this.pendingCr = false;
+      if (text.charCodeAt(0) === LF) start = 1;
+    }
+    for (let i = start; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code !== LF && code !== CR) continue;
+      const tail = text.slice(start, i);
+      let line: string;
+      if (this.lineParts.length > 0) {
+        this.lineParts.push(tail);
+        line = this.lineParts.join('');
+        this.lineParts = [];
+      } else {
+        line = tail;
+      }
+      if (code === CR) {
+        if (i + 1 < text.length) {
+          if (text.charCodeAt(i + 1) === LF) i++;
+        } else {
+          this.pendingCr = true;
+        }
+      }
+      start = i + 1;
+      this.processLine(line, events);
+    }
+    if (start < text.length) this.lineParts.push(text.slice(start));
+  }
+
+  private processLine(line: string, events: SseEvent[]): void {
+    if (line.length === 0) {
+      this.dispatch(events);
+      return;
+    }
+    if (line.charCodeAt(0) === 0x3a /* ':' */) return;
+
+    const colon = line.indexOf(':');
+    let field: string;
+    let value: string;
+    if (colon === -1) {
+      field = line;
+      value = '';
+    } else {
+      field = line.slice(0, colon);
+      value = line.charCodeAt(colon + 1) === 0x20 /* ' ' */ ? line.slice(colon + 2) : line.slice(colon + 1);
+    }
+
+    switch (field) {
+      case 'data':
+        this.data.push(value);
+        this.sawData = true;
+        break;
+      case 'event':
+        this.eventType = value;
+        break;
+      case 'id':
+        // The spec ignores an id that contains NULL.
+        if (!value.includes(NULL_CHAR)) this.id = value;
+        break;
+      case 'retry':
+        if (DIGITS_ONLY.test(value)) this.retry = Number.parseInt(value, 10);
+        break;
+      default:
+        // Unknown fields are ignored (spec).
+        break;
+    }
+  }
+
+  /** Dispatches the buffered event, if it has data (an event without data is not dispatched, per spec). */
+  private dispatch(events: SseEvent[]): void {
+    if (this.sawData) {
+      const event: SseEvent = { data: this.data.join('\n') };
+      if (this.eventType !== undefined && this.eventType !== '') event.event = this.eventType;
+      if (this.id !== undefined) event.id = this.id;
+      if (this.retry !== undefined) event.retry = this.retry;
+      events.push(event);
+    }
+    this.data = [];
+    this.sawData = false;
+    this.eventType = undefined;
+    this.id = undefined;
+    this.retry = undefined;
+  }
+}
+
+/** Decodes a byte stream (an undici body, a web stream, a file, an array of chunks) into SSE events. */
+export async function* decodeSse(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<SseEvent> {
+  const decoder = new SseDecoder();
+  for await (const chunk of body) {
+    yield* decoder.push(chunk);
+  }
+  yield* decoder.end();
+}
