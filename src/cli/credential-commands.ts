@@ -1,4 +1,133 @@
-import type { Command } from 'commander';
+/**
+ * `moongate credential create | list | revoke`: an operator's way to hand out API tokens
+ * before (or instead of) the console. `create` prints the token alone on stdout so that
+ * `TOKEN=$(moongate credential create --email ...)` works; everything else goes to stderr.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { CredentialStore, type Credential } from '../accounts/credential-store.js';
+import { PersonStore } from '../accounts/person-store.js';
+import { loadConfig } from '../config.js';
+import { MoongateError } from '../contract/errors.js';
+import { openStore, type Store } from '../store/open-store.js';
+import { KIMI_SERVICE } from '../store/seed-services.js';
 
-/** Placeholder: filled in by the store/accounts work. */
-export function registerCredentialCommands(_program: Command): void {}
+interface CreateOptions {
+  email: string;
+  global?: true;
+  name?: string;
+  expires?: number;
+}
+
+interface ListOptions {
+  email: string;
+  json?: true;
+}
+
+export function registerCredentialCommands(program: Command): void {
+  const credential = program.command('credential').description('create, list and revoke API credentials');
+
+  credential
+    .command('create')
+    .description(`create a credential (for the ${KIMI_SERVICE.name} unless --global) and print its token`)
+    .requiredOption('--email <email>', 'the person it belongs to (created if missing)')
+    .option('--global', 'a global credential, usable on every service')
+    .option('--name <name>', 'a label to tell credentials apart')
+    .option('--expires <duration>', 'lifetime, such as 30d, 12h, 90m or 2w (default: never expires)', parseDuration)
+    .action(async (options: CreateOptions) => {
+      await withStore(async (store) => {
+        const person = await new PersonStore(store.db).ensurePerson(options.email);
+        const expiresAt = options.expires === undefined ? undefined : Date.now() + options.expires;
+        const common = { personId: person.id, name: options.name, expiresAt };
+        const { token, credential: created } = await new CredentialStore(store.db).issueCredential(
+          options.global === true ? { ...common, global: true } : { ...common, serviceSlug: KIMI_SERVICE.slug },
+        );
+        process.stdout.write(`${token}\n`);
+        process.stderr.write(
+          `Created ${describeScope(created)} credential ${created.id} for ${person.email}` +
+            `${created.expiresAt === null ? '' : `, expiring ${formatTime(created.expiresAt)}`}.` +
+            ' The token is shown only this once.\n',
+        );
+      });
+    });
+
+  credential
+    .command('list')
+    .description("list a person's credentials (never their tokens)")
+    .requiredOption('--email <email>', 'the person whose credentials to list')
+    .option('--json', 'print a JSON array instead of a table')
+    .action(async (options: ListOptions) => {
+      await withStore(async (store) => {
+        const person = await new PersonStore(store.db).findPersonByEmail(options.email);
+        if (person === undefined) throw new MoongateError('bad_request', `no person has the email ${options.email.trim()}`);
+        const credentials = await new CredentialStore(store.db).listCredentials(person.id);
+        process.stdout.write(options.json === true ? `${JSON.stringify(credentials, null, 2)}\n` : formatTable(credentials));
+      });
+    });
+
+  credential
+    .command('revoke')
+    .description('revoke a credential for good')
+    .argument('<id>', 'the credential id, as `credential list` shows it')
+    .action(async (id: string) => {
+      await withStore(async (store) => {
+        const revoked = await new CredentialStore(store.db).revokeCredential(id);
+        process.stderr.write(`Revoked credential ${revoked.id}.\n`);
+      });
+    });
+}
+
+/** Each command opens the store the server would use (DATA_DIR, DATABASE_URL) and closes it. */
+async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
+  const config = loadConfig();
+  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  try {
+    await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** `30d` → milliseconds. Commander reports an InvalidArgumentError as a usage error. */
+function parseDuration(text: string): number {
+  const match = /^(\d+)([mhdw])$/.exec(text.trim());
+  const unit = match?.[2] === undefined ? undefined : DURATION_UNITS_MS[match[2]];
+  const amount = Number(match?.[1]);
+  if (unit === undefined || !Number.isSafeInteger(amount * unit) || amount <= 0) {
+    throw new InvalidArgumentError('expected a positive whole number and a unit: m, h, d or w (such as 30d or 12h)');
+  }
+  return amount * unit;
+}
+
+function describeScope(credential: Credential): string {
+  return credential.serviceSlug ?? 'global';
+}
+
+/** ISO 8601 to the second, in UTC: unambiguous in a terminal and in a bug report. */
+function formatTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function formatTable(credentials: readonly Credential[]): string {
+  const header = ['ID', 'NAME', 'PREFIX', 'SCOPE', 'STATUS', 'EXPIRES', 'CREATED'];
+  const rows = credentials.map((c) => [
+    c.id,
+    c.name,
+    `${c.tokenPrefix}...`,
+    describeScope(c),
+    c.status,
+    c.expiresAt === null ? 'never' : formatTime(c.expiresAt),
+    formatTime(c.createdAt),
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)));
+  return [header, ...rows]
+    .map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd())
+    .join('\n')
+    .concat('\n');
+}

@@ -1,0 +1,64 @@
+import type { Kysely } from 'kysely';
+import { MoongateError } from '../contract/errors.js';
+import type { ApplicationRow, ApplicationStatus, Database } from '../store/database.js';
+import { newId } from '../store/new-id.js';
+
+/** A person's application for one service: what service credentials and, later, quota belong to. */
+export interface Application {
+  id: string;
+  personId: string;
+  serviceId: string;
+  status: ApplicationStatus;
+  createdAt: number;
+}
+
+export class ApplicationStore {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  /** Returns the person's application for the service, creating it first if there is none. */
+  async ensureApplication(personId: string, serviceSlug: string, now: number = Date.now()): Promise<Application> {
+    const service = await this.#db.selectFrom('services').select('id').where('slug', '=', serviceSlug).executeTakeFirst();
+    if (service === undefined) throw new MoongateError('bad_request', `service ${serviceSlug} does not exist`);
+    const person = await this.#db.selectFrom('people').select('id').where('id', '=', personId).executeTakeFirst();
+    if (person === undefined) throw new MoongateError('bad_request', `person ${personId} does not exist`);
+    // Insert-or-nothing on the (person, service) unique constraint, then read: concurrent
+    // "Acquire" clicks end up with the one application.
+    await this.#db
+      .insertInto('applications')
+      .values({ id: newId('app'), person_id: personId, service_id: service.id, status: 'active', created_at: now })
+      .onConflict((conflict) => conflict.columns(['person_id', 'service_id']).doNothing())
+      .execute();
+    const row = await this.#db
+      .selectFrom('applications')
+      .selectAll()
+      .where('person_id', '=', personId)
+      .where('service_id', '=', service.id)
+      .executeTakeFirstOrThrow();
+    return toApplication(row);
+  }
+
+  async getApplication(id: string): Promise<Application> {
+    const row = await this.#db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new MoongateError('bad_request', `application ${id} does not exist`);
+    return toApplication(row);
+  }
+
+  async setApplicationStatus(id: string, status: ApplicationStatus): Promise<Application> {
+    await this.#db.updateTable('applications').set({ status }).where('id', '=', id).execute();
+    return this.getApplication(id);
+  }
+}
+
+function toApplication(row: ApplicationRow): Application {
+  return {
+    id: row.id,
+    personId: row.person_id,
+    serviceId: row.service_id,
+    status: row.status,
+    createdAt: row.created_at,
+  };
+}

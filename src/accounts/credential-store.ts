@@ -1,0 +1,181 @@
+import type { Kysely } from 'kysely';
+import { MoongateError } from '../contract/errors.js';
+import type { CredentialStatus, Database } from '../store/database.js';
+import { newId } from '../store/new-id.js';
+import { ApplicationStore } from './application-store.js';
+import { newCredentialToken } from './credential-token.js';
+import { PersonStore } from './person-store.js';
+
+/** A credential as listed: everything but its token, which is never stored, and its hash. */
+export interface Credential {
+  id: string;
+  personId: string;
+  /** Null for a global credential. */
+  serviceId: string | null;
+  serviceSlug: string | null;
+  applicationId: string | null;
+  global: boolean;
+  name: string;
+  tokenPrefix: string;
+  status: CredentialStatus;
+  expiresAt: number | null;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/**
+ * A service credential is bound to the person's application for that service (created
+ * if missing); a global credential works on every service (SPEC.md, "Credentials and quota").
+ */
+export type IssueCredentialOptions = {
+  personId: string;
+  name?: string | undefined;
+  /** Milliseconds since the epoch; omitted or null for a credential that never expires. */
+  expiresAt?: number | null | undefined;
+} & ({ serviceSlug: string; global?: false | undefined } | { global: true; serviceSlug?: undefined });
+
+export interface IssuedCredential {
+  /** The only time the token exists outside its holder's hands: show it once, then drop it. */
+  token: string;
+  credential: Credential;
+}
+
+const DEFAULT_NAME = 'default';
+const MAX_NAME_LENGTH = 100;
+
+export class CredentialStore {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  async issueCredential(options: IssueCredentialOptions, now: number = Date.now()): Promise<IssuedCredential> {
+    const name = (options.name ?? DEFAULT_NAME).trim();
+    if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
+      throw new MoongateError('bad_request', `name must be 1 to ${MAX_NAME_LENGTH} characters`);
+    }
+    const expiresAt = options.expiresAt ?? null;
+    if (expiresAt !== null && (!Number.isSafeInteger(expiresAt) || expiresAt <= now)) {
+      throw new MoongateError('bad_request', 'expiresAt must be a time in the future, in milliseconds since the epoch');
+    }
+    let scope: { service_id: string | null; application_id: string | null };
+    if (options.global === true) {
+      await new PersonStore(this.#db).getPerson(options.personId);
+      scope = { service_id: null, application_id: null };
+    } else {
+      const application = await new ApplicationStore(this.#db).ensureApplication(options.personId, options.serviceSlug, now);
+      scope = { service_id: application.serviceId, application_id: application.id };
+    }
+    const { token, hash, prefix } = newCredentialToken();
+    const id = newId('cred');
+    await this.#db
+      .insertInto('credentials')
+      .values({
+        id,
+        person_id: options.personId,
+        ...scope,
+        name,
+        token_hash: hash,
+        token_prefix: prefix,
+        status: 'active',
+        expires_at: expiresAt,
+        created_at: now,
+        revoked_at: null,
+      })
+      .execute();
+    return { token, credential: await this.getCredential(id) };
+  }
+
+  /** The person's credentials, revoked ones included, oldest first. */
+  async listCredentials(personId: string): Promise<Credential[]> {
+    const rows = await this.#selectCredentials()
+      .where('c.person_id', '=', personId)
+      .orderBy('c.created_at')
+      .orderBy('c.id')
+      .execute();
+    return rows.map(toCredential);
+  }
+
+  async getCredential(id: string): Promise<Credential> {
+    const row = await this.#selectCredentials().where('c.id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new MoongateError('bad_request', `credential ${id} does not exist`);
+    return toCredential(row);
+  }
+
+  /** Revocation is final, and revoking twice keeps the first revocation time. */
+  async revokeCredential(id: string, now: number = Date.now()): Promise<Credential> {
+    await this.#db
+      .updateTable('credentials')
+      .set({ status: 'revoked', revoked_at: now })
+      .where('id', '=', id)
+      .where('status', '!=', 'revoked')
+      .execute();
+    return this.getCredential(id);
+  }
+
+  /** Disables or re-enables a credential; a revoked one stays revoked. */
+  async setCredentialStatus(id: string, status: Exclude<CredentialStatus, 'revoked'>): Promise<Credential> {
+    const result = await this.#db
+      .updateTable('credentials')
+      .set({ status })
+      .where('id', '=', id)
+      .where('status', '!=', 'revoked')
+      .executeTakeFirst();
+    const credential = await this.getCredential(id);
+    if (result.numUpdatedRows === 0n && credential.status === 'revoked') {
+      throw new MoongateError('bad_request', `credential ${id} is revoked and cannot be changed`);
+    }
+    return credential;
+  }
+
+  #selectCredentials() {
+    return this.#db
+      .selectFrom('credentials as c')
+      .leftJoin('services as s', 's.id', 'c.service_id')
+      .select([
+        'c.id',
+        'c.person_id',
+        'c.service_id',
+        's.slug as service_slug',
+        'c.application_id',
+        'c.name',
+        'c.token_prefix',
+        'c.status',
+        'c.expires_at',
+        'c.created_at',
+        'c.revoked_at',
+      ]);
+  }
+}
+
+interface CredentialListingRow {
+  id: string;
+  person_id: string;
+  service_id: string | null;
+  service_slug: string | null;
+  application_id: string | null;
+  name: string;
+  token_prefix: string;
+  status: CredentialStatus;
+  expires_at: number | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+function toCredential(row: CredentialListingRow): Credential {
+  return {
+    id: row.id,
+    personId: row.person_id,
+    serviceId: row.service_id,
+    serviceSlug: row.service_slug,
+    applicationId: row.application_id,
+    global: row.service_id === null,
+    name: row.name,
+    tokenPrefix: row.token_prefix,
+    status: row.status,
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * API tokens: `mg-` and the base64url of 32 random bytes (256 bits). Only the SHA-256
+ * of a token is stored; a fast hash is enough because the token is random and long, so
+ * there is nothing for a slow, salted hash to protect that brute force could reach, and
+ * a plain digest keeps the lookup one indexed equality on the hot path.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+export const CREDENTIAL_TOKEN_PATTERN = /^mg-[A-Za-z0-9_-]{43}$/;
+
+/** Characters kept in listings: `mg-` and 7 random ones, enough to tell tokens apart. */
+const PREFIX_LENGTH = 10;
+
+export interface CredentialToken {
+  /** Shown once, to the person who created it. */
+  token: string;
+  hash: string;
+  prefix: string;
+}
+
+export function newCredentialToken(): CredentialToken {
+  const token = `mg-${randomBytes(32).toString('base64url')}`;
+  return { token, hash: hashCredentialToken(token), prefix: token.slice(0, PREFIX_LENGTH) };
+}
+
+export function hashCredentialToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}

@@ -1,0 +1,15 @@
+/**
+ * Every migration, in order. Kysely runs them sorted by name, so names start with a
+ * zero-padded number; a migration, once released, is never edited, only followed.
+ */
+import type { Migration, MigrationProvider } from 'kysely';
+import * as accounts from './0001-accounts.js';
+
+export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001-accounts': accounts,
+});
+
+/** Migrations ship inside the build, not as files read from disk at run time. */
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(MIGRATIONS),
+};

@@ -1,0 +1,86 @@
+/**
+ * Opens the one database: SQLite under the data directory by default (no other
+ * service needed), PostgreSQL when DATABASE_URL is set (several processes). Both come
+ * out migrated and seeded, behind the same Kysely type.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database.js';
+import { migrateToLatest, type StoreDialect } from './migrate-to-latest.js';
+import { seedServices } from './seed-services.js';
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: StoreDialect;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  /**
+   * Called when PostgreSQL drops an idle pooled connection (a server restart, say).
+   * The pool already discards the broken client and the next query reconnects; the
+   * default reports it on stderr.
+   */
+  onConnectionError?: ((error: Error) => void) | undefined;
+}
+
+export const SQLITE_FILE_NAME = 'moongate.db';
+
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const { db, dialect } =
+    options.databaseUrl === undefined
+      ? { db: openSqlite(options.dataDir), dialect: 'sqlite' as const }
+      : { db: openPostgres(options.databaseUrl, options.onConnectionError ?? reportConnectionError), dialect: 'postgres' as const };
+  try {
+    await migrateToLatest(db, dialect);
+    await seedServices(db);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return { db, dialect, close: () => db.destroy() };
+}
+
+function openSqlite(dataDir: string): Kysely<Database> {
+  mkdirSync(dataDir, { recursive: true });
+  const database = new SqliteDatabase(join(dataDir, SQLITE_FILE_NAME));
+  // busy_timeout first: it makes a second process (the CLI beside the server) wait for a
+  // lock instead of failing, and switching a new file to WAL already takes one. WAL lets
+  // readers run beside the one writer; NORMAL sync is durable across process crashes in
+  // WAL mode (only an OS crash can lose the last commits); SQLite leaves foreign keys off
+  // unless asked, per connection.
+  database.pragma('busy_timeout = 5000');
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('foreign_keys = ON');
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+}
+
+function openPostgres(connectionString: string, onConnectionError: (error: Error) => void): Kysely<Database> {
+  // Timestamps (and, later, amounts) are int8 columns. pg returns int8 as a string, since it
+  // may exceed 2^53; ours never do, so this pool, and only this pool (no global
+  // pg.types.setTypeParser), reads them as numbers, refusing any that would lose precision.
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(pg.types.builtins.INT8, parseInt8);
+  const pool = new pg.Pool({ connectionString, types });
+  // An idle client's error is emitted on the pool; with no listener it would crash the process.
+  pool.on('error', onConnectionError);
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+function parseInt8(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) {
+    throw new RangeError(`int8 value ${text} does not fit a JavaScript number exactly`);
+  }
+  return value;
+}
+
+function reportConnectionError(error: Error): void {
+  process.stderr.write(`moongate: an idle PostgreSQL connection failed: ${error.message}\n`);
+}

@@ -1,0 +1,142 @@
+import pg from 'pg';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/store/migrations/index.js';
+import { newId, ID_PATTERN } from '../../src/store/new-id.js';
+import { openStore, type Store } from '../../src/store/open-store.js';
+import { KIMI_SERVICE } from '../../src/store/seed-services.js';
+import { describeEachDialect } from '../helpers/postgres.js';
+
+describe('newId', () => {
+  it('prefixes 24 random hex characters with the kind', () => {
+    const ids = new Set(Array.from({ length: 1000 }, () => newId('cred')));
+    expect(ids.size).toBe(1000);
+    for (const id of ids) expect(id).toMatch(ID_PATTERN);
+    expect(newId('per')).toMatch(/^per_[0-9a-f]{24}$/);
+  });
+});
+
+describeEachDialect((target) => {
+  let store: Store;
+
+  beforeAll(async () => {
+    store = await openStore(target.location());
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  it(`opens as ${target.dialect}, migrated to the latest migration`, async () => {
+    expect(store.dialect).toBe(target.dialect);
+    const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(store.db);
+    expect(applied.rows.map((row) => row.name)).toEqual(Object.keys(MIGRATIONS).sort());
+    for (const table of ['people', 'services', 'applications', 'credentials'] as const) {
+      await expect(store.db.selectFrom(table).select('id').execute()).resolves.toBeInstanceOf(Array);
+    }
+  });
+
+  it('seeds the Kimi Chat Completions service', async () => {
+    const services = await store.db.selectFrom('services').selectAll().execute();
+    expect(services).toHaveLength(1);
+    expect(services[0]).toMatchObject({ slug: 'kimi-chat-completions', name: 'Kimi Chat Completions API', status: 'active' });
+    expect(services[0]?.id).toMatch(/^svc_[0-9a-f]{24}$/);
+    expect(typeof services[0]?.created_at).toBe('number');
+  });
+
+  it('opens again without migrating or seeding twice', async () => {
+    const before = await store.db.selectFrom('services').select('id').execute();
+    const again = await openStore(target.location());
+    try {
+      const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(again.db);
+      expect(applied.rows).toHaveLength(Object.keys(MIGRATIONS).length);
+      const after = await again.db.selectFrom('services').select('id').where('slug', '=', KIMI_SERVICE.slug).execute();
+      expect(after).toEqual(before);
+    } finally {
+      await again.close();
+    }
+  });
+
+  // On SQLite this needs separate processes (better-sqlite3 waits for a lock synchronously,
+  // so two stores in one process would block each other): cli-credential.test.ts covers it.
+  it.runIf(target.dialect === 'postgres')('survives several processes opening a new database at once', async () => {
+    const fresh = await target.freshLocation();
+    try {
+      const stores = await Promise.all([1, 2, 3, 4].map(() => openStore(fresh.options)));
+      try {
+        const services = await stores[0]!.db.selectFrom('services').select('slug').execute();
+        expect(services).toEqual([{ slug: KIMI_SERVICE.slug }]);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    } finally {
+      await fresh.remove();
+    }
+  });
+
+  it('reads millisecond timestamps back as exact JavaScript numbers', async () => {
+    const createdAt = 4_102_444_800_123; // 2100-01-01T00:00:00.123Z: beyond 2^32, well within 2^53
+    const id = newId('per');
+    await store.db
+      .insertInto('people')
+      .values({ id, email: `${id}@example.com`, role: 'user', status: 'active', created_at: createdAt })
+      .execute();
+    const row = await store.db.selectFrom('people').select('created_at').where('id', '=', id).executeTakeFirstOrThrow();
+    expect(row.created_at).toBe(createdAt);
+  });
+
+  it('enforces foreign keys', async () => {
+    const kimi = await store.db.selectFrom('services').select('id').executeTakeFirstOrThrow();
+    await expect(
+      store.db
+        .insertInto('applications')
+        .values({ id: newId('app'), person_id: 'per_missing', service_id: kimi.id, status: 'active', created_at: 1 })
+        .execute(),
+    ).rejects.toThrow();
+  });
+
+  it('refuses a credential bound to a service without an application', async () => {
+    const kimi = await store.db.selectFrom('services').select('id').executeTakeFirstOrThrow();
+    const personId = newId('per');
+    await store.db
+      .insertInto('people')
+      .values({ id: personId, email: `${personId}@example.com`, role: 'user', status: 'active', created_at: 1 })
+      .execute();
+    await expect(
+      store.db
+        .insertInto('credentials')
+        .values({
+          id: newId('cred'),
+          person_id: personId,
+          service_id: kimi.id,
+          application_id: null,
+          name: 'half-scoped',
+          token_hash: newId('cred'),
+          token_prefix: 'mg-xxxxxxx',
+          status: 'active',
+          expires_at: null,
+          created_at: 1,
+          revoked_at: null,
+        })
+        .execute(),
+    ).rejects.toThrow();
+  });
+
+  it.runIf(target.dialect === 'sqlite')('sets up SQLite for one writer beside many readers', async () => {
+    const pragma = async (name: string): Promise<unknown> => {
+      const { rows } = await sql.raw<Record<string, unknown>>(`pragma ${name}`).execute(store.db);
+      return Object.values(rows[0] ?? {})[0];
+    };
+    expect(await pragma('journal_mode')).toBe('wal');
+    expect(await pragma('synchronous')).toBe(1); // NORMAL
+    expect(await pragma('busy_timeout')).toBe(5000);
+    expect(await pragma('foreign_keys')).toBe(1);
+  });
+
+  it.runIf(target.dialect === 'postgres')('parses int8 as a number for its own pool only', async () => {
+    const { rows } = await sql<{ n: unknown }>`select 9007199254740991::int8 as n`.execute(store.db);
+    expect(rows[0]?.n).toBe(Number.MAX_SAFE_INTEGER);
+    // The process-wide pg parser is untouched: other pools keep pg's string default.
+    expect(pg.types.getTypeParser(pg.types.builtins.INT8, 'text')('5')).toBe('5');
+    await expect(sql`select 9007199254740993::int8 as n`.execute(store.db)).rejects.toThrow(/does not fit/);
+  });
+});
