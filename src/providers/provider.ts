@@ -18,6 +18,8 @@ export interface ProviderCall {
   model: KimiModel;
   /** The model name to send upstream (an operator may map a public model to another name). */
   upstreamModel: string;
+  /** The gateway's own count of the prompt (SPEC.md's template arithmetic), so no provider counts it twice. */
+  promptTokens: number;
   signal: AbortSignal;
 }
 

@@ -14,8 +14,14 @@ const GENERATION_PROMPT = 4;
 /** Kimi's template wraps tool declarations in a system-like block of its own. */
 const TOOL_BLOCK = 4;
 
+/**
+ * User text is plain text: a literal `<|endoftext|>` is counted as the characters it is
+ * made of, not refused (gpt-tokenizer throws on special tokens by default).
+ */
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+
 export function countTextTokens(text: string): number {
-  return text.length === 0 ? 0 : countTokens(text);
+  return text.length === 0 ? 0 : countTokens(text, PLAIN_TEXT);
 }
 
 export function countPromptTokens(messages: readonly ChatMessage[], tools?: readonly ToolDefinition[]): number {

@@ -1,0 +1,1 @@
+export { MOONSHOT_BASE_URL, MoonshotChunkReader, MoonshotProvider, type MoonshotProviderOptions } from './moonshot-provider.js';

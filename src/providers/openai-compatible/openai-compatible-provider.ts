@@ -1,0 +1,214 @@
+/**
+ * A Provider for any OpenAI-compatible Chat Completions server: vLLM, SGLang, Ollama,
+ * llama.cpp's server, another moongate. Upstreams with quirks (Moonshot) subclass it and
+ * override the hooks (`buildBody`, `buildMessage`, `createChunkReader`, `mapError`) instead
+ * of copying the plumbing, as the Vercel AI SDK's openai-compatible base does.
+ *
+ * The upstream is always asked to stream, with usage (`stream_options.include_usage`):
+ * one parsing path for every request; the gateway aggregates the events for clients that
+ * did not ask for a stream (DESIGN.md, "Non-stream responses are the aggregate of the same events").
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import { MoongateError } from '../../contract/index.js';
+import type { ChatEvent, ChatMessage } from '../../contract/index.js';
+import { SSE_DONE_DATA, decodeSse } from '../../sse/index.js';
+import type { Provider, ProviderCall } from '../provider.js';
+import { ChunkReader } from './chunk-reader.js';
+import {
+  mapTransportError,
+  mapUpstreamStatus,
+  parseUpstreamError,
+  readErrorBody,
+  type UpstreamHeaders,
+} from './upstream-errors.js';
+
+export interface OpenAICompatibleProviderOptions {
+  /** The API root, e.g. `http://vllm:8000/v1`; requests go to `${baseUrl}/chat/completions`. */
+  baseUrl: string;
+  /** Sent as `authorization: Bearer <apiKey>` when set. */
+  apiKey?: string;
+  /** An undici dispatcher to send requests through; the caller owns it (close() leaves it open). */
+  dispatcher?: Dispatcher;
+  /** Time allowed for the response headers (undici's default, 300 s, when not set). */
+  headersTimeoutMs?: number;
+  /** Time allowed between two pieces of the body (undici's default, 300 s, when not set). */
+  bodyTimeoutMs?: number;
+  /** Time allowed to open a connection (10 s when not set); applies to the provider's own agent. */
+  connectTimeoutMs?: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Idle upstream connections are kept this long for the next request. */
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+
+export class OpenAICompatibleProvider implements Provider {
+  readonly kind: string = 'openai-compatible';
+
+  protected readonly url: string;
+  protected readonly apiKey: string | undefined;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly headersTimeoutMs: number | undefined;
+  private readonly bodyTimeoutMs: number | undefined;
+
+  constructor(options: OpenAICompatibleProviderOptions) {
+    this.url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+    this.apiKey = options.apiKey === '' ? undefined : options.apiKey;
+    this.headersTimeoutMs = options.headersTimeoutMs;
+    this.bodyTimeoutMs = options.bodyTimeoutMs;
+    if (options.dispatcher !== undefined) {
+      this.dispatcher = options.dispatcher;
+      this.ownsDispatcher = false;
+    } else {
+      this.dispatcher = new Agent({
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+        connect: { timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
+        ...(options.headersTimeoutMs === undefined ? {} : { headersTimeout: options.headersTimeoutMs }),
+        ...(options.bodyTimeoutMs === undefined ? {} : { bodyTimeout: options.bodyTimeoutMs }),
+      });
+      this.ownsDispatcher = true;
+    }
+  }
+
+  /**
+   * Streams one completion. Errors before the first event (connect, non-2xx) are thrown on
+   * the first `next()`, so the gateway can still answer with an HTTP status. The caller's
+   * abort is rethrown as is; every other failure is a MoongateError. The upstream body is
+   * always consumed or destroyed, whichever way the iteration ends.
+   */
+  async *chat(call: ProviderCall): AsyncGenerator<ChatEvent, void, undefined> {
+    const { signal } = call;
+    const headers = this.buildHeaders(call);
+    const body = JSON.stringify(this.buildBody(call));
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(this.url, {
+        method: 'POST',
+        headers,
+        body,
+        signal,
+        dispatcher: this.dispatcher,
+        ...(this.headersTimeoutMs === undefined ? {} : { headersTimeout: this.headersTimeoutMs }),
+        ...(this.bodyTimeoutMs === undefined ? {} : { bodyTimeout: this.bodyTimeoutMs }),
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw mapTransportError(error, 'request');
+    }
+
+    const upstream = response.body;
+    try {
+      if (response.statusCode < 200 || response.statusCode > 299) {
+        let text = '';
+        try {
+          text = await readErrorBody(upstream);
+        } catch (error) {
+          if (signal.aborted) throw error;
+          // The status alone still says what went wrong.
+        }
+        throw this.mapError(response.statusCode, text, response.headers);
+      }
+
+      const reader = this.createChunkReader(call);
+      let sawDone = false;
+      try {
+        for await (const event of decodeSse(upstream)) {
+          // Read on to the end of the body after [DONE] (as openai-node does) so the
+          // connection goes back to the pool instead of being cut.
+          if (sawDone) continue;
+          if (event.data === SSE_DONE_DATA) {
+            sawDone = true;
+            continue;
+          }
+          if (event.event === 'error') throw new MoongateError('api_error', 'the upstream failed mid-stream');
+          let chunk: unknown;
+          try {
+            chunk = JSON.parse(event.data);
+          } catch {
+            throw new MoongateError('api_error', 'the upstream sent a malformed event');
+          }
+          for (const chatEvent of reader.read(chunk)) {
+            // One network chunk may hold many events; none is handed out after the caller left.
+            signal.throwIfAborted();
+            yield chatEvent;
+          }
+        }
+      } catch (error) {
+        if (signal.aborted) throw error;
+        // After [DONE] the reply is complete; a connection that then fails costs nothing.
+        if (!sawDone) throw mapTransportError(error, 'body');
+      }
+      yield* reader.end(sawDone);
+    } finally {
+      // Ends the upstream request when we stop early (error, abort, the consumer's return()).
+      if (!upstream.destroyed) upstream.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  protected buildHeaders(_call: ProviderCall): Record<string, string> {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+    };
+    if (this.apiKey !== undefined) headers.authorization = `Bearer ${this.apiKey}`;
+    return headers;
+  }
+
+  /**
+   * The JSON body sent upstream, in a stable field order. Optional fields appear only when
+   * the request set them; `n` only when it is not 1 (the default everywhere), because some
+   * servers (llama.cpp, Ollama) do not know the field.
+   */
+  protected buildBody(call: ProviderCall): Record<string, unknown> {
+    const r = call.request;
+    const body: Record<string, unknown> = {
+      model: call.upstreamModel,
+      messages: r.messages.map((message) => this.buildMessage(message)),
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    if (r.n !== 1) body.n = r.n;
+    if (r.max_tokens !== undefined) body.max_tokens = r.max_tokens;
+    if (r.temperature !== undefined) body.temperature = r.temperature;
+    if (r.top_p !== undefined) body.top_p = r.top_p;
+    if (r.stop !== undefined) body.stop = r.stop;
+    if (r.presence_penalty !== undefined) body.presence_penalty = r.presence_penalty;
+    if (r.frequency_penalty !== undefined) body.frequency_penalty = r.frequency_penalty;
+    if (r.response_format === 'json_object') body.response_format = { type: 'json_object' };
+    if (r.tools !== undefined) body.tools = r.tools;
+    if (r.tool_choice !== undefined) body.tool_choice = r.tool_choice;
+    if (r.user !== undefined) body.user = r.user;
+    if (r.seed !== undefined) body.seed = r.seed;
+    return body;
+  }
+
+  /** One message as the client sent it; optional fields only when present. */
+  protected buildMessage(message: ChatMessage): Record<string, unknown> {
+    const out: Record<string, unknown> = { role: message.role, content: message.content };
+    if (message.name !== undefined) out.name = message.name;
+    if (message.tool_calls !== undefined) out.tool_calls = message.tool_calls;
+    if (message.tool_call_id !== undefined) out.tool_call_id = message.tool_call_id;
+    if (message.reasoning_content !== undefined) out.reasoning_content = message.reasoning_content;
+    if (message.partial !== undefined) out.partial = message.partial;
+    return out;
+  }
+
+  /** A fresh reader for each stream; subclasses return their own reader with its hooks. */
+  protected createChunkReader(_call: ProviderCall): ChunkReader {
+    return new ChunkReader();
+  }
+
+  /** Maps a non-2xx answer; `body` is at most the first 64 KiB of the upstream's error body. */
+  protected mapError(status: number, body: string, headers: UpstreamHeaders): MoongateError {
+    return mapUpstreamStatus(status, parseUpstreamError(body), headers, this.secrets());
+  }
+
+  /** Strings that must never reach a client, whatever an upstream echoes back. */
+  protected secrets(): string[] {
+    return this.apiKey === undefined ? [] : [this.apiKey];
+  }
+}

@@ -1,0 +1,568 @@
+import { Agent } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MoongateError, findModel, parseChatRequest } from '../../src/contract/index.js';
+import type { ChatEvent, ErrorCode, KimiModel } from '../../src/contract/index.js';
+import { OpenAICompatibleProvider, type OpenAICompatibleProviderOptions } from '../../src/providers/openai-compatible/index.js';
+import type { ProviderCall } from '../../src/providers/provider.js';
+import { FakeUpstream, readFixture } from '../fixtures/openai-compatible/fake-upstream.js';
+import { countPromptTokens } from '../../src/tokens/count-tokens.js';
+
+const API_KEY = 'sk-test0penaiCompat1bleKey42';
+
+function model(id: string): KimiModel {
+  const found = findModel(id);
+  if (found === undefined) throw new Error(`unknown model ${id}`);
+  return found;
+}
+
+function makeCall(body: Record<string, unknown>, options: { signal?: AbortSignal; upstreamModel?: string } = {}): ProviderCall {
+  const request = parseChatRequest({ model: 'kimi-k2-thinking', messages: [{ role: 'user', content: 'Hello' }], ...body });
+  return {
+    request,
+    model: model(request.model),
+    upstreamModel: options.upstreamModel ?? 'moonshotai/Kimi-K2-Thinking',
+    promptTokens: countPromptTokens(request.messages, request.tools),
+    signal: options.signal ?? new AbortController().signal,
+  };
+}
+
+async function collect(events: AsyncIterable<ChatEvent>): Promise<ChatEvent[]> {
+  const out: ChatEvent[] = [];
+  for await (const event of events) out.push(event);
+  return out;
+}
+
+async function failure(events: AsyncIterable<ChatEvent>): Promise<{ error: unknown; before: ChatEvent[] }> {
+  const before: ChatEvent[] = [];
+  try {
+    for await (const event of events) before.push(event);
+  } catch (error) {
+    return { error, before };
+  }
+  throw new Error('expected the stream to fail');
+}
+
+async function moongateFailure(events: AsyncIterable<ChatEvent>): Promise<{ error: MoongateError; before: ChatEvent[] }> {
+  const { error, before } = await failure(events);
+  expect(error).toBeInstanceOf(MoongateError);
+  return { error: error as MoongateError, before };
+}
+
+function sse(...chunks: unknown[]): string {
+  return chunks.map((chunk) => `data: ${typeof chunk === 'string' ? chunk : JSON.stringify(chunk)}\n\n`).join('');
+}
+
+function chunk(choices: unknown[], usage: unknown = null): Record<string, unknown> {
+  return { id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'm', choices, usage };
+}
+
+const VLLM_EVENTS: ChatEvent[] = [
+  { type: 'delta', index: 0, reasoning: 'Two plus two' },
+  { type: 'delta', index: 0, reasoning: ' is four.' },
+  { type: 'delta', index: 0, content: '4' },
+  { type: 'finish', index: 0, reason: 'stop' },
+  { type: 'usage', promptTokens: 40, completionTokens: 12, cachedTokens: 32 },
+];
+
+let upstream: FakeUpstream;
+let provider: OpenAICompatibleProvider;
+
+function newProvider(options: Partial<OpenAICompatibleProviderOptions> = {}): OpenAICompatibleProvider {
+  return new OpenAICompatibleProvider({ baseUrl: upstream.baseUrl, apiKey: API_KEY, ...options });
+}
+
+beforeEach(async () => {
+  upstream = await FakeUpstream.start();
+  provider = newProvider();
+});
+
+afterEach(async () => {
+  await provider.close();
+  await upstream.close();
+});
+
+describe('OpenAICompatibleProvider: the request sent upstream', () => {
+  it('POSTs to /chat/completions with the key, JSON and an SSE accept header', async () => {
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
+    await collect(provider.chat(makeCall({})));
+    const [sent] = upstream.requests;
+    expect(sent?.method).toBe('POST');
+    expect(sent?.path).toBe('/v1/chat/completions');
+    expect(sent?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+    expect(sent?.headers['content-type']).toBe('application/json');
+    expect(sent?.headers.accept).toBe('text/event-stream');
+  });
+
+  it('sends no authorization header without a key, and tolerates a trailing slash in baseUrl', async () => {
+    await provider.close();
+    provider = newProvider({ apiKey: undefined, baseUrl: `${upstream.baseUrl}/` });
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
+    await collect(provider.chat(makeCall({})));
+    expect(upstream.requests[0]?.path).toBe('/v1/chat/completions');
+    expect(upstream.requests[0]?.headers.authorization).toBeUndefined();
+  });
+
+  it('sends a minimal request as model, messages, stream and stream_options only', async () => {
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
+    await collect(provider.chat(makeCall({ n: 1, response_format: { type: 'text' }, stream: false })));
+    expect(upstream.requests[0]?.body).toEqual({
+      model: 'moonshotai/Kimi-K2-Thinking',
+      messages: [{ role: 'user', content: 'Hello' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+  });
+
+  it('sends every optional field that was set, in a stable order', async () => {
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
+    const tools = [
+      {
+        type: 'function',
+        function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: {} } },
+      },
+    ];
+    await collect(
+      provider.chat(
+        makeCall({
+          messages: [
+            { role: 'system', content: 'Be brief.' },
+            { role: 'user', content: [{ type: 'text', text: 'Weather in ' }, { type: 'text', text: 'Seoul?' }], name: 'kim' },
+            {
+              role: 'assistant',
+              content: null,
+              reasoning_content: 'Use the tool.',
+              tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }],
+            },
+            { role: 'tool', content: '{"c":21}', tool_call_id: 'call_1' },
+            { role: 'assistant', content: 'It is', partial: true },
+          ],
+          stream: true,
+          n: 2,
+          max_completion_tokens: 256,
+          temperature: 1.5,
+          top_p: 0.9,
+          stop: 'END',
+          presence_penalty: 0.5,
+          frequency_penalty: -0.5,
+          response_format: { type: 'json_object' },
+          tools,
+          tool_choice: 'auto',
+          stream_options: { include_usage: false },
+          user: 'user-7',
+          seed: 42,
+        }),
+      ),
+    ).catch(() => undefined);
+    const body = upstream.requests[0]?.body;
+    expect(body).toEqual({
+      model: 'moonshotai/Kimi-K2-Thinking',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Weather in Seoul?', name: 'kim' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }],
+          reasoning_content: 'Use the tool.',
+        },
+        { role: 'tool', content: '{"c":21}', tool_call_id: 'call_1' },
+        { role: 'assistant', content: 'It is', partial: true },
+      ],
+      stream: true,
+      stream_options: { include_usage: true },
+      n: 2,
+      max_tokens: 256,
+      temperature: 1.5,
+      top_p: 0.9,
+      stop: ['END'],
+      presence_penalty: 0.5,
+      frequency_penalty: -0.5,
+      response_format: { type: 'json_object' },
+      tools,
+      tool_choice: 'auto',
+      user: 'user-7',
+      seed: 42,
+    });
+    expect(Object.keys(body as object)).toEqual([
+      'model',
+      'messages',
+      'stream',
+      'stream_options',
+      'n',
+      'max_tokens',
+      'temperature',
+      'top_p',
+      'stop',
+      'presence_penalty',
+      'frequency_penalty',
+      'response_format',
+      'tools',
+      'tool_choice',
+      'user',
+      'seed',
+    ]);
+  });
+});
+
+describe('OpenAICompatibleProvider: reading the stream', () => {
+  it('reads a vLLM stream that names the reasoning field `reasoning`', async () => {
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
+    expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_EVENTS);
+  });
+
+  it('reads the same events when the upstream writes one byte at a time', async () => {
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'), { chunking: 'bytes' });
+    expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_EVENTS);
+  });
+
+  it('reads the same events in 7-byte writes', async () => {
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'), { chunking: 7 });
+    expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_EVENTS);
+  });
+
+  it('reads the seed stream (reasoning_content and reasoning both sent) without doubling the reasoning', async () => {
+    upstream.stream(readFixture('seed-stream.sse'), { chunking: 13 });
+    const events = await collect(provider.chat(makeCall({})));
+    // Skips the first chunk's empty {content: '', role: 'assistant'}.
+    expect(events[0]).toEqual({ type: 'delta', index: 0, reasoning: ' 그' });
+    expect(events).toContainEqual({ type: 'delta', index: 0, reasoning: ' 도와드릴까요. ', content: ' 안녕하세요! 어떻게 도와드릴까요' });
+    expect(events.slice(-3)).toEqual([
+      { type: 'delta', index: 0, content: ' 오늘?' },
+      { type: 'finish', index: 0, reason: 'stop' },
+      { type: 'usage', promptTokens: 9, completionTokens: 135 },
+    ]);
+    const reasoning = events.map((event) => (event.type === 'delta' ? (event.reasoning ?? '') : '')).join('');
+    expect(reasoning.startsWith(' 그 사용자가 "안녕하세요"라고 말했습니다.')).toBe(true);
+    expect(reasoning.endsWith('이것은 일반적인 대화 시작인 것 같습니다. 나는 간단하게 유지하고 그들이 필요로 하는 것을 공유하도록 유도하기 위해 개방형으로 도와드릴까요. ')).toBe(true);
+    expect(events.filter((event) => event.type === 'delta')).toHaveLength(15);
+  });
+
+  it('reads tool-call deltas and maps function_call and unknown finish reasons', async () => {
+    upstream.stream(
+      sse(
+        chunk([{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: 'f', arguments: '' } }] }, finish_reason: null }]),
+        chunk([{ index: 0, delta: { tool_calls: [{ function: { arguments: '{"a":' } }] }, finish_reason: null }]),
+        chunk([{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '1}' } }] }, finish_reason: 'function_call' }]),
+        chunk([{ index: 1, delta: { refusal: 'No.' }, finish_reason: 'eos' }]),
+        '[DONE]',
+      ),
+    );
+    expect(await collect(provider.chat(makeCall({ n: 2 })))).toEqual([
+      { type: 'delta', index: 0, toolCalls: [{ index: 0, id: 'c1', name: 'f' }] },
+      { type: 'delta', index: 0, toolCalls: [{ index: 0, arguments: '{"a":' }] },
+      { type: 'delta', index: 0, toolCalls: [{ index: 0, arguments: '1}' }] },
+      { type: 'finish', index: 0, reason: 'tool_calls' },
+      { type: 'delta', index: 1, refusal: 'No.' },
+      { type: 'finish', index: 1, reason: 'stop' },
+    ]);
+  });
+
+  it('yields usage once, after every finish, even when it came early or twice', async () => {
+    upstream.stream(
+      sse(
+        chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }], { prompt_tokens: 1, completion_tokens: 1 }),
+        chunk([{ index: 0, delta: {}, finish_reason: 'length' }]),
+        chunk([], { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 }),
+        '[DONE]',
+      ),
+    );
+    expect(await collect(provider.chat(makeCall({})))).toEqual([
+      { type: 'delta', index: 0, content: 'a' },
+      { type: 'finish', index: 0, reason: 'length' },
+      { type: 'usage', promptTokens: 5, completionTokens: 3 },
+    ]);
+  });
+
+  it('yields no usage event when the upstream reported none', async () => {
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: 'stop' }]), '[DONE]'));
+    expect(await collect(provider.chat(makeCall({})))).toEqual([
+      { type: 'delta', index: 0, content: 'a' },
+      { type: 'finish', index: 0, reason: 'stop' },
+    ]);
+  });
+
+  it('stops at [DONE]: what follows is not read as events', async () => {
+    upstream.stream(
+      `${sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: 'stop' }]), '[DONE]')}data: not json\n\n`,
+    );
+    expect(await collect(provider.chat(makeCall({})))).toEqual([
+      { type: 'delta', index: 0, content: 'a' },
+      { type: 'finish', index: 0, reason: 'stop' },
+    ]);
+  });
+
+  it('accepts a stream that ends without [DONE] after every choice finished', async () => {
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: 'stop' }]), chunk([], { prompt_tokens: 2, completion_tokens: 1 })));
+    expect(await collect(provider.chat(makeCall({})))).toEqual([
+      { type: 'delta', index: 0, content: 'a' },
+      { type: 'finish', index: 0, reason: 'stop' },
+      { type: 'usage', promptTokens: 2, completionTokens: 1 },
+    ]);
+  });
+
+  it('reads the body to its end after [DONE], so the connection goes back to the pool', async () => {
+    const body = readFixture('openai-compatible/vllm-reasoning-stream.sse');
+    for (let i = 0; i < 4; i++) upstream.stream(body, { endDelayMs: 20 });
+    for (let i = 0; i < 4; i++) expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_EVENTS);
+    expect(upstream.closedBeforeEnd).toBe(0);
+    // undici frees a connection a tick after its response ends, so two may alternate; never four.
+    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('OpenAICompatibleProvider: a stream that goes wrong', () => {
+  it('throws api_error when the stream ends without [DONE] and without a finish', async () => {
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'half' }, finish_reason: null }])));
+    const { error, before } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('api_error');
+    expect(error.message).toBe('the upstream closed the stream early');
+    expect(before).toEqual([{ type: 'delta', index: 0, content: 'half' }]);
+  });
+
+  it('throws api_error for an empty 200 body', async () => {
+    upstream.stream('');
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.message).toBe('the upstream closed the stream early');
+  });
+
+  it('throws api_error when one of two choices never finished', async () => {
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: 'stop' }]), chunk([{ index: 1, delta: { content: 'b' }, finish_reason: null }])));
+    const { error } = await moongateFailure(provider.chat(makeCall({ n: 2 })));
+    expect(error.message).toBe('the upstream closed the stream early');
+  });
+
+  it('throws api_error when [DONE] comes before a choice finished', async () => {
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }]), '[DONE]'));
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('api_error');
+    expect(error.message).toBe('the upstream ended a choice without a finish reason');
+  });
+
+  it('throws api_error when the upstream cuts the connection mid-body', async () => {
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }])), { destroy: true });
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('api_error');
+    expect(error.message).toBe('the upstream closed the stream early');
+  });
+
+  it('throws api_error for a malformed JSON event', async () => {
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }]), '{"id": "chatcmpl-x", "choi'));
+    const { error, before } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('api_error');
+    expect(error.message).toBe('the upstream sent a malformed event');
+    expect(before).toHaveLength(1);
+  });
+
+  it.each([
+    ['a JSON value that is not an object', '42'],
+    ['choices that is not an array', '{"choices": {"index": 0}}'],
+  ])('throws api_error for %s', async (_name, data) => {
+    upstream.stream(sse(data));
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.message).toBe('the upstream sent a malformed event');
+  });
+
+  it('throws api_error for an in-band error event', async () => {
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }]), { error: { message: 'engine died', code: 500 } }));
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('api_error');
+    expect(error.message).toBe('the upstream failed mid-stream');
+  });
+
+  it('throws api_error for an SSE event named error', async () => {
+    upstream.stream('event: error\ndata: {"message": "boom"}\n\n');
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.message).toBe('the upstream failed mid-stream');
+  });
+
+  it("treats vLLM's finish_reason abort as a failure, not a stop", async () => {
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: 'abort' }]), '[DONE]'));
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('api_error');
+    expect(error.message).toBe('the upstream aborted the reply');
+  });
+});
+
+describe('OpenAICompatibleProvider: upstream error statuses', () => {
+  const cases: Array<[number, ErrorCode, string]> = [
+    [401, 'api_error', "the upstream rejected the operator's credentials"],
+    [403, 'api_error', "the upstream rejected the operator's credentials"],
+    [404, 'api_error', 'the upstream does not serve this model'],
+    [408, 'timeout', 'The upstream did not answer in time.'],
+    [413, 'api_error', 'the upstream failed (status 413)'],
+    [422, 'api_error', 'the upstream failed (status 422)'],
+    [500, 'api_error', 'the upstream failed (status 500)'],
+    [502, 'api_error', 'the upstream failed (status 502)'],
+    [503, 'api_error', 'the upstream failed (status 503)'],
+    [504, 'timeout', 'The upstream did not answer in time.'],
+  ];
+
+  it.each(cases)('maps %i to %s before yielding anything', async (status, code, message) => {
+    upstream.reply({
+      status,
+      body: JSON.stringify({ error: { message: `Incorrect API key provided: ${API_KEY}`, type: 'x' } }),
+    });
+    const stream = provider.chat(makeCall({}));
+    const { error, before } = await moongateFailure(stream);
+    expect(before).toEqual([]);
+    expect(error.code).toBe(code);
+    expect(error.message).toBe(message);
+  });
+
+  it('passes a 400 message on, with keys redacted', async () => {
+    upstream.reply({
+      status: 400,
+      body: JSON.stringify({
+        object: 'error',
+        type: 'BadRequestError',
+        message: `max_tokens is too large; key ${API_KEY} header Bearer abc.def-123 other sk-OtherKey99`,
+      }),
+    });
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('bad_request');
+    expect(error.status).toBe(400);
+    expect(error.message).toBe('max_tokens is too large; key [redacted] header Bearer [redacted] other sk-[redacted]');
+  });
+
+  it.each([
+    ['{"error": "model not loaded"}', 'model not loaded'],
+    ['{"detail": "field required"}', 'field required'],
+    ['<html>Bad Request</html>', 'the upstream rejected the request'],
+    ['', 'the upstream rejected the request'],
+  ])('reads a 400 body of %j', async (body, message) => {
+    upstream.reply({ status: 400, body });
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('bad_request');
+    expect(error.message).toBe(message);
+  });
+
+  it('truncates a long 400 message to 300 characters', async () => {
+    upstream.reply({ status: 400, body: JSON.stringify({ error: { message: `bad ${'x'.repeat(5000)}` } }) });
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.message.length).toBe(300);
+    expect(error.message.startsWith('bad xxx')).toBe(true);
+  });
+
+  it('reads at most 64 KiB of a huge error body', async () => {
+    upstream.reply({ status: 500, body: 'x'.repeat(1024 * 1024) });
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.message).toBe('the upstream failed (status 500)');
+  });
+
+  it.each([
+    [{ 'retry-after': '7' }, 7],
+    [{ 'retry-after': '0' }, 1],
+    [{ 'retry-after': 'soon' }, 1],
+    [{}, 1],
+  ])('maps 429 to too_many_requests with retry-after %j → %i', async (headers, retryAfter) => {
+    upstream.reply({ status: 429, headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('too_many_requests');
+    expect(error.retryAfter).toBe(retryAfter);
+  });
+
+  it('reads an HTTP-date retry-after', async () => {
+    const when = new Date(Date.now() + 30_000).toUTCString();
+    upstream.reply({ status: 429, headers: { 'retry-after': when }, body: '{}' });
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.retryAfter).toBeGreaterThanOrEqual(28);
+    expect(error.retryAfter).toBeLessThanOrEqual(31);
+  });
+});
+
+describe('OpenAICompatibleProvider: connections, timeouts and aborts', () => {
+  it('maps a refused connection to api_error', async () => {
+    const gone = await FakeUpstream.start();
+    const baseUrl = gone.baseUrl;
+    await gone.close();
+    const refused = new OpenAICompatibleProvider({ baseUrl, apiKey: API_KEY });
+    try {
+      const { error } = await moongateFailure(refused.chat(makeCall({})));
+      expect(error.code).toBe('api_error');
+      expect(error.message).toBe('the upstream could not be reached');
+      expect(error.message).not.toContain(API_KEY);
+    } finally {
+      await refused.close();
+    }
+  });
+
+  it('maps a headers timeout to timeout', async () => {
+    await provider.close();
+    provider = newProvider({ headersTimeoutMs: 100 });
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'), { headersDelayMs: 1000 });
+    const { error } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('timeout');
+    expect(error.status).toBe(504);
+  });
+
+  it('maps a body timeout mid-stream to timeout, after the events already read', async () => {
+    await provider.close();
+    provider = newProvider({ bodyTimeoutMs: 150 });
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }])), { hang: true });
+    const { error, before } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('timeout');
+    expect(before).toEqual([{ type: 'delta', index: 0, content: 'a' }]);
+  });
+
+  it('rethrows the caller’s abort as is and ends the upstream request', async () => {
+    const controller = new AbortController();
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }])), { hang: true });
+    const closed = upstream.waitForClientClose();
+    const events: ChatEvent[] = [];
+    let caught: unknown;
+    try {
+      for await (const event of provider.chat(makeCall({}, { signal: controller.signal }))) {
+        events.push(event);
+        controller.abort();
+      }
+    } catch (error) {
+      caught = error;
+    }
+    expect(events).toEqual([{ type: 'delta', index: 0, content: 'a' }]);
+    expect(caught).toBe(controller.signal.reason);
+    expect((caught as Error).name).toBe('AbortError');
+    await closed;
+    expect(upstream.closedBeforeEnd).toBe(1);
+  });
+
+  it('rethrows an abort that happens before the response', async () => {
+    const controller = new AbortController();
+    upstream.stream('', { headersDelayMs: 2000 });
+    const stream = provider.chat(makeCall({}, { signal: controller.signal }));
+    setTimeout(() => controller.abort(), 50);
+    const { error } = await failure(stream);
+    expect(error).toBe(controller.signal.reason);
+  });
+
+  it('rethrows an abort given before the call, without a request', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const { error } = await failure(provider.chat(makeCall({}, { signal: controller.signal })));
+    expect(error).toBe(controller.signal.reason);
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it('ends the upstream request when the consumer stops early', async () => {
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }])), { hang: true });
+    const closed = upstream.waitForClientClose();
+    for await (const event of provider.chat(makeCall({}))) {
+      expect(event).toEqual({ type: 'delta', index: 0, content: 'a' });
+      break;
+    }
+    await closed;
+    expect(upstream.closedBeforeEnd).toBe(1);
+  });
+
+  it('sends requests through a given dispatcher and leaves it open on close()', async () => {
+    const agent = new Agent();
+    const shared = new OpenAICompatibleProvider({ baseUrl: upstream.baseUrl, dispatcher: agent });
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
+    expect(await collect(shared.chat(makeCall({})))).toEqual(VLLM_EVENTS);
+    await shared.close();
+    expect(agent.closed).toBe(false);
+    const again = new OpenAICompatibleProvider({ baseUrl: upstream.baseUrl, dispatcher: agent });
+    expect(await collect(again.chat(makeCall({})))).toEqual(VLLM_EVENTS);
+    await agent.close();
+  });
+});
