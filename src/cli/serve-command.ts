@@ -1,4 +1,45 @@
 import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
 
-/** Placeholder: filled in by the server work. */
-export function registerServeCommand(_program: Command): void {}
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve', { isDefault: true })
+    .description('serve the API (the default command); settings come from the environment, see README')
+    .option('--port <port>', 'port to listen on (PORT, default 8700)')
+    .option('--host <host>', 'address to listen on (HOST, default 127.0.0.1)')
+    .action(async (opts: { port?: string; host?: string }) => {
+      const env = { ...process.env };
+      if (opts.port !== undefined) env.PORT = opts.port;
+      if (opts.host !== undefined) env.HOST = opts.host;
+      const config = loadConfig(env);
+      // Loaded here so that other commands start fast.
+      const [{ startServer }, { describeUpstream }] = await Promise.all([
+        import('../server.js'),
+        import('../providers/create-provider.js'),
+      ]);
+      const server = await startServer(config);
+      const store = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';
+      process.stdout.write(
+        `moongate is listening on ${server.url}\n` +
+          `  API:      POST ${server.url}/kimi/chat/completions  (OpenAI SDKs: baseURL ${server.url}/v1)\n` +
+          `  upstream: ${describeUpstream(config.upstream)}\n` +
+          `  store:    ${store}\n` +
+          `  a token:  npx moongate credential create --email you@example.com\n`,
+      );
+      let closing = false;
+      const shutdown = (signal: string): void => {
+        if (closing) return;
+        closing = true;
+        server.app.log.info({ signal }, 'shutting down');
+        server.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            server.app.log.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}

@@ -1,0 +1,69 @@
+/**
+ * Turns ChatEvents into `chat.completion.chunk` JSON, in the seed's key order
+ * (SPEC.md, "Response (stream true)"). The SSE framing itself is src/sse/'s job.
+ */
+import type {
+  ChatCompletionChunk,
+  ChunkChoice,
+  ChunkDelta,
+  DeltaEvent,
+  FinishReason,
+  Usage,
+} from '../contract/index.js';
+
+export class ChunkEncoder {
+  constructor(
+    private readonly id: string,
+    private readonly created: number,
+    private readonly model: string,
+  ) {}
+
+  private chunk(choices: ChunkChoice[], usage: Usage | null): string {
+    const chunk: ChatCompletionChunk = {
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.created,
+      model: this.model,
+      system_fingerprint: null,
+      choices,
+      usage,
+    };
+    return JSON.stringify(chunk);
+  }
+
+  /** The first chunk of each choice: `{"content": "", "role": "assistant"}` as in the seed. */
+  role(index: number): string {
+    return this.chunk([{ index, delta: { content: '', role: 'assistant' }, logprobs: null, finish_reason: null }], null);
+  }
+
+  delta(event: DeltaEvent): string {
+    const delta: ChunkDelta = {};
+    if (event.content !== undefined) delta.content = event.content;
+    if (event.reasoning !== undefined) {
+      // Moonshot names it reasoning_content, other servers reasoning; the seed sends both.
+      delta.reasoning_content = event.reasoning;
+      delta.reasoning = event.reasoning;
+    }
+    if (event.refusal !== undefined) delta.refusal = event.refusal;
+    if (event.toolCalls !== undefined) {
+      delta.tool_calls = event.toolCalls.map((call) => {
+        const fn: { name?: string; arguments?: string } = {};
+        if (call.name !== undefined) fn.name = call.name;
+        if (call.arguments !== undefined) fn.arguments = call.arguments;
+        return call.id === undefined
+          ? { index: call.index, function: fn }
+          : { index: call.index, id: call.id, type: 'function' as const, function: fn };
+      });
+    }
+    return this.chunk([{ index: event.index, delta, logprobs: null, finish_reason: null }], null);
+  }
+
+  finish(index: number, reason: FinishReason): string {
+    return this.chunk([{ index, delta: {}, logprobs: null, finish_reason: reason }], null);
+  }
+
+  /** Sent whether or not the client asked for stream_options (SPEC.md). */
+  usage(usage: Usage): string {
+    return this.chunk([], usage);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The Fastify app: one trace id per request (also the `x-trace-id` header on every
+ * response), JSON bodies up to the configured limit, the routes, and one error handler.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { MoongateError } from '../contract/index.js';
+import type { ChatGateway } from '../gateway/chat-gateway.js';
+import { installErrorHandler, sendError } from './error-handler.js';
+import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
+import { registerHealthRoute } from './routes/health-route.js';
+import { registerHomeRoute } from './routes/home-route.js';
+import { MODELS_PATHS, registerModelsRoute } from './routes/models-route.js';
+
+export interface AppOptions {
+  gateway: ChatGateway;
+  maxBodyBytes: number;
+  logger: FastifyServerOptions['loggerInstance'] | false;
+}
+
+export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.token', '*.password'];
+
+export function buildApp(options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
+    bodyLimit: options.maxBodyBytes,
+    genReqId: () => randomUUID(),
+    // The trace id is always ours (a UUID v4); a client cannot choose it.
+    requestIdHeader: false,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-trace-id', request.id);
+  });
+
+  // Bodies are JSON whatever the content-type says: curl -d sends form encoding by default,
+  // and the seed's clients always send JSON.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(new MoongateError('bad_request', 'the request body is empty; it must be a JSON object'), undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new MoongateError('bad_request', 'the request body is not valid JSON'), undefined);
+    }
+  });
+
+  installErrorHandler(app);
+
+  const knownPaths = new Set<string>([...CHAT_COMPLETIONS_PATHS, ...MODELS_PATHS, '/healthz', '/']);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? '';
+    const error = knownPaths.has(path)
+      ? new MoongateError('api_not_implemented', `The API is not implemented: ${request.method} ${path}`)
+      : new MoongateError('no_api', `No API at ${path}`);
+    return sendError(reply, error, request.id);
+  });
+
+  registerChatCompletionsRoute(app, options.gateway);
+  registerModelsRoute(app);
+  registerHealthRoute(app);
+  registerHomeRoute(app);
+  return app;
+}

@@ -1,0 +1,51 @@
+/**
+ * The one error handler: every failure leaves as SPEC.md's envelope, with the
+ * trace id of the request. Unknown failures are logged and become api_error, so no
+ * internal detail (or upstream secret) reaches a client.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MoongateError, errorEnvelope } from '../contract/index.js';
+
+/** Fastify's own error codes that are the client's fault, mapped to SPEC.md's table. */
+function fromFastifyError(error: FastifyError): MoongateError | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new MoongateError('too_large', 'The request body is larger than the configured limit.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new MoongateError('bad_request', 'the request body is empty; it must be a JSON object');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new MoongateError('bad_request', error.message);
+    default:
+      if (error.statusCode === 413) return new MoongateError('too_large');
+      if (error.statusCode === 400 && error instanceof SyntaxError) {
+        return new MoongateError('bad_request', 'the request body is not valid JSON');
+      }
+      return undefined;
+  }
+}
+
+export function toMoongateError(error: unknown): MoongateError {
+  if (error instanceof MoongateError) return error;
+  if (error instanceof Error && 'code' in error) {
+    const mapped = fromFastifyError(error as FastifyError);
+    if (mapped !== undefined) return mapped;
+  }
+  return new MoongateError('api_error', undefined, { cause: error });
+}
+
+export function sendError(reply: FastifyReply, error: MoongateError, traceId: string): FastifyReply {
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter))));
+  return reply.code(error.status).type('application/json').send(JSON.stringify(errorEnvelope(error, traceId)));
+}
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const failure = toMoongateError(error);
+    if (failure.code === 'api_error') {
+      request.log.error({ err: failure.cause ?? failure }, 'request failed');
+    }
+    if (reply.raw.headersSent || reply.raw.destroyed) return;
+    return sendError(reply, failure, request.id);
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * Writes a stream's chunks to the raw response as Server-Sent Events, honouring
+ * backpressure. The framing comes from src/sse/, the only place that writes `data: `.
+ */
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { SSE_DONE, encodeSseData } from '../sse/index.js';
+import type { ChunkSink } from '../gateway/chat-gateway.js';
+
+export class SseSink implements ChunkSink {
+  constructor(private readonly res: ServerResponse) {}
+
+  get closed(): boolean {
+    return this.res.destroyed || this.res.writableEnded;
+  }
+
+  async send(json: string): Promise<void> {
+    await this.write(encodeSseData(json));
+  }
+
+  async done(): Promise<void> {
+    if (this.closed) return;
+    await this.write(SSE_DONE);
+    this.res.end();
+  }
+
+  private async write(text: string): Promise<void> {
+    if (this.closed) return;
+    if (!this.res.write(text)) {
+      // Wait for the client to read, or for it to leave.
+      await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * A real moongate on port 0: SQLite in a temp dir, the simulator at full speed unless a
+ * provider is given, and a freshly minted token.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import type { Provider } from '../../src/providers/provider.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { mintToken } from './mint-token.js';
+
+export interface TestServer {
+  url: string;
+  token: string;
+  server: RunningServer;
+  /** Mints another token for a person (created if missing). */
+  mint(email: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(options: { provider?: Provider; env?: Record<string, string> } = {}): Promise<TestServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'moongate-test-'));
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    MOONGATE_SIM_TTFT_MS: '0',
+    MOONGATE_SIM_TOKENS_PER_S: '0',
+    ...options.env,
+  });
+  const server = await startServer(config, { logger: false, ...(options.provider ? { provider: options.provider } : {}) });
+  const mint = (email: string): Promise<string> => mintToken(server.store, email);
+  const token = await mint('ada@example.com');
+  return {
+    url: server.url,
+    token,
+    server,
+    mint,
+    close: async () => {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
