@@ -4,7 +4,7 @@ import { MoongateError, findModel, parseChatRequest } from '../../src/contract/i
 import type { ChatEvent, ErrorCode, KimiModel } from '../../src/contract/index.js';
 import { MOONSHOT_BASE_URL, MoonshotProvider } from '../../src/providers/moonshot/index.js';
 import type { ProviderCall } from '../../src/providers/provider.js';
-import { FakeUpstream, readFixture } from '../fixtures/openai-compatible/fake-upstream.js';
+import { FakeUpstream, readFixture } from '../helpers/fake-upstream.js';
 import { countPromptTokens } from '../../src/tokens/count-tokens.js';
 
 const MOONSHOT_KEY = 'sk-MoonshotOperatorKey0123456789abcdef';

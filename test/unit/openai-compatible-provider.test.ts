@@ -4,7 +4,7 @@ import { MoongateError, findModel, parseChatRequest } from '../../src/contract/i
 import type { ChatEvent, ErrorCode, KimiModel } from '../../src/contract/index.js';
 import { OpenAICompatibleProvider, type OpenAICompatibleProviderOptions } from '../../src/providers/openai-compatible/index.js';
 import type { ProviderCall } from '../../src/providers/provider.js';
-import { FakeUpstream, readFixture } from '../fixtures/openai-compatible/fake-upstream.js';
+import { FakeUpstream, readFixture } from '../helpers/fake-upstream.js';
 import { countPromptTokens } from '../../src/tokens/count-tokens.js';
 
 const API_KEY = 'sk-test0penaiCompat1bleKey42';
