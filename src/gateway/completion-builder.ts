@@ -12,6 +12,8 @@ import type {
 } from '../contract/index.js';
 
 interface ChoiceState {
+  /** Whether any event named this choice. */
+  touched: boolean;
   content: string;
   reasoning: string;
   refusal: string | null;
@@ -35,7 +37,7 @@ export class CompletionBuilder {
   private choice(index: number): ChoiceState {
     let state = this.choices[index];
     if (state === undefined) {
-      state = { content: '', reasoning: '', refusal: null, toolCalls: [], finishReason: null };
+      state = { touched: false, content: '', reasoning: '', refusal: null, toolCalls: [], finishReason: null };
       this.choices[index] = state;
     }
     return state;
@@ -43,6 +45,7 @@ export class CompletionBuilder {
 
   addDelta(event: DeltaEvent): void {
     const state = this.choice(event.index);
+    state.touched = true;
     if (event.content !== undefined) state.content += event.content;
     if (event.reasoning !== undefined) state.reasoning += event.reasoning;
     if (event.refusal !== undefined) state.refusal = (state.refusal ?? '') + event.refusal;
@@ -59,16 +62,20 @@ export class CompletionBuilder {
   }
 
   finish(index: number, reason: FinishReason): void {
-    this.choice(index).finishReason = reason;
+    const state = this.choice(index);
+    state.touched = true;
+    state.finishReason = reason;
   }
 
   build(usage: Usage): ChatCompletion {
+    // An upstream that ignores n (Ollama does) sends fewer choices: report those it sent.
     return {
       id: this.id,
       object: 'chat.completion',
       created: this.created,
       model: this.model,
-      choices: this.choices.map((state, index) => {
+      choices: this.choices.flatMap((state, index) => {
+        if (index > 0 && !state.touched) return [];
         const toolCalls = state.toolCalls.filter((c) => c !== undefined);
         // Key order follows the seed: role, content, refusal, reasoning_content, reasoning, tool_calls.
         const message: AssistantMessage =
