@@ -174,6 +174,21 @@ function joinText(content: z.infer<typeof messageSchema>['content'], index: numb
   return text;
 }
 
+/** Deeper tool schemas than this are refused: no real tool needs them, and they exhaust recursive code. */
+export const MAX_SCHEMA_DEPTH = 64;
+
+/** Whether a parsed JSON value nests deeper than `limit`, found without recursion. */
+function exceedsDepth(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** Validates and normalises a parsed JSON body. Throws MoongateError (bad_request, api_not_implemented). */
 export function parseChatRequest(body: unknown): ChatRequest {
   const parsed = chatRequestSchema.safeParse(body, { reportInput: true });
@@ -213,6 +228,11 @@ export function parseChatRequest(body: unknown): ChatRequest {
   });
 
   const tools = b.tools ?? undefined;
+  tools?.forEach((tool, i) => {
+    if (tool.function.parameters !== undefined && exceedsDepth(tool.function.parameters, MAX_SCHEMA_DEPTH)) {
+      throw new MoongateError('bad_request', `tools[${i}].function.parameters is nested more than ${MAX_SCHEMA_DEPTH} levels deep`);
+    }
+  });
   const choice = b.tool_choice ?? undefined;
   if (typeof choice === 'object' && !tools?.some((t) => t.function.name === choice.function.name)) {
     throw new MoongateError('bad_request', `tool_choice.function.name ${JSON.stringify(choice.function.name)} is not one of the tools`);

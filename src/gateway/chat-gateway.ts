@@ -118,6 +118,7 @@ export class ChatGateway {
     const iterator = events[Symbol.asyncIterator]();
     // Pull the first event before answering: a failure here is still an HTTP error.
     const first = await iterator.next();
+    if (first.done !== true) checkEvent(first.value, request.n);
 
     const id = newCompletionId();
     const created = this.clock();
@@ -133,7 +134,7 @@ export class ChatGateway {
       const builder = new CompletionBuilder(id, created, request.model, model.thinking, request.n);
       let reported: UsageEvent | undefined;
       for (let step = first; step.done !== true; step = await iterator.next()) {
-        const event = step.value;
+        const event = checkEvent(step.value, request.n);
         generated.add(event);
         if (event.type === 'delta') builder.addDelta(event);
         else if (event.type === 'finish') builder.finish(event.index, event.reason);
@@ -147,32 +148,64 @@ export class ChatGateway {
       kind: 'stream',
       pipe: async (sink) => {
         let reported: UsageEvent | undefined;
+        // A choice's role chunk goes out with its first event, so an upstream that sends
+        // fewer choices than n (Ollama ignores n) gets the same choices as non-stream.
+        const started = new Set<number>();
+        const start = async (index: number): Promise<void> => {
+          if (started.has(index)) return;
+          started.add(index);
+          await sink.send(encoder.role(index));
+        };
         try {
-          for (let i = 0; i < request.n; i++) await sink.send(encoder.role(i));
           for (let step = first; step.done !== true; step = await iterator.next()) {
             if (sink.closed) break;
-            const event = step.value;
+            const event = checkEvent(step.value, request.n);
             generated.add(event);
-            if (event.type === 'delta') await sink.send(encoder.delta(event));
-            else if (event.type === 'finish') await sink.send(encoder.finish(event.index, event.reason));
-            else reported = event;
+            if (event.type === 'delta') {
+              await start(event.index);
+              await sink.send(encoder.delta(event));
+            } else if (event.type === 'finish') {
+              await start(event.index);
+              await sink.send(encoder.finish(event.index, event.reason));
+            } else {
+              reported = event;
+            }
           }
           if (sink.closed) return;
+          await start(0);
           await sink.send(encoder.usage(usageOf(reported)));
           await sink.done();
         } catch (error) {
+          // The client left: there is nobody to tell.
           if (sink.closed || exchange.signal.aborted) return;
           // SPEC.md: an error after the stream started is a last event, then [DONE].
           const failure = error instanceof MoongateError ? error : new MoongateError('api_error', undefined, { cause: error });
+          await start(0);
           await sink.send(JSON.stringify(errorEnvelope(failure, exchange.traceId)));
           await sink.done();
-          if (!(error instanceof MoongateError)) throw error;
+          // The client has been told; the caller logs it.
+          throw error;
         } finally {
           await iterator.return?.();
         }
       },
     };
   }
+}
+
+/** Most tool calls one choice may make; an index beyond it is an upstream fault. */
+const MAX_TOOL_CALLS = 128;
+
+/** Guards against an upstream that names choices or tool calls nobody asked for. */
+function checkEvent(event: ChatEvent, n: number): ChatEvent {
+  if (event.type === 'usage') return event;
+  if (!Number.isInteger(event.index) || event.index < 0 || event.index >= n) {
+    throw new MoongateError('api_error', `the upstream sent choice ${event.index}, but ${n} was asked for`);
+  }
+  if (event.type === 'delta' && event.toolCalls?.some((c) => !Number.isInteger(c.index) || c.index < 0 || c.index >= MAX_TOOL_CALLS)) {
+    throw new MoongateError('api_error', 'the upstream sent a tool call index out of range');
+  }
+  return event;
 }
 
 function checkContext(request: ChatRequest, model: KimiModel, promptTokens: number): void {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { MoongateError } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
-import { installErrorHandler, sendError } from './error-handler.js';
+import { installErrorHandler, sendError, toMoongateError } from './error-handler.js';
 import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
 import { registerHealthRoute } from './routes/health-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
@@ -28,6 +28,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // The trace id is always ours (a UUID v4); a client cannot choose it.
     requestIdHeader: false,
     return503OnClosing: true,
+    // Errors Fastify raises before routing (a malformed URL) still get our envelope and trace id.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-trace-id', request.id);
+      void sendError(reply, toMoongateError(error), request.id);
+    },
   }) as unknown as FastifyInstance;
 
   app.addHook('onRequest', async (request, reply) => {

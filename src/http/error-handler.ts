@@ -13,6 +13,8 @@ function fromFastifyError(error: FastifyError): MoongateError | undefined {
       return new MoongateError('too_large', 'The request body is larger than the configured limit.');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new MoongateError('bad_request', 'the request body is empty; it must be a JSON object');
+    case 'FST_ERR_BAD_URL':
+      return new MoongateError('bad_request', 'the request URL is malformed');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new MoongateError('bad_request', error.message);

@@ -2,7 +2,6 @@
  * Writes a stream's chunks to the raw response as Server-Sent Events, honouring
  * backpressure. The framing comes from src/sse/, the only place that writes `data: `.
  */
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { SSE_DONE, encodeSseData } from '../sse/index.js';
 import type { ChunkSink } from '../gateway/chat-gateway.js';
@@ -26,9 +25,19 @@ export class SseSink implements ChunkSink {
 
   private async write(text: string): Promise<void> {
     if (this.closed) return;
-    if (!this.res.write(text)) {
-      // Wait for the client to read, or for it to leave.
-      await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);
-    }
+    if (!this.res.write(text)) await this.drained();
+  }
+
+  /** Waits for the client to read, or to leave; removes both listeners either way. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.on('drain', done);
+      this.res.on('close', done);
+    });
   }
 }

@@ -2,6 +2,7 @@
  * Every error leaves in SPEC.md's envelope, with the right status and code, and the
  * trace id in both the body and the x-trace-id header.
  */
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KIMI_MODEL_IDS, MoongateError, TRACE_ID_PATTERN, type ErrorCode } from '../../src/contract/index.js';
 import { decodeSse } from '../../src/sse/index.js';
@@ -95,6 +96,25 @@ describe('errors', () => {
     await expectError(await post('/kimi/chat/completions', big), 413, 'too_large');
   });
 
+  it('the default body limit fits a full 262,144-token context', async () => {
+    const server = await startTestServer();
+    try {
+      // "hello " is one o200k token: 262,100 of them is a full context, about 1.5 MB of JSON.
+      const content = 'hello '.repeat(262_100);
+      const res = await fetch(`${server.url}/kimi/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
+        body: JSON.stringify({ ...hello, messages: [{ role: 'user', content }], max_tokens: 100 }),
+      });
+      const body = (await res.json()) as Envelope;
+      // Not too_large: the body was read, and the context check (not the size limit) answered.
+      expect(res.status).toBe(400);
+      expect(body.error.message).toMatch(/exceeds kimi-k2\.5's context of 262144 tokens/);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('max_tokens beyond the context: 400 bad_request', async () => {
     const body = await expectError(
       await post('/kimi/chat/completions', JSON.stringify({ ...hello, model: 'kimi-k2-0711-preview', max_tokens: 200_000 })),
@@ -112,6 +132,23 @@ describe('errors', () => {
     expect(a.headers.get('x-trace-id')).not.toBe(b.headers.get('x-trace-id'));
   });
 
+  it('a malformed URL: 400 bad_request in the envelope', async () => {
+    const { status, headers, body } = await new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      const req = request(`${moongate.url}/kimi/%zz`, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const envelope = JSON.parse(body) as Envelope;
+    expect({ status, code: envelope.error.code }).toEqual({ status: 400, code: 'bad_request' });
+    expect(headers['x-trace-id']).toBe(envelope.trace_id);
+    expect(envelope.trace_id).toMatch(TRACE_ID_PATTERN);
+  });
+
   it('a client cannot choose the trace id', async () => {
     const res = await fetch(`${moongate.url}/healthz`, { headers: { 'request-id': 'mine', 'x-trace-id': 'mine' } });
     expect(res.headers.get('x-trace-id')).toMatch(TRACE_ID_PATTERN);
@@ -127,6 +164,51 @@ describe('errors', () => {
 });
 
 describe('upstream failures', () => {
+  it('a choice nobody asked for is an upstream fault, not a response', async () => {
+    for (const stream of [false, true]) {
+      const server = await startTestServer({
+        provider: new ScriptedProvider([{ type: 'delta', index: 200_000_000, content: 'x' }]),
+      });
+      try {
+        const res = await fetch(`${server.url}/kimi/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
+          body: JSON.stringify({ ...hello, stream }),
+        });
+        const body = await expectError(res, 500, 'api_error');
+        expect(body.error.message).toBe('the upstream sent choice 200000000, but 1 was asked for');
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
+  it('an upstream that ignores n gets the same choices in stream and non-stream', async () => {
+    const script = [
+      { type: 'delta', index: 0, content: 'only one' },
+      { type: 'finish', index: 0, reason: 'stop' },
+    ] as const;
+    const server = await startTestServer({ provider: new ScriptedProvider([...script]) });
+    try {
+      const post = (stream: boolean): Promise<Response> =>
+        fetch(`${server.url}/kimi/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
+          body: JSON.stringify({ ...hello, n: 3, stream }),
+        });
+      const json = (await (await post(false)).json()) as { choices: { index: number }[] };
+      expect(json.choices.map((c) => c.index)).toEqual([0]);
+      const indexes = new Set<number>();
+      for await (const e of decodeSse((await post(true)).body as AsyncIterable<Uint8Array>)) {
+        if (e.data === '[DONE]') break;
+        for (const c of (JSON.parse(e.data) as { choices: { index: number }[] }).choices) indexes.add(c.index);
+      }
+      expect([...indexes]).toEqual([0]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('before the first byte: a proper HTTP error, never the internal message', async () => {
     const provider = new ScriptedProvider([{ type: 'throw', error: new Error('connect ECONNREFUSED 10.0.0.1:443 key=sk-secret') }]);
     const server = await startTestServer({ provider });

@@ -58,7 +58,7 @@ describeEachDialect((target) => {
 
   // On SQLite this needs separate processes (better-sqlite3 waits for a lock synchronously,
   // so two stores in one process would block each other): cli-credential.test.ts covers it.
-  it.runIf(target.dialect === 'postgres')('survives several processes opening a new database at once', async () => {
+  if (target.dialect === 'postgres') it('survives several processes opening a new database at once', async () => {
     const fresh = await target.freshLocation();
     try {
       const stores = await Promise.all([1, 2, 3, 4].map(() => openStore(fresh.options)));
@@ -121,7 +121,7 @@ describeEachDialect((target) => {
     ).rejects.toThrow();
   });
 
-  it.runIf(target.dialect === 'sqlite')('sets up SQLite for one writer beside many readers', async () => {
+  if (target.dialect === 'sqlite') it('sets up SQLite for one writer beside many readers', async () => {
     const pragma = async (name: string): Promise<unknown> => {
       const { rows } = await sql.raw<Record<string, unknown>>(`pragma ${name}`).execute(store.db);
       return Object.values(rows[0] ?? {})[0];
@@ -132,7 +132,7 @@ describeEachDialect((target) => {
     expect(await pragma('foreign_keys')).toBe(1);
   });
 
-  it.runIf(target.dialect === 'postgres')('parses int8 as a number for its own pool only', async () => {
+  if (target.dialect === 'postgres') it('parses int8 as a number for its own pool only', async () => {
     const { rows } = await sql<{ n: unknown }>`select 9007199254740991::int8 as n`.execute(store.db);
     expect(rows[0]?.n).toBe(Number.MAX_SAFE_INTEGER);
     // The process-wide pg parser is untouched: other pools keep pg's string default.

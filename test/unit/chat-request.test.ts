@@ -104,3 +104,22 @@ describe('parseChatRequest', () => {
     expect(req.messages[1]?.tool_calls?.[0]?.id).toBe('call_1');
   });
 });
+
+describe('tool schema depth', () => {
+  function nested(depth: number): Record<string, unknown> {
+    let schema: Record<string, unknown> = { type: 'string' };
+    for (let i = 0; i < depth; i++) schema = { type: 'object', properties: { x: schema } };
+    return schema;
+  }
+
+  it('refuses parameters nested deeper than 64 levels with a 400 naming the field', () => {
+    const tools = [{ type: 'function', function: { name: 'ok', parameters: { type: 'object' } } }, { type: 'function', function: { name: 'deep', parameters: nested(100_000) } }];
+    const error = failure({ ...hello, tools });
+    expect(error.code).toBe('bad_request');
+    expect(error.message).toBe('tools[1].function.parameters is nested more than 64 levels deep');
+  });
+
+  it('accepts ordinary nesting', () => {
+    expect(parseChatRequest({ ...hello, tools: [{ type: 'function', function: { name: 'f', parameters: nested(10) } }] }).tools).toHaveLength(1);
+  });
+});

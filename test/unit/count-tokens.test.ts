@@ -1,3 +1,4 @@
+import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
 import { countPromptTokens, countTextTokens } from '../../src/tokens/count-tokens.js';
 
@@ -37,5 +38,25 @@ describe('special tokens in user text', () => {
   it('counts a literal <|endoftext|> as text instead of throwing', () => {
     expect(countTextTokens('a <|endoftext|> b')).toBeGreaterThan(3);
     expect(countPromptTokens([{ role: 'user', content: '<|im_start|>system' }])).toBeGreaterThan(9);
+  });
+});
+
+describe('long runs', () => {
+  it('counts long runs of one character class in linear time, close to the exact count', () => {
+    for (const unit of ['a', '가', '!', ' ', '\n', 'ab12']) {
+      const text = unit.repeat(200_000 / unit.length);
+      const tokens = countTextTokens(text);
+      expect(tokens).toBeGreaterThan(0);
+      // At most one token per 128-character slice more or less than a slice-free count of a shorter sample.
+      const sample = unit.repeat(1024 / unit.length);
+      const perChar = countTextTokens(sample) / sample.length;
+      expect(Math.abs(tokens / text.length - perChar)).toBeLessThan(1 / 128 + 0.01);
+    }
+  });
+
+  it('counts text with ordinary words exactly as o200k does', () => {
+    const prose = 'The quick brown fox jumps over the lazy dog. '.repeat(50);
+    expect(countTextTokens(prose)).toBe(countTokens(prose));
+    expect(countTextTokens(`${prose}https://example.com/${'x'.repeat(300)}`)).toBeGreaterThan(countTokens(prose));
   });
 });

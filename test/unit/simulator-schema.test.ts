@@ -359,3 +359,28 @@ describe('sampleFromPattern', () => {
     expect(sampleFromPattern('^a{2}$', new SeededRandom(1), { maxLength: 1 })).toBeUndefined();
   });
 });
+
+describe('hostile schemas from clients', () => {
+  test('bounds the size of what huge minItems, minLength and repeat counts ask for', () => {
+    const value = sampleFromSchema({
+      type: 'object',
+      required: ['list', 'text', 'code', 'grid'],
+      properties: {
+        list: { type: 'array', minItems: 30_000_000, items: { type: 'integer' } },
+        text: { type: 'string', minLength: 1_000_000_000 },
+        code: { type: 'string', pattern: '^x{1000000000}$' },
+        grid: { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'string' } } },
+      },
+    });
+    expect(JSON.stringify(value).length).toBeLessThan(200_000);
+  });
+
+  test('never runs a catastrophic client pattern on a long string', () => {
+    // Tested on these 41 characters, ^(a+)+$ backtracks for longer than the test timeout.
+    const value = sampleFromSchema(
+      { type: 'object', required: ['word'], properties: { word: { type: 'string', pattern: '^(a+)+$' } } },
+      { hints: { word: `${'a'.repeat(40)}!` } },
+    ) as { word: string };
+    expect(value.word).toMatch(/^a+$/);
+  });
+});

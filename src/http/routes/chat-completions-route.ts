@@ -3,7 +3,8 @@
  * (so every OpenAI SDK works with baseURL=<server>/v1).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ChatGateway } from '../../gateway/chat-gateway.js';
+import { MoongateError } from '../../contract/index.js';
+import type { ChatGateway, ChatOutcome } from '../../gateway/chat-gateway.js';
 import { KIMI_SERVICE } from '../../store/seed-services.js';
 import { SseSink } from '../sse-sink.js';
 
@@ -18,13 +19,22 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
     };
     reply.raw.once('close', onClose);
 
-    const outcome = await gateway.handle({
-      traceId: request.id,
-      authorization: request.headers.authorization,
-      serviceSlug: KIMI_SERVICE.slug,
-      body: request.body,
-      signal: controller.signal,
-    });
+    let outcome: ChatOutcome;
+    try {
+      outcome = await gateway.handle({
+        traceId: request.id,
+        authorization: request.headers.authorization,
+        serviceSlug: KIMI_SERVICE.slug,
+        body: request.body,
+        signal: controller.signal,
+      });
+    } catch (error) {
+      if (!controller.signal.aborted) throw error;
+      // The client left before the answer: not an error of ours, and nobody to answer.
+      request.log.info('the client closed the connection before the response');
+      reply.hijack();
+      return;
+    }
 
     if (outcome.kind === 'json') {
       await reply.type('application/json').send(JSON.stringify(outcome.body));
@@ -44,7 +54,9 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
     try {
       await outcome.pipe(new SseSink(res));
     } catch (error) {
-      request.log.error({ err: error }, 'stream failed');
+      // The client already got the error in-band; this is for the operator.
+      if (error instanceof MoongateError) request.log.warn({ code: error.code, err: error }, 'stream failed after it started');
+      else request.log.error({ err: error }, 'stream failed after it started');
     } finally {
       if (!res.writableEnded) res.end();
     }

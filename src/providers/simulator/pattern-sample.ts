@@ -7,6 +7,11 @@
  */
 import type { SeededRandom } from './seeded-random.js';
 
+/** Longest string a pattern is expanded to; client schemas may ask for far more. */
+const MAX_PATTERN_OUTPUT = 4_096;
+/** Longest string a client's regex is run on (see sampleFromPattern). */
+const SAFE_TEST_LENGTH = 20;
+
 type CharRange = readonly [number, number];
 
 interface CharSet {
@@ -262,10 +267,12 @@ function generate(node: PatternNode, random: SeededRandom, spread: number): stri
     case 'alternation':
       return generate(random.pick(node.options), random, spread);
     case 'repeat': {
-      const max = Math.min(node.max, node.min + spread);
-      const count = random.int(node.min, Math.max(node.min, max));
+      // `{1000000000}` comes from a client's schema: bound the work, not just the result.
+      const min = Math.min(node.min, MAX_PATTERN_OUTPUT);
+      const max = Math.min(node.max, min + spread);
+      const count = random.int(min, Math.max(min, max));
       let out = '';
-      for (let i = 0; i < count; i++) out += generate(node.node, random, spread);
+      for (let i = 0; i < count && out.length <= MAX_PATTERN_OUTPUT; i++) out += generate(node.node, random, spread);
       return out;
     }
     case 'set': {
@@ -302,11 +309,16 @@ export function sampleFromPattern(pattern: string, random: SeededRandom, options
   }
   const minLength = options.minLength ?? 0;
   const maxLength = options.maxLength ?? Infinity;
-  const fits = (s: string): boolean => {
+  // The pattern is the client's: a catastrophic one ((a+)+$) backtracks exponentially in the
+  // length of what it is tested on. Only short strings are tested; longer ones are trusted,
+  // since generate() builds them from the parsed pattern.
+  const fits = (s: string, generated: boolean): boolean => {
     const length = codePointLength(s);
-    return length >= minLength && length <= maxLength && regex.test(s);
+    if (length < minLength || length > maxLength) return false;
+    if (length <= SAFE_TEST_LENGTH) return regex.test(s);
+    return generated;
   };
-  if (options.preferred !== undefined && fits(options.preferred)) return options.preferred;
+  if (options.preferred !== undefined && fits(options.preferred, false)) return options.preferred;
 
   let tree: PatternNode;
   try {
@@ -323,7 +335,7 @@ export function sampleFromPattern(pattern: string, random: SeededRandom, options
     } catch {
       return undefined;
     }
-    if (fits(candidate)) return candidate;
+    if (fits(candidate, true)) return candidate;
   }
   return undefined;
 }

@@ -42,6 +42,13 @@ const VOCABULARY = ['example', 'sample', 'alpha', 'bravo', 'delta', 'simulated',
 const SOFT_DEPTH = 6;
 /** Past this depth a schema is treated as unsatisfiable and sampled as null. */
 const HARD_DEPTH = 32;
+/**
+ * A tool schema comes from the client: `minItems: 30000000` or `minLength: 1e9` must not
+ * exhaust the process. Past these sizes the sample is smaller than the schema asks.
+ */
+const MAX_VALUES = 10_000;
+const MAX_STRING_LENGTH = 4_096;
+const MAX_ITEMS = 1_000;
 
 export function sampleFromSchema(schema: unknown, options: SchemaSampleOptions = {}): JsonValue {
   const random = options.random ?? new SeededRandom(Math.floor(Math.random() * 0x1_0000_0000));
@@ -134,6 +141,9 @@ function mergeSchemas(a: SchemaObject, b: SchemaObject): SchemaObject {
 }
 
 class SchemaSampler {
+  /** Values still allowed in this sample (MAX_VALUES). */
+  private budget = MAX_VALUES;
+
   constructor(
     private readonly root: unknown,
     private readonly random: SeededRandom,
@@ -142,6 +152,7 @@ class SchemaSampler {
 
   sample(schema: unknown, depth: number, propertyName: string | undefined): JsonValue {
     if (depth > HARD_DEPTH) return null;
+    this.budget--;
     if (schema === false) return null; // nothing satisfies `false`; the caller avoids it where it can
     const s = this.normalize(schema, 0, depth >= SOFT_DEPTH);
     if (s === undefined) return null;
@@ -237,7 +248,7 @@ class SchemaSampler {
   }
 
   private sampleString(s: SchemaObject, propertyName: string | undefined): string {
-    const minLength = asNumber(s.minLength) ?? 0;
+    const minLength = Math.min(MAX_STRING_LENGTH, asNumber(s.minLength) ?? 0);
     const maxLength = asNumber(s.maxLength) ?? Infinity;
     const hint = this.hintFor(propertyName);
 
@@ -351,7 +362,7 @@ class SchemaSampler {
   }
 
   private sampleArray(s: SchemaObject, depth: number): JsonValue[] {
-    const minItems = Math.max(0, asNumber(s.minItems) ?? 0);
+    const minItems = Math.min(MAX_ITEMS, Math.max(0, asNumber(s.minItems) ?? 0));
     const maxItems = asNumber(s.maxItems) ?? Infinity;
     // prefixItems (2020-12), or the older tuple form where items is an array.
     const tuple = Array.isArray(s.prefixItems) ? s.prefixItems : Array.isArray(s.items) ? s.items : [];
@@ -364,7 +375,7 @@ class SchemaSampler {
 
     const out: JsonValue[] = [];
     const seen = new Set<string>();
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < count && this.budget > 0; i++) {
       const itemSchema = i < tuple.length ? tuple[i] : rest;
       let value = this.sample(itemSchema, depth + 1, undefined);
       if (s.uniqueItems === true) {
@@ -420,7 +431,7 @@ class SchemaSampler {
       const sub = key in properties ? properties[key] : isObject(additional) ? additional : {};
       out[key] = this.sample(sub, depth + 1, key);
     }
-    for (let i = 1; Object.keys(out).length < minProperties && additional !== false && i < 1000; i++) {
+    for (let i = 1; Object.keys(out).length < minProperties && additional !== false && i < 1000 && this.budget > 0; i++) {
       const key = `extra_${i}`;
       if (!(key in out)) out[key] = this.sample(isObject(additional) ? additional : {}, depth + 1, key);
     }
@@ -432,11 +443,8 @@ function fitLength(text: string, minLength: number, maxLength: number): string {
   let out = text;
   const length = codePointLength(out);
   if (length > maxLength) out = Array.from(out).slice(0, Math.max(0, maxLength)).join('');
-  let padded = codePointLength(out);
-  while (padded < minLength) {
-    out += 'x';
-    padded++;
-  }
+  const padded = codePointLength(out);
+  if (padded < minLength) out += 'x'.repeat(minLength - padded);
   return out;
 }
 
