@@ -3,7 +3,7 @@
  * response), JSON bodies up to the configured limit, the routes, and one error handler.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { MoongateError } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installErrorHandler, sendError, toMoongateError } from './error-handler.js';
@@ -27,6 +27,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     genReqId: () => randomUUID(),
     // The trace id is always ours (a UUID v4); a client cannot choose it.
     requestIdHeader: false,
+    // Every log line of a request carries its trace id under the name clients see.
+    logController: new LogController({ requestIdLogLabel: 'trace_id' }),
     return503OnClosing: true,
     // Errors Fastify raises before routing (a malformed URL) still get our envelope and trace id.
     frameworkErrors: (error, request, reply) => {

@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import type { Provider } from '../../src/providers/provider.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -19,7 +20,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: { provider?: Provider; env?: Record<string, string> } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { provider?: Provider; env?: Record<string, string>; logger?: Logger } = {},
+): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'moongate-test-'));
   const config = loadConfig({
     DATA_DIR: dataDir,
@@ -29,7 +32,7 @@ export async function startTestServer(options: { provider?: Provider; env?: Reco
     MOONGATE_SIM_TOKENS_PER_S: '0',
     ...options.env,
   });
-  const server = await startServer(config, { logger: false, ...(options.provider ? { provider: options.provider } : {}) });
+  const server = await startServer(config, { logger: options.logger ?? false, ...(options.provider ? { provider: options.provider } : {}) });
   const mint = (email: string): Promise<string> => mintToken(server.store, email);
   const token = await mint('ada@example.com');
   return {

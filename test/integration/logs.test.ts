@@ -1,0 +1,59 @@
+/**
+ * Logs are JSON, carry the trace id, and never contain a token or an upstream key,
+ * even at the most verbose level and when the upstream echoes the key back.
+ */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOG_REDACTIONS } from '../../src/http/app.js';
+import { FakeUpstream } from '../helpers/fake-upstream.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+const OPERATOR_KEY = 'sk-operator-log-secret-42';
+const lines: string[] = [];
+let moonshot: FakeUpstream;
+let moongate: TestServer;
+
+beforeAll(async () => {
+  moonshot = await FakeUpstream.start();
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      done();
+    },
+  });
+  moongate = await startTestServer({
+    env: { MOONSHOT_API_KEY: OPERATOR_KEY, MOONSHOT_BASE_URL: moonshot.baseUrl },
+    logger: pino({ level: 'trace', redact: LOG_REDACTIONS }, sink),
+  });
+});
+afterAll(async () => {
+  await moongate?.close();
+  await moonshot?.close();
+});
+
+describe('logs', () => {
+  it('never contain the client token or the operator key', async () => {
+    moonshot.reply({ status: 401, body: JSON.stringify({ error: { type: 'invalid_authentication_error', message: `bad key ${OPERATOR_KEY}` } }) });
+    moonshot.reply({ status: 500, body: `upstream exploded with ${OPERATOR_KEY}` });
+    const traceIds: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${moongate.url}/kimi/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${moongate.token}`, cookie: 'session=abc' },
+        body: JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }] }),
+      });
+      expect(res.status).toBe(500);
+      traceIds.push(res.headers.get('x-trace-id') ?? '');
+      await res.text();
+    }
+    const all = lines.join('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    expect(all).not.toContain(moongate.token);
+    expect(all).not.toContain(moongate.token.slice(3, 20));
+    expect(all).not.toContain(OPERATOR_KEY);
+    expect(all).not.toContain('session=abc');
+    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+    for (const id of traceIds) expect(lines.some((l) => (JSON.parse(l) as { trace_id?: string }).trace_id === id)).toBe(true);
+  });
+});
