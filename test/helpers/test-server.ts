@@ -15,6 +15,8 @@ export interface TestServer {
   url: string;
   token: string;
   server: RunningServer;
+  /** POSTs a JSON body to /kimi/chat/completions with this server's token. */
+  chat(body: unknown): Promise<Response>;
   /** Mints another token for a person (created if missing). */
   mint(email: string): Promise<string>;
   close(): Promise<void>;
@@ -38,6 +40,12 @@ export async function startTestServer(
   return {
     url: server.url,
     token,
+    chat: (body) =>
+      fetch(`${server.url}/kimi/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      }),
     server,
     mint,
     close: async () => {

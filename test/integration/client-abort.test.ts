@@ -74,11 +74,7 @@ describe('client disconnect', () => {
       { type: 'finish', index: 0, reason: 'stop' },
     ]);
     moongate = await startTestServer({ provider });
-    const res = await fetch(`${moongate.url}/kimi/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${moongate.token}` },
-      body: JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }], stream: true }),
-    });
+    const res = await moongate.chat({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }], stream: true });
     await res.text();
     await new Promise((r) => setTimeout(r, 50));
     expect(provider.calls).toHaveLength(1);

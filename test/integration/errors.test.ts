@@ -101,11 +101,7 @@ describe('errors', () => {
     try {
       // "hello " is one o200k token: 262,100 of them is a full context, about 1.5 MB of JSON.
       const content = 'hello '.repeat(262_100);
-      const res = await fetch(`${server.url}/kimi/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
-        body: JSON.stringify({ ...hello, messages: [{ role: 'user', content }], max_tokens: 100 }),
-      });
+      const res = await server.chat({ ...hello, messages: [{ role: 'user', content }], max_tokens: 100 });
       const body = (await res.json()) as Envelope;
       // Not too_large: the body was read, and the context check (not the size limit) answered.
       expect(res.status).toBe(400);
@@ -170,11 +166,7 @@ describe('upstream failures', () => {
         provider: new ScriptedProvider([{ type: 'delta', index: 200_000_000, content: 'x' }]),
       });
       try {
-        const res = await fetch(`${server.url}/kimi/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
-          body: JSON.stringify({ ...hello, stream }),
-        });
+        const res = await server.chat({ ...hello, stream });
         const body = await expectError(res, 500, 'api_error');
         expect(body.error.message).toBe('the upstream sent choice 200000000, but 1 was asked for');
       } finally {
@@ -191,11 +183,7 @@ describe('upstream failures', () => {
     const server = await startTestServer({ provider: new ScriptedProvider([...script]) });
     try {
       const post = (stream: boolean): Promise<Response> =>
-        fetch(`${server.url}/kimi/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
-          body: JSON.stringify({ ...hello, n: 3, stream }),
-        });
+        server.chat({ ...hello, n: 3, stream });
       const json = (await (await post(false)).json()) as { choices: { index: number }[] };
       expect(json.choices.map((c) => c.index)).toEqual([0]);
       const indexes = new Set<number>();
@@ -213,11 +201,7 @@ describe('upstream failures', () => {
     const provider = new ScriptedProvider([{ type: 'throw', error: new Error('connect ECONNREFUSED 10.0.0.1:443 key=sk-secret') }]);
     const server = await startTestServer({ provider });
     try {
-      const res = await fetch(`${server.url}/kimi/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
-        body: JSON.stringify({ ...hello, stream: true }),
-      });
+      const res = await server.chat({ ...hello, stream: true });
       const text = await res.clone().text();
       expect(text).not.toContain('sk-secret');
       expect(text).not.toContain('ECONNREFUSED');
@@ -235,11 +219,7 @@ describe('upstream failures', () => {
     ]);
     const server = await startTestServer({ provider });
     try {
-      const res = await fetch(`${server.url}/kimi/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
-        body: JSON.stringify({ ...hello, stream: true }),
-      });
+      const res = await server.chat({ ...hello, stream: true });
       expect(res.status).toBe(200);
       const events: string[] = [];
       for await (const e of decodeSse(res.body as AsyncIterable<Uint8Array>)) events.push(e.data);

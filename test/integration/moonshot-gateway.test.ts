@@ -27,11 +27,7 @@ beforeEach(() => {
 });
 
 function post(body: Record<string, unknown>): Promise<Response> {
-  return fetch(`${moongate.url}/kimi/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${moongate.token}` },
-    body: JSON.stringify({ messages: [{ role: 'user', content: '안녕하세요' }], ...body }),
-  });
+  return moongate.chat({ messages: [{ role: 'user', content: '안녕하세요' }], ...body });
 }
 
 async function chunksOf(res: Response): Promise<Record<string, unknown>[]> {

@@ -24,11 +24,7 @@ const reply: ChatEvent[] = [
 ];
 
 async function complete(server: TestServer, stream: boolean): Promise<{ usage: Record<string, unknown>; message?: Record<string, unknown> }> {
-  const res = await fetch(`${server.url}/kimi/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
-    body: JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }], stream }),
-  });
+  const res = await server.chat({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }], stream });
   expect(res.status).toBe(200);
   if (!stream) {
     const body = (await res.json()) as { usage: Record<string, unknown>; choices: { message: Record<string, unknown> }[] };
