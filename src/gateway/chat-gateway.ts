@@ -12,6 +12,7 @@ import { ChunkEncoder } from './chunk-encoder.js';
 import {
   KIMI_MODEL_IDS,
   MoongateError,
+  asMoongateError,
   errorEnvelope,
   findModel,
   makeUsage,
@@ -116,9 +117,13 @@ export class ChatGateway {
       signal: exchange.signal,
     });
     const iterator = events[Symbol.asyncIterator]();
+    const next = async (): Promise<IteratorResult<ChatEvent>> => {
+      const step = await iterator.next();
+      if (step.done !== true) checkEvent(step.value, request.n);
+      return step;
+    };
     // Pull the first event before answering: a failure here is still an HTTP error.
-    const first = await iterator.next();
-    if (first.done !== true) checkEvent(first.value, request.n);
+    const first = await next();
 
     const id = newCompletionId();
     const created = this.clock();
@@ -133,8 +138,8 @@ export class ChatGateway {
     if (!request.stream) {
       const builder = new CompletionBuilder(id, created, request.model, model.thinking, request.n);
       let reported: UsageEvent | undefined;
-      for (let step = first; step.done !== true; step = await iterator.next()) {
-        const event = checkEvent(step.value, request.n);
+      for (let step = first; step.done !== true; step = await next()) {
+        const event = step.value;
         generated.add(event);
         if (event.type === 'delta') builder.addDelta(event);
         else if (event.type === 'finish') builder.finish(event.index, event.reason);
@@ -157,9 +162,9 @@ export class ChatGateway {
           await sink.send(encoder.role(index));
         };
         try {
-          for (let step = first; step.done !== true; step = await iterator.next()) {
+          for (let step = first; step.done !== true; step = await next()) {
             if (sink.closed) break;
-            const event = checkEvent(step.value, request.n);
+            const event = step.value;
             generated.add(event);
             if (event.type === 'delta') {
               await start(event.index);
@@ -179,9 +184,8 @@ export class ChatGateway {
           // The client left: there is nobody to tell.
           if (sink.closed || exchange.signal.aborted) return;
           // SPEC.md: an error after the stream started is a last event, then [DONE].
-          const failure = error instanceof MoongateError ? error : new MoongateError('api_error', undefined, { cause: error });
           await start(0);
-          await sink.send(JSON.stringify(errorEnvelope(failure, exchange.traceId)));
+          await sink.send(JSON.stringify(errorEnvelope(asMoongateError(error), exchange.traceId)));
           await sink.done();
           // The client has been told; the caller logs it.
           throw error;
@@ -197,15 +201,14 @@ export class ChatGateway {
 const MAX_TOOL_CALLS = 128;
 
 /** Guards against an upstream that names choices or tool calls nobody asked for. */
-function checkEvent(event: ChatEvent, n: number): ChatEvent {
-  if (event.type === 'usage') return event;
+function checkEvent(event: ChatEvent, n: number): void {
+  if (event.type === 'usage') return;
   if (!Number.isInteger(event.index) || event.index < 0 || event.index >= n) {
     throw new MoongateError('api_error', `the upstream sent choice ${event.index}, but ${n} was asked for`);
   }
   if (event.type === 'delta' && event.toolCalls?.some((c) => !Number.isInteger(c.index) || c.index < 0 || c.index >= MAX_TOOL_CALLS)) {
     throw new MoongateError('api_error', 'the upstream sent a tool call index out of range');
   }
-  return event;
 }
 
 function checkContext(request: ChatRequest, model: KimiModel, promptTokens: number): void {

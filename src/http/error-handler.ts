@@ -4,36 +4,31 @@
  * internal detail (or upstream secret) reaches a client.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { MoongateError, errorEnvelope } from '../contract/index.js';
+import { MoongateError, asMoongateError, errorEnvelope } from '../contract/index.js';
 
-/** Fastify's own error codes that are the client's fault, mapped to SPEC.md's table. */
+/**
+ * Fastify's own errors that are the client's fault, mapped to SPEC.md's table. Bodies go
+ * through our catch-all JSON parser (app.ts), so its media-type and JSON errors never arise.
+ */
 function fromFastifyError(error: FastifyError): MoongateError | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new MoongateError('too_large', 'The request body is larger than the configured limit.');
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new MoongateError('bad_request', 'the request body is empty; it must be a JSON object');
     case 'FST_ERR_BAD_URL':
       return new MoongateError('bad_request', 'the request URL is malformed');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new MoongateError('bad_request', error.message);
     default:
-      if (error.statusCode === 413) return new MoongateError('too_large');
-      if (error.statusCode === 400 && error instanceof SyntaxError) {
-        return new MoongateError('bad_request', 'the request body is not valid JSON');
-      }
-      return undefined;
+      return error.statusCode === 413 ? new MoongateError('too_large') : undefined;
   }
 }
 
 export function toMoongateError(error: unknown): MoongateError {
-  if (error instanceof MoongateError) return error;
-  if (error instanceof Error && 'code' in error) {
+  if (!(error instanceof MoongateError) && error instanceof Error && 'code' in error) {
     const mapped = fromFastifyError(error as FastifyError);
     if (mapped !== undefined) return mapped;
   }
-  return new MoongateError('api_error', undefined, { cause: error });
+  return asMoongateError(error);
 }
 
 export function sendError(reply: FastifyReply, error: MoongateError, traceId: string): FastifyReply {

@@ -18,7 +18,7 @@ const TOOL_BLOCK = 4;
  * User text is plain text: a literal `<|endoftext|>` is counted as the characters it is
  * made of, not refused (gpt-tokenizer throws on special tokens by default).
  */
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+export const PLAIN_TEXT_ENCODING = { disallowedSpecial: new Set<string>() };
 
 /**
  * BPE merging is quadratic in the length of one pre-token, and a run of letters, CJK
@@ -32,19 +32,19 @@ const LONG_RUN = /\S{128,}|\s{128,}/g;
 export function countTextTokens(text: string): number {
   if (text.length === 0) return 0;
   LONG_RUN.lastIndex = 0;
-  if (text.length < RUN_SLICE || !LONG_RUN.test(text)) return countTokens(text, PLAIN_TEXT);
+  if (text.length < RUN_SLICE || !LONG_RUN.test(text)) return countTokens(text, PLAIN_TEXT_ENCODING);
   let total = 0;
   let last = 0;
   LONG_RUN.lastIndex = 0;
   for (const run of text.matchAll(LONG_RUN)) {
-    if (run.index > last) total += countTokens(text.slice(last, run.index), PLAIN_TEXT);
+    if (run.index > last) total += countTokens(text.slice(last, run.index), PLAIN_TEXT_ENCODING);
     const end = run.index + run[0].length;
     for (let at = run.index; at < end; at += RUN_SLICE) {
-      total += countTokens(text.slice(at, Math.min(at + RUN_SLICE, end)), PLAIN_TEXT);
+      total += countTokens(text.slice(at, Math.min(at + RUN_SLICE, end)), PLAIN_TEXT_ENCODING);
     }
     last = end;
   }
-  if (last < text.length) total += countTokens(text.slice(last), PLAIN_TEXT);
+  if (last < text.length) total += countTokens(text.slice(last), PLAIN_TEXT_ENCODING);
   return total;
 }
 

@@ -6,6 +6,7 @@
  * back exactly, and their token counts sum to the text's token count.
  */
 import { decodeGenerator, encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { PLAIN_TEXT_ENCODING } from '../../tokens/count-tokens.js';
 
 export interface TokenUnit {
   readonly text: string;
@@ -13,11 +14,6 @@ export interface TokenUnit {
   readonly tokens: number;
 }
 
-/**
- * Special-token text such as `<|endoftext|>` is encoded as plain text: the simulator
- * echoes user words, and the library's default would throw on them.
- */
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
 // Tokenising each distinct segment once pays off: replies are built from a few dozen
 // sentences (and a benchmark repeats its prompt). Insertion-ordered Map as a small LRU.
@@ -64,7 +60,7 @@ function segmentUnits(text: string): readonly TokenUnit[] {
 }
 
 function split(text: string): readonly TokenUnit[] {
-  const ids = encode(text, PLAIN_TEXT);
+  const ids = encode(text, PLAIN_TEXT_ENCODING);
   let pulled = 0;
   const counted: Iterable<number> = {
     *[Symbol.iterator]() {
