@@ -1,13 +1,14 @@
 /**
- * The chat pipeline, independent of HTTP: authenticate, validate, route, call the
- * provider, and encode its events as one JSON response or as chunks.
+ * The chat pipeline, independent of HTTP: authenticate, validate, admit (limits and the
+ * quota hold), route, call the upstream, encode its events as one JSON response or as
+ * chunks, and settle.
  *
  * The first event is pulled before anything is sent, so an upstream that fails before
- * producing output becomes a proper HTTP error; after that, failures go in-band.
+ * producing output becomes a proper HTTP error (and the router may fail over); after
+ * that, failures go in-band. Settlement happens before the last byte is sent, so a
+ * response a client received complete is always billed.
  */
-import {
-  CompletionBuilder,
-} from './completion-builder.js';
+import { CompletionBuilder } from './completion-builder.js';
 import { ChunkEncoder } from './chunk-encoder.js';
 import {
   KIMI_MODEL_IDS,
@@ -25,23 +26,104 @@ import {
   type Usage,
   type UsageEvent,
 } from '../contract/index.js';
-import type { Provider } from '../providers/provider.js';
 import { countPromptTokens, countTextTokens } from '../tokens/count-tokens.js';
 
+/** Who is calling, as authentication found it. */
 export interface AuthenticatedCaller {
   credentialId: string;
   personId: string;
+  /** The application the request draws on; null for a global credential. */
+  applicationId: string | null;
+  /** The service being called (for a global credential too). */
+  serviceId: string;
+  global: boolean;
 }
 
 export type Authenticate = (authorization: string | undefined, serviceSlug: string) => Promise<AuthenticatedCaller>;
 
-export interface ChatRoute {
-  provider: Provider;
-  upstreamModel: string;
+/** What admission is asked to let through. */
+export interface AdmissionTicket {
+  traceId: string;
+  caller: AuthenticatedCaller;
+  model: KimiModel;
+  request: ChatRequest;
+  /** The gateway's own count of the prompt. */
+  promptTokens: number;
 }
 
+/** How a request that was admitted ended. */
+export type RequestOutcome = 'completed' | 'failed' | 'aborted';
+
+export interface RequestResult {
+  outcome: RequestOutcome;
+  /**
+   * What the client received, to be billed: null when it received nothing (a request that
+   * failed before its first chunk, or any failed non-stream request).
+   */
+  usage: Usage | null;
+  /** Why it failed; null when it completed or the client left. */
+  error: MoongateError | null;
+  /** The channel that served it; null when none was reached. */
+  channel: string | null;
+  stream: boolean;
+  /** From the start of handling to the first upstream event; null when none came. */
+  ttftMs: number | null;
+  durationMs: number;
+}
+
+/** A request that passed admission: it holds its worst case until it is settled. */
+export interface Admission {
+  /** Replaces the hold with the real cost and records the request. Called exactly once. */
+  settle(result: RequestResult): Promise<void>;
+}
+
+/** Rate and concurrency limits and the quota hold; throws too_many_requests or used_up. */
+export interface Admitter {
+  admit(ticket: AdmissionTicket): Promise<Admission>;
+}
+
+/** Lets everything through and records nothing (tests and tools that need no billing). */
+export const OPEN_ADMITTER: Admitter = {
+  admit: () => Promise.resolve({ settle: () => Promise.resolve() }),
+};
+
+/** Every request the gateway handled, for metrics and logs (never throws back). */
+export interface RequestRecord extends Partial<RequestResult> {
+  traceId: string;
+  /** The model the client asked for, when the body named a known one. */
+  model: string | null;
+  caller: AuthenticatedCaller | null;
+  outcome: RequestOutcome;
+  error: MoongateError | null;
+  durationMs: number;
+}
+
+export type RequestObserver = (record: RequestRecord) => void;
+
+/** What the router is asked to serve. */
+export interface RouteCall {
+  traceId: string;
+  request: ChatRequest;
+  model: KimiModel;
+  promptTokens: number;
+  signal: AbortSignal;
+}
+
+/** An upstream call whose first event has been pulled. */
+export interface OpenedCall {
+  /** The channel serving it (for the usage log and metrics). */
+  channel: string;
+  first: IteratorResult<ChatEvent>;
+  /** The rest of the events; `return()` releases the upstream. */
+  events: AsyncIterator<ChatEvent>;
+}
+
+/**
+ * Picks an upstream and opens the call. Failover belongs here: until `open` resolves,
+ * nothing has reached the client, so any channel may be tried.
+ */
 export interface ChatRouter {
-  route(model: KimiModel): ChatRoute;
+  open(call: RouteCall): Promise<OpenedCall>;
 }
 
 /** What the HTTP layer hands the gateway. */
@@ -70,6 +152,9 @@ export type ChatOutcome =
 export interface ChatGatewayOptions {
   authenticate: Authenticate;
   router: ChatRouter;
+  /** Defaults to OPEN_ADMITTER. */
+  admitter?: Admitter;
+  observers?: readonly RequestObserver[];
   /** Unix seconds; injectable for tests. */
   clock?: () => number;
 }
@@ -83,6 +168,9 @@ class GeneratedText {
     if (event.content !== undefined) this.text += event.content;
     for (const call of event.toolCalls ?? []) if (call.arguments !== undefined) this.text += call.arguments;
   }
+  get empty(): boolean {
+    return this.text === '';
+  }
   tokens(): number {
     return countTextTokens(this.text);
   }
@@ -90,40 +178,106 @@ class GeneratedText {
 
 export class ChatGateway {
   private readonly clock: () => number;
+  private readonly admitter: Admitter;
+  private readonly observers: readonly RequestObserver[];
 
   constructor(private readonly options: ChatGatewayOptions) {
     this.clock = options.clock ?? (() => Math.floor(Date.now() / 1000));
+    this.admitter = options.admitter ?? OPEN_ADMITTER;
+    this.observers = options.observers ?? [];
   }
 
   async handle(exchange: ChatExchange): Promise<ChatOutcome> {
-    await this.options.authenticate(exchange.authorization, exchange.serviceSlug);
-    const request = parseChatRequest(exchange.body);
-    const model = findModel(request.model);
-    if (model === undefined) {
-      throw new MoongateError(
-        'model_not_found',
-        `The model ${JSON.stringify(request.model)} does not exist; available models: ${KIMI_MODEL_IDS.join(', ')}`,
-      );
+    const startedAt = performance.now();
+    let caller: AuthenticatedCaller | null = null;
+    let modelId: string | null = null;
+    try {
+      caller = await this.options.authenticate(exchange.authorization, exchange.serviceSlug);
+      const request = parseChatRequest(exchange.body);
+      const model = findModel(request.model);
+      if (model === undefined) {
+        throw new MoongateError(
+          'model_not_found',
+          `The model ${JSON.stringify(request.model)} does not exist; available models: ${KIMI_MODEL_IDS.join(', ')}`,
+        );
+      }
+      modelId = model.id;
+      const promptTokens = countPromptTokens(request.messages, request.tools);
+      checkContext(request, model, promptTokens);
+      const admission = await this.admitter.admit({ traceId: exchange.traceId, caller, model, request, promptTokens });
+      return await this.serve(exchange, { caller, request, model, promptTokens, admission, startedAt });
+    } catch (error) {
+      // Refused before admission (or admission itself refused): nothing held, nothing billed.
+      if (!(error instanceof AdmittedFailure)) {
+        this.observe({
+          traceId: exchange.traceId,
+          model: modelId,
+          caller,
+          outcome: exchange.signal.aborted ? 'aborted' : 'failed',
+          error: exchange.signal.aborted ? null : asMoongateError(error),
+          durationMs: performance.now() - startedAt,
+        });
+        throw error;
+      }
+      throw error.cause;
     }
-    const promptTokens = countPromptTokens(request.messages, request.tools);
-    checkContext(request, model, promptTokens);
+  }
 
-    const route = this.options.router.route(model);
-    const events = route.provider.chat({
-      request,
-      model,
-      upstreamModel: route.upstreamModel,
-      promptTokens,
-      signal: exchange.signal,
-    });
-    const iterator = events[Symbol.asyncIterator]();
+  /** The admitted part: route, answer, settle. Every path settles exactly once. */
+  private async serve(exchange: ChatExchange, admitted: Admitted): Promise<ChatOutcome> {
+    const { caller, request, model, promptTokens, admission, startedAt } = admitted;
+    let settled = false;
+    let channel: string | null = null;
+    let ttftMs: number | null = null;
+    const settle = async (
+      outcome: RequestOutcome,
+      usage: Usage | null,
+      error: MoongateError | null,
+    ): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      const result: RequestResult = {
+        outcome,
+        usage,
+        error,
+        channel,
+        stream: request.stream,
+        ttftMs,
+        durationMs: performance.now() - startedAt,
+      };
+      try {
+        await admission.settle(result);
+      } finally {
+        this.observe({ traceId: exchange.traceId, model: model.id, caller, ...result });
+      }
+    };
+    const failed = async (error: unknown): Promise<never> => {
+      const aborted = exchange.signal.aborted;
+      await settle(aborted ? 'aborted' : 'failed', null, aborted ? null : asMoongateError(error));
+      throw new AdmittedFailure(error);
+    };
+
+    let opened: OpenedCall;
+    try {
+      opened = await this.options.router.open({
+        traceId: exchange.traceId,
+        request,
+        model,
+        promptTokens,
+        signal: exchange.signal,
+      });
+      channel = opened.channel;
+      ttftMs = performance.now() - startedAt;
+      if (opened.first.done !== true) checkEvent(opened.first.value, request.n);
+    } catch (error) {
+      return failed(error);
+    }
+    const iterator = opened.events;
     const next = async (): Promise<IteratorResult<ChatEvent>> => {
       const step = await iterator.next();
       if (step.done !== true) checkEvent(step.value, request.n);
       return step;
     };
-    // Pull the first event before answering: a failure here is still an HTTP error.
-    const first = await next();
 
     const id = newCompletionId();
     const created = this.clock();
@@ -136,16 +290,24 @@ export class ChatGateway {
       );
 
     if (!request.stream) {
-      const builder = new CompletionBuilder(id, created, request.model, model.thinking, request.n);
-      let reported: UsageEvent | undefined;
-      for (let step = first; step.done !== true; step = await next()) {
-        const event = step.value;
-        generated.add(event);
-        if (event.type === 'delta') builder.addDelta(event);
-        else if (event.type === 'finish') builder.finish(event.index, event.reason);
-        else reported = event;
+      try {
+        const builder = new CompletionBuilder(id, created, request.model, model.thinking, request.n);
+        let reported: UsageEvent | undefined;
+        for (let step = opened.first; step.done !== true; step = await next()) {
+          const event = step.value;
+          generated.add(event);
+          if (event.type === 'delta') builder.addDelta(event);
+          else if (event.type === 'finish') builder.finish(event.index, event.reason);
+          else reported = event;
+        }
+        const usage = usageOf(reported);
+        const body = builder.build(usage);
+        await settle('completed', usage, null);
+        return { kind: 'json', body };
+      } catch (error) {
+        await iterator.return?.().catch(() => undefined);
+        return failed(error);
       }
-      return { kind: 'json', body: builder.build(usageOf(reported)) };
     }
 
     const encoder = new ChunkEncoder(id, created, request.model);
@@ -161,8 +323,11 @@ export class ChatGateway {
           started.add(index);
           await sink.send(encoder.role(index));
         };
+        // What the client has been sent so far: billed however the stream ends.
+        const delivered = (): Usage | null =>
+          started.size === 0 && generated.empty ? null : usageOf(reported);
         try {
-          for (let step = first; step.done !== true; step = await next()) {
+          for (let step = opened.first; step.done !== true; step = await next()) {
             if (sink.closed) break;
             const event = step.value;
             generated.add(event);
@@ -176,24 +341,63 @@ export class ChatGateway {
               reported = event;
             }
           }
-          if (sink.closed) return;
+          if (sink.closed) {
+            await settle('aborted', delivered(), null);
+            return;
+          }
+          const usage = usageOf(reported);
           await start(0);
-          await sink.send(encoder.usage(usageOf(reported)));
+          await sink.send(encoder.usage(usage));
+          // Billed before the terminator: a client that saw [DONE] was charged.
+          await settle('completed', usage, null);
           await sink.done();
         } catch (error) {
-          // The client left: there is nobody to tell.
-          if (sink.closed || exchange.signal.aborted) return;
+          // The client left: there is nobody to tell, but what it was sent is billed.
+          if (sink.closed || exchange.signal.aborted) {
+            await settle('aborted', delivered(), null);
+            return;
+          }
+          const failure = asMoongateError(error);
+          await settle('failed', delivered(), failure);
           // SPEC.md: an error after the stream started is a last event, then [DONE].
           await start(0);
-          await sink.send(JSON.stringify(errorEnvelope(asMoongateError(error), exchange.traceId)));
+          await sink.send(JSON.stringify(errorEnvelope(failure, exchange.traceId)));
           await sink.done();
           // The client has been told; the caller logs it.
           throw error;
         } finally {
+          // Whatever happened above (even a settle that threw), the hold must not outlive us.
+          if (!settled) await settle(exchange.signal.aborted ? 'aborted' : 'failed', delivered(), null).catch(() => undefined);
           await iterator.return?.();
         }
       },
     };
+  }
+
+  private observe(record: RequestRecord): void {
+    for (const observer of this.observers) {
+      try {
+        observer(record);
+      } catch {
+        // An observer's failure must never change what the client gets.
+      }
+    }
+  }
+}
+
+interface Admitted {
+  caller: AuthenticatedCaller;
+  request: ChatRequest;
+  model: KimiModel;
+  promptTokens: number;
+  admission: Admission;
+  startedAt: number;
+}
+
+/** A failure after admission, already settled and observed; handle() unwraps it. */
+class AdmittedFailure extends Error {
+  constructor(cause: unknown) {
+    super('admitted request failed', { cause });
   }
 }
 
