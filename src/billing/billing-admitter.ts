@@ -34,6 +34,8 @@ export class BillingAdmitter implements Admitter {
 
   async admit(ticket: AdmissionTicket): Promise<Admission> {
     const { caller, model, request, traceId } = ticket;
+    // The row's time is the moment of admission (what the limits counted), not of settlement.
+    const createdAt = this.#now();
     const limits = {
       rps: caller.limits?.rps ?? this.#defaults.rps,
       concurrency: caller.limits?.concurrency ?? this.#defaults.concurrency,
@@ -49,7 +51,6 @@ export class BillingAdmitter implements Admitter {
       const worstCase = worstCaseCost(price, model, ticket.promptTokens, request.max_tokens, request.n);
       const walletId = await this.#parts.holds.hold(traceId, { personId: caller.personId, applicationId: caller.applicationId }, worstCase);
       if (walletId === null) throw new MoongateError('used_up');
-      const createdAt = this.#now();
       return {
         settle: async (result: RequestResult) => {
           try {
