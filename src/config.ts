@@ -3,6 +3,8 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { parseAmount } from './billing/money.js';
+import { defaultFreeQuota } from './billing/price-list.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -20,6 +22,10 @@ const envSchema = z.object({
   MOONSHOT_BASE_URL: z.url().default('https://api.moonshot.ai/v1'),
   MOONGATE_SIM_TTFT_MS: nonNegative.default(350),
   MOONGATE_SIM_TOKENS_PER_S: nonNegative.default(80),
+  /** Currency amount with up to 6 decimals; default: 500 worst-case "Hello" requests on kimi-k2.5 (docs/billing.md). */
+  MOONGATE_FREE_QUOTA: z.string().regex(/^\d+(\.\d{1,6})?$/, 'must be an amount such as 5.00').optional(),
+  MOONGATE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code').default('USD'),
+  MOONGATE_USAGE_RETENTION_DAYS: positiveInt.default(90),
 });
 
 export interface SimulatorSettings {
@@ -41,6 +47,14 @@ export interface Config {
   maxBodyBytes: number;
   logLevel: string;
   upstream: UpstreamConfig;
+  billing: BillingConfig;
+}
+
+export interface BillingConfig {
+  /** Micro-units a person's first application gets. */
+  freeQuota: number;
+  currency: string;
+  usageRetentionDays: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -64,6 +78,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     maxBodyBytes: e.MAX_BODY_BYTES,
     logLevel: e.LOG_LEVEL,
     upstream,
+    billing: {
+      freeQuota: e.MOONGATE_FREE_QUOTA === undefined ? defaultFreeQuota() : parseAmount(e.MOONGATE_FREE_QUOTA),
+      currency: e.MOONGATE_CURRENCY,
+      usageRetentionDays: e.MOONGATE_USAGE_RETENTION_DAYS,
+    },
   });
 }
 

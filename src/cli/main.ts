@@ -1,6 +1,9 @@
 /** The `moongate` command. Each command group registers itself from its own file. */
 import { Command } from 'commander';
+import { registerBalanceCommands } from './balance-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
+import { registerPriceCommands } from './price-commands.js';
+import { registerUsageCommand } from './usage-command.js';
 import { registerServeCommand } from './serve-command.js';
 
 export function buildProgram(): Command {
@@ -9,6 +12,9 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerServeCommand(program);
   registerCredentialCommands(program);
+  registerBalanceCommands(program);
+  registerUsageCommand(program);
+  registerPriceCommands(program);
   return program;
 }
 

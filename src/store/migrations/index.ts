@@ -4,9 +4,11 @@
  */
 import type { Migration, MigrationProvider } from 'kysely';
 import * as accounts from './0001-accounts.js';
+import * as billing from './0002-billing.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
+  '0002-billing': billing,
 });
 
 /** Migrations ship inside the build, not as files read from disk at run time. */
