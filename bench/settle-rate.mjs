@@ -28,13 +28,14 @@ async function run(label, batcherOptions) {
     const holdStart = performance.now();
     for (let i = 0; i < total; i++) await holds.hold(`trace-${i}`, { personId: person.id, applicationId: null }, 1_000);
     const holdSeconds = (performance.now() - holdStart) / 1000;
-    const batcher = new SettlementBatcher(store.db, batcherOptions);
+    const batcher = new SettlementBatcher(store.db, holds.recordsHolds, batcherOptions);
     let next = 0;
     const worker = async () => {
       while (next < total) {
         const i = next++;
         await batcher.settle({
           walletId: person.id,
+          held: 1_000,
           usage: {
             trace_id: `trace-${i}`,
             created_at: Date.now(),

@@ -92,12 +92,12 @@ describeEachDialect((target) => {
     await live.hold('live-1', { personId: caller.personId, applicationId: null }, 200);
     // Still within the lease: nothing is released.
     now += 30_000;
-    expect(await live.releaseOrphans(false)).toBe(0);
+    expect(await live.releaseOrphans()).toBe(0);
     // The dead instance stops heartbeating; the live one keeps beating.
     now += 61_000;
     await store.db.updateTable('instances').set({ heartbeat_at: now }).where('id', '=', live.instanceId).execute();
-    expect(await live.releaseOrphans(false)).toBe(1);
-    expect(await live.releaseOrphans(false)).toBe(0);
+    expect(await live.releaseOrphans()).toBe(1);
+    expect(await live.releaseOrphans()).toBe(0);
     const holds = await store.db.selectFrom('holds').select('trace_id').where('trace_id', 'in', ['dead-1', 'live-1']).execute();
     expect(holds).toEqual([{ trace_id: 'live-1' }]);
     expect(await store.db.selectFrom('wallets').select('held').where('id', '=', caller.personId).executeTakeFirst()).toEqual({ held: 200 });
