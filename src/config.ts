@@ -3,6 +3,8 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { ChannelsFile } from './channels/channel-config.js';
+import { loadChannelsFile } from './channels/load-channels-file.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -41,6 +43,8 @@ export interface Config {
   maxBodyBytes: number;
   logLevel: string;
   upstream: UpstreamConfig;
+  /** Channels, routing, keep-alive and drain settings from moongate.config.json/yaml (docs/channels.md). */
+  channelsFile: Readonly<ChannelsFile>;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -64,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     maxBodyBytes: e.MAX_BODY_BYTES,
     logLevel: e.LOG_LEVEL,
     upstream,
+    channelsFile: loadChannelsFile(env),
   });
 }
 

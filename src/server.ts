@@ -1,45 +1,90 @@
 /**
  * Starts moongate: the store (SQLite under DATA_DIR, or PostgreSQL with DATABASE_URL),
- * the upstream provider, the gateway and the HTTP app.
+ * the channels and their router, the gateway, metrics and the HTTP app.
  */
 import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { authenticate } from './accounts/authenticate.js';
+import type { ChannelSpec } from './channels/channel-config.js';
+import { ChannelStore } from './channels/channel-store.js';
+import { defaultChannel } from './channels/default-channel.js';
 import type { Config } from './config.js';
-import { ChatGateway } from './gateway/chat-gateway.js';
-import { SingleProviderRouter } from './gateway/single-provider-router.js';
+import { ChatGateway, type Admitter } from './gateway/chat-gateway.js';
+import { ChannelRouter, type RouterChannel } from './gateway/channel-router.js';
 import { LOG_REDACTIONS, buildApp } from './http/app.js';
-import { createProvider } from './providers/create-provider.js';
+import { InFlightRequests } from './http/in-flight-requests.js';
+import { Metrics } from './observability/metrics.js';
+import { createChannelProvider } from './providers/create-provider.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   store: Store;
+  router: ChannelRouter;
+  metrics: Metrics;
+  /** The channels in service (never print their keys). */
+  channels: readonly ChannelSpec[];
   /** e.g. http://127.0.0.1:8700 */
   url: string;
   close(): Promise<void>;
+  /**
+   * Graceful stop: refuse new requests, let running ones finish for up to `drainMs`
+   * (default: the config's drainMs), abort the rest (they settle as aborted), then close.
+   */
+  shutdown(drainMs?: number): Promise<void>;
 }
 
 export interface StartOptions {
   /** A logger to use instead of pino on stdout (tests pass false to stay quiet). */
   logger?: Logger | false;
-  /** A provider to use instead of the one the config names (tests). */
+  /** One provider serving every model as channel `provider.kind`, instead of the configured channels (tests). */
   provider?: Provider;
+  /** Admission and settlement (limits, quota holds); everything is let through when absent. */
+  admitter?: Admitter;
+  /** Read for `${VAR}` keys of channels stored in the database; process.env by default. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startServer(config: Readonly<Config>, options: StartOptions = {}): Promise<RunningServer> {
   const logger =
     options.logger === undefined ? pino({ level: config.logLevel, redact: LOG_REDACTIONS }) : options.logger;
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-  const provider = options.provider ?? createProvider(config.upstream);
+  let channels: RouterChannel[];
+  try {
+    channels = await resolveChannels(config, store, options);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const { routing, keepAliveMs, drainMs } = config.channelsFile;
+  const metrics = new Metrics();
+  const router = new ChannelRouter(channels, routing, {
+    logger: logger === false ? undefined : logger,
+    onAttempt: metrics.attempt,
+  });
+  metrics.registerChannels(() => router.snapshot());
+  const inFlight = new InFlightRequests();
+  metrics.registerInFlightStreams(() => inFlight.streams);
+
   const gateway = new ChatGateway({
     authenticate: (authorization, serviceSlug) => authenticate(authorization, serviceSlug, store),
-    router: new SingleProviderRouter(provider),
+    router,
+    ...(options.admitter === undefined ? {} : { admitter: options.admitter }),
+    observers: [metrics.observer],
   });
-  const app = buildApp({ gateway, maxBodyBytes: config.maxBodyBytes, logger });
+  const app = buildApp({
+    gateway,
+    maxBodyBytes: config.maxBodyBytes,
+    logger,
+    keepAliveMs,
+    inFlight,
+    metrics,
+    readiness: [{ name: 'the store', check: async () => void (await sql`select 1`.execute(store.db)) }],
+  });
   app.addHook('onClose', async () => {
-    await provider.close?.();
+    await router.close();
     await store.close();
   });
   try {
@@ -52,5 +97,51 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
-  return { app, store, url, close: () => app.close() };
+
+  const shutdown = async (drainLimitMs: number = drainMs): Promise<void> => {
+    inFlight.draining = true;
+    // Fastify's close stops accepting connections and waits for the open ones; past the
+    // drain limit the requests still running are aborted, and settle as aborted.
+    const cut = setTimeout(() => {
+      if (inFlight.count > 0 && logger !== false) logger.warn({ requests: inFlight.count }, 'drain limit reached, aborting');
+      inFlight.abortAll(new Error('the server is shutting down'));
+    }, drainLimitMs);
+    try {
+      await Promise.all([app.close(), inFlight.idle()]);
+    } finally {
+      clearTimeout(cut);
+    }
+  };
+  return {
+    app,
+    store,
+    router,
+    metrics,
+    channels: channels.map((c) => c.spec),
+    url,
+    close: () => app.close(),
+    shutdown,
+  };
+}
+
+/**
+ * The config file's channels plus the database's (names unique across both); with
+ * neither, the default channel (Moonshot with MOONSHOT_API_KEY, else the simulator).
+ */
+async function resolveChannels(config: Readonly<Config>, store: Store, options: StartOptions): Promise<RouterChannel[]> {
+  if (options.provider !== undefined) {
+    const spec: ChannelSpec = { ...defaultChannel(config.upstream), name: options.provider.kind };
+    return [{ spec, provider: options.provider }];
+  }
+  const fromFile = config.channelsFile.channels;
+  const fromDb = await new ChannelStore(store.db).activeSpecs(options.env ?? process.env);
+  const names = new Set(fromFile.map((c) => c.name));
+  for (const channel of fromDb) {
+    if (names.has(channel.name)) {
+      throw new Error(`channel ${channel.name} is declared both in the config file and in the database; rename or disable one`);
+    }
+  }
+  const specs = [...fromFile, ...fromDb];
+  if (specs.length === 0) specs.push(defaultChannel(config.upstream));
+  return specs.map((spec) => ({ spec, provider: createChannelProvider(spec) }));
 }

@@ -4,9 +4,11 @@
  */
 import type { Migration, MigrationProvider } from 'kysely';
 import * as accounts from './0001-accounts.js';
+import * as channels from './0004-channels.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
+  '0004-channels': channels,
 });
 
 /** Migrations ship inside the build, not as files read from disk at run time. */
