@@ -31,11 +31,17 @@ const modelId = z.enum(KIMI_MODEL_IDS as [string, ...string[]], {
 });
 
 /** `"*"` (all seven), a list of public names, or public name → upstream name. */
-const modelsSchema = z.union([
-  z.literal('*'),
-  z.array(modelId).min(1),
-  z.record(modelId, z.string().min(1)).refine((m) => Object.keys(m).length > 0, 'must name at least one model'),
-]);
+const modelsSchema = z.union(
+  [
+    z.literal('*'),
+    z.array(modelId).min(1),
+    z.partialRecord(modelId, z.string().min(1)).refine((m) => Object.keys(m).length > 0, 'must name at least one model'),
+  ],
+  {
+    error: () =>
+      `must be "*", a list of public model names, or an object mapping public model names to upstream names; the public models are ${KIMI_MODEL_IDS.join(', ')}`,
+  },
+);
 
 export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -127,7 +133,7 @@ export type ChannelsFile = Omit<z.output<typeof channelsFileSchema>, 'channels'>
 export function resolveModels(models: ParsedChannel['models']): Record<string, string> {
   if (models === '*') return Object.fromEntries(KIMI_MODEL_IDS.map((id) => [id, id]));
   if (Array.isArray(models)) return Object.fromEntries(models.map((id) => [id, id]));
-  return { ...models };
+  return Object.fromEntries(Object.entries(models).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
 export function toChannelSpec(parsed: ParsedChannel, source: ChannelSource): ChannelSpec {
