@@ -109,6 +109,12 @@ export class ChannelStore {
     return rows.map((row) => specOf(row, env));
   }
 
+  /** One active channel, key read from `env`; undefined when none by that name is active. */
+  async activeSpec(name: string, env: NodeJS.ProcessEnv): Promise<ChannelSpec | undefined> {
+    const row = await this.findRow(name);
+    return row === undefined || row.status !== 'active' ? undefined : specOf(row, env);
+  }
+
   private findRow(name: string): Promise<ChannelRow | undefined> {
     return this.db.selectFrom('channels').selectAll().where('name', '=', name).executeTakeFirst();
   }

@@ -59,6 +59,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class FaultUpstream {
   /** Requests received, in order (the `model` of each body). */
   readonly requests: string[] = [];
+  /** The authorization header of each request. */
+  readonly authorizations: (string | undefined)[] = [];
   /** Sockets open right now. */
   openSockets = 0;
   /** Responses neither finished nor closed: an upstream call someone still holds. */
@@ -131,6 +133,7 @@ export class FaultUpstream {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.authorizations.push(req.headers.authorization);
     const parts: Buffer[] = [];
     for await (const part of req) parts.push(part as Buffer);
     try {
