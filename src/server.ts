@@ -106,10 +106,14 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       if (inFlight.count > 0 && logger !== false) logger.warn({ requests: inFlight.count }, 'drain limit reached, aborting');
       inFlight.abortAll(new Error('the server is shutting down'));
     }, drainLimitMs);
+    // Node closes the connections that are idle when closing starts; one whose response
+    // ends later would otherwise linger for its keep-alive timeout (5 s), so they are swept.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
     try {
       await Promise.all([app.close(), inFlight.idle()]);
     } finally {
       clearTimeout(cut);
+      clearInterval(sweep);
     }
   };
   return {
