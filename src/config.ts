@@ -5,6 +5,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseAmount } from './billing/money.js';
 import { defaultFreeQuota } from './billing/price-list.js';
+import type { ChannelsFile } from './channels/channel-config.js';
+import { loadChannelsFile } from './channels/load-channels-file.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -47,6 +49,8 @@ export interface Config {
   maxBodyBytes: number;
   logLevel: string;
   upstream: UpstreamConfig;
+  /** Channels, routing, keep-alive and drain settings from moongate.config.json/yaml (docs/channels.md). */
+  channelsFile: Readonly<ChannelsFile>;
   billing: BillingConfig;
 }
 
@@ -83,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       currency: e.MOONGATE_CURRENCY,
       usageRetentionDays: e.MOONGATE_USAGE_RETENTION_DAYS,
     },
+    channelsFile: loadChannelsFile(env),
   });
 }
 

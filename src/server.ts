@@ -1,54 +1,102 @@
 /**
  * Starts moongate: the store (SQLite under DATA_DIR, or PostgreSQL with DATABASE_URL),
- * the upstream provider, the gateway and the HTTP app.
+ * billing (prices, holds, settlement, limits, usage log), the channels and their router,
+ * the gateway, metrics and the HTTP app.
  */
 import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { authenticate } from './accounts/authenticate.js';
-import { startBilling } from './billing/start-billing.js';
+import { startBilling, type RunningBilling } from './billing/start-billing.js';
+import type { ChannelSpec } from './channels/channel-config.js';
+import { ChannelStore } from './channels/channel-store.js';
+import { defaultChannel } from './channels/default-channel.js';
 import type { Config } from './config.js';
-import { ChatGateway } from './gateway/chat-gateway.js';
-import { SingleProviderRouter } from './gateway/single-provider-router.js';
+import { ChatGateway, type Admitter } from './gateway/chat-gateway.js';
+import { ChannelRouter, type RouterChannel } from './gateway/channel-router.js';
 import { LOG_REDACTIONS, buildApp } from './http/app.js';
-import { createProvider } from './providers/create-provider.js';
+import { InFlightRequests } from './http/in-flight-requests.js';
+import { Metrics } from './observability/metrics.js';
+import { createChannelProvider } from './providers/create-provider.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   store: Store;
+  router: ChannelRouter;
+  metrics: Metrics;
+  /** The channels in service (never print their keys). */
+  channels: readonly ChannelSpec[];
   /** e.g. http://127.0.0.1:8700 */
   url: string;
   close(): Promise<void>;
+  /**
+   * Graceful stop: refuse new requests, let running ones finish for up to `drainMs`
+   * (default: the config's drainMs), abort the rest (they settle as aborted), then close.
+   */
+  shutdown(drainMs?: number): Promise<void>;
 }
 
 export interface StartOptions {
   /** A logger to use instead of pino on stdout (tests pass false to stay quiet). */
   logger?: Logger | false;
-  /** A provider to use instead of the one the config names (tests). */
+  /** One provider serving every model as channel `provider.kind`, instead of the configured channels (tests). */
   provider?: Provider;
+  /** Admission and settlement to use instead of billing's (tests of the pipeline alone). */
+  admitter?: Admitter;
+  /** Read for `${VAR}` keys of channels stored in the database; process.env by default. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startServer(config: Readonly<Config>, options: StartOptions = {}): Promise<RunningServer> {
   const logger =
     options.logger === undefined ? pino({ level: config.logLevel, redact: LOG_REDACTIONS }) : options.logger;
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-  const billing = await startBilling(store, { retentionDays: config.billing.usageRetentionDays, currency: config.billing.currency }, (error) => {
-    if (logger !== false) logger.error({ err: error }, 'usage log pruning failed');
-  }).catch(async (error: unknown) => {
+  let channels: RouterChannel[];
+  let billing: RunningBilling;
+  try {
+    channels = await resolveChannels(config, store, options);
+    billing = await startBilling(store, { retentionDays: config.billing.usageRetentionDays, currency: config.billing.currency }, (error) => {
+      if (logger !== false) logger.error({ err: error }, 'usage log pruning failed');
+    });
+  } catch (error) {
     await store.close();
     throw error;
+  }
+  const { routing, keepAliveMs, drainMs } = config.channelsFile;
+  const metrics = new Metrics();
+  const router = new ChannelRouter(channels, routing, {
+    logger: logger === false ? undefined : logger,
+    onAttempt: metrics.attempt,
   });
-  const provider = options.provider ?? createProvider(config.upstream);
+  metrics.registerChannels(() => router.snapshot());
+  const inFlight = new InFlightRequests();
+  metrics.registerInFlightStreams(() => inFlight.streams);
+  metrics.registerHoldTotals(() => billing.admitter.openHolds());
+
   const gateway = new ChatGateway({
-    admitter: billing.admitter,
     authenticate: (authorization, serviceSlug) => authenticate(authorization, serviceSlug, store),
-    router: new SingleProviderRouter(provider),
+    router,
+    admitter: options.admitter ?? billing.admitter,
+    observers: [metrics.observer],
   });
-  const app = buildApp({ gateway, maxBodyBytes: config.maxBodyBytes, logger });
+  const app = buildApp({
+    gateway,
+    maxBodyBytes: config.maxBodyBytes,
+    logger,
+    keepAliveMs,
+    inFlight,
+    metrics,
+    readiness: [{ name: 'the store', check: async () => void (await sql`select 1`.execute(store.db)) }],
+  });
   app.addHook('onClose', async () => {
-    await provider.close?.();
-    await billing.close();
+    await router.close();
+    // After the drain: settlements still batched are committed, this process's holds given back.
+    // A store that is already gone must not stop the close (holds are released at the next start).
+    await billing.close().catch((error: unknown) => {
+      if (logger !== false) logger.error({ err: error }, 'closing billing failed');
+    });
     await store.close();
   });
   try {
@@ -61,5 +109,55 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
-  return { app, store, url, close: () => app.close() };
+
+  const shutdown = async (drainLimitMs: number = drainMs): Promise<void> => {
+    inFlight.draining = true;
+    // Fastify's close stops accepting connections and waits for the open ones; past the
+    // drain limit the requests still running are aborted, and settle as aborted.
+    const cut = setTimeout(() => {
+      if (inFlight.count > 0 && logger !== false) logger.warn({ requests: inFlight.count }, 'drain limit reached, aborting');
+      inFlight.abortAll(new Error('the server is shutting down'));
+    }, drainLimitMs);
+    // Node closes the connections that are idle when closing starts; one whose response
+    // ends later would otherwise linger for its keep-alive timeout (5 s), so they are swept.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+    try {
+      await Promise.all([app.close(), inFlight.idle()]);
+    } finally {
+      clearTimeout(cut);
+      clearInterval(sweep);
+    }
+  };
+  return {
+    app,
+    store,
+    router,
+    metrics,
+    channels: channels.map((c) => c.spec),
+    url,
+    close: () => app.close(),
+    shutdown,
+  };
+}
+
+/**
+ * The config file's channels plus the database's (names unique across both); with
+ * neither, the default channel (Moonshot with MOONSHOT_API_KEY, else the simulator).
+ */
+async function resolveChannels(config: Readonly<Config>, store: Store, options: StartOptions): Promise<RouterChannel[]> {
+  if (options.provider !== undefined) {
+    const spec: ChannelSpec = { ...defaultChannel(config.upstream), name: options.provider.kind };
+    return [{ spec, provider: options.provider }];
+  }
+  const fromFile = config.channelsFile.channels;
+  const fromDb = await new ChannelStore(store.db).activeSpecs(options.env ?? process.env);
+  const names = new Set(fromFile.map((c) => c.name));
+  for (const channel of fromDb) {
+    if (names.has(channel.name)) {
+      throw new Error(`channel ${channel.name} is declared both in the config file and in the database; rename or disable one`);
+    }
+  }
+  const specs = [...fromFile, ...fromDb];
+  if (specs.length === 0) specs.push(defaultChannel(config.upstream));
+  return specs.map((spec) => ({ spec, provider: createChannelProvider(spec) }));
 }

@@ -25,11 +25,18 @@ export class BillingAdmitter implements Admitter {
   readonly #parts: BillingAdmitterParts;
   readonly #defaults: RequestLimits;
   readonly #now: () => number;
+  /** This process's holds still open, for the metrics (the database has everyone's). */
+  #open = { count: 0, amount: 0 };
 
   constructor(parts: BillingAdmitterParts) {
     this.#parts = parts;
     this.#defaults = parts.defaultLimits ?? DEFAULT_REQUEST_LIMITS;
     this.#now = parts.now ?? Date.now;
+  }
+
+  /** Holds this process has open right now (count, and their sum in micro-units). */
+  openHolds(): { count: number; amount: number } {
+    return { ...this.#open };
   }
 
   async admit(ticket: AdmissionTicket): Promise<Admission> {
@@ -51,6 +58,7 @@ export class BillingAdmitter implements Admitter {
       const worstCase = worstCaseCost(price, model, ticket.promptTokens, request.max_tokens, request.n);
       const walletId = await this.#parts.holds.hold(traceId, { personId: caller.personId, applicationId: caller.applicationId }, worstCase);
       if (walletId === null) throw new MoongateError('used_up');
+      this.#open = { count: this.#open.count + 1, amount: this.#open.amount + worstCase };
       return {
         settle: async (result: RequestResult) => {
           try {
@@ -58,6 +66,7 @@ export class BillingAdmitter implements Admitter {
             const cost = result.usage === null ? 0 : Math.min(worstCase, costOf(price, tokensOf(result.usage)));
             await this.#parts.settlements.settle({ walletId, held: worstCase, usage: usageRow(ticket, result, createdAt, walletId, cost) });
           } finally {
+            this.#open = { count: this.#open.count - 1, amount: this.#open.amount - worstCase };
             permit.release();
           }
         },

@@ -1,6 +1,7 @@
 /** The `moongate` command. Each command group registers itself from its own file. */
 import { Command } from 'commander';
 import { registerBalanceCommands } from './balance-commands.js';
+import { registerChannelCommands } from './channel-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
 import { registerPriceCommands } from './price-commands.js';
 import { registerUsageCommand } from './usage-command.js';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerBalanceCommands(program);
   registerUsageCommand(program);
   registerPriceCommands(program);
+  registerChannelCommands(program);
   return program;
 }
 

@@ -1,3 +1,9 @@
+/**
+ * `moongate serve`: starts the server and stops it gracefully on SIGTERM or SIGINT: new
+ * requests are refused, running ones may finish for up to drainMs (moongate.config.json),
+ * the rest are aborted and settle as aborted, the store closes, and the process exits 0
+ * (docs/operations.md, "Shutdown").
+ */
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 
@@ -13,16 +19,17 @@ export function registerServeCommand(program: Command): void {
       if (opts.host !== undefined) env.HOST = opts.host;
       const config = loadConfig(env);
       // Loaded here so that other commands start fast.
-      const [{ startServer }, { describeUpstream }] = await Promise.all([
+      const [{ startServer }, { describeChannel }] = await Promise.all([
         import('../server.js'),
         import('../providers/create-provider.js'),
       ]);
-      const server = await startServer(config);
+      const server = await startServer(config, { env });
       const store = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';
+      const channels = server.channels.map((c) => `\n    ${describeChannel(c)}`).join('');
       process.stdout.write(
         `moongate is listening on ${server.url}\n` +
           `  API:      POST ${server.url}/kimi/chat/completions  (OpenAI SDKs: baseURL ${server.url}/v1)\n` +
-          `  upstream: ${describeUpstream(config.upstream)}\n` +
+          `  channels:${channels}\n` +
           `  store:    ${store}\n` +
           `  a token:  npx moongate credential create --email you@example.com\n`,
       );
@@ -30,9 +37,12 @@ export function registerServeCommand(program: Command): void {
       const shutdown = (signal: string): void => {
         if (closing) return;
         closing = true;
-        server.app.log.info({ signal }, 'shutting down');
-        server.close().then(
-          () => process.exit(0),
+        server.app.log.info({ signal, drainMs: config.channelsFile.drainMs }, 'shutting down: draining requests');
+        server.shutdown().then(
+          () => {
+            server.app.log.info('shut down');
+            process.exit(0);
+          },
           (error: unknown) => {
             server.app.log.error({ err: error }, 'shutdown failed');
             process.exit(1);

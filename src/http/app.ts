@@ -8,14 +8,23 @@ import { MoongateError } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installErrorHandler, sendError, toMoongateError } from './error-handler.js';
 import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
-import { registerHealthRoute } from './routes/health-route.js';
+import { registerHealthRoute, type ReadinessCheck } from './routes/health-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
+import { registerMetricsRoute } from './routes/metrics-route.js';
 import { MODELS_PATHS, registerModelsRoute } from './routes/models-route.js';
+import type { InFlightRequests } from './in-flight-requests.js';
+import type { Metrics } from '../observability/metrics.js';
 
 export interface AppOptions {
   gateway: ChatGateway;
   maxBodyBytes: number;
   logger: FastifyServerOptions['loggerInstance'] | false;
+  /** Silence before a stream gets a `: keep-alive` comment (0: none). */
+  keepAliveMs?: number;
+  /** Requests being served, for graceful shutdown and the open-streams gauge. */
+  inFlight?: InFlightRequests;
+  metrics?: Metrics;
+  readiness?: readonly ReadinessCheck[];
 }
 
 export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.token', '*.password'];
@@ -29,7 +38,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     requestIdHeader: false,
     // Every log line of a request carries its trace id under the name clients see.
     logController: new LogController({ requestIdLogLabel: 'trace_id' }),
-    return503OnClosing: true,
+    // Requests that arrive while we drain get our envelope (the hook below), not Fastify's 503.
+    return503OnClosing: false,
     // Errors Fastify raises before routing (a malformed URL) still get our envelope and trace id.
     frameworkErrors: (error, request, reply) => {
       reply.header('x-trace-id', request.id);
@@ -39,6 +49,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-trace-id', request.id);
+    // SPEC.md's table has no 503: a request during shutdown is a 500 api_error, and the
+    // connection closes so the client's next attempt goes to a live process.
+    if (options.inFlight?.draining === true && request.url !== '/healthz') {
+      reply.header('connection', 'close');
+      return sendError(reply, new MoongateError('api_error', 'the server is shutting down'), request.id);
+    }
   });
 
   // Bodies are JSON whatever the content-type says: curl -d sends form encoding by default,
@@ -59,7 +75,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   installErrorHandler(app);
 
-  const knownPaths = new Set<string>([...CHAT_COMPLETIONS_PATHS, ...MODELS_PATHS, '/healthz', '/']);
+  const knownPaths = new Set<string>([...CHAT_COMPLETIONS_PATHS, ...MODELS_PATHS, '/healthz', '/readyz', '/metrics', '/']);
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?', 1)[0] ?? '';
     const error = knownPaths.has(path)
@@ -68,9 +84,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return sendError(reply, error, request.id);
   });
 
-  registerChatCompletionsRoute(app, options.gateway);
+  registerChatCompletionsRoute(app, options.gateway, {
+    ...(options.keepAliveMs === undefined ? {} : { keepAliveMs: options.keepAliveMs }),
+    ...(options.inFlight === undefined ? {} : { inFlight: options.inFlight }),
+  });
   registerModelsRoute(app);
-  registerHealthRoute(app);
+  registerHealthRoute(app, options.readiness, () => options.inFlight?.draining === true);
+  if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics);
   registerHomeRoute(app);
   return app;
 }

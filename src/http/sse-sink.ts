@@ -1,23 +1,51 @@
 /**
  * Writes a stream's chunks to the raw response as Server-Sent Events, honouring
  * backpressure. The framing comes from src/sse/, the only place that writes `data: `.
+ *
+ * While the response is open and nothing has been written for `keepAliveMs`, a
+ * `: keep-alive` comment goes out (every SSE reader ignores comments), so proxies and load
+ * balancers with idle timeouts do not cut a model that is thinking quietly.
  */
 import type { ServerResponse } from 'node:http';
-import { SSE_DONE, encodeSseData } from '../sse/index.js';
+import { SSE_DONE, encodeSseComment, encodeSseData } from '../sse/index.js';
 import type { ChunkSink } from '../gateway/chat-gateway.js';
 
+const KEEP_ALIVE = encodeSseComment('keep-alive');
+
 export class SseSink implements ChunkSink {
-  constructor(private readonly res: ServerResponse) {}
+  private timer: NodeJS.Timeout | undefined;
+  /** Keep-alive comments written, for tests and logs. */
+  keepAlives = 0;
+  /** Whether any `data:` event has been written: after that, failover is over. */
+  sentData = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly keepAliveMs: number = 0,
+  ) {
+    this.arm();
+    res.once('close', () => this.disarm());
+  }
 
   get closed(): boolean {
     return this.res.destroyed || this.res.writableEnded;
   }
 
+  /** Writes a keep-alive comment now (the stream was committed after a silence already). */
+  ping(): void {
+    if (this.closed) return;
+    this.keepAlives++;
+    this.res.write(KEEP_ALIVE);
+    this.arm();
+  }
+
   async send(json: string): Promise<void> {
+    this.sentData = true;
     await this.write(encodeSseData(json));
   }
 
   async done(): Promise<void> {
+    this.disarm();
     if (this.closed) return;
     await this.write(SSE_DONE);
     this.res.end();
@@ -25,7 +53,23 @@ export class SseSink implements ChunkSink {
 
   private async write(text: string): Promise<void> {
     if (this.closed) return;
+    this.arm();
     if (!this.res.write(text)) await this.drained();
+  }
+
+  /** (Re)starts the silence timer; each write pushes the next keep-alive back. */
+  private arm(): void {
+    if (this.keepAliveMs <= 0) return;
+    this.disarm();
+    // A comment is tiny: written even under backpressure rather than waiting on it.
+    this.timer = setTimeout(() => this.ping(), this.keepAliveMs);
+    // A pending keep-alive must never hold the process open at shutdown.
+    this.timer.unref();
+  }
+
+  private disarm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Waits for the client to read, or to leave; removes both listeners either way. */

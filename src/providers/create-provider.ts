@@ -1,20 +1,42 @@
-/** Builds the provider for the configured upstream; the only place that knows every kind. */
-import type { UpstreamConfig } from '../config.js';
+/** Builds the provider for a channel; the only place that knows every kind. */
+import type { ChannelSpec } from '../channels/channel-config.js';
 import { MoonshotProvider } from './moonshot/index.js';
+import { OpenAICompatibleProvider } from './openai-compatible/index.js';
 import type { Provider } from './provider.js';
 import { SimulatorProvider } from './simulator/index.js';
 
-export function createProvider(upstream: UpstreamConfig): Provider {
-  switch (upstream.kind) {
+/**
+ * The provider behind one channel. Connect, header and body (idle) timeouts go to undici,
+ * which enforces them on the socket; the first-token, idle and total timers on events
+ * live in the router (gateway/timed-events.ts) and apply to every kind.
+ */
+export function createChannelProvider(channel: ChannelSpec): Provider {
+  const { timeouts } = channel;
+  const transport = {
+    connectTimeoutMs: timeouts.connectMs,
+    headersTimeoutMs: timeouts.headersMs,
+    bodyTimeoutMs: timeouts.idleMs,
+  };
+  switch (channel.kind) {
     case 'simulator':
-      return new SimulatorProvider(upstream.simulator);
+      return new SimulatorProvider(channel.simulator);
     case 'moonshot':
-      return new MoonshotProvider({ baseUrl: upstream.baseUrl, apiKey: upstream.apiKey });
+      return new MoonshotProvider({ ...transport, baseUrl: channel.baseUrl, apiKey: channel.apiKey });
+    case 'openai-compatible':
+      return new OpenAICompatibleProvider({
+        ...transport,
+        baseUrl: channel.baseUrl,
+        ...(channel.apiKey === undefined ? {} : { apiKey: channel.apiKey }),
+      });
   }
 }
 
-export function describeUpstream(upstream: UpstreamConfig): string {
-  return upstream.kind === 'simulator'
-    ? `the built-in simulator (ttft ${upstream.simulator.ttftMs} ms, ${upstream.simulator.tokensPerSecond} tokens/s)`
-    : `Moonshot at ${upstream.baseUrl}`;
+/** One line about a channel for start-up output; never its key. */
+export function describeChannel(channel: ChannelSpec): string {
+  const models = Object.keys(channel.models).length;
+  const where =
+    channel.kind === 'simulator'
+      ? `the built-in simulator (ttft ${channel.simulator.ttftMs} ms, ${channel.simulator.tokensPerSecond} tokens/s)`
+      : `${channel.kind} at ${channel.baseUrl}`;
+  return `${channel.name}: ${where}, ${models} model${models === 1 ? '' : 's'}, priority ${channel.priority}, weight ${channel.weight}`;
 }

@@ -140,9 +140,32 @@ export interface Database {
   holds: HoldsTable;
   prices: PricesTable;
   usage: UsageTable;
+  channels: ChannelsTable;
 }
 
 export type PersonRow = Selectable<PeopleTable>;
 export type ServiceRow = Selectable<ServicesTable>;
 export type ApplicationRow = Selectable<ApplicationsTable>;
 export type CredentialRow = Selectable<CredentialsTable>;
+
+export type ChannelStatus = 'active' | 'disabled';
+
+/** A channel added with the CLI; its key lives in the environment variable `api_key_env` names. */
+export interface ChannelsTable {
+  id: string;
+  name: string;
+  kind: string;
+  base_url: string | null;
+  api_key_env: string | null;
+  /** JSON: public model name → upstream model name. */
+  models: string;
+  priority: number;
+  weight: number;
+  max_concurrency: number;
+  /** JSON of the channel's timeouts, or null for the defaults. */
+  timeouts: string | null;
+  status: ChannelStatus;
+  created_at: number;
+}
+
+export type ChannelRow = Selectable<ChannelsTable>;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
+import type { Admitter } from '../../src/gateway/chat-gateway.js';
 import type { Provider } from '../../src/providers/provider.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { mintToken } from './mint-token.js';
@@ -23,7 +24,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { provider?: Provider; env?: Record<string, string>; logger?: Logger } = {},
+  options: { provider?: Provider; env?: Record<string, string>; logger?: Logger; admitter?: Admitter } = {},
 ): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'moongate-test-'));
   const config = loadConfig({
@@ -34,7 +35,11 @@ export async function startTestServer(
     MOONGATE_SIM_TOKENS_PER_S: '0',
     ...options.env,
   });
-  const server = await startServer(config, { logger: options.logger ?? false, ...(options.provider ? { provider: options.provider } : {}) });
+  const server = await startServer(config, {
+    logger: options.logger ?? false,
+    ...(options.provider ? { provider: options.provider } : {}),
+    ...(options.admitter ? { admitter: options.admitter } : {}),
+  });
   const mint = (email: string): Promise<string> => mintToken(server.store, email);
   const token = await mint('ada@example.com');
   return {

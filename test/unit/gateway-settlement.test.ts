@@ -11,11 +11,11 @@ import {
   type Admission,
   type AdmissionTicket,
   type Admitter,
+  type ChatRouter,
   type ChunkSink,
   type RequestRecord,
   type RequestResult,
 } from '../../src/gateway/chat-gateway.js';
-import { SingleProviderRouter } from '../../src/gateway/single-provider-router.js';
 import { ScriptedProvider, type ScriptStep } from '../helpers/scripted-provider.js';
 
 const CALLER = { credentialId: 'cred_1', personId: 'per_1', applicationId: 'app_1', serviceId: 'svc_1', global: false };
@@ -59,6 +59,16 @@ class RecordingSink implements ChunkSink {
   }
 }
 
+/** The gateway's router seam with one provider behind it, nothing else (no retries, no breaker). */
+function singleProvider(provider: ScriptedProvider, channel: string): ChatRouter {
+  return {
+    async open(call) {
+      const events = provider.chat({ ...call, upstreamModel: call.model.id })[Symbol.asyncIterator]();
+      return { channel, first: await events.next(), events };
+    },
+  };
+}
+
 const delta = (content: string): ChatEvent => ({ type: 'delta', index: 0, content });
 const REPLY: ScriptStep[] = [
   delta('Hello'),
@@ -73,7 +83,7 @@ function setup(script: ScriptStep[], refuse?: MoongateError) {
   const records: RequestRecord[] = [];
   const gateway = new ChatGateway({
     authenticate: () => Promise.resolve(CALLER),
-    router: new SingleProviderRouter(new ScriptedProvider(script), 'scripted-channel'),
+    router: singleProvider(new ScriptedProvider(script), 'scripted-channel'),
     admitter,
     observers: [(record) => records.push(record)],
   });

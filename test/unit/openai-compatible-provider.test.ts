@@ -300,12 +300,22 @@ describe('OpenAICompatibleProvider: reading the stream', () => {
     ]);
   });
 
-  it('reads the body to its end after [DONE], so the connection goes back to the pool', async () => {
+  it('ends at [DONE] without waiting for an upstream that keeps the body open, and cuts that body', async () => {
     const body = readFixture('openai-compatible/vllm-reasoning-stream.sse');
-    for (let i = 0; i < 4; i++) upstream.stream(body, { endDelayMs: 20 });
-    for (let i = 0; i < 4; i++) expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_EVENTS);
+    upstream.stream(body, { hang: true });
+    expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_EVENTS);
+    await upstream.waitForClientClose();
+    expect(upstream.closedBeforeEnd).toBe(1);
+  });
+
+  it('reuses the connection when the body ended with [DONE]', async () => {
+    const body = readFixture('openai-compatible/vllm-reasoning-stream.sse');
+    for (let i = 0; i < 4; i++) upstream.stream(body);
+    for (let i = 0; i < 4; i++) {
+      expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_EVENTS);
+      await new Promise((r) => setTimeout(r, 10));
+    }
     expect(upstream.closedBeforeEnd).toBe(0);
-    // undici frees a connection a tick after its response ends, so two may alternate; never four.
     expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBeLessThanOrEqual(2);
   });
 });

@@ -1,16 +1,36 @@
 /**
  * POST /kimi/chat/completions (the seed's path) and POST /v1/chat/completions
  * (so every OpenAI SDK works with baseURL=<server>/v1).
+ *
+ * A stream whose first event takes longer than keepAliveMs (a long prefill, or failover
+ * across slow channels) is committed early: 200 and the SSE headers go out with a
+ * `: keep-alive` comment, so proxies keep the connection. The router may still fail over,
+ * since no data chunk was sent; a failure before the first chunk then arrives in-band
+ * (SPEC.md's last event and [DONE]) instead of as an HTTP status (docs/channels.md).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { MoongateError } from '../../contract/index.js';
+import type { ServerResponse } from 'node:http';
+import { MoongateError, asMoongateError, errorEnvelope } from '../../contract/index.js';
 import type { ChatGateway, ChatOutcome } from '../../gateway/chat-gateway.js';
 import { KIMI_SERVICE } from '../../store/seed-services.js';
+import type { InFlightRequests } from '../in-flight-requests.js';
 import { SseSink } from '../sse-sink.js';
 
 export const CHAT_COMPLETIONS_PATHS = ['/kimi/chat/completions', '/v1/chat/completions'] as const;
 
-export function registerChatCompletionsRoute(app: FastifyInstance, gateway: ChatGateway): void {
+export interface ChatRouteOptions {
+  /** Silence before a `: keep-alive` comment; 0 turns keep-alives off. */
+  keepAliveMs?: number;
+  inFlight?: InFlightRequests;
+}
+
+function wantsStream(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
+}
+
+export function registerChatCompletionsRoute(app: FastifyInstance, gateway: ChatGateway, options: ChatRouteOptions = {}): void {
+  const keepAliveMs = options.keepAliveMs ?? 0;
+
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     // One AbortSignal per request: a client that leaves aborts the upstream call.
     const controller = new AbortController();
@@ -18,48 +38,88 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
       if (!reply.raw.writableFinished) controller.abort(new Error('the client closed the connection'));
     };
     reply.raw.once('close', onClose);
+    const tracked = options.inFlight?.add(controller);
 
-    let outcome: ChatOutcome;
-    try {
-      outcome = await gateway.handle({
-        traceId: request.id,
-        authorization: request.headers.authorization,
-        serviceSlug: KIMI_SERVICE.slug,
-        body: request.body,
-        signal: controller.signal,
-      });
-    } catch (error) {
-      if (!controller.signal.aborted) throw error;
-      // The client left before the answer: not an error of ours, and nobody to answer.
-      request.log.info('the client closed the connection before the response');
+    let sink: SseSink | undefined;
+    const commit = (): SseSink => {
+      if (sink !== undefined) return sink;
       reply.hijack();
-      return;
-    }
+      writeSseHead(reply);
+      tracked?.markStream();
+      sink = new SseSink(reply.raw, keepAliveMs);
+      return sink;
+    };
+    const early =
+      keepAliveMs > 0 && wantsStream(request.body)
+        ? setTimeout(() => {
+            if (!reply.raw.destroyed) commit().ping();
+          }, keepAliveMs)
+        : undefined;
 
-    if (outcome.kind === 'json') {
-      await reply.type('application/json').send(JSON.stringify(outcome.body));
-      return;
-    }
-
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      ...(reply.getHeaders() as Record<string, string>),
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      // Tell nginx-style proxies not to buffer the stream.
-      'x-accel-buffering': 'no',
-    });
     try {
-      await outcome.pipe(new SseSink(res));
-    } catch (error) {
-      // The client already got the error in-band; this is for the operator.
-      if (error instanceof MoongateError) request.log.warn({ code: error.code, err: error }, 'stream failed after it started');
-      else request.log.error({ err: error }, 'stream failed after it started');
+      let outcome: ChatOutcome;
+      try {
+        outcome = await gateway.handle({
+          traceId: request.id,
+          authorization: request.headers.authorization,
+          serviceSlug: KIMI_SERVICE.slug,
+          body: request.body,
+          signal: controller.signal,
+        });
+      } catch (error) {
+        clearTimeout(early);
+        if (controller.signal.aborted) {
+          // The client left before the answer: not an error of ours, and nobody to answer.
+          request.log.info('the client closed the connection before the response');
+          if (sink === undefined) reply.hijack();
+          else reply.raw.end();
+          return;
+        }
+        if (sink === undefined) throw error;
+        // Committed early: the status is already 200, so the error goes in-band.
+        const failure = asMoongateError(error);
+        logFailure(request, failure, 'request failed after the stream was committed');
+        await sink.send(JSON.stringify(errorEnvelope(failure, request.id)));
+        await sink.done();
+        return;
+      }
+      clearTimeout(early);
+
+      if (outcome.kind === 'json') {
+        await reply.type('application/json').send(JSON.stringify(outcome.body));
+        return;
+      }
+
+      const res = reply.raw;
+      try {
+        await outcome.pipe(commit());
+      } catch (error) {
+        // The client already got the error in-band; this is for the operator.
+        logFailure(request, error, 'stream failed after it started');
+      } finally {
+        if (!res.writableEnded) res.end();
+      }
     } finally {
-      if (!res.writableEnded) res.end();
+      clearTimeout(early);
+      tracked?.end();
     }
   };
   for (const path of CHAT_COMPLETIONS_PATHS) app.post(path, handler);
+}
+
+function writeSseHead(reply: FastifyReply): void {
+  const res: ServerResponse = reply.raw;
+  res.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    // Tell nginx-style proxies not to buffer the stream.
+    'x-accel-buffering': 'no',
+  });
+}
+
+function logFailure(request: FastifyRequest, error: unknown, message: string): void {
+  if (error instanceof MoongateError) request.log.warn({ code: error.code, err: error }, message);
+  else request.log.error({ err: error }, message);
 }

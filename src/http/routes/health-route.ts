@@ -1,6 +1,31 @@
-/** GET /healthz: the process is alive and serving. */
+/**
+ * GET /healthz: the process is alive and serving (no dependency is checked, so a
+ * restart loop never starts because the database blinked).
+ * GET /readyz: ready for traffic: every readiness check passes (the store answers a
+ * query). 200 `{"status":"ready"}`, or 500 in SPEC.md's envelope naming what failed.
+ * While the server drains at shutdown, /readyz fails so load balancers stop sending.
+ */
 import type { FastifyInstance } from 'fastify';
+import { MoongateError } from '../../contract/index.js';
+import { sendError } from '../error-handler.js';
 
-export function registerHealthRoute(app: FastifyInstance): void {
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+export function registerHealthRoute(app: FastifyInstance, checks: readonly ReadinessCheck[] = [], draining = (): boolean => false): void {
   app.get('/healthz', async (_request, reply) => reply.type('application/json').send('{"status":"ok"}'));
+  app.get('/readyz', async (request, reply) => {
+    if (draining()) return sendError(reply, new MoongateError('api_error', 'the server is shutting down'), request.id);
+    for (const { name, check } of checks) {
+      try {
+        await check();
+      } catch (error) {
+        request.log.warn({ err: error, check: name }, 'readiness check failed');
+        return sendError(reply, new MoongateError('api_error', `not ready: ${name} is unreachable`), request.id);
+      }
+    }
+    return reply.type('application/json').send('{"status":"ready"}');
+  });
 }

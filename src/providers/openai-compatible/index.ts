@@ -10,6 +10,8 @@ export {
   parseUpstreamError,
   readErrorBody,
   redactSecrets,
+  upstreamStatusOf,
+  UpstreamHttpError,
   type UpstreamErrorDetail,
   type UpstreamHeaders,
 } from './upstream-errors.js';

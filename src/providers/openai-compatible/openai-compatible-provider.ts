@@ -19,6 +19,7 @@ import {
   mapUpstreamStatus,
   parseUpstreamError,
   readErrorBody,
+  UpstreamHttpError,
   type UpstreamHeaders,
 } from './upstream-errors.js';
 
@@ -106,19 +107,23 @@ export class OpenAICompatibleProvider implements Provider {
           if (signal.aborted) throw error;
           // The status alone still says what went wrong.
         }
-        throw this.mapError(response.statusCode, text, response.headers);
+        const mapped = this.mapError(response.statusCode, text, response.headers);
+        throw new MoongateError(mapped.code, mapped.message, {
+          cause: new UpstreamHttpError(response.statusCode),
+          ...(mapped.retryAfter === undefined ? {} : { retryAfter: mapped.retryAfter }),
+        });
       }
 
       const reader = this.createChunkReader(call);
       let sawDone = false;
       try {
         for await (const event of decodeSse(upstream)) {
-          // Read on to the end of the body after [DONE] (as openai-node does) so the
-          // connection goes back to the pool instead of being cut.
-          if (sawDone) continue;
+          // The reply ends at [DONE]: an upstream that keeps the body open after it must not
+          // hold the client. Leaving the loop cancels the rest of the body (undici: "consume or
+          // cancel"); when the body had already ended, the socket goes back to the pool.
           if (event.data === SSE_DONE_DATA) {
             sawDone = true;
-            continue;
+            break;
           }
           if (event.event === 'error') throw new MoongateError('api_error', 'the upstream failed mid-stream');
           let chunk: unknown;

@@ -1,0 +1,279 @@
+/**
+ * The channel router (docs/channels.md, "Routing"): picks a channel for the model by
+ * priority (lowest number first), then by weight among the healthy ones; opens the call
+ * and pulls its first event. Until that event arrives nothing has reached the client, so
+ * a connect error, a 429, a 5xx, a malformed first event or a timeout moves the request to
+ * another attempt, after a short backoff, within `maxAttempts` and `budgetMs`. A 400 does
+ * not: the request itself is at fault and every channel would say the same.
+ *
+ * Each channel has a circuit breaker (consecutive failures open it) and a concurrency cap
+ * (a channel at its cap is skipped, like an unhealthy one); a 429's retry-after keeps the
+ * channel out of rotation for that long.
+ */
+import type { Logger } from 'pino';
+import type { ChannelSpec, RoutingSettings } from '../channels/channel-config.js';
+import { MoongateError, asMoongateError, type ChatEvent } from '../contract/index.js';
+import { upstreamStatusOf } from '../providers/openai-compatible/index.js';
+import type { Provider } from '../providers/provider.js';
+import type { ChatRouter, OpenedCall, RouteCall } from './chat-gateway.js';
+import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
+import { TimedEvents } from './timed-events.js';
+
+export interface RouterChannel {
+  spec: ChannelSpec;
+  provider: Provider;
+}
+
+/** How one attempt ended, for metrics: `ok`, or the error code. */
+export type AttemptListener = (channel: string, result: string) => void;
+
+export interface ChannelRouterOptions {
+  logger?: Logger | undefined;
+  /** In [0, 1); injectable so tests can pin the weighted choice. */
+  random?: () => number;
+  now?: () => number;
+  onAttempt?: AttemptListener;
+}
+
+export interface ChannelSnapshot {
+  name: string;
+  breaker: BreakerState;
+  inFlight: number;
+}
+
+class Channel {
+  readonly breaker: CircuitBreaker;
+  inFlight = 0;
+  /** Epoch ms before which the channel is left alone (an upstream 429's retry-after). */
+  coolUntil = 0;
+
+  constructor(
+    readonly spec: ChannelSpec,
+    readonly provider: Provider,
+    routing: RoutingSettings,
+    now: () => number,
+  ) {
+    this.breaker = new CircuitBreaker(routing.breaker, now);
+  }
+
+  serves(model: string): boolean {
+    return Object.hasOwn(this.spec.models, model);
+  }
+}
+
+/**
+ * What a failed attempt means. `retry`: `any` channel may be tried again, the same one
+ * included (connect errors, 5xx, timeouts, a malformed stream: passing troubles); `other`:
+ * only another channel (a 429 keeps this one out for its retry-after; a 401, 403 or 404 is
+ * the channel's configuration); `none`: the request itself is at fault (400). `failure`:
+ * whether it counts against the channel's breaker; an upstream that answered is alive.
+ */
+function classify(error: MoongateError): { retry: 'any' | 'other' | 'none'; failure: boolean } {
+  switch (error.code) {
+    case 'timeout':
+      return { retry: 'any', failure: true };
+    case 'too_many_requests':
+      return { retry: 'other', failure: false };
+    case 'api_error': {
+      const status = upstreamStatusOf(error);
+      return status !== undefined && status < 500 && status !== 408
+        ? { retry: 'other', failure: false }
+        : { retry: 'any', failure: true };
+    }
+    default:
+      return { retry: 'none', failure: false };
+  }
+}
+
+export class ChannelRouter implements ChatRouter {
+  private readonly channels: Channel[];
+  private readonly random: () => number;
+  private readonly now: () => number;
+
+  constructor(
+    channels: readonly RouterChannel[],
+    private readonly routing: RoutingSettings,
+    private readonly options: ChannelRouterOptions = {},
+  ) {
+    this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
+    this.channels = channels.filter((c) => c.spec.enabled).map((c) => new Channel(c.spec, c.provider, routing, this.now));
+  }
+
+  async open(call: RouteCall): Promise<OpenedCall> {
+    const model = call.model.id;
+    const serving = this.channels.filter((c) => c.serves(model));
+    if (serving.length === 0) {
+      const served = [...new Set(this.channels.flatMap((c) => Object.keys(c.spec.models)))];
+      throw new MoongateError('model_not_found', `No channel serves ${model}; served models: ${served.join(', ')}`);
+    }
+    const startedAt = this.now();
+    const tried = new Set<Channel>();
+    /** Channels that must not be asked again for this request. */
+    const excluded = new Set<Channel>();
+    let lastError: MoongateError | undefined;
+    for (let attempt = 1; attempt <= this.routing.maxAttempts; attempt++) {
+      call.signal.throwIfAborted();
+      if (attempt > 1) {
+        const left = this.routing.budgetMs - (this.now() - startedAt);
+        if (left <= 0) break;
+        await sleep(Math.min(left, backoff(this.routing.backoffMs, attempt, this.random)), call.signal);
+      }
+      const channel = this.pick(serving.filter((c) => !excluded.has(c)), tried);
+      if (channel === undefined) break;
+      tried.add(channel);
+      try {
+        return await this.attempt(channel, call);
+      } catch (error) {
+        if (call.signal.aborted) throw error;
+        const failure = asMoongateError(error);
+        this.options.onAttempt?.(channel.spec.name, failure.code);
+        const { retry } = classify(failure);
+        if (retry === 'none') throw failure;
+        if (retry === 'other') excluded.add(channel);
+        lastError = failure;
+        this.options.logger?.warn(
+          { trace_id: call.traceId, channel: channel.spec.name, attempt, code: failure.code, reason: failure.message },
+          'upstream attempt failed before the first byte',
+        );
+      }
+    }
+    throw lastError ?? this.unavailable(serving, model);
+  }
+
+  /** Breaker state and load of every channel, for /metrics. */
+  snapshot(): ChannelSnapshot[] {
+    return this.channels.map((c) => ({ name: c.spec.name, breaker: c.breaker.state, inFlight: c.inFlight }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.channels.map((c) => c.provider.close?.()));
+  }
+
+  /** The best untried channel that can take a request now (a tried one only if none is left). */
+  private pick(serving: Channel[], tried: Set<Channel>): Channel | undefined {
+    const now = this.now();
+    const ready = serving.filter((c) => c.breaker.canPass() && c.coolUntil <= now && c.inFlight < c.spec.maxConcurrency);
+    const untried = ready.filter((c) => !tried.has(c));
+    const pool = untried.length > 0 ? untried : ready;
+    if (pool.length === 0) return undefined;
+    const best = Math.min(...pool.map((c) => c.spec.priority));
+    const group = pool.filter((c) => c.spec.priority === best);
+    const total = group.reduce((sum, c) => sum + c.spec.weight, 0);
+    let point = this.random() * total;
+    for (const channel of group) {
+      point -= channel.spec.weight;
+      if (point < 0) return channel;
+    }
+    return group[group.length - 1];
+  }
+
+  /**
+   * No channel could take the request at all: busy (at its cap or told to wait by a 429)
+   * is a 429 the client may retry; every breaker open is the operator's problem, a 500.
+   */
+  private unavailable(serving: Channel[], model: string): MoongateError {
+    const now = this.now();
+    const busy = serving.filter((c) => c.breaker.canPass());
+    if (busy.length > 0) {
+      const soonest = Math.min(...busy.map((c) => (c.coolUntil > now ? c.coolUntil - now : 1000)));
+      return new MoongateError('too_many_requests', `every channel serving ${model} is busy, please retry later`, {
+        retryAfter: Math.max(1, Math.ceil(soonest / 1000)),
+      });
+    }
+    return new MoongateError('api_error', `no healthy channel serves ${model} right now`);
+  }
+
+  private async attempt(channel: Channel, call: RouteCall): Promise<OpenedCall> {
+    const { spec, breaker } = channel;
+    channel.inFlight++;
+    breaker.begin();
+    let released = false;
+    const release = (outcome: 'success' | 'failure' | 'neutral'): void => {
+      if (released) return;
+      released = true;
+      channel.inFlight--;
+      if (outcome === 'success') breaker.success();
+      else if (outcome === 'failure') breaker.failure();
+      else breaker.release();
+    };
+    // One controller per attempt: a timeout aborts this upstream call, the client's
+    // signal aborts every attempt.
+    const attemptAbort = new AbortController();
+    const signal = AbortSignal.any([call.signal, attemptAbort.signal]);
+    const upstreamModel = spec.models[call.model.id] ?? call.model.id;
+    const events = new TimedEvents(
+      openEvents(channel.provider, { ...call, upstreamModel, signal }),
+      spec.timeouts,
+      (reason) => attemptAbort.abort(reason),
+    );
+
+    let first: IteratorResult<ChatEvent>;
+    try {
+      first = await events.next();
+    } catch (error) {
+      const failure = asMoongateError(error);
+      if (call.signal.aborted) release('neutral');
+      else release(classify(failure).failure ? 'failure' : 'success');
+      if (failure.code === 'too_many_requests') channel.coolUntil = this.now() + (failure.retryAfter ?? 1) * 1000;
+      // A failed first step has already ended the provider's iteration; make sure of it.
+      void events.return().catch(() => undefined);
+      throw call.signal.aborted ? error : failure;
+    }
+    breaker.success();
+    this.options.onAttempt?.(spec.name, 'ok');
+    if (first.done === true) release('neutral');
+
+    const logger = this.options.logger;
+    const rest: AsyncIterator<ChatEvent> = {
+      async next() {
+        try {
+          const step = await events.next();
+          if (step.done === true) release('neutral');
+          return step;
+        } catch (error) {
+          // Cut mid-stream by the upstream (not by the client): it counts against the channel.
+          if (!call.signal.aborted) {
+            release(classify(asMoongateError(error)).failure ? 'failure' : 'neutral');
+            logger?.warn(
+              { trace_id: call.traceId, channel: spec.name, code: asMoongateError(error).code },
+              'upstream failed mid-stream',
+            );
+          } else release('neutral');
+          throw error;
+        }
+      },
+      async return() {
+        // Stopped before the end (the client left, the gateway gave up): let the upstream go.
+        if (!released && !attemptAbort.signal.aborted) attemptAbort.abort(new Error('the call is over'));
+        release('neutral');
+        return events.return();
+      },
+    };
+    return { channel: spec.name, first, events: rest };
+  }
+}
+
+function openEvents(provider: Provider, call: Parameters<Provider['chat']>[0]): AsyncIterator<ChatEvent> {
+  return provider.chat(call)[Symbol.asyncIterator]();
+}
+
+/** Exponential backoff with full jitter: attempt 2 waits up to base, attempt 3 up to 2×base... */
+function backoff(baseMs: number, attempt: number, random: () => number): number {
+  return Math.round(baseMs * 2 ** (attempt - 2) * (0.5 + random() / 2));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

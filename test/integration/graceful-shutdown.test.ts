@@ -1,0 +1,115 @@
+/**
+ * SIGTERM on the real `moongate serve`: new connections are refused, a running stream
+ * finishes with [DONE], and the process exits 0; past the drain limit, streams are cut
+ * and the process still exits 0.
+ */
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/open-store.js';
+import { ensureBuilt, spawnMoongate } from '../helpers/built-cli.js';
+import { mintToken } from '../helpers/mint-token.js';
+import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+
+beforeAll(ensureBuilt, 120_000);
+
+let dir: TempDir | undefined;
+let child: ChildProcessWithoutNullStreams | undefined;
+afterEach(async () => {
+  if (child?.exitCode === null) child.kill('SIGKILL');
+  child = undefined;
+  await dir?.remove();
+});
+
+interface Served {
+  url: string;
+  token: string;
+  exit: Promise<number | null>;
+}
+
+async function serve(tokensPerSecond: number, drainMs: number): Promise<Served> {
+  dir = await makeTempDir();
+  const dataDir = join(dir.path, 'data');
+  const store = await openStore({ dataDir });
+  const token = await mintToken(store, 'ops@example.com');
+  await store.close();
+  const config = join(dir.path, 'moongate.config.json');
+  await writeFile(
+    config,
+    JSON.stringify({ channels: [{ name: 'slow-sim', kind: 'simulator', simulator: { ttftMs: 0, tokensPerSecond } }], drainMs }),
+  );
+  const started = spawnMoongate(['serve'], { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', MOONGATE_CONFIG: config, LOG_LEVEL: 'warn' });
+  child = started;
+  const exit = new Promise<number | null>((resolve) => started.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    started.stdout.setEncoding('utf8').on('data', (text: string) => {
+      out += text;
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match?.[1] !== undefined) resolve(match[1]);
+    });
+    started.stderr.setEncoding('utf8').on('data', (text: string) => (out += text));
+    void exit.then((code) => reject(new Error(`moongate exited (${code}) before listening:\n${out}`)));
+  });
+  return { url, token, exit };
+}
+
+/** Starts a stream; calls `onFirstData` once the first data chunk arrived; resolves with everything received. */
+function stream(served: Served, maxTokens: number, onFirstData: () => void): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request(`${served.url}/kimi/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${served.token}` },
+    });
+    let text = '';
+    let told = false;
+    req.on('response', (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        if (!told && text.includes('data: ')) {
+          told = true;
+          onFirstData();
+        }
+      });
+      res.on('end', () => resolve(text));
+      res.on('error', () => resolve(text));
+      res.on('close', () => resolve(text));
+    });
+    req.on('error', () => resolve(text));
+    req.end(
+      JSON.stringify({ model: 'kimi-k2-turbo-preview', messages: [{ role: 'user', content: 'Tell me a story' }], stream: true, max_tokens: maxTokens }),
+    );
+  });
+}
+
+describe('graceful shutdown', () => {
+  it('SIGTERM lets a running stream finish with [DONE], refuses new connections, and exits 0', async () => {
+    const served = await serve(20, 30_000);
+    let refused: Promise<unknown> | undefined;
+    const text = await stream(served, 30, () => {
+      child?.kill('SIGTERM');
+      // Give the signal a moment to land, then try a new connection.
+      refused = new Promise((r) => setTimeout(r, 300)).then(() =>
+        fetch(`${served.url}/healthz`).then(
+          () => 'answered',
+          () => 'refused',
+        ),
+      );
+    });
+    expect(text).toContain('"finish_reason":"length"');
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect(await refused).toBe('refused');
+    expect(await served.exit).toBe(0);
+  });
+
+  it('past drainMs, cuts the streams still running and exits 0', async () => {
+    const served = await serve(5, 300);
+    const text = await stream(served, 500, () => child?.kill('SIGTERM'));
+    expect(text).toContain('data: ');
+    expect(text).not.toContain('[DONE]');
+    expect(await served.exit).toBe(0);
+  });
+});

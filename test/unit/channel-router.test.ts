@@ -1,0 +1,110 @@
+/**
+ * The router's choices with scripted providers: priority first, then weight; a channel at
+ * its concurrency cap is skipped, and all of them at their caps is a 429; a bad request is
+ * not retried; a client that left stops the retries at once; attempts stay within budget.
+ */
+import { describe, expect, it } from 'vitest';
+import { channelSchema, routingSchema, toChannelSpec } from '../../src/channels/channel-config.js';
+import { MoongateError, findModel, parseChatRequest, type ChatEvent } from '../../src/contract/index.js';
+import { ChannelRouter, type RouterChannel } from '../../src/gateway/channel-router.js';
+import type { RouteCall } from '../../src/gateway/chat-gateway.js';
+import { ScriptedProvider, type ScriptStep } from '../helpers/scripted-provider.js';
+
+const OK: ScriptStep[] = [
+  { type: 'delta', index: 0, content: 'hi' },
+  { type: 'finish', index: 0, reason: 'stop' },
+];
+
+function channel(name: string, script: ScriptStep[], extra: Record<string, unknown> = {}): RouterChannel & { provider: ScriptedProvider } {
+  return { spec: toChannelSpec(channelSchema.parse({ name, kind: 'simulator', ...extra }), 'file'), provider: new ScriptedProvider(script) };
+}
+
+function call(signal: AbortSignal = new AbortController().signal): RouteCall {
+  const request = parseChatRequest({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'hi' }] });
+  return { traceId: 't', request, model: findModel('kimi-k2.5')!, promptTokens: 9, signal };
+}
+
+function sequence(...values: number[]): () => number {
+  let i = 0;
+  return () => values[i++ % values.length] ?? 0;
+}
+
+const ROUTING = routingSchema.parse({ backoffMs: 0 });
+
+async function drain(events: AsyncIterator<ChatEvent>): Promise<void> {
+  while ((await events.next()).done !== true);
+}
+
+describe('ChannelRouter', () => {
+  it('prefers the lowest priority number, then splits by weight', async () => {
+    const low = channel('low', OK, { priority: 1, weight: 100 });
+    const a = channel('a', OK, { weight: 3 });
+    const b = channel('b', OK, { weight: 1 });
+    const router = new ChannelRouter([low, a, b], ROUTING, { random: sequence(0.1, 0.74, 0.76, 0.99) });
+    const picked: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const opened = await router.open(call());
+      await drain(opened.events);
+      picked.push(opened.channel);
+    }
+    expect(picked).toEqual(['a', 'a', 'b', 'b']);
+    expect(low.provider.calls).toHaveLength(0);
+  });
+
+  it('skips a channel at its concurrency cap, and answers 429 when every channel is at its cap', async () => {
+    const wait: ScriptStep[] = [{ type: 'delta', index: 0, content: 'x' }, { type: 'wait', ms: 60_000 }];
+    const first = channel('first', wait, { maxConcurrency: 1 });
+    const second = channel('second', wait, { maxConcurrency: 1, priority: 1 });
+    const router = new ChannelRouter([first, second], ROUTING);
+    const client = new AbortController();
+    const one = await router.open(call(client.signal));
+    const two = await router.open(call(client.signal));
+    expect([one.channel, two.channel]).toEqual(['first', 'second']);
+    const refused = await router.open(call()).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(MoongateError);
+    expect((refused as MoongateError).code).toBe('too_many_requests');
+    expect((refused as MoongateError).retryAfter).toBe(1);
+    client.abort();
+    await one.events.return?.();
+    await two.events.return?.();
+    expect(router.snapshot().map((c) => c.inFlight)).toEqual([0, 0]);
+  });
+
+  it('does not retry a bad request', async () => {
+    const bad = channel('bad', [{ type: 'throw', error: new MoongateError('bad_request', 'no') }]);
+    const other = channel('other', OK, { priority: 1 });
+    const router = new ChannelRouter([bad, other], ROUTING);
+    await expect(router.open(call())).rejects.toMatchObject({ code: 'bad_request' });
+    expect(other.provider.calls).toHaveLength(0);
+  });
+
+  it('retries the same channel on a passing failure, up to maxAttempts', async () => {
+    const flaky = channel('flaky', [{ type: 'throw', error: new MoongateError('api_error', 'boom') }]);
+    const router = new ChannelRouter([flaky], routingSchema.parse({ backoffMs: 0, maxAttempts: 4 }));
+    await expect(router.open(call())).rejects.toMatchObject({ code: 'api_error', message: 'boom' });
+    expect(flaky.provider.calls).toHaveLength(4);
+  });
+
+  it('stops retrying at once when the client leaves during the backoff', async () => {
+    const flaky = channel('flaky', [{ type: 'throw', error: new MoongateError('api_error', 'boom') }]);
+    const router = new ChannelRouter([flaky], routingSchema.parse({ backoffMs: 10_000, maxAttempts: 3 }));
+    const client = new AbortController();
+    const opening = router.open(call(client.signal));
+    await new Promise((r) => setTimeout(r, 20));
+    client.abort(new Error('the client left'));
+    await expect(opening).rejects.toThrow('the client left');
+    expect(flaky.provider.calls).toHaveLength(1);
+  });
+
+  it('starts no attempt once the budget is spent', async () => {
+    const slow = channel('slow', [{ type: 'wait', ms: 120 }, { type: 'throw', error: new MoongateError('api_error', 'late') }]);
+    const router = new ChannelRouter([slow], routingSchema.parse({ backoffMs: 0, maxAttempts: 10, budgetMs: 100 }));
+    await expect(router.open(call())).rejects.toMatchObject({ message: 'late' });
+    expect(slow.provider.calls).toHaveLength(1);
+  });
+
+  it('answers model_not_found when no channel serves the model', async () => {
+    const router = new ChannelRouter([channel('k2', OK, { models: ['kimi-k2-0905-preview'] })], ROUTING);
+    await expect(router.open(call())).rejects.toMatchObject({ code: 'model_not_found' });
+  });
+});
