@@ -20,6 +20,10 @@ const envSchema = z.object({
   MOONSHOT_BASE_URL: z.url().default('https://api.moonshot.ai/v1'),
   MOONGATE_SIM_TTFT_MS: nonNegative.default(350),
   MOONGATE_SIM_TOKENS_PER_S: nonNegative.default(80),
+  /** Console sessions end this long after their last use. */
+  SESSION_TTL_DAYS: z.coerce.number().positive().max(365).default(30),
+  /** Behind a TLS-terminating proxy: believe its X-Forwarded-Proto/-Host/-For (Secure cookies, Origin checks, client IPs). */
+  TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false'),
 });
 
 export interface SimulatorSettings {
@@ -41,6 +45,8 @@ export interface Config {
   maxBodyBytes: number;
   logLevel: string;
   upstream: UpstreamConfig;
+  sessionTtlMs: number;
+  trustProxy: boolean;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -64,6 +70,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     maxBodyBytes: e.MAX_BODY_BYTES,
     logLevel: e.LOG_LEVEL,
     upstream,
+    sessionTtlMs: Math.round(e.SESSION_TTL_DAYS * 86_400_000),
+    trustProxy: e.TRUST_PROXY === 'true' || e.TRUST_PROXY === '1',
   });
 }
 

@@ -4,11 +4,16 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { AccountService } from './accounts/account-service.js';
+import { ApplicationStore } from './accounts/application-store.js';
 import { authenticate } from './accounts/authenticate.js';
+import { CredentialStore } from './accounts/credential-store.js';
+import { SessionStore } from './accounts/session-store.js';
 import type { Config } from './config.js';
 import { ChatGateway } from './gateway/chat-gateway.js';
 import { SingleProviderRouter } from './gateway/single-provider-router.js';
 import { LOG_REDACTIONS, buildApp } from './http/app.js';
+import { KeyedMutex } from './http/routes/account/keyed-mutex.js';
 import { createProvider } from './providers/create-provider.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
@@ -37,7 +42,16 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     authenticate: (authorization, serviceSlug) => authenticate(authorization, serviceSlug, store),
     router: new SingleProviderRouter(provider),
   });
-  const app = buildApp({ gateway, maxBodyBytes: config.maxBodyBytes, logger });
+  const sessions = new SessionStore(store.db, config.sessionTtlMs);
+  const accounts = {
+    store,
+    sessions,
+    accounts: new AccountService({ db: store.db, dialect: store.dialect, sessions }),
+    applications: new ApplicationStore(store.db),
+    credentials: new CredentialStore(store.db),
+    acquireLock: new KeyedMutex(),
+  };
+  const app = buildApp({ gateway, maxBodyBytes: config.maxBodyBytes, logger, accounts, trustProxy: config.trustProxy });
   app.addHook('onClose', async () => {
     await provider.close?.();
     await store.close();

@@ -1,5 +1,6 @@
 /** The `moongate` command. Each command group registers itself from its own file. */
 import { Command } from 'commander';
+import { registerAdminCommands } from './admin-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
 import { registerServeCommand } from './serve-command.js';
 
@@ -9,6 +10,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerServeCommand(program);
   registerCredentialCommands(program);
+  registerAdminCommands(program);
   return program;
 }
 

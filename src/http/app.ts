@@ -7,6 +7,8 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { MoongateError } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installErrorHandler, sendError, toMoongateError } from './error-handler.js';
+import type { AccountContext } from './routes/account/account-context.js';
+import { registerAccountRoutes } from './routes/account/account-routes.js';
 import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
 import { registerHealthRoute } from './routes/health-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
@@ -16,6 +18,10 @@ export interface AppOptions {
   gateway: ChatGateway;
   maxBodyBytes: number;
   logger: FastifyServerOptions['loggerInstance'] | false;
+  /** The console API under /api/; left out, the app serves the chat API alone. */
+  accounts?: AccountContext;
+  /** Believe X-Forwarded-* from a proxy in front (TRUST_PROXY). */
+  trustProxy?: boolean;
 }
 
 export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.token', '*.password'];
@@ -24,6 +30,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.maxBodyBytes,
+    trustProxy: options.trustProxy ?? false,
     genReqId: () => randomUUID(),
     // The trace id is always ours (a UUID v4); a client cannot choose it.
     requestIdHeader: false,
@@ -72,5 +79,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerModelsRoute(app);
   registerHealthRoute(app);
   registerHomeRoute(app);
+  if (options.accounts !== undefined) registerAccountRoutes(app, options.accounts);
   return app;
 }

@@ -4,9 +4,11 @@
  */
 import type { Migration, MigrationProvider } from 'kysely';
 import * as accounts from './0001-accounts.js';
+import * as sessions from './0003-sessions.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
+  '0003-sessions': sessions,
 });
 
 /** Migrations ship inside the build, not as files read from disk at run time. */

@@ -1,0 +1,39 @@
+/**
+ * The console API under /api/ (docs/console-api.md): JSON, the usual error envelope and
+ * trace id, authenticated by the `moongate_session` cookie and guarded against CSRF by
+ * console-guard.ts. Registered as one encapsulated plugin so the cookie parser and the
+ * guard apply to these routes only, never to the chat API.
+ */
+import cookie from '@fastify/cookie';
+import type { FastifyInstance } from 'fastify';
+import type { AccountContext } from './account-context.js';
+import { registerAcquireRoute } from './acquire-route.js';
+import { consoleGuard } from './console-guard.js';
+import { registerCredentialsRoute } from './credentials-route.js';
+import { registerLoginRoute } from './login-route.js';
+import { registerLogoutRoute } from './logout-route.js';
+import { registerPasswordRoute } from './password-route.js';
+import { registerRegisterRoute } from './register-route.js';
+import { registerServicesRoute } from './services-route.js';
+import { registerSessionRoute } from './session-route.js';
+
+export const ACCOUNT_API_PREFIX = '/api';
+
+export function registerAccountRoutes(app: FastifyInstance, context: AccountContext): void {
+  void app.register(
+    async (api) => {
+      await api.register(cookie);
+      api.decorateRequest('consoleSession', null);
+      api.addHook('preHandler', consoleGuard(context));
+      registerRegisterRoute(api, context);
+      registerLoginRoute(api, context);
+      registerLogoutRoute(api, context);
+      registerSessionRoute(api);
+      registerPasswordRoute(api, context);
+      registerServicesRoute(api, context);
+      registerAcquireRoute(api, context);
+      registerCredentialsRoute(api, context);
+    },
+    { prefix: ACCOUNT_API_PREFIX },
+  );
+}

@@ -1,0 +1,40 @@
+/**
+ * GET /api/services: the services a person can acquire, each with the models it serves
+ * (every service today serves the seven Kimi models). Open to everyone, so the console can
+ * show a service page before login; with a session, each service also says whether the
+ * person has acquired it.
+ */
+import type { FastifyInstance } from 'fastify';
+import { KIMI_MODELS } from '../../../contract/models.js';
+import type { AccountContext } from './account-context.js';
+
+const MODELS = KIMI_MODELS.map((m) => ({ id: m.id, thinking: m.thinking, contextTokens: m.contextTokens }));
+
+export function registerServicesRoute(api: FastifyInstance, context: AccountContext): void {
+  api.get('/services', { config: { access: 'optional' } }, async (request) => {
+    const db = context.store.db;
+    const services = await db.selectFrom('services').select(['id', 'slug', 'name', 'status']).orderBy('created_at').orderBy('id').execute();
+    const personId = request.consoleSession?.person.id;
+    const applications =
+      personId === undefined
+        ? []
+        : await db.selectFrom('applications').select(['id', 'service_id', 'status', 'created_at']).where('person_id', '=', personId).execute();
+    return {
+      services: services.map((service) => {
+        const application = applications.find((a) => a.service_id === service.id);
+        return {
+          slug: service.slug,
+          name: service.name,
+          status: service.status,
+          models: MODELS,
+          ...(personId === undefined
+            ? {}
+            : {
+                application:
+                  application === undefined ? null : { id: application.id, status: application.status, createdAt: application.created_at },
+              }),
+        };
+      }),
+    };
+  });
+}
