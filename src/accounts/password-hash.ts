@@ -6,7 +6,7 @@
  * scrypt (RFC 7914) is memory-hard, so guessing on GPUs costs what it costs us. The
  * parameters travel with each hash, so raising the cost later only changes new hashes
  * (verifyPassword reports `stale`, and a login can rehash), and old ones keep working.
- * N = 2^15, r = 8, p = 1 uses 32 MiB and takes tens of milliseconds: above OWASP's
+ * N = 2^15, r = 8, p = 1 uses 32 MiB and takes about 0.1 to 0.2 s of one core: above OWASP's
  * scrypt floor (N = 2^17 with r = 8 is its first choice, at 128 MiB per login, too much
  * for a small self-hosted box that logs people in concurrently). Passwords are NFC-normalised
  * first (RFC 8265's OpaqueString), so the same password typed on two keyboards matches.

@@ -8,7 +8,7 @@ import { MoongateError } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installErrorHandler, sendError, toMoongateError } from './error-handler.js';
 import type { AccountContext } from './routes/account/account-context.js';
-import { registerAccountRoutes } from './routes/account/account-routes.js';
+import { ACCOUNT_PATHS, registerAccountRoutes } from './routes/account/account-routes.js';
 import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
 import { registerHealthRoute } from './routes/health-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
@@ -66,7 +66,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   installErrorHandler(app);
 
-  const knownPaths = new Set<string>([...CHAT_COMPLETIONS_PATHS, ...MODELS_PATHS, '/healthz', '/']);
+  const knownPaths = new Set<string>([
+    ...CHAT_COMPLETIONS_PATHS,
+    ...MODELS_PATHS,
+    '/healthz',
+    '/',
+    ...(options.accounts === undefined ? [] : ACCOUNT_PATHS),
+  ]);
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?', 1)[0] ?? '';
     const error = knownPaths.has(path)

@@ -314,6 +314,11 @@ describeEachDialect((target) => {
       expect((await browser.request<{ credentials: Credential[] }>('GET', '/api/credentials')).body.credentials).toHaveLength(1);
     });
 
+    it('a wrong method on a console path is api_not_implemented, an unknown path no_api', async () => {
+      expectError(await client().request('GET', '/api/login'), 400, 'api_not_implemented');
+      expectError(await client().request('GET', '/api/no-such-thing'), 404, 'no_api');
+    });
+
     it('an unknown service is 404, and Acquire needs a session', async () => {
       const { browser } = await newPerson();
       expectError(await browser.request('POST', '/api/services/no-such-api/acquire'), 404, 'no_api');

@@ -19,6 +19,11 @@ import { registerSessionRoute } from './session-route.js';
 
 export const ACCOUNT_API_PREFIX = '/api';
 
+/** The fixed paths, so that a wrong method on one is api_not_implemented rather than no_api (SPEC.md). */
+export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'password', 'services', 'credentials'].map(
+  (path) => `${ACCOUNT_API_PREFIX}/${path}`,
+);
+
 export function registerAccountRoutes(app: FastifyInstance, context: AccountContext): void {
   void app.register(
     async (api) => {
