@@ -16,6 +16,8 @@ import { newId } from '../store/new-id.js';
 
 export const DEFAULT_SESSION_TTL_MS = 30 * 86_400_000;
 const TOUCH_INTERVAL_MS = 60_000;
+/** How often creating a session also deletes expired ones, so the table does not grow without bound. */
+const SWEEP_INTERVAL_MS = 3_600_000;
 const MAX_USER_AGENT_LENGTH = 256;
 /** What a session id looks like: 32 random bytes in base64url. Anything else is refused without a query. */
 const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
@@ -51,6 +53,7 @@ export interface OpenedSession {
 export class SessionStore {
   readonly #db: Kysely<Database>;
   readonly #ttlMs: number;
+  #lastSweep = 0;
 
   constructor(db: Kysely<Database>, ttlMs: number = DEFAULT_SESSION_TTL_MS) {
     this.#db = db;
@@ -84,6 +87,10 @@ export class SessionStore {
         user_agent: userAgent === undefined ? null : userAgent.slice(0, MAX_USER_AGENT_LENGTH),
       })
       .execute();
+    if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) {
+      this.#lastSweep = now;
+      await this.deleteExpiredSessions(now);
+    }
     return { sessionId, session };
   }
 

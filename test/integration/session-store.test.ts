@@ -44,6 +44,23 @@ describeEachDialect((target) => {
       expect(await sessions.findSession('not a session id', t0)).toBeUndefined();
     });
 
+    it('creating a session sweeps expired ones (at most hourly)', async () => {
+      const person = await people.ensurePerson(uniqueEmail());
+      const own = new SessionStore(store.db, DAY);
+      const t0 = 1_700_000_000_000;
+      const old = await own.createSession(person.id, undefined, t0);
+      const stillLive = await own.createSession(person.id, undefined, t0 + DAY - 1);
+      const count = async (): Promise<number> =>
+        (await store.db.selectFrom('sessions').select('id').where('person_id', '=', person.id).execute()).length;
+      expect(await count()).toBe(2);
+      // An hour after the old one expired: it goes, the one still live stays, the new one is added.
+      await own.createSession(person.id, undefined, t0 + DAY + 3_600_000);
+      expect(await count()).toBe(2);
+      const rows = await store.db.selectFrom('sessions').select('id').where('person_id', '=', person.id).execute();
+      expect(rows.map((r) => r.id)).not.toContain(old.session.id);
+      expect(rows.map((r) => r.id)).toContain(stillLive.session.id);
+    });
+
     it('revokes one session, or all of a person\'s but one, and refuses sessions of a disabled person', async () => {
       const person = await people.ensurePerson(uniqueEmail());
       const other = await people.ensurePerson(uniqueEmail());

@@ -23,6 +23,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   // "Log out everywhere" on a password change deletes by person.
   await db.schema.createIndex('sessions_person_id_index').on('sessions').column('person_id').execute();
+  // The hourly sweep of expired sessions (session-store.ts).
+  await db.schema.createIndex('sessions_expires_at_index').on('sessions').column('expires_at').execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
