@@ -3,6 +3,8 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { parseAmount } from './billing/money.js';
+import { defaultFreeQuota } from './billing/price-list.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -24,6 +26,10 @@ const envSchema = z.object({
   SESSION_TTL_DAYS: z.coerce.number().positive().max(365).default(30),
   /** Behind a TLS-terminating proxy: believe its X-Forwarded-Proto/-Host/-For (Secure cookies, Origin checks, client IPs). */
   TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false'),
+  /** Currency amount with up to 6 decimals; default: 500 worst-case "Hello" requests on kimi-k2.5 (docs/billing.md). */
+  MOONGATE_FREE_QUOTA: z.string().regex(/^\d+(\.\d{1,6})?$/, 'must be an amount such as 5.00').optional(),
+  MOONGATE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code').default('USD'),
+  MOONGATE_USAGE_RETENTION_DAYS: positiveInt.default(90),
 });
 
 export interface SimulatorSettings {
@@ -47,6 +53,14 @@ export interface Config {
   upstream: UpstreamConfig;
   sessionTtlMs: number;
   trustProxy: boolean;
+  billing: BillingConfig;
+}
+
+export interface BillingConfig {
+  /** Micro-units a person's first application gets. */
+  freeQuota: number;
+  currency: string;
+  usageRetentionDays: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -72,6 +86,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     upstream,
     sessionTtlMs: Math.round(e.SESSION_TTL_DAYS * 86_400_000),
     trustProxy: e.TRUST_PROXY === 'true' || e.TRUST_PROXY === '1',
+    billing: {
+      freeQuota: e.MOONGATE_FREE_QUOTA === undefined ? defaultFreeQuota() : parseAmount(e.MOONGATE_FREE_QUOTA),
+      currency: e.MOONGATE_CURRENCY,
+      usageRetentionDays: e.MOONGATE_USAGE_RETENTION_DAYS,
+    },
   });
 }
 

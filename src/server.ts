@@ -9,6 +9,7 @@ import { ApplicationStore } from './accounts/application-store.js';
 import { authenticate } from './accounts/authenticate.js';
 import { CredentialStore } from './accounts/credential-store.js';
 import { SessionStore } from './accounts/session-store.js';
+import { startBilling } from './billing/start-billing.js';
 import type { Config } from './config.js';
 import { ChatGateway } from './gateway/chat-gateway.js';
 import { SingleProviderRouter } from './gateway/single-provider-router.js';
@@ -37,8 +38,15 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const logger =
     options.logger === undefined ? pino({ level: config.logLevel, redact: LOG_REDACTIONS }) : options.logger;
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const billing = await startBilling(store, { retentionDays: config.billing.usageRetentionDays, currency: config.billing.currency }, (error) => {
+    if (logger !== false) logger.error({ err: error }, 'usage log pruning failed');
+  }).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
   const provider = options.provider ?? createProvider(config.upstream);
   const gateway = new ChatGateway({
+    admitter: billing.admitter,
     authenticate: (authorization, serviceSlug) => authenticate(authorization, serviceSlug, store),
     router: new SingleProviderRouter(provider),
   });
@@ -54,6 +62,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const app = buildApp({ gateway, maxBodyBytes: config.maxBodyBytes, logger, accounts, trustProxy: config.trustProxy });
   app.addHook('onClose', async () => {
     await provider.close?.();
+    await billing.close();
     await store.close();
   });
   try {

@@ -2,6 +2,13 @@ import type { Kysely } from 'kysely';
 import { MoongateError } from '../contract/errors.js';
 import type { ApplicationRow, ApplicationStatus, Database } from '../store/database.js';
 import { newId } from '../store/new-id.js';
+import { defaultFreeQuota } from '../billing/price-list.js';
+import { openQuotaWallet } from '../billing/wallet-store.js';
+
+export interface ApplicationStoreOptions {
+  /** Micro-units the person's first application gets (the operator's MOONGATE_FREE_QUOTA). */
+  freeQuota?: number | undefined;
+}
 
 /** A person's application for one service: what service credentials and, later, quota belong to. */
 export interface Application {
@@ -14,9 +21,11 @@ export interface Application {
 
 export class ApplicationStore {
   readonly #db: Kysely<Database>;
+  readonly #freeQuota: number;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, options: ApplicationStoreOptions = {}) {
     this.#db = db;
+    this.#freeQuota = options.freeQuota ?? defaultFreeQuota();
   }
 
   /** Returns the person's application for the service, creating it first if there is none. */
@@ -26,18 +35,23 @@ export class ApplicationStore {
     const person = await this.#db.selectFrom('people').select('id').where('id', '=', personId).executeTakeFirst();
     if (person === undefined) throw new MoongateError('bad_request', `person ${personId} does not exist`);
     // Insert-or-nothing on the (person, service) unique constraint, then read: concurrent
-    // "Acquire" clicks end up with the one application.
-    await this.#db
-      .insertInto('applications')
-      .values({ id: newId('app'), person_id: personId, service_id: service.id, status: 'active', created_at: now })
-      .onConflict((conflict) => conflict.columns(['person_id', 'service_id']).doNothing())
-      .execute();
-    const row = await this.#db
-      .selectFrom('applications')
-      .selectAll()
-      .where('person_id', '=', personId)
-      .where('service_id', '=', service.id)
-      .executeTakeFirstOrThrow();
+    // "Acquire" clicks end up with the one application. Its quota wallet (and the person's
+    // free quota, once) comes in the same transaction, so no application lacks one.
+    const row = await this.#db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('applications')
+        .values({ id: newId('app'), person_id: personId, service_id: service.id, status: 'active', created_at: now })
+        .onConflict((conflict) => conflict.columns(['person_id', 'service_id']).doNothing())
+        .execute();
+      const application = await trx
+        .selectFrom('applications')
+        .selectAll()
+        .where('person_id', '=', personId)
+        .where('service_id', '=', service.id)
+        .executeTakeFirstOrThrow();
+      await openQuotaWallet(trx, application.id, personId, this.#freeQuota, now);
+      return application;
+    });
     return toApplication(row);
   }
 

@@ -16,6 +16,8 @@ export interface AuthenticatedCredential {
   /** The service being called (for a global credential too). */
   serviceId: string;
   global: boolean;
+  /** The credential's limit overrides; null means the default (docs/billing.md). */
+  limits: { rps: number | null; concurrency: number | null };
 }
 
 // RFC 7235 §2.1: the auth scheme is case-insensitive. RFC 6750 §2.1: one space, then the token;
@@ -47,6 +49,8 @@ export async function authenticate(
       'c.application_id',
       'c.status',
       'c.expires_at',
+      'c.rps_limit',
+      'c.concurrency_limit',
       'p.status as person_status',
       'a.status as application_status',
       's.id as called_service_id',
@@ -76,5 +80,6 @@ export async function authenticate(
     applicationId: row.application_id,
     serviceId: row.called_service_id,
     global: row.service_id === null,
+    limits: { rps: row.rps_limit, concurrency: row.concurrency_limit },
   };
 }

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { MoongateError } from '../contract/errors.js';
 import type { CredentialStatus, Database } from '../store/database.js';
 import { newId } from '../store/new-id.js';
-import { ApplicationStore } from './application-store.js';
+import { ApplicationStore, type ApplicationStoreOptions } from './application-store.js';
 import { newCredentialToken } from './credential-token.js';
 import { PersonStore } from './person-store.js';
 
@@ -21,6 +21,15 @@ export interface Credential {
   expiresAt: number | null;
   createdAt: number;
   revokedAt: number | null;
+  /** Operator overrides of the default limits (docs/billing.md); null means the default. */
+  rpsLimit: number | null;
+  concurrencyLimit: number | null;
+}
+
+/** Per-credential limit overrides; null restores the default. */
+export interface CredentialLimits {
+  rpsLimit?: number | null | undefined;
+  concurrencyLimit?: number | null | undefined;
 }
 
 /**
@@ -32,7 +41,7 @@ export type IssueCredentialOptions = {
   name?: string | undefined;
   /** Milliseconds since the epoch; omitted or null for a credential that never expires. */
   expiresAt?: number | null | undefined;
-} & ({ serviceSlug: string; global?: false | undefined } | { global: true; serviceSlug?: undefined });
+} & CredentialLimits & ({ serviceSlug: string; global?: false | undefined } | { global: true; serviceSlug?: undefined });
 
 export interface IssuedCredential {
   /** The only time the token exists outside its holder's hands: show it once, then drop it. */
@@ -45,9 +54,11 @@ const MAX_NAME_LENGTH = 100;
 
 export class CredentialStore {
   readonly #db: Kysely<Database>;
+  readonly #applications: ApplicationStoreOptions;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, applications: ApplicationStoreOptions = {}) {
     this.#db = db;
+    this.#applications = applications;
   }
 
   async issueCredential(options: IssueCredentialOptions, now: number = Date.now()): Promise<IssuedCredential> {
@@ -59,12 +70,13 @@ export class CredentialStore {
     if (expiresAt !== null && (!Number.isSafeInteger(expiresAt) || expiresAt <= now)) {
       throw new MoongateError('bad_request', 'expiresAt must be a time in the future, in milliseconds since the epoch');
     }
+    checkLimits(options);
     let scope: { service_id: string | null; application_id: string | null };
     if (options.global === true) {
       await new PersonStore(this.#db).getPerson(options.personId);
       scope = { service_id: null, application_id: null };
     } else {
-      const application = await new ApplicationStore(this.#db).ensureApplication(options.personId, options.serviceSlug, now);
+      const application = await new ApplicationStore(this.#db, this.#applications).ensureApplication(options.personId, options.serviceSlug, now);
       scope = { service_id: application.serviceId, application_id: application.id };
     }
     const { token, hash, prefix } = newCredentialToken();
@@ -82,6 +94,8 @@ export class CredentialStore {
         expires_at: expiresAt,
         created_at: now,
         revoked_at: null,
+        rps_limit: options.rpsLimit ?? null,
+        concurrency_limit: options.concurrencyLimit ?? null,
       })
       .execute();
     return { token, credential: await this.getCredential(id) };
@@ -145,6 +159,17 @@ export class CredentialStore {
     return credential;
   }
 
+  /** Sets (or, with null, resets to the default) a credential's limits; they apply to its next request. */
+  async setCredentialLimits(id: string, limits: CredentialLimits): Promise<Credential> {
+    checkLimits(limits);
+    const changes = {
+      ...(limits.rpsLimit === undefined ? {} : { rps_limit: limits.rpsLimit }),
+      ...(limits.concurrencyLimit === undefined ? {} : { concurrency_limit: limits.concurrencyLimit }),
+    };
+    if (Object.keys(changes).length > 0) await this.#db.updateTable('credentials').set(changes).where('id', '=', id).execute();
+    return this.getCredential(id);
+  }
+
   #selectCredentials() {
     return this.#db
       .selectFrom('credentials as c')
@@ -161,6 +186,8 @@ export class CredentialStore {
         'c.expires_at',
         'c.created_at',
         'c.revoked_at',
+        'c.rps_limit',
+        'c.concurrency_limit',
       ]);
   }
 }
@@ -177,6 +204,19 @@ interface CredentialListingRow {
   expires_at: number | null;
   created_at: number;
   revoked_at: number | null;
+  rps_limit: number | null;
+  concurrency_limit: number | null;
+}
+
+/** Most requests per second or concurrent requests an operator may allow one credential. */
+const MAX_LIMIT = 1_000_000;
+
+function checkLimits(limits: CredentialLimits): void {
+  for (const [name, value] of [['rps', limits.rpsLimit], ['concurrency', limits.concurrencyLimit]] as const) {
+    if (value !== undefined && value !== null && (!Number.isSafeInteger(value) || value < 1 || value > MAX_LIMIT)) {
+      throw new MoongateError('bad_request', `the ${name} limit must be a whole number from 1 to ${MAX_LIMIT}`);
+    }
+  }
 }
 
 function toCredential(row: CredentialListingRow): Credential {
@@ -193,5 +233,7 @@ function toCredential(row: CredentialListingRow): Credential {
     expiresAt: row.expires_at,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
+    rpsLimit: row.rps_limit,
+    concurrencyLimit: row.concurrency_limit,
   };
 }

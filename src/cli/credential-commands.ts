@@ -6,16 +6,18 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { CredentialStore, type Credential } from '../accounts/credential-store.js';
 import { PersonStore } from '../accounts/person-store.js';
-import { loadConfig } from '../config.js';
 import { MoongateError } from '../contract/errors.js';
-import { openStore, type Store } from '../store/open-store.js';
 import { KIMI_SERVICE } from '../store/seed-services.js';
+import { withStore } from './with-store.js';
+import { parseLimit } from './parse-limit.js';
 
 interface CreateOptions {
   email: string;
   global?: true;
   name?: string;
   expires?: number;
+  rps?: number;
+  concurrency?: number;
 }
 
 interface ListOptions {
@@ -33,12 +35,15 @@ export function registerCredentialCommands(program: Command): void {
     .option('--global', 'a global credential, usable on every service')
     .option('--name <name>', 'a label to tell credentials apart')
     .option('--expires <duration>', 'lifetime, such as 30d, 12h, 90m or 2w (default: never expires)', parseDuration)
+    .option('--rps <n>', 'requests per second it may make (default 60)', parseLimit)
+    .option('--concurrency <n>', 'requests it may run at once (default 20)', parseLimit)
     .action(async (options: CreateOptions) => {
-      await withStore(async (store) => {
+      await withStore(async (store, config) => {
         const person = await new PersonStore(store.db).ensurePerson(options.email);
         const expiresAt = options.expires === undefined ? undefined : Date.now() + options.expires;
-        const common = { personId: person.id, name: options.name, expiresAt };
-        const { token, credential: created } = await new CredentialStore(store.db).issueCredential(
+        const common = { personId: person.id, name: options.name, expiresAt, rpsLimit: options.rps, concurrencyLimit: options.concurrency };
+        // A new person's first application gets the operator's free quota, as from the console.
+        const { token, credential: created } = await new CredentialStore(store.db, { freeQuota: config.billing.freeQuota }).issueCredential(
           options.global === true ? { ...common, global: true } : { ...common, serviceSlug: KIMI_SERVICE.slug },
         );
         process.stdout.write(`${token}\n`);
@@ -65,6 +70,21 @@ export function registerCredentialCommands(program: Command): void {
     });
 
   credential
+    .command('limits')
+    .description("change a credential's limits (they apply to its next request)")
+    .argument('<id>', 'the credential id, as `credential list` shows it')
+    .option('--rps <n>', 'requests per second it may make', parseLimit)
+    .option('--concurrency <n>', 'requests it may run at once', parseLimit)
+    .action(async (id: string, options: { rps?: number; concurrency?: number }) => {
+      await withStore(async (store) => {
+        const changed = await new CredentialStore(store.db).setCredentialLimits(id, { rpsLimit: options.rps, concurrencyLimit: options.concurrency });
+        process.stderr.write(
+          `Credential ${changed.id}: ${changed.rpsLimit ?? 'default'} rps, ${changed.concurrencyLimit ?? 'default'} concurrent.\n`,
+        );
+      });
+    });
+
+  credential
     .command('revoke')
     .description('revoke a credential for good')
     .argument('<id>', 'the credential id, as `credential list` shows it')
@@ -76,17 +96,6 @@ export function registerCredentialCommands(program: Command): void {
     });
 }
 
-/** Each command opens the store the server would use (DATA_DIR, DATABASE_URL) and closes it. */
-async function withStore(work: (store: Store) => Promise<void>): Promise<void> {
-  const config = loadConfig();
-  const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-  try {
-    await work(store);
-  } finally {
-    await store.close();
-  }
-}
-
 const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
   m: 60_000,
   h: 3_600_000,
@@ -95,7 +104,7 @@ const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
 };
 
 /** `30d` → milliseconds. Commander reports an InvalidArgumentError as a usage error. */
-function parseDuration(text: string): number {
+export function parseDuration(text: string): number {
   const match = /^(\d+)([mhdw])$/.exec(text.trim());
   const unit = match?.[2] === undefined ? undefined : DURATION_UNITS_MS[match[2]];
   const amount = Number(match?.[1]);

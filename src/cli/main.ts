@@ -1,7 +1,10 @@
 /** The `moongate` command. Each command group registers itself from its own file. */
 import { Command } from 'commander';
 import { registerAdminCommands } from './admin-commands.js';
+import { registerBalanceCommands } from './balance-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
+import { registerPriceCommands } from './price-commands.js';
+import { registerUsageCommand } from './usage-command.js';
 import { registerServeCommand } from './serve-command.js';
 
 export function buildProgram(): Command {
@@ -11,6 +14,9 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerCredentialCommands(program);
   registerAdminCommands(program);
+  registerBalanceCommands(program);
+  registerUsageCommand(program);
+  registerPriceCommands(program);
   return program;
 }
 

@@ -37,6 +37,8 @@ export interface AuthenticatedCaller {
   /** The service being called (for a global credential too). */
   serviceId: string;
   global: boolean;
+  /** Per-credential limit overrides (null: the default); absent means the defaults. */
+  limits?: { rps: number | null; concurrency: number | null };
 }
 
 export type Authenticate = (authorization: string | undefined, serviceSlug: string) => Promise<AuthenticatedCaller>;

@@ -5,7 +5,10 @@
  * by open-store.ts), and states as text columns rather than booleans, so a third
  * state never needs a migration of its meaning.
  */
-import type { Selectable } from 'kysely';
+import type { ColumnType, Selectable } from 'kysely';
+
+/** A nullable column added by a later migration: inserts may leave it out. */
+export type OptionalNullable<T> = ColumnType<T | null, T | null | undefined, T | null>;
 
 export type PersonRole = 'user' | 'admin';
 export type PersonStatus = 'active' | 'disabled';
@@ -22,6 +25,8 @@ export interface PeopleTable {
   created_at: number;
   /** An encoded scrypt hash (see accounts/password-hash.ts); null for people made by the CLI, who cannot log in. */
   password_hash: string | null;
+  /** When the person's first application got the free quota; null until then (once per person). */
+  free_quota_granted_at: OptionalNullable<number>;
 }
 
 export interface ServicesTable {
@@ -57,6 +62,74 @@ export interface CredentialsTable {
   expires_at: number | null;
   created_at: number;
   revoked_at: number | null;
+  /** Operator overrides of the default limits; null means the default. */
+  rps_limit: OptionalNullable<number>;
+  concurrency_limit: OptionalNullable<number>;
+}
+
+export type WalletKind = 'quota' | 'balance';
+/** Whether a quota wallet's service credentials may go on to the person's global balance. */
+export type WalletFallback = 'balance' | 'none';
+
+/** Money a request may draw on, in micro-units (docs/billing.md). */
+export interface WalletsTable {
+  /** The application id (quota) or the person id (global balance). */
+  id: string;
+  kind: WalletKind;
+  person_id: string;
+  amount: number;
+  /** The sum of the live holds on this wallet; never above what they add up to. */
+  held: number;
+  fallback: WalletFallback;
+  created_at: number;
+}
+
+/** A process that may own holds; its heartbeat is its lease. */
+export interface InstancesTable {
+  id: string;
+  heartbeat_at: number;
+}
+
+/** The worst case of one running request, held on one wallet until it settles. */
+export interface HoldsTable {
+  trace_id: string;
+  wallet_id: string;
+  amount: number;
+  instance_id: string;
+  created_at: number;
+}
+
+/** Micro-units per 1M tokens. */
+export interface PricesTable {
+  model: string;
+  cached_input: number;
+  input: number;
+  output: number;
+  updated_at: number;
+}
+
+export type UsageStatus = 'completed' | 'failed' | 'aborted';
+
+/** One row per admitted request. */
+export interface UsageTable {
+  trace_id: string;
+  created_at: number;
+  person_id: string;
+  credential_id: string;
+  service_id: string;
+  wallet_id: string | null;
+  model: string;
+  /** 'true' or 'false' (text, portable). */
+  stream: 'true' | 'false';
+  status: UsageStatus;
+  error_code: string | null;
+  prompt_tokens: number;
+  cached_tokens: number;
+  completion_tokens: number;
+  cost: number;
+  duration_ms: number;
+  ttft_ms: number | null;
+  channel: string | null;
 }
 
 /** A console login. The session id lives only in the person's cookie; this row keeps its SHA-256. */
@@ -80,6 +153,11 @@ export interface Database {
   applications: ApplicationsTable;
   credentials: CredentialsTable;
   sessions: SessionsTable;
+  wallets: WalletsTable;
+  instances: InstancesTable;
+  holds: HoldsTable;
+  prices: PricesTable;
+  usage: UsageTable;
 }
 
 export type PersonRow = Selectable<PeopleTable>;

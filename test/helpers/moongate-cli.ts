@@ -1,37 +1,72 @@
 /**
- * The real `moongate` binary as a child process, with stdin. bin/moongate.js imports dist/,
- * so ensureBuilt() brings the build up to date first (only when a source is newer than its output).
- * (test/integration/cli-credential.test.ts has its own copy of the build check.)
+ * The real `moongate` binary as a child process (bin/moongate.js imports dist/): a build
+ * check, one-shot commands, and a long-running `serve`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'moongate.js');
 
-export interface CliRun {
+export interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-export function runMoongate(args: string[], env: { DATA_DIR: string; DATABASE_URL?: string }, stdin = ''): Promise<CliRun> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  if (env.DATABASE_URL === undefined) delete childEnv.DATABASE_URL;
+function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete merged[key];
+  return merged;
+}
+
+/** Runs `moongate <args>` to completion, with `stdin` as its standard input when given. */
+export function runMoongate(args: string[], env: Record<string, string | undefined>, stdin?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+    // No stdin given: an empty, closed one, as with `< /dev/null`.
+    child.stdin.end(stdin ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
   });
 }
 
+export interface ServingMoongate {
+  child: ChildProcess;
+  url: string;
+  /** Resolves with the exit code or signal. */
+  exited: Promise<string>;
+}
+
+/** Starts `moongate serve` on port 0 and resolves once it prints where it listens. */
+export function serveMoongate(env: Record<string, string | undefined>): Promise<ServingMoongate> {
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    cwd: ROOT,
+    env: childEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? String(code))));
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1];
+      if (url !== undefined) resolve({ child, url, exited });
+    });
+    child.on('error', reject);
+    void exited.then((how) => reject(new Error(`moongate serve exited (${how}) before listening:\n${stderr}`)));
+  });
+}
+
+/** Source files whose compiled output is missing or older than they are. */
 function staleSources(): string[] {
   const stale: string[] = [];
   const walk = (dir: string): void => {
@@ -49,6 +84,7 @@ function staleSources(): string[] {
   return stale;
 }
 
+/** Brings dist/ up to date when some source is newer (npm test builds first anyway). */
 export async function ensureBuilt(): Promise<void> {
   if (staleSources().length === 0) return;
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');

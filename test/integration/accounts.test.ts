@@ -207,6 +207,7 @@ describeEachDialect((target) => {
         applicationId: credential.applicationId,
         serviceId: kimi.id,
         global: false,
+        limits: { rps: null, concurrency: null },
       });
       expect(counter.count).toBe(1);
     });
@@ -305,6 +306,7 @@ describeEachDialect((target) => {
           applicationId: null,
           serviceId: serviceRow.id,
           global: true,
+          limits: { rps: null, concurrency: null },
         });
       }
     });

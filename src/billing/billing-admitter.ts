@@ -1,0 +1,101 @@
+/**
+ * The gateway's Admitter with billing: limits first (in memory, no database), then the
+ * hold of the request's worst case; settle() prices what the client received, writes the
+ * usage row and replaces the hold with the cost, in one group-committed transaction
+ * (docs/billing.md).
+ */
+import { MoongateError } from '../contract/errors.js';
+import type { Admission, AdmissionTicket, Admitter, RequestResult } from '../gateway/chat-gateway.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimiter, type RequestLimits } from '../limits/request-limiter.js';
+import type { HoldLedger } from './hold-ledger.js';
+import { costOf, worstCaseCost } from './price-list.js';
+import type { PriceBook } from './price-store.js';
+import type { SettlementBatcher } from './settlement-batcher.js';
+
+export interface BillingAdmitterParts {
+  limiter: RequestLimiter;
+  prices: PriceBook;
+  holds: HoldLedger;
+  settlements: SettlementBatcher;
+  defaultLimits?: RequestLimits;
+  now?: () => number;
+}
+
+export class BillingAdmitter implements Admitter {
+  readonly #parts: BillingAdmitterParts;
+  readonly #defaults: RequestLimits;
+  readonly #now: () => number;
+
+  constructor(parts: BillingAdmitterParts) {
+    this.#parts = parts;
+    this.#defaults = parts.defaultLimits ?? DEFAULT_REQUEST_LIMITS;
+    this.#now = parts.now ?? Date.now;
+  }
+
+  async admit(ticket: AdmissionTicket): Promise<Admission> {
+    const { caller, model, request, traceId } = ticket;
+    // The row's time is the moment of admission (what the limits counted), not of settlement.
+    const createdAt = this.#now();
+    const limits = {
+      rps: caller.limits?.rps ?? this.#defaults.rps,
+      concurrency: caller.limits?.concurrency ?? this.#defaults.concurrency,
+    };
+    const decision = await this.#parts.limiter.acquire(caller.credentialId, limits);
+    if (!decision.admitted) throw new MoongateError('too_many_requests', undefined, { retryAfter: decision.retryAfter });
+    const permit = decision.permit;
+    try {
+      const price = await this.#parts.prices.get(model.id);
+      if (price === undefined) {
+        throw new MoongateError('api_error', undefined, { cause: new Error(`no price for ${model.id}`) });
+      }
+      const worstCase = worstCaseCost(price, model, ticket.promptTokens, request.max_tokens, request.n);
+      const walletId = await this.#parts.holds.hold(traceId, { personId: caller.personId, applicationId: caller.applicationId }, worstCase);
+      if (walletId === null) throw new MoongateError('used_up');
+      return {
+        settle: async (result: RequestResult) => {
+          try {
+            // Never more than was held: the hold is what the person was shown to afford.
+            const cost = result.usage === null ? 0 : Math.min(worstCase, costOf(price, tokensOf(result.usage)));
+            await this.#parts.settlements.settle({ walletId, usage: usageRow(ticket, result, createdAt, walletId, cost) });
+          } finally {
+            permit.release();
+          }
+        },
+      };
+    } catch (error) {
+      permit.release();
+      throw error;
+    }
+  }
+}
+
+function tokensOf(usage: NonNullable<RequestResult['usage']>) {
+  return {
+    promptTokens: usage.prompt_tokens,
+    cachedTokens: usage.prompt_tokens_details.cached_tokens ?? 0,
+    completionTokens: usage.completion_tokens,
+  };
+}
+
+function usageRow(ticket: AdmissionTicket, result: RequestResult, createdAt: number, walletId: string, cost: number) {
+  const tokens = result.usage === null ? { promptTokens: 0, cachedTokens: 0, completionTokens: 0 } : tokensOf(result.usage);
+  return {
+    trace_id: ticket.traceId,
+    created_at: createdAt,
+    person_id: ticket.caller.personId,
+    credential_id: ticket.caller.credentialId,
+    service_id: ticket.caller.serviceId,
+    wallet_id: walletId,
+    model: ticket.model.id,
+    stream: result.stream ? ('true' as const) : ('false' as const),
+    status: result.outcome,
+    error_code: result.error?.code ?? null,
+    prompt_tokens: tokens.promptTokens,
+    cached_tokens: tokens.cachedTokens,
+    completion_tokens: tokens.completionTokens,
+    cost,
+    duration_ms: Math.round(result.durationMs),
+    ttft_ms: result.ttftMs === null ? null : Math.round(result.ttftMs),
+    channel: result.channel,
+  };
+}

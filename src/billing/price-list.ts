@@ -1,0 +1,73 @@
+/**
+ * Prices and the one cost formula. A price is micro-units per 1M tokens; a request's cost
+ * is rounded up, once, to the micro-unit (docs/billing.md, "Rounding").
+ */
+import { KIMI_MODELS, type KimiModel } from '../contract/models.js';
+
+export interface Price {
+  model: string;
+  /** Micro-units per 1M input tokens served from the cache. */
+  cachedInput: number;
+  /** Micro-units per 1M input tokens on a cache miss. */
+  input: number;
+  /** Micro-units per 1M output (completion, reasoning included) tokens. */
+  output: number;
+}
+
+/** SPEC.md's reference table (Moonshot's list, USD per 1M tokens), in micro-units. */
+export const SEED_PRICES: readonly Price[] = Object.freeze([
+  { model: 'kimi-k2.5', cachedInput: 100_000, input: 600_000, output: 3_000_000 },
+  { model: 'kimi-k2-thinking', cachedInput: 150_000, input: 600_000, output: 2_500_000 },
+  { model: 'kimi-k2-thinking-turbo', cachedInput: 150_000, input: 1_150_000, output: 8_000_000 },
+  { model: 'kimi-k2-0905-preview', cachedInput: 150_000, input: 600_000, output: 2_500_000 },
+  { model: 'kimi-k2-turbo-preview', cachedInput: 150_000, input: 1_150_000, output: 8_000_000 },
+  { model: 'kimi-k2-0711-preview', cachedInput: 150_000, input: 600_000, output: 2_500_000 },
+  { model: 'kimi-k2-instruct-0905', cachedInput: 600_000, input: 600_000, output: 2_500_000 },
+]);
+
+const TOKENS_PER_PRICE_UNIT = 1_000_000;
+
+export interface TokenCounts {
+  promptTokens: number;
+  /** The part of promptTokens served from the cache. */
+  cachedTokens: number;
+  completionTokens: number;
+}
+
+/**
+ * ceil((cached × cachedInput + (prompt − cached) × input + completion × output) / 1M).
+ * Every product stays far below 2^53 (262,144 tokens × 128 choices × 10^7), so plain
+ * integer arithmetic on numbers is exact.
+ */
+export function costOf(price: Price, tokens: TokenCounts): number {
+  const cached = Math.min(Math.max(tokens.cachedTokens, 0), tokens.promptTokens);
+  const scaled =
+    cached * price.cachedInput + (tokens.promptTokens - cached) * price.input + tokens.completionTokens * price.output;
+  return Math.ceil(scaled / TOKENS_PER_PRICE_UNIT);
+}
+
+/** The completion cap of a request: its max_tokens, or the model's default. */
+export function completionCap(model: KimiModel, maxTokens: number | undefined): number {
+  return maxTokens ?? model.defaultMaxTokens;
+}
+
+/**
+ * The most a request can cost: every prompt token uncached, and each of its n choices
+ * running to the cap.
+ */
+export function worstCaseCost(price: Price, model: KimiModel, promptTokens: number, maxTokens: number | undefined, n: number): number {
+  return costOf(price, { promptTokens, cachedTokens: 0, completionTokens: n * completionCap(model, maxTokens) });
+}
+
+/** How many "Hello" requests the default free quota is sized for. */
+export const FREE_QUOTA_HELLO_REQUESTS = 500;
+/** SPEC.md: "Hello" alone is 9 prompt tokens. */
+export const HELLO_PROMPT_TOKENS = 9;
+
+/** The default free quota: 500 worst-case "Hello" requests on kimi-k2.5 at the seed prices. */
+export function defaultFreeQuota(): number {
+  const model = KIMI_MODELS.find((m) => m.id === 'kimi-k2.5');
+  const price = SEED_PRICES.find((p) => p.model === 'kimi-k2.5');
+  if (model === undefined || price === undefined) throw new Error('kimi-k2.5 is missing from the model or price table');
+  return FREE_QUOTA_HELLO_REQUESTS * worstCaseCost(price, model, HELLO_PROMPT_TOKENS, undefined, 1);
+}

@@ -1,0 +1,68 @@
+/**
+ * The price table in the store: seeded from SPEC.md at open, edited by the operator
+ * (`moongate price set`), and read through a short-lived cache on the hot path.
+ */
+import type { Kysely } from 'kysely';
+import { findModel } from '../contract/models.js';
+import type { Database } from '../store/database.js';
+import { SEED_PRICES, type Price } from './price-list.js';
+
+/** Inserts the seed price of every model that has none; an operator's edits are kept. */
+export async function seedPrices(db: Kysely<Database>, now: number = Date.now()): Promise<void> {
+  await db
+    .insertInto('prices')
+    .values(SEED_PRICES.map((p) => ({ model: p.model, cached_input: p.cachedInput, input: p.input, output: p.output, updated_at: now })))
+    .onConflict((conflict) => conflict.column('model').doNothing())
+    .execute();
+}
+
+export async function readPrices(db: Kysely<Database>): Promise<Price[]> {
+  const rows = await db.selectFrom('prices').select(['model', 'cached_input', 'input', 'output']).orderBy('model').execute();
+  return rows.map((r) => ({ model: r.model, cachedInput: r.cached_input, input: r.input, output: r.output }));
+}
+
+export async function setPrice(db: Kysely<Database>, price: Price, now: number = Date.now()): Promise<void> {
+  if (findModel(price.model) === undefined) throw new RangeError(`${price.model} is not a model moongate serves`);
+  for (const value of [price.cachedInput, price.input, price.output]) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError('prices are whole, non-negative micro-units');
+  }
+  const row = { cached_input: price.cachedInput, input: price.input, output: price.output, updated_at: now };
+  await db
+    .insertInto('prices')
+    .values({ model: price.model, ...row })
+    .onConflict((conflict) => conflict.column('model').doUpdateSet(row))
+    .execute();
+}
+
+/**
+ * Prices as admission sees them: reloaded at most every `ttlMs`, so an operator's change
+ * (made by the CLI in another process) applies within seconds without a query per request.
+ * A request is settled at the price it was admitted at, so its hold always covers it.
+ */
+export class PriceBook {
+  #prices = new Map<string, Price>();
+  #loadedAt = -Infinity;
+  #loading: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly ttlMs = 5_000,
+  ) {}
+
+  async get(model: string): Promise<Price | undefined> {
+    if (performance.now() - this.#loadedAt > this.ttlMs) await this.#reload();
+    return this.#prices.get(model);
+  }
+
+  #reload(): Promise<void> {
+    this.#loading ??= readPrices(this.db)
+      .then((prices) => {
+        this.#prices = new Map(prices.map((p) => [p.model, p]));
+        this.#loadedAt = performance.now();
+      })
+      .finally(() => {
+        this.#loading = undefined;
+      });
+    return this.#loading;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The gateway's settlement contract, which billing relies on: every admitted request is
+ * settled exactly once; a completed response is settled before its last byte (the JSON
+ * body is returned, or [DONE] is written); a stream that fails or is left after it
+ * started is billed for what it sent; a request refused before admission is never settled.
+ */
+import { describe, expect, it } from 'vitest';
+import { MoongateError, type ChatEvent } from '../../src/contract/index.js';
+import {
+  ChatGateway,
+  type Admission,
+  type AdmissionTicket,
+  type Admitter,
+  type ChunkSink,
+  type RequestRecord,
+  type RequestResult,
+} from '../../src/gateway/chat-gateway.js';
+import { SingleProviderRouter } from '../../src/gateway/single-provider-router.js';
+import { ScriptedProvider, type ScriptStep } from '../helpers/scripted-provider.js';
+
+const CALLER = { credentialId: 'cred_1', personId: 'per_1', applicationId: 'app_1', serviceId: 'svc_1', global: false };
+
+class RecordingAdmitter implements Admitter {
+  readonly tickets: AdmissionTicket[] = [];
+  readonly results: RequestResult[] = [];
+  constructor(
+    private readonly log: string[],
+    private readonly refuse?: MoongateError,
+  ) {}
+  admit(ticket: AdmissionTicket): Promise<Admission> {
+    if (this.refuse !== undefined) return Promise.reject(this.refuse);
+    this.tickets.push(ticket);
+    return Promise.resolve({
+      settle: (result) => {
+        this.results.push(result);
+        this.log.push(`settle:${result.outcome}`);
+        return Promise.resolve();
+      },
+    });
+  }
+}
+
+class RecordingSink implements ChunkSink {
+  readonly chunks: string[] = [];
+  closed = false;
+  constructor(
+    private readonly log: string[],
+    private readonly closeAfter = Infinity,
+  ) {}
+  send(json: string): Promise<void> {
+    this.chunks.push(json);
+    this.log.push('chunk');
+    if (this.chunks.length >= this.closeAfter) this.closed = true;
+    return Promise.resolve();
+  }
+  done(): Promise<void> {
+    this.log.push('done');
+    return Promise.resolve();
+  }
+}
+
+const delta = (content: string): ChatEvent => ({ type: 'delta', index: 0, content });
+const REPLY: ScriptStep[] = [
+  delta('Hello'),
+  delta(' there'),
+  { type: 'finish', index: 0, reason: 'stop' },
+  { type: 'usage', promptTokens: 9, completionTokens: 2, cachedTokens: 0 },
+];
+
+function setup(script: ScriptStep[], refuse?: MoongateError) {
+  const log: string[] = [];
+  const admitter = new RecordingAdmitter(log, refuse);
+  const records: RequestRecord[] = [];
+  const gateway = new ChatGateway({
+    authenticate: () => Promise.resolve(CALLER),
+    router: new SingleProviderRouter(new ScriptedProvider(script), 'scripted-channel'),
+    admitter,
+    observers: [(record) => records.push(record)],
+  });
+  const controller = new AbortController();
+  const handle = (body: Record<string, unknown>) =>
+    gateway.handle({
+      traceId: 'trace-1',
+      authorization: 'Bearer x',
+      serviceSlug: 'kimi-chat-completions',
+      body: { model: 'kimi-k2-0905-preview', messages: [{ role: 'user', content: 'Hello' }], ...body },
+      signal: controller.signal,
+    });
+  return { log, admitter, records, handle, controller };
+}
+
+describe('gateway settlement', () => {
+  it('settles a JSON response once, with the upstream usage, before returning it', async () => {
+    const { admitter, records, handle } = setup(REPLY);
+    const outcome = await handle({});
+    expect(outcome.kind).toBe('json');
+    expect(admitter.tickets).toHaveLength(1);
+    expect(admitter.tickets[0]?.promptTokens).toBe(9);
+    expect(admitter.results).toHaveLength(1);
+    expect(admitter.results[0]).toMatchObject({
+      outcome: 'completed',
+      usage: { prompt_tokens: 9, completion_tokens: 2 },
+      error: null,
+      channel: 'scripted-channel',
+      stream: false,
+    });
+    expect(admitter.results[0]?.ttftMs).toBeTypeOf('number');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ traceId: 'trace-1', model: 'kimi-k2-0905-preview', outcome: 'completed' });
+  });
+
+  it('settles a completed stream after its usage chunk and before [DONE]', async () => {
+    const { log, admitter, handle } = setup(REPLY);
+    const outcome = await handle({ stream: true });
+    if (outcome.kind !== 'stream') throw new Error('expected a stream');
+    await outcome.pipe(new RecordingSink(log));
+    expect(log.slice(-3)).toEqual(['chunk', 'settle:completed', 'done']);
+    expect(admitter.results).toHaveLength(1);
+    expect(admitter.results[0]?.usage?.completion_tokens).toBe(2);
+  });
+
+  it('settles a request that fails before its first event as failed, with nothing to bill', async () => {
+    const { admitter, records, handle } = setup([{ type: 'throw', error: new MoongateError('timeout') }]);
+    await expect(handle({ stream: true })).rejects.toMatchObject({ code: 'timeout' });
+    expect(admitter.results).toEqual([expect.objectContaining({ outcome: 'failed', usage: null, ttftMs: null })]);
+    expect(admitter.results[0]?.error?.code).toBe('timeout');
+    expect(records).toHaveLength(1);
+  });
+
+  it('bills what a stream sent before it failed, then reports the failure in-band', async () => {
+    const { log, admitter, handle } = setup([delta('Hello'), delta(' world'), { type: 'throw', error: new MoongateError('api_error', 'upstream cut') }]);
+    const outcome = await handle({ stream: true });
+    if (outcome.kind !== 'stream') throw new Error('expected a stream');
+    const sink = new RecordingSink(log);
+    await expect(outcome.pipe(sink)).rejects.toThrow('upstream cut');
+    expect(admitter.results).toHaveLength(1);
+    const [result] = admitter.results;
+    expect(result?.outcome).toBe('failed');
+    expect(result?.error?.code).toBe('api_error');
+    expect(result?.usage?.prompt_tokens).toBe(9);
+    expect(result?.usage?.completion_tokens).toBeGreaterThan(0);
+    // Settled before the error event and the terminator reach the client.
+    expect(log.indexOf('settle:failed')).toBeLessThan(log.lastIndexOf('chunk'));
+    expect(JSON.parse(sink.chunks.at(-1) ?? '{}')).toMatchObject({ success: false, error: { code: 'api_error' } });
+  });
+
+  it('bills a stream the client left for what it was sent', async () => {
+    const { log, admitter, handle } = setup([delta('one'), delta(' two'), delta(' three'), ...REPLY]);
+    const outcome = await handle({ stream: true });
+    if (outcome.kind !== 'stream') throw new Error('expected a stream');
+    await outcome.pipe(new RecordingSink(log, 2));
+    expect(admitter.results).toHaveLength(1);
+    expect(admitter.results[0]?.outcome).toBe('aborted');
+    expect(admitter.results[0]?.usage?.completion_tokens).toBeGreaterThan(0);
+    expect(log).not.toContain('done');
+  });
+
+  it('never settles a request that admission refused', async () => {
+    const { admitter, records, handle } = setup(REPLY, new MoongateError('used_up'));
+    await expect(handle({})).rejects.toMatchObject({ code: 'used_up' });
+    expect(admitter.results).toHaveLength(0);
+    expect(records).toEqual([expect.objectContaining({ outcome: 'failed', error: expect.objectContaining({ code: 'used_up' }) })]);
+  });
+
+  it('never admits a request that fails validation', async () => {
+    const { admitter, handle } = setup(REPLY);
+    await expect(handle({ model: 'gpt-4' })).rejects.toMatchObject({ code: 'model_not_found' });
+    expect(admitter.tickets).toHaveLength(0);
+  });
+});
