@@ -55,9 +55,10 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     store,
     sessions,
     accounts: new AccountService({ db: store.db, dialect: store.dialect, sessions }),
-    applications: new ApplicationStore(store.db),
-    credentials: new CredentialStore(store.db),
+    applications: new ApplicationStore(store.db, { freeQuota: config.billing.freeQuota }),
+    credentials: new CredentialStore(store.db, { freeQuota: config.billing.freeQuota }),
     acquireLock: new KeyedMutex(),
+    currency: config.billing.currency,
   };
   const app = buildApp({ gateway, maxBodyBytes: config.maxBodyBytes, logger, accounts, trustProxy: config.trustProxy });
   app.addHook('onClose', async () => {

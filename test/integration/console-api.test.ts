@@ -47,7 +47,11 @@ describeEachDialect((target) => {
     // a fresh SQLite dir, and on PostgreSQL this file's schema is new.
     const location = target.location();
     moongate = await startTestServer({
-      env: { ...(location.databaseUrl === undefined ? {} : { DATABASE_URL: location.databaseUrl }) },
+      env: {
+        ...(location.databaseUrl === undefined ? {} : { DATABASE_URL: location.databaseUrl }),
+        MOONGATE_FREE_QUOTA: '1.5',
+        MOONGATE_CURRENCY: 'EUR',
+      },
     });
   });
   afterAll(async () => {
@@ -280,7 +284,14 @@ describeEachDialect((target) => {
       expect(kimi).toMatchObject({ name: KIMI_SERVICE.name, status: 'active' });
       expect(kimi).not.toHaveProperty('application');
       expect(kimi?.models).toHaveLength(7);
-      expect(kimi?.models).toContainEqual({ id: 'kimi-k2.5', thinking: true, contextTokens: 262_144 });
+      expect(kimi?.currency).toBe('EUR');
+      // SPEC.md's reference prices, in micro-units per 1M tokens.
+      expect(kimi?.models).toContainEqual({
+        id: 'kimi-k2.5',
+        thinking: true,
+        contextTokens: 262_144,
+        price: { cachedInput: 100_000, input: 600_000, output: 3_000_000 },
+      });
     });
 
     it('Acquire twice: one application, one credential, the token shown once, and the token works', async () => {
@@ -367,6 +378,76 @@ describeEachDialect((target) => {
     });
   });
 
+  describe('balance and usage', () => {
+    interface UsagePage {
+      rows: Array<{ traceId: string; credentialId: string; model: string; status: string; cost: number; promptTokens: number }>;
+      next: string | null;
+    }
+
+    it('Acquire brings the free quota; usage lists the person\'s requests, paged, and daily totals', async () => {
+      const { browser } = await newPerson();
+      const before = await browser.request('GET', '/api/balance');
+      expect(before.status).toBe(200);
+      expect(before.body).toEqual({ quota: 0, balance: 0, held: 0, currency: 'EUR' });
+      const acquired = await browser.request<{ credential: Credential; token: string }>('POST', `/api/services/${KIMI_SERVICE.slug}/acquire`);
+      expect((await browser.request('GET', '/api/balance')).body).toEqual({ quota: 1_500_000, balance: 0, held: 0, currency: 'EUR' });
+
+      const since = Date.now() - 1000;
+      const traceIds: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const chat = await chatWith(acquired.body.token);
+        expect(chat.status).toBe(200);
+        traceIds.push(chat.headers.get('x-trace-id') ?? '');
+        await chat.text();
+      }
+      const first = await browser.request<UsagePage>('GET', `/api/usage?limit=2&since=${since}`);
+      expect(first.status, first.text).toBe(200);
+      expect(first.body.rows).toHaveLength(2);
+      expect(first.body.next).not.toBeNull();
+      const second = await browser.request<UsagePage>('GET', `/api/usage?limit=2&since=${since}&before=${first.body.next ?? ''}`);
+      expect(second.body.rows).toHaveLength(1);
+      expect(second.body.next).toBeNull();
+      const rows = [...first.body.rows, ...second.body.rows];
+      expect(rows.map((r) => r.traceId).sort()).toEqual([...traceIds].sort());
+      for (const row of rows) {
+        expect(row).toMatchObject({ credentialId: acquired.body.credential.id, model: 'kimi-k2.5', status: 'completed', promptTokens: 9 });
+        expect(Number.isSafeInteger(row.cost) && row.cost > 0).toBe(true);
+      }
+      const spent = rows.reduce((sum, r) => sum + r.cost, 0);
+      expect((await browser.request('GET', '/api/balance')).body).toMatchObject({ quota: 1_500_000 - spent, held: 0 });
+
+      expect((await browser.request<UsagePage>('GET', '/api/usage?model=kimi-k2-thinking')).body.rows).toEqual([]);
+      expect((await browser.request<UsagePage>('GET', '/api/usage?status=failed')).body.rows).toEqual([]);
+      const daily = await browser.request<{ days: Array<Record<string, unknown>> }>('GET', `/api/usage/daily?since=${since - 86_400_000}&until=${Date.now() + 1000}`);
+      expect(daily.status, daily.text).toBe(200);
+      expect(daily.body.days).toEqual([
+        { day: new Date().toISOString().slice(0, 10), model: 'kimi-k2.5', requests: 3, promptTokens: 27, completionTokens: expect.any(Number), cost: spent },
+      ]);
+    });
+
+    it('names the field of a bad query, and needs a session', async () => {
+      const { browser } = await newPerson();
+      for (const [path, field] of [
+        ['/api/usage?limit=0', 'limit'],
+        ['/api/usage?limit=501', 'limit'],
+        ['/api/usage?since=yesterday', 'since'],
+        ['/api/usage?status=bogus', 'status'],
+        ['/api/usage?since=10&until=5', 'until'],
+        ['/api/usage?before=bm90IGEgY3Vyc29y', 'before'],
+        ['/api/usage/daily?until=5', 'since'],
+        ['/api/usage/daily?since=5', 'until'],
+        [`/api/usage/daily?since=0&until=${400 * 86_400_000}`, 'until'],
+      ] as const) {
+        const res = await browser.request('GET', path);
+        expectError(res, 400, 'bad_request');
+        expect(res.body, path).toMatchObject({ error: { message: expect.stringContaining(field) } });
+      }
+      for (const path of ['/api/balance', '/api/usage', '/api/usage/daily?since=0&until=1']) {
+        expectError(await client().request('GET', path), 401, 'invalid_token');
+      }
+    });
+  });
+
   describe('isolation', () => {
     it("B can neither list, revoke nor see A's credentials, and A's credential keeps working", async () => {
       const a = await newPerson();
@@ -393,7 +474,25 @@ describeEachDialect((target) => {
       expect(listedByA.body.credentials).toEqual([acquired.body.credential]);
       const chat = await chatWith(acquired.body.token);
       expect(chat.status).toBe(200);
+      const traceId = chat.headers.get('x-trace-id') ?? '';
       await chat.text();
+
+      // A's request is in A's usage and balance, and nowhere in B's.
+      const usageOfA = await a.browser.request<{ rows: Array<{ traceId: string }> }>('GET', '/api/usage');
+      expect(usageOfA.body.rows.map((r) => r.traceId)).toEqual([traceId]);
+      const day = { since: Date.now() - 86_400_000, until: Date.now() + 1000 };
+      for (const path of ['/api/usage', `/api/usage?model=kimi-k2.5`, `/api/usage/daily?since=${day.since}&until=${day.until}`, '/api/balance']) {
+        const res = await b.browser.request('GET', path);
+        expect(res.status, res.text).toBe(200);
+        expect(res.text).not.toContain(traceId);
+        expect(res.text).not.toContain(aId);
+      }
+      expect((await b.browser.request<{ rows: unknown[] }>('GET', '/api/usage')).body.rows).toEqual([]);
+      expect((await b.browser.request<{ days: unknown[] }>('GET', `/api/usage/daily?since=${day.since}&until=${day.until}`)).body.days).toEqual([]);
+      const balanceOfA = await a.browser.request<{ quota: number }>('GET', '/api/balance');
+      expect(balanceOfA.body.quota).toBeLessThan(1_500_000);
+      // B's own credential brought B the free quota; A's spending did not touch it.
+      expect((await b.browser.request('GET', '/api/balance')).body).toMatchObject({ quota: 1_500_000, held: 0 });
     });
   });
 });

@@ -12,6 +12,8 @@ export interface AccountContext {
   sessions: SessionStore;
   applications: ApplicationStore;
   credentials: CredentialStore;
+  /** The operator's currency (MOONGATE_CURRENCY): what the micro-units of prices and balances count. */
+  currency: string;
   /** Serialises "Acquire" per person and service, so a double click issues one first credential. */
   acquireLock: KeyedMutex;
 }

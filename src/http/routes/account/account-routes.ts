@@ -8,6 +8,7 @@ import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import type { AccountContext } from './account-context.js';
 import { registerAcquireRoute } from './acquire-route.js';
+import { registerBalanceRoute } from './balance-route.js';
 import { consoleGuard } from './console-guard.js';
 import { registerCredentialsRoute } from './credentials-route.js';
 import { registerLoginRoute } from './login-route.js';
@@ -16,11 +17,12 @@ import { registerPasswordRoute } from './password-route.js';
 import { registerRegisterRoute } from './register-route.js';
 import { registerServicesRoute } from './services-route.js';
 import { registerSessionRoute } from './session-route.js';
+import { registerUsageRoute } from './usage-route.js';
 
 export const ACCOUNT_API_PREFIX = '/api';
 
 /** The fixed paths, so that a wrong method on one is api_not_implemented rather than no_api (SPEC.md). */
-export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'password', 'services', 'credentials'].map(
+export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'password', 'services', 'credentials', 'balance', 'usage', 'usage/daily'].map(
   (path) => `${ACCOUNT_API_PREFIX}/${path}`,
 );
 
@@ -38,6 +40,8 @@ export function registerAccountRoutes(app: FastifyInstance, context: AccountCont
       registerServicesRoute(api, context);
       registerAcquireRoute(api, context);
       registerCredentialsRoute(api, context);
+      registerBalanceRoute(api, context);
+      registerUsageRoute(api, context);
     },
     { prefix: ACCOUNT_API_PREFIX },
   );
