@@ -54,7 +54,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const accounts = {
     store,
     sessions,
-    accounts: new AccountService({ db: store.db, dialect: store.dialect, sessions }),
+    accounts: new AccountService({ db: store.db, dialect: store.dialect, sessions, registrationsPerHour: config.registrationsPerHour }),
     applications: new ApplicationStore(store.db, { freeQuota: config.billing.freeQuota }),
     credentials: new CredentialStore(store.db, { freeQuota: config.billing.freeQuota }),
     acquireLock: new KeyedMutex(),

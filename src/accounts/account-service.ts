@@ -18,6 +18,7 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hash
 import { checkPasswordRules } from './password-rules.js';
 import { normalizeEmail, PersonStore, type Person } from './person-store.js';
 import { SessionStore, type OpenedSession } from './session-store.js';
+import { SlidingWindowCounter } from './sliding-window-counter.js';
 
 export interface LoggedIn extends OpenedSession {
   person: Person;
@@ -28,7 +29,11 @@ export interface AccountServiceOptions {
   dialect: StoreDialect;
   sessions: SessionStore;
   throttle?: LoginThrottle;
+  /** Registrations allowed per client address per hour (default 10). */
+  registrationsPerHour?: number;
 }
+
+const HOUR_MS = 3_600_000;
 
 /** The same answer for an unknown email and a wrong password, so a login reveals neither. */
 const WRONG_LOGIN = 'The email or password is wrong.';
@@ -41,6 +46,13 @@ export class AccountService {
   readonly #dialect: StoreDialect;
   readonly #people: PersonStore;
   readonly #throttle: LoginThrottle;
+  /**
+   * Every new account can Acquire a free quota, so one address may open only a few an hour.
+   * It slows a script down; it cannot stop one with many addresses (that needs verified
+   * email or an operator's approval, which the console issue may add).
+   */
+  readonly #registrations = new SlidingWindowCounter(HOUR_MS);
+  readonly #registrationsPerHour: number;
   readonly sessions: SessionStore;
 
   constructor(options: AccountServiceOptions) {
@@ -49,6 +61,7 @@ export class AccountService {
     this.#people = new PersonStore(options.db);
     this.sessions = options.sessions;
     this.#throttle = options.throttle ?? new LoginThrottle();
+    this.#registrationsPerHour = options.registrationsPerHour ?? 10;
   }
 
   /**
@@ -56,9 +69,21 @@ export class AccountService {
    * by the CLI without a password) is refused: without a verified mailbox, claiming it
    * would hand someone else's credentials to whoever registers first.
    */
-  async register(input: { email: string; password: string; userAgent?: string | undefined }, now: number = Date.now()): Promise<LoggedIn> {
+  async register(
+    input: { email: string; password: string; address?: string | undefined; userAgent?: string | undefined },
+    now: number = Date.now(),
+  ): Promise<LoggedIn> {
     const email = normalizeEmail(input.email);
     checkPasswordRules(input.password, email);
+    if (input.address !== undefined) {
+      const wait = this.#registrations.waitMs(input.address, this.#registrationsPerHour, now);
+      if (wait > 0) {
+        throw new MoongateError('too_many_requests', 'Too many accounts were registered from this address. Try again later.', {
+          retryAfter: Math.ceil(wait / 1000),
+        });
+      }
+      this.#registrations.record(input.address, now);
+    }
     const passwordHash = await hashPassword(input.password);
     const id = newId('per');
     await this.#db.transaction().execute(async (trx) => {

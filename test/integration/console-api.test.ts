@@ -51,6 +51,8 @@ describeEachDialect((target) => {
         ...(location.databaseUrl === undefined ? {} : { DATABASE_URL: location.databaseUrl }),
         MOONGATE_FREE_QUOTA: '1.5',
         MOONGATE_CURRENCY: 'EUR',
+        // Every test registers its own people from 127.0.0.1; the limit has its own test below.
+        REGISTRATIONS_PER_HOUR: '1000',
       },
     });
   });
@@ -82,8 +84,8 @@ describeEachDialect((target) => {
       expect(res.headers.get('cache-control')).toBe('no-store');
     });
 
-    it('marks the cookie Secure behind a trusted https proxy', async () => {
-      const proxied = await startTestServer({ env: { TRUST_PROXY: 'true', SESSION_TTL_DAYS: '2' } });
+    it('behind a trusted https proxy: a Secure cookie, and registrations limited per forwarded address', async () => {
+      const proxied = await startTestServer({ env: { TRUST_PROXY: 'true', SESSION_TTL_DAYS: '2', REGISTRATIONS_PER_HOUR: '2' } });
       try {
         const browser = new ConsoleClient(proxied.url);
         const res = await browser.request('POST', '/api/register', {
@@ -93,6 +95,17 @@ describeEachDialect((target) => {
         expect(res.status, res.text).toBe(201);
         const attributes = (res.setCookies[0] ?? '').split(';').map((a) => a.trim().toLowerCase());
         expect(attributes).toEqual(expect.arrayContaining(['secure', 'httponly', `max-age=${2 * 86_400}`]));
+
+        // REGISTRATIONS_PER_HOUR=2, counted per client address (X-Forwarded-For, trusted here).
+        const from = (address: string) => ({ 'x-forwarded-for': address });
+        const register = (address: string) =>
+          new ConsoleClient(proxied.url).request('POST', '/api/register', { body: { email: uniqueEmail(), password: PASSWORD }, headers: from(address) });
+        expect((await register('198.51.100.7')).status).toBe(201);
+        expect((await register('198.51.100.7')).status).toBe(201);
+        const third = await register('198.51.100.7');
+        expectError(third, 429, 'too_many_requests');
+        expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(3500);
+        expect((await register('198.51.100.8')).status).toBe(201);
       } finally {
         await proxied.close();
       }

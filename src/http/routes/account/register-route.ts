@@ -11,7 +11,7 @@ export const credentialsBody = z.object({ email: z.string(), password: z.string(
 export function registerRegisterRoute(api: FastifyInstance, context: AccountContext): void {
   api.post('/register', { config: { access: 'public' } }, async (request, reply) => {
     const body = parseInput(credentialsBody, request.body, 'body');
-    const loggedIn = await context.accounts.register({ ...body, userAgent: request.headers['user-agent'] });
+    const loggedIn = await context.accounts.register({ ...body, address: request.ip, userAgent: request.headers['user-agent'] });
     setSessionCookie(request, reply, loggedIn.sessionId, context.sessions.ttlMs);
     return reply.code(201).send({ person: personView(loggedIn.person), csrfToken: loggedIn.session.csrfToken });
   });
