@@ -56,7 +56,7 @@ export class BillingAdmitter implements Admitter {
           try {
             // Never more than was held: the hold is what the person was shown to afford.
             const cost = result.usage === null ? 0 : Math.min(worstCase, costOf(price, tokensOf(result.usage)));
-            await this.#parts.settlements.settle({ walletId, usage: usageRow(ticket, result, createdAt, walletId, cost) });
+            await this.#parts.settlements.settle({ walletId, held: worstCase, usage: usageRow(ticket, result, createdAt, walletId, cost) });
           } finally {
             permit.release();
           }

@@ -1,14 +1,18 @@
 /**
  * Holds: the worst case of each running request, taken from a wallet before the upstream
- * is called (docs/billing.md, "Holds").
+ * is called (docs/billing.md, "Holds"). A hold is ONE statement, a conditional update
+ * (`held = held + X where amount - held >= X`) checked by its row count: the database
+ * checks and reserves in one step, so concurrent requests can never reserve the same
+ * money twice.
  *
- * A hold is one conditional UPDATE (`held = held + X where amount - held >= X`): the
- * database checks and reserves in one step, so neither concurrent requests in one process
- * nor several replicas on one PostgreSQL can reserve the same money twice; the row count
- * says whether it worked. The hold's own row (keyed by trace id, owned by this process
- * instance) is written in the same transaction, so a crash leaves a record of what to give
- * back: at start-up, and on PostgreSQL whenever another instance's lease runs out, holds
- * whose owner is gone are released.
+ * How a crash is undone differs by dialect:
+ * - PostgreSQL (several replicas): the same statement also records the hold (trace id,
+ *   wallet, amount, owning instance) through a data-modifying CTE. Instances heartbeat;
+ *   the holds of an instance whose lease ran out are released by whichever instance
+ *   sweeps first (delete-returning: exactly once).
+ * - SQLite (one server process per file, DESIGN.md): no hold row is needed. Every `held`
+ *   total belongs to the running process, so a starting process resets them all to zero:
+ *   whatever a crashed predecessor held is released, whatever it had settled is kept.
  */
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
@@ -30,7 +34,10 @@ export interface HoldLedgerOptions {
 const DEFAULT_LEASE_MS = 60_000;
 
 export class HoldLedger {
-  readonly instanceId = `inst_${randomBytes(12).toString('hex')}`;
+  /** `inst_<pid>_<random>`: on SQLite the pid tells whether the owner still runs. */
+  readonly instanceId = `inst_${process.pid}_${randomBytes(12).toString('hex')}`;
+  /** Whether holds have rows (and settlement must remove them). */
+  readonly recordsHolds: boolean;
   readonly #leaseMs: number;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
@@ -42,16 +49,20 @@ export class HoldLedger {
   ) {
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.#now = options.now ?? Date.now;
+    this.recordsHolds = dialect === 'postgres';
   }
 
   /**
-   * Registers this instance and releases the holds of instances that are gone. On SQLite
-   * the file belongs to one server process (DESIGN.md: several processes means PostgreSQL),
-   * so every hold not ours is a crashed predecessor's. Then heartbeats and sweeps.
+   * Releases what crashed processes held, then (PostgreSQL) registers this instance and
+   * heartbeats. Returns how many holds (PostgreSQL) or wallets (SQLite) were released.
    */
   async start(): Promise<number> {
+    if (!this.recordsHolds) {
+      await this.#claimSqlite();
+      return this.#resetSqlite();
+    }
     await this.db.insertInto('instances').values({ id: this.instanceId, heartbeat_at: this.#now() }).execute();
-    const released = await this.releaseOrphans(this.dialect === 'sqlite');
+    const released = await this.releaseOrphans();
     this.#timer = setInterval(() => {
       void this.#beat().catch(() => undefined);
     }, Math.max(1_000, Math.floor(this.#leaseMs / 3)));
@@ -61,7 +72,31 @@ export class HoldLedger {
 
   async #beat(): Promise<void> {
     await this.db.updateTable('instances').set({ heartbeat_at: this.#now() }).where('id', '=', this.instanceId).execute();
-    await this.releaseOrphans(false);
+    await this.releaseOrphans();
+  }
+
+  /**
+   * SQLite: refuses to start beside another live server on the same file (its holds would
+   * be reset under it); the instances of dead processes are forgotten.
+   */
+  async #claimSqlite(): Promise<void> {
+    const others = await this.db.selectFrom('instances').select('id').execute();
+    for (const { id } of others) {
+      const pid = Number(/^inst_(\d+)_/.exec(id)?.[1]);
+      if (Number.isSafeInteger(pid) && pid !== process.pid && processIsAlive(pid)) {
+        throw new Error(
+          `another moongate server (pid ${pid}) is using this SQLite database; stop it first, or use PostgreSQL (DATABASE_URL) for several servers`,
+        );
+      }
+    }
+    await this.db.deleteFrom('instances').where('id', 'not like', `inst_${process.pid}_%`).execute();
+    await this.db.insertInto('instances').values({ id: this.instanceId, heartbeat_at: this.#now() }).execute();
+  }
+
+  /** SQLite: no other process holds anything on this file. */
+  async #resetSqlite(): Promise<number> {
+    const reset = await this.db.updateTable('wallets').set({ held: 0 }).where('held', '!=', 0).executeTakeFirst();
+    return Number(reset.numUpdatedRows);
   }
 
   /**
@@ -69,55 +104,42 @@ export class HoldLedger {
    * from the person's global balance. Returns the wallet held on, or null: not enough.
    */
   async hold(traceId: string, target: HoldTarget, amount: number): Promise<string | null> {
-    const attempts: Array<(trx: Transaction<Database>) => Promise<string | null>> = [];
     if (target.applicationId !== null) {
-      const applicationId = target.applicationId;
-      attempts.push((trx) => this.#take(trx, applicationId, amount, null));
-      attempts.push((trx) => this.#take(trx, target.personId, amount, applicationId));
-    } else {
-      attempts.push((trx) => this.#take(trx, target.personId, amount, null));
+      if (await this.#take(traceId, target.applicationId, amount, null)) return target.applicationId;
+      return (await this.#take(traceId, target.personId, amount, target.applicationId)) ? target.personId : null;
     }
-    return this.db.transaction().execute(async (trx) => {
-      for (const attempt of attempts) {
-        const walletId = await attempt(trx);
-        if (walletId === null) continue;
-        await trx
-          .insertInto('holds')
-          .values({ trace_id: traceId, wallet_id: walletId, amount, instance_id: this.instanceId, created_at: this.#now() })
-          .execute();
-        return walletId;
-      }
-      return null;
-    });
+    return (await this.#take(traceId, target.personId, amount, null)) ? target.personId : null;
   }
 
   /** The conditional reservation; `via` names a quota wallet that must allow the fallback. */
-  async #take(trx: Transaction<Database>, walletId: string, amount: number, via: string | null): Promise<string | null> {
-    let update = trx
-      .updateTable('wallets')
-      .set((eb) => ({ held: eb('held', '+', amount) }))
-      .where('id', '=', walletId)
-      .where(sql<boolean>`amount - held >= ${amount}`);
-    if (via !== null) {
-      update = update.where(({ exists, selectFrom }) =>
-        exists(selectFrom('wallets as q').select('q.id').where('q.id', '=', via).where('q.fallback', '=', 'balance')),
-      );
+  async #take(traceId: string, walletId: string, amount: number, via: string | null): Promise<boolean> {
+    const fallback =
+      via === null ? sql`` : sql`and exists (select 1 from wallets q where q.id = ${via} and q.fallback = 'balance')`;
+    const reserve = sql`update wallets set held = held + ${amount} where id = ${walletId} and amount - held >= ${amount} ${fallback}`;
+    if (!this.recordsHolds) {
+      const result = await reserve.execute(this.db);
+      return (result.numAffectedRows ?? 0n) > 0n;
     }
-    const result = await update.executeTakeFirst();
-    return result.numUpdatedRows > 0n ? walletId : null;
+    // One round trip: the reservation and the record of it commit together or not at all.
+    const result = await sql`
+      with taken as (${reserve} returning id)
+      insert into holds (trace_id, wallet_id, amount, instance_id, created_at)
+      select ${traceId}, id, ${amount}::bigint, ${this.instanceId}, ${this.#now()}::bigint from taken`.execute(this.db);
+    return (result.numAffectedRows ?? 0n) > 0n;
   }
 
   /**
-   * Gives back the holds whose owner is gone: every other instance's when `allOthers`
-   * (SQLite start-up), else those of instances whose lease ran out. Delete-returning makes
-   * each hold released once, even with several replicas sweeping at the same time.
+   * PostgreSQL: gives back the holds of instances whose lease ran out. Delete-returning
+   * makes each hold released once, even with several replicas sweeping at the same time.
    */
-  async releaseOrphans(allOthers: boolean): Promise<number> {
+  async releaseOrphans(): Promise<number> {
+    if (!this.recordsHolds) return 0;
     const expired = this.#now() - this.#leaseMs;
     return this.db.transaction().execute(async (trx) => {
-      let deletion = trx.deleteFrom('holds').where('instance_id', '!=', this.instanceId);
-      if (!allOthers) {
-        deletion = deletion.where(({ not, exists, selectFrom }) =>
+      const released = await trx
+        .deleteFrom('holds')
+        .where('instance_id', '!=', this.instanceId)
+        .where(({ not, exists, selectFrom }) =>
           not(
             exists(
               selectFrom('instances as i')
@@ -126,13 +148,11 @@ export class HoldLedger {
                 .where('i.heartbeat_at', '>=', expired),
             ),
           ),
-        );
-      }
-      const released = await deletion.returning(['wallet_id', 'amount']).execute();
+        )
+        .returning(['wallet_id', 'amount'])
+        .execute();
       await giveBack(trx, released);
-      let instances = trx.deleteFrom('instances').where('id', '!=', this.instanceId);
-      if (!allOthers) instances = instances.where('heartbeat_at', '<', expired);
-      await instances.execute();
+      await trx.deleteFrom('instances').where('id', '!=', this.instanceId).where('heartbeat_at', '<', expired).execute();
       return released.length;
     });
   }
@@ -140,6 +160,11 @@ export class HoldLedger {
   /** Stops heartbeating and leaves: holds still open now belong to nobody, so give them back. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    if (!this.recordsHolds) {
+      await this.#resetSqlite();
+      await this.db.deleteFrom('instances').where('id', '=', this.instanceId).execute();
+      return;
+    }
     await this.db.transaction().execute(async (trx) => {
       const released = await trx.deleteFrom('holds').where('instance_id', '=', this.instanceId).returning(['wallet_id', 'amount']).execute();
       await giveBack(trx, released);
@@ -148,8 +173,18 @@ export class HoldLedger {
   }
 }
 
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user; only ESRCH means it is gone.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Lowers each wallet's held total by the holds just deleted. */
-export async function giveBack(trx: Transaction<Database>, holds: ReadonlyArray<{ wallet_id: string; amount: number }>): Promise<void> {
+async function giveBack(trx: Transaction<Database>, holds: ReadonlyArray<{ wallet_id: string; amount: number }>): Promise<void> {
   const byWallet = new Map<string, number>();
   for (const h of holds) byWallet.set(h.wallet_id, (byWallet.get(h.wallet_id) ?? 0) + h.amount);
   // A fixed order (by id) on every path that updates several wallets avoids deadlocks on PostgreSQL.

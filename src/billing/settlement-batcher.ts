@@ -14,6 +14,8 @@ export interface Settlement {
   usage: Insertable<UsageTable>;
   /** The wallet the hold is on, charged `usage.cost`; null when nothing was held. */
   walletId: string | null;
+  /** The amount held, given back now. */
+  held: number;
 }
 
 export interface SettlementBatcherOptions {
@@ -35,8 +37,13 @@ export class SettlementBatcher {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
+  /**
+   * `recordedHolds`: holds have rows (PostgreSQL) that settlement removes; only holds still
+   * there are given back, so one an orphan sweep already released is not given back twice.
+   */
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly recordedHolds: boolean,
     options: SettlementBatcherOptions = {},
   ) {
     this.#maxDelayMs = options.maxDelayMs ?? 2;
@@ -44,7 +51,7 @@ export class SettlementBatcher {
   }
 
   settle(settlement: Settlement): Promise<void> {
-    if (this.#maxDelayMs === 0) return this.db.transaction().execute((trx) => commit(trx, [settlement]));
+    if (this.#maxDelayMs === 0) return this.db.transaction().execute((trx) => commit(trx, [settlement], this.recordedHolds));
     return new Promise((resolve, reject) => {
       this.#queue.push({ settlement, resolve, reject });
       if (this.#queue.length >= this.#maxBatch) this.#flushSoon(0);
@@ -81,7 +88,7 @@ export class SettlementBatcher {
 
   async #commitBatch(batch: Pending[]): Promise<void> {
     try {
-      await this.db.transaction().execute((trx) => commit(trx, batch.map((p) => p.settlement)));
+      await this.db.transaction().execute((trx) => commit(trx, batch.map((p) => p.settlement), this.recordedHolds));
       for (const p of batch) p.resolve();
     } catch (error) {
       if (batch.length === 1) {
@@ -95,11 +102,11 @@ export class SettlementBatcher {
 }
 
 /** Usage rows, holds removed, wallets charged: one transaction for the whole batch. */
-async function commit(trx: Transaction<Database>, settlements: readonly Settlement[]): Promise<void> {
+async function commit(trx: Transaction<Database>, settlements: readonly Settlement[], recordedHolds: boolean): Promise<void> {
   const traceIds = settlements.map((s) => s.usage.trace_id);
-  // Only holds that still exist are given back: a hold an orphan sweep already released
-  // must not be subtracted twice.
-  const released = await trx.deleteFrom('holds').where('trace_id', 'in', traceIds).returning(['wallet_id', 'amount']).execute();
+  const released = recordedHolds
+    ? await trx.deleteFrom('holds').where('trace_id', 'in', traceIds).returning(['wallet_id', 'amount']).execute()
+    : settlements.flatMap((s) => (s.walletId === null ? [] : [{ wallet_id: s.walletId, amount: s.held }]));
   // One update per wallet (charge and hold release together), in id order: a fixed lock
   // order keeps concurrent batches of several replicas free of deadlocks on PostgreSQL.
   const changes = new Map<string, { cost: number; held: number }>();

@@ -39,7 +39,7 @@ export async function startBilling(
   const releasedAtStart = await holds.start();
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
   const limiter = new MemoryRequestLimiter();
-  const settlements = new SettlementBatcher(store.db, settings.settlement);
+  const settlements = new SettlementBatcher(store.db, holds.recordsHolds, settings.settlement);
   try {
     await pruner.start();
   } catch (error) {

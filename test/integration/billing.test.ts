@@ -133,7 +133,8 @@ describe('limits', () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('too_many_requests');
-    expect(await moongate.server.store.db.selectFrom('holds').selectAll().execute()).toHaveLength(20);
+    // ceil(9 × 0.6 + 10 × 3.0) = 36 micro-units held for each running request, none for the refused one.
+    expect(await walletOf(moongate, caller.personId)).toEqual({ amount: 100_000_000, held: 20 * 36 });
     provider.open();
     expect((await Promise.all(running)).map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(await usageOf(moongate, caller.personId)).toHaveLength(20);

@@ -1,0 +1,189 @@
+/**
+ * Billing's store side on both dialects: the console's account queries, the free quota
+ * once per person, holds (atomic, released when their owner is gone) and usage pruning.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ApplicationStore } from '../../src/accounts/application-store.js';
+import { PersonStore } from '../../src/accounts/person-store.js';
+import { dailyUsage, getBalanceSummary, listPrices, listUsage } from '../../src/billing/account-queries.js';
+import { HoldLedger } from '../../src/billing/hold-ledger.js';
+import { seedPrices } from '../../src/billing/price-store.js';
+import { pruneUsage } from '../../src/billing/usage-pruner.js';
+import { addBalance } from '../../src/billing/wallet-store.js';
+import { newId } from '../../src/store/new-id.js';
+import { openStore, type Store } from '../../src/store/open-store.js';
+import { KIMI_SERVICE } from '../../src/store/seed-services.js';
+import { fundedCredential } from '../helpers/funded-credential.js';
+import { describeEachDialect } from '../helpers/postgres.js';
+
+const DAY = 86_400_000;
+
+describeEachDialect((target) => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await openStore(target.location());
+    await seedPrices(store.db);
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('gives the free quota once per person, not per application, even to concurrent calls', async () => {
+    await store.db.insertInto('services').values({ id: newId('svc'), slug: 'second-api', name: 'Second', status: 'active', created_at: 1 }).execute();
+    const person = await new PersonStore(store.db).ensurePerson('free@example.com');
+    const applications = new ApplicationStore(store.db, { freeQuota: 1_000 });
+    const created = await Promise.all([
+      applications.ensureApplication(person.id, KIMI_SERVICE.slug),
+      applications.ensureApplication(person.id, 'second-api'),
+      applications.ensureApplication(person.id, KIMI_SERVICE.slug),
+      applications.ensureApplication(person.id, 'second-api'),
+    ]);
+    expect(new Set(created.map((a) => a.id)).size).toBe(2);
+    const wallets = await store.db.selectFrom('wallets').select(['kind', 'amount']).where('person_id', '=', person.id).execute();
+    expect(wallets.map((w) => w.kind)).toEqual(['quota', 'quota']);
+    expect(wallets.reduce((sum, w) => sum + w.amount, 0)).toBe(1_000);
+    expect((await getBalanceSummary(store.db, person.id)).quota).toBe(1_000);
+  });
+
+  it('sums quota, balance and held for the console', async () => {
+    const caller = await fundedCredential(store, 'summary@example.com', { balance: 700, scope: 'service' });
+    await addBalance(store.db, caller.personId, 2_500);
+    await addBalance(store.db, caller.personId, 500);
+    const ledger = new HoldLedger(store.db, target.dialect);
+    await ledger.start();
+    expect(await ledger.hold('trace-summary', { personId: caller.personId, applicationId: null }, 300)).toBe(caller.personId);
+    expect(await getBalanceSummary(store.db, caller.personId)).toEqual({ quota: 700, balance: 3_000, held: 300, currency: 'USD' });
+    await ledger.close();
+    expect(await getBalanceSummary(store.db, caller.personId)).toMatchObject({ held: 0, balance: 3_000 });
+  });
+
+  it('holds atomically: concurrent holds never exceed what is there', async () => {
+    const caller = await fundedCredential(store, 'atomic@example.com', { balance: 1_000 });
+    const ledger = new HoldLedger(store.db, target.dialect);
+    await ledger.start();
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => ledger.hold(`atomic-${i}`, { personId: caller.personId, applicationId: null }, 100)),
+    );
+    expect(results.filter((r) => r !== null)).toHaveLength(10);
+    expect(await store.db.selectFrom('wallets').select('held').where('id', '=', caller.personId).executeTakeFirst()).toEqual({ held: 1_000 });
+    await ledger.close();
+  });
+
+  it.skipIf(target.dialect !== 'sqlite')('SQLite: a starting server releases every hold of the processes before it', async () => {
+    const caller = await fundedCredential(store, 'restart@example.com', { balance: 1_000 });
+    const crashed = new HoldLedger(store.db, target.dialect);
+    await crashed.start();
+    await crashed.hold('crashed-1', { personId: caller.personId, applicationId: null }, 400);
+    const next = new HoldLedger(store.db, target.dialect);
+    expect(await next.start()).toBe(1);
+    expect(await store.db.selectFrom('wallets').select('held').where('id', '=', caller.personId).executeTakeFirst()).toEqual({ held: 0 });
+    await next.close();
+    await crashed.close();
+  });
+
+  it.skipIf(target.dialect !== 'postgres')("PostgreSQL: releases a dead instance's holds once its lease has run out, and a live one's never", async () => {
+    const caller = await fundedCredential(store, 'lease@example.com', { balance: 1_000 });
+    let now = 1_000_000;
+    const dead = new HoldLedger(store.db, target.dialect, { leaseMs: 60_000, now: () => now });
+    const live = new HoldLedger(store.db, target.dialect, { leaseMs: 60_000, now: () => now });
+    await dead.start();
+    await live.start();
+    await dead.hold('dead-1', { personId: caller.personId, applicationId: null }, 400);
+    await live.hold('live-1', { personId: caller.personId, applicationId: null }, 200);
+    // Still within the lease: nothing is released.
+    now += 30_000;
+    expect(await live.releaseOrphans()).toBe(0);
+    // The dead instance stops heartbeating; the live one keeps beating.
+    now += 61_000;
+    await store.db.updateTable('instances').set({ heartbeat_at: now }).where('id', '=', live.instanceId).execute();
+    expect(await live.releaseOrphans()).toBe(1);
+    expect(await live.releaseOrphans()).toBe(0);
+    const holds = await store.db.selectFrom('holds').select('trace_id').where('trace_id', 'in', ['dead-1', 'live-1']).execute();
+    expect(holds).toEqual([{ trace_id: 'live-1' }]);
+    expect(await store.db.selectFrom('wallets').select('held').where('id', '=', caller.personId).executeTakeFirst()).toEqual({ held: 200 });
+    await live.close();
+    await dead.close();
+  });
+
+  it('lists usage newest first with a cursor and filters, and totals per day and model', async () => {
+    const caller = await fundedCredential(store, 'usage@example.com', { balance: 0 });
+    const credential = await store.db.selectFrom('credentials').select('name').where('id', '=', caller.credentialId).executeTakeFirstOrThrow();
+    const service = await store.db.selectFrom('services').select(['id', 'slug']).where('slug', '=', KIMI_SERVICE.slug).executeTakeFirstOrThrow();
+    const day0 = Date.UTC(2026, 0, 10);
+    const row = (i: number, model: string, status: 'completed' | 'failed', createdAt: number) => ({
+      trace_id: `usage-${String(i).padStart(2, '0')}`,
+      created_at: createdAt,
+      person_id: caller.personId,
+      credential_id: caller.credentialId,
+      service_id: service.id,
+      wallet_id: caller.personId,
+      model,
+      stream: i % 2 === 0 ? ('true' as const) : ('false' as const),
+      status,
+      error_code: status === 'failed' ? 'timeout' : null,
+      prompt_tokens: 10,
+      cached_tokens: 2,
+      completion_tokens: status === 'failed' ? 0 : 20,
+      cost: status === 'failed' ? 0 : 65,
+      duration_ms: 100,
+      ttft_ms: status === 'failed' ? null : 30,
+      channel: 'simulator',
+    });
+    await store.db
+      .insertInto('usage')
+      .values([
+        row(1, 'kimi-k2.5', 'completed', day0 + 1_000),
+        row(2, 'kimi-k2.5', 'completed', day0 + 2_000),
+        row(3, 'kimi-k2-thinking', 'completed', day0 + 3_000),
+        row(4, 'kimi-k2.5', 'failed', day0 + DAY + 1_000),
+        row(5, 'kimi-k2.5', 'completed', day0 + DAY + 1_000), // same time as 4: the trace id breaks the tie
+      ])
+      .execute();
+
+    const first = await listUsage(store.db, caller.personId, { limit: 2 });
+    expect(first.rows.map((r) => r.traceId)).toEqual(['usage-05', 'usage-04']);
+    expect(first.rows[1]).toEqual({
+      traceId: 'usage-04',
+      createdAt: day0 + DAY + 1_000,
+      model: 'kimi-k2.5',
+      credentialId: caller.credentialId,
+      credentialName: credential.name,
+      serviceSlug: service.slug,
+      stream: true,
+      status: 'failed',
+      errorCode: 'timeout',
+      promptTokens: 10,
+      cachedTokens: 2,
+      completionTokens: 0,
+      cost: 0,
+      durationMs: 100,
+      ttftMs: null,
+      channel: 'simulator',
+    });
+    const second = await listUsage(store.db, caller.personId, { limit: 2, before: first.next ?? '' });
+    expect(second.rows.map((r) => r.traceId)).toEqual(['usage-03', 'usage-02']);
+    const third = await listUsage(store.db, caller.personId, { limit: 2, before: second.next ?? '' });
+    expect(third).toMatchObject({ rows: [{ traceId: 'usage-01' }], next: null });
+    expect((await listUsage(store.db, caller.personId, { status: 'failed' })).rows.map((r) => r.traceId)).toEqual(['usage-04']);
+    expect((await listUsage(store.db, caller.personId, { model: 'kimi-k2-thinking' })).rows).toHaveLength(1);
+    expect((await listUsage(store.db, caller.personId, { since: day0 + DAY, until: day0 + 2 * DAY })).rows).toHaveLength(2);
+    await expect(listUsage(store.db, caller.personId, { limit: 501 })).rejects.toThrow(/limit/);
+    await expect(listUsage(store.db, caller.personId, { before: 'garbage' })).rejects.toThrow(/cursor/);
+
+    expect(await dailyUsage(store.db, caller.personId, { since: day0, until: day0 + 2 * DAY })).toEqual([
+      { day: '2026-01-10', model: 'kimi-k2-thinking', requests: 1, promptTokens: 10, completionTokens: 20, cost: 65 },
+      { day: '2026-01-10', model: 'kimi-k2.5', requests: 2, promptTokens: 20, completionTokens: 40, cost: 130 },
+      { day: '2026-01-11', model: 'kimi-k2.5', requests: 2, promptTokens: 20, completionTokens: 20, cost: 65 },
+    ]);
+
+    // Retention: rows older than the period go, newer ones stay.
+    expect(await pruneUsage(store.db, 1, day0 + DAY + 5_000)).toBe(3);
+    expect((await listUsage(store.db, caller.personId, {})).rows.map((r) => r.traceId)).toEqual(['usage-05', 'usage-04']);
+  });
+
+  it('lists the prices in micro-units per 1M tokens', async () => {
+    const prices = await listPrices(store.db);
+    expect(prices).toHaveLength(7);
+    expect(prices).toContainEqual({ model: 'kimi-k2-thinking-turbo', cachedInput: 150_000, input: 1_150_000, output: 8_000_000 });
+  });
+});
