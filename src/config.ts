@@ -24,6 +24,12 @@ const envSchema = z.object({
   MOONSHOT_BASE_URL: z.url().default('https://api.moonshot.ai/v1'),
   MOONGATE_SIM_TTFT_MS: nonNegative.default(350),
   MOONGATE_SIM_TOKENS_PER_S: nonNegative.default(80),
+  /** Console sessions end this long after their last use. */
+  SESSION_TTL_DAYS: z.coerce.number().positive().max(365).default(30),
+  /** Behind a TLS-terminating proxy: believe its X-Forwarded-Proto/-Host/-For (Secure cookies, Origin checks, client IPs). */
+  TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false'),
+  /** Console accounts one client address may register per hour (each can Acquire a free quota). */
+  REGISTRATIONS_PER_HOUR: positiveInt.default(10),
   /** Currency amount with up to 6 decimals; default: 500 worst-case "Hello" requests on kimi-k2.5 (docs/billing.md). */
   MOONGATE_FREE_QUOTA: z.string().regex(/^\d+(\.\d{1,6})?$/, 'must be an amount such as 5.00').optional(),
   MOONGATE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code').default('USD'),
@@ -51,6 +57,9 @@ export interface Config {
   upstream: UpstreamConfig;
   /** Channels, routing, keep-alive and drain settings from moongate.config.json/yaml (docs/channels.md). */
   channelsFile: Readonly<ChannelsFile>;
+  sessionTtlMs: number;
+  trustProxy: boolean;
+  registrationsPerHour: number;
   billing: BillingConfig;
 }
 
@@ -82,6 +91,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     maxBodyBytes: e.MAX_BODY_BYTES,
     logLevel: e.LOG_LEVEL,
     upstream,
+    sessionTtlMs: Math.round(e.SESSION_TTL_DAYS * 86_400_000),
+    trustProxy: e.TRUST_PROXY === 'true' || e.TRUST_PROXY === '1',
+    registrationsPerHour: e.REGISTRATIONS_PER_HOUR,
     billing: {
       freeQuota: e.MOONGATE_FREE_QUOTA === undefined ? defaultFreeQuota() : parseAmount(e.MOONGATE_FREE_QUOTA),
       currency: e.MOONGATE_CURRENCY,

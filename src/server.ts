@@ -6,7 +6,11 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { pino, type Logger } from 'pino';
+import { AccountService } from './accounts/account-service.js';
+import { ApplicationStore } from './accounts/application-store.js';
 import { authenticate } from './accounts/authenticate.js';
+import { CredentialStore } from './accounts/credential-store.js';
+import { SessionStore } from './accounts/session-store.js';
 import { startBilling, type RunningBilling } from './billing/start-billing.js';
 import type { ChannelSpec } from './channels/channel-config.js';
 import { ChannelStore } from './channels/channel-store.js';
@@ -18,6 +22,7 @@ import { LOG_REDACTIONS, buildApp } from './http/app.js';
 import { InFlightRequests } from './http/in-flight-requests.js';
 import { Metrics } from './observability/metrics.js';
 import { createChannelProvider } from './providers/create-provider.js';
+import { KeyedMutex } from './http/routes/account/keyed-mutex.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
 
@@ -81,6 +86,16 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     admitter: options.admitter ?? billing.admitter,
     observers: [metrics.observer],
   });
+  const sessions = new SessionStore(store.db, config.sessionTtlMs);
+  const accounts = {
+    store,
+    sessions,
+    accounts: new AccountService({ db: store.db, dialect: store.dialect, sessions, registrationsPerHour: config.registrationsPerHour }),
+    applications: new ApplicationStore(store.db, { freeQuota: config.billing.freeQuota }),
+    credentials: new CredentialStore(store.db, { freeQuota: config.billing.freeQuota }),
+    acquireLock: new KeyedMutex(),
+    currency: config.billing.currency,
+  };
   const app = buildApp({
     gateway,
     maxBodyBytes: config.maxBodyBytes,
@@ -89,6 +104,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     inFlight,
     metrics,
     readiness: [{ name: 'the store', check: async () => void (await sql`select 1`.execute(store.db)) }],
+    accounts,
+    trustProxy: config.trustProxy,
   });
   app.addHook('onClose', async () => {
     await router.close();

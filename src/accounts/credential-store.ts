@@ -128,6 +128,22 @@ export class CredentialStore {
     return this.getCredential(id);
   }
 
+  /**
+   * Revokes a credential only if it belongs to the person; undefined otherwise, the same
+   * for someone else's id as for an unknown one, so a caller cannot learn which ids exist.
+   */
+  async revokeOwnCredential(personId: string, id: string, now: number = Date.now()): Promise<Credential | undefined> {
+    await this.#db
+      .updateTable('credentials')
+      .set({ status: 'revoked', revoked_at: now })
+      .where('id', '=', id)
+      .where('person_id', '=', personId)
+      .where('status', '!=', 'revoked')
+      .execute();
+    const row = await this.#selectCredentials().where('c.id', '=', id).where('c.person_id', '=', personId).executeTakeFirst();
+    return row === undefined ? undefined : toCredential(row);
+  }
+
   /** Disables or re-enables a credential; a revoked one stays revoked. */
   async setCredentialStatus(id: string, status: Exclude<CredentialStatus, 'revoked'>): Promise<Credential> {
     const result = await this.#db

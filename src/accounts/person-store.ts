@@ -65,6 +65,22 @@ export class PersonStore {
     return toPerson(row);
   }
 
+  /** The stored password hash (null: the person cannot log in yet); never leaves src/accounts. */
+  async getPasswordHash(id: string): Promise<string | null> {
+    const row = await this.#db.selectFrom('people').select('password_hash').where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new MoongateError('bad_request', `person ${id} does not exist`);
+    return row.password_hash;
+  }
+
+  async setPasswordHash(id: string, passwordHash: string): Promise<void> {
+    await this.#db.updateTable('people').set({ password_hash: passwordHash }).where('id', '=', id).execute();
+  }
+
+  async setPersonRole(id: string, role: PersonRole): Promise<Person> {
+    await this.#db.updateTable('people').set({ role }).where('id', '=', id).execute();
+    return this.getPerson(id);
+  }
+
   async setPersonStatus(id: string, status: PersonStatus): Promise<Person> {
     await this.#db.updateTable('people').set({ status }).where('id', '=', id).execute();
     return this.getPerson(id);

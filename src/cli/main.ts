@@ -1,5 +1,6 @@
 /** The `moongate` command. Each command group registers itself from its own file. */
 import { Command } from 'commander';
+import { registerAdminCommands } from './admin-commands.js';
 import { registerBalanceCommands } from './balance-commands.js';
 import { registerChannelCommands } from './channel-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerServeCommand(program);
   registerCredentialCommands(program);
+  registerAdminCommands(program);
   registerBalanceCommands(program);
   registerUsageCommand(program);
   registerPriceCommands(program);

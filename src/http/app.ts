@@ -7,6 +7,8 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { MoongateError } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installErrorHandler, sendError, toMoongateError } from './error-handler.js';
+import type { AccountContext } from './routes/account/account-context.js';
+import { ACCOUNT_PATHS, registerAccountRoutes } from './routes/account/account-routes.js';
 import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
 import { registerHealthRoute, type ReadinessCheck } from './routes/health-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
@@ -25,6 +27,10 @@ export interface AppOptions {
   inFlight?: InFlightRequests;
   metrics?: Metrics;
   readiness?: readonly ReadinessCheck[];
+  /** The console API under /api/; left out, the app serves the chat API alone. */
+  accounts?: AccountContext;
+  /** Believe X-Forwarded-* from a proxy in front (TRUST_PROXY). */
+  trustProxy?: boolean;
 }
 
 export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.token', '*.password'];
@@ -33,6 +39,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.maxBodyBytes,
+    trustProxy: options.trustProxy ?? false,
     genReqId: () => randomUUID(),
     // The trace id is always ours (a UUID v4); a client cannot choose it.
     requestIdHeader: false,
@@ -75,7 +82,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   installErrorHandler(app);
 
-  const knownPaths = new Set<string>([...CHAT_COMPLETIONS_PATHS, ...MODELS_PATHS, '/healthz', '/readyz', '/metrics', '/']);
+  const knownPaths = new Set<string>([
+    ...CHAT_COMPLETIONS_PATHS,
+    ...MODELS_PATHS,
+    '/healthz',
+    '/readyz',
+    '/metrics',
+    '/',
+    ...(options.accounts === undefined ? [] : ACCOUNT_PATHS),
+  ]);
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?', 1)[0] ?? '';
     const error = knownPaths.has(path)
@@ -92,5 +107,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerHealthRoute(app, options.readiness, () => options.inFlight?.draining === true);
   if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics);
   registerHomeRoute(app);
+  if (options.accounts !== undefined) registerAccountRoutes(app, options.accounts);
   return app;
 }

@@ -23,6 +23,8 @@ export interface PeopleTable {
   role: PersonRole;
   status: PersonStatus;
   created_at: number;
+  /** An encoded scrypt hash (see accounts/password-hash.ts); null for people made by the CLI, who cannot log in. */
+  password_hash: string | null;
   /** When the person's first application got the free quota; null until then (once per person). */
   free_quota_granted_at: OptionalNullable<number>;
 }
@@ -130,11 +132,27 @@ export interface UsageTable {
   channel: string | null;
 }
 
+/** A console login. The session id lives only in the person's cookie; this row keeps its SHA-256. */
+export interface SessionsTable {
+  id: string;
+  /** SHA-256 hex of the session id the cookie carries. */
+  token_hash: string;
+  person_id: string;
+  /** Sent back in the x-csrf-token header of every state-changing console call. */
+  csrf_token: string;
+  created_at: number;
+  /** Slides forward on use (see accounts/session-store.ts). */
+  expires_at: number;
+  last_seen_at: number;
+  user_agent: string | null;
+}
+
 export interface Database {
   people: PeopleTable;
   services: ServicesTable;
   applications: ApplicationsTable;
   credentials: CredentialsTable;
+  sessions: SessionsTable;
   wallets: WalletsTable;
   instances: InstancesTable;
   holds: HoldsTable;
@@ -169,3 +187,4 @@ export interface ChannelsTable {
 }
 
 export type ChannelRow = Selectable<ChannelsTable>;
+export type SessionRow = Selectable<SessionsTable>;

@@ -5,11 +5,13 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as accounts from './0001-accounts.js';
 import * as billing from './0002-billing.js';
+import * as sessions from './0003-sessions.js';
 import * as channels from './0004-channels.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
   '0002-billing': billing,
+  '0003-sessions': sessions,
   '0004-channels': channels,
 });
 

@@ -1,0 +1,161 @@
+/**
+ * Console accounts: registering with an email and a password, logging in and out, and
+ * changing the password. Sessions come from session-store.ts; failed logins are counted
+ * by login-throttle.ts.
+ *
+ * The operator: the first person to register while nobody is an admin becomes the admin
+ * (on a fresh install, the first person registered), unless the operator made one first
+ * with `moongate admin create`. Deciding "first" and inserting is one atomic step, so two
+ * simultaneous registrations cannot both become admin.
+ */
+import { sql, type Kysely } from 'kysely';
+import { MoongateError } from '../contract/errors.js';
+import type { Database, PersonRole } from '../store/database.js';
+import type { StoreDialect } from '../store/migrate-to-latest.js';
+import { newId } from '../store/new-id.js';
+import { LoginThrottle } from './login-throttle.js';
+import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hash.js';
+import { checkPasswordRules } from './password-rules.js';
+import { normalizeEmail, PersonStore, type Person } from './person-store.js';
+import { SessionStore, type OpenedSession } from './session-store.js';
+import { SlidingWindowCounter } from './sliding-window-counter.js';
+
+export interface LoggedIn extends OpenedSession {
+  person: Person;
+}
+
+export interface AccountServiceOptions {
+  db: Kysely<Database>;
+  dialect: StoreDialect;
+  sessions: SessionStore;
+  throttle?: LoginThrottle;
+  /** Registrations allowed per client address per hour (default 10). */
+  registrationsPerHour?: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** The same answer for an unknown email and a wrong password, so a login reveals neither. */
+const WRONG_LOGIN = 'The email or password is wrong.';
+
+/** Any constant: the PostgreSQL advisory lock that serialises "is there an admin yet?" with the insert. */
+const FIRST_ADMIN_LOCK = 0x6d67_6164;
+
+export class AccountService {
+  readonly #db: Kysely<Database>;
+  readonly #dialect: StoreDialect;
+  readonly #people: PersonStore;
+  readonly #throttle: LoginThrottle;
+  /**
+   * Every new account can Acquire a free quota, so one address may open only a few an hour.
+   * It slows a script down; it cannot stop one with many addresses (that needs verified
+   * email or an operator's approval, which the console issue may add).
+   */
+  readonly #registrations = new SlidingWindowCounter(HOUR_MS);
+  readonly #registrationsPerHour: number;
+  readonly sessions: SessionStore;
+
+  constructor(options: AccountServiceOptions) {
+    this.#db = options.db;
+    this.#dialect = options.dialect;
+    this.#people = new PersonStore(options.db);
+    this.sessions = options.sessions;
+    this.#throttle = options.throttle ?? new LoginThrottle();
+    this.#registrationsPerHour = options.registrationsPerHour ?? 10;
+  }
+
+  /**
+   * A new person with a password, logged in. An email already known (registered, or made
+   * by the CLI without a password) is refused: without a verified mailbox, claiming it
+   * would hand someone else's credentials to whoever registers first.
+   */
+  async register(
+    input: { email: string; password: string; address?: string | undefined; userAgent?: string | undefined },
+    now: number = Date.now(),
+  ): Promise<LoggedIn> {
+    const email = normalizeEmail(input.email);
+    checkPasswordRules(input.password, email);
+    if (input.address !== undefined) {
+      const wait = this.#registrations.waitMs(input.address, this.#registrationsPerHour, now);
+      if (wait > 0) {
+        throw new MoongateError('too_many_requests', 'Too many accounts were registered from this address. Try again later.', {
+          retryAfter: Math.ceil(wait / 1000),
+        });
+      }
+      this.#registrations.record(input.address, now);
+    }
+    const passwordHash = await hashPassword(input.password);
+    const id = newId('per');
+    await this.#db.transaction().execute(async (trx) => {
+      if (this.#dialect === 'postgres') await sql`select pg_advisory_xact_lock(${FIRST_ADMIN_LOCK})`.execute(trx);
+      // SQLite runs one writer at a time, so the check and the insert below cannot interleave there.
+      const admin = await trx.selectFrom('people').select('id').where('role', '=', 'admin').limit(1).executeTakeFirst();
+      const role: PersonRole = admin === undefined ? 'admin' : 'user';
+      await trx
+        .insertInto('people')
+        .values({ id, email, role, status: 'active', created_at: now, password_hash: passwordHash })
+        .onConflict((conflict) => conflict.column('email').doNothing())
+        .execute();
+    });
+    const person = await this.#people.findPersonByEmail(email);
+    // Someone else's row holds the email when ours was not inserted.
+    if (person?.id !== id) throw new MoongateError('bad_request', 'email is already registered; log in instead');
+    return { person, ...(await this.sessions.createSession(person.id, input.userAgent, now)) };
+  }
+
+  /** Email and password → a new session. `address` is the client's IP, for the throttle. */
+  async login(
+    input: { email: string; password: string; address: string; userAgent?: string | undefined },
+    now: number = Date.now(),
+  ): Promise<LoggedIn> {
+    const email = normalizeEmail(input.email);
+    this.#throttle.check(email, input.address, now);
+    const person = await this.#people.findPersonByEmail(email);
+    const passwordHash = person === undefined ? null : await this.#people.getPasswordHash(person.id);
+    if (person === undefined || passwordHash === null) {
+      await burnPasswordCheck(input.password);
+      this.#throttle.recordFailure(email, input.address, now);
+      throw new MoongateError('invalid_token', WRONG_LOGIN);
+    }
+    const check = await verifyPassword(input.password, passwordHash);
+    if (!check.ok) {
+      this.#throttle.recordFailure(email, input.address, now);
+      throw new MoongateError('invalid_token', WRONG_LOGIN);
+    }
+    this.#throttle.recordSuccess(email);
+    // Only someone who knows the password learns that the account is disabled.
+    if (person.status !== 'active') throw new MoongateError('disabled', 'This account has been disabled.');
+    if (check.stale) await this.#people.setPasswordHash(person.id, await hashPassword(input.password));
+    return { person, ...(await this.sessions.createSession(person.id, input.userAgent, now)) };
+  }
+
+  /**
+   * Checks the current password (throttled like a login: a stolen session must not become
+   * a password oracle), stores the new one and logs the person out of every other session.
+   */
+  async changePassword(
+    input: { personId: string; sessionId: string; current: string; next: string; address: string },
+    now: number = Date.now(),
+  ): Promise<void> {
+    const person = await this.#people.getPerson(input.personId);
+    this.#throttle.check(person.email, input.address, now);
+    const passwordHash = await this.#people.getPasswordHash(person.id);
+    const check = passwordHash === null ? { ok: false } : await verifyPassword(input.current, passwordHash);
+    if (!check.ok) {
+      this.#throttle.recordFailure(person.email, input.address, now);
+      throw new MoongateError('bad_request', 'current is not the current password');
+    }
+    checkPasswordRules(input.next, person.email, 'next');
+    await this.#people.setPasswordHash(person.id, await hashPassword(input.next));
+    await this.sessions.revokePersonSessions(person.id, input.sessionId);
+  }
+
+  /** `moongate admin create`: the person (made if missing) becomes an admin with this password. */
+  async createAdmin(input: { email: string; password: string }, now: number = Date.now()): Promise<Person> {
+    const email = normalizeEmail(input.email);
+    checkPasswordRules(input.password, email);
+    const person = await this.#people.ensurePerson(email, now);
+    await this.#people.setPasswordHash(person.id, await hashPassword(input.password));
+    return this.#people.setPersonRole(person.id, 'admin');
+  }
+}

@@ -1,0 +1,19 @@
+/** What the console API's routes share: the store and the account services built on it. */
+import type { AccountService } from '../../../accounts/account-service.js';
+import type { ApplicationStore } from '../../../accounts/application-store.js';
+import type { CredentialStore } from '../../../accounts/credential-store.js';
+import type { SessionStore } from '../../../accounts/session-store.js';
+import type { Store } from '../../../store/open-store.js';
+import type { KeyedMutex } from './keyed-mutex.js';
+
+export interface AccountContext {
+  store: Store;
+  accounts: AccountService;
+  sessions: SessionStore;
+  applications: ApplicationStore;
+  credentials: CredentialStore;
+  /** The operator's currency (MOONGATE_CURRENCY): what the micro-units of prices and balances count. */
+  currency: string;
+  /** Serialises "Acquire" per person and service, so a double click issues one first credential. */
+  acquireLock: KeyedMutex;
+}

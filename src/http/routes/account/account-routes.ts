@@ -1,0 +1,48 @@
+/**
+ * The console API under /api/ (docs/console-api.md): JSON, the usual error envelope and
+ * trace id, authenticated by the `moongate_session` cookie and guarded against CSRF by
+ * console-guard.ts. Registered as one encapsulated plugin so the cookie parser and the
+ * guard apply to these routes only, never to the chat API.
+ */
+import cookie from '@fastify/cookie';
+import type { FastifyInstance } from 'fastify';
+import type { AccountContext } from './account-context.js';
+import { registerAcquireRoute } from './acquire-route.js';
+import { registerBalanceRoute } from './balance-route.js';
+import { consoleGuard } from './console-guard.js';
+import { registerCredentialsRoute } from './credentials-route.js';
+import { registerLoginRoute } from './login-route.js';
+import { registerLogoutRoute } from './logout-route.js';
+import { registerPasswordRoute } from './password-route.js';
+import { registerRegisterRoute } from './register-route.js';
+import { registerServicesRoute } from './services-route.js';
+import { registerSessionRoute } from './session-route.js';
+import { registerUsageRoute } from './usage-route.js';
+
+export const ACCOUNT_API_PREFIX = '/api';
+
+/** The fixed paths, so that a wrong method on one is api_not_implemented rather than no_api (SPEC.md). */
+export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'password', 'services', 'credentials', 'balance', 'usage', 'usage/daily'].map(
+  (path) => `${ACCOUNT_API_PREFIX}/${path}`,
+);
+
+export function registerAccountRoutes(app: FastifyInstance, context: AccountContext): void {
+  void app.register(
+    async (api) => {
+      await api.register(cookie);
+      api.decorateRequest('consoleSession', null);
+      api.addHook('preHandler', consoleGuard(context));
+      registerRegisterRoute(api, context);
+      registerLoginRoute(api, context);
+      registerLogoutRoute(api, context);
+      registerSessionRoute(api);
+      registerPasswordRoute(api, context);
+      registerServicesRoute(api, context);
+      registerAcquireRoute(api, context);
+      registerCredentialsRoute(api, context);
+      registerBalanceRoute(api, context);
+      registerUsageRoute(api, context);
+    },
+    { prefix: ACCOUNT_API_PREFIX },
+  );
+}

@@ -1,0 +1,70 @@
+/**
+ * A browser-like client of the console API: keeps the `moongate_session` cookie the
+ * server sets and the CSRF token it hands out, and sends both back like the console will.
+ */
+export interface ConsoleResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+  /** The raw Set-Cookie lines of this response. */
+  setCookies: string[];
+}
+
+export class ConsoleClient {
+  readonly baseUrl: string;
+  cookie: string | undefined;
+  csrfToken: string | undefined;
+
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl;
+  }
+
+  /** A second browser logged in with the same cookie (to test what a stolen or old cookie can do). */
+  clone(): ConsoleClient {
+    const other = new ConsoleClient(this.baseUrl);
+    other.cookie = this.cookie;
+    other.csrfToken = this.csrfToken;
+    return other;
+  }
+
+  async request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: { body?: unknown; csrf?: boolean | string; headers?: Record<string, string> } = {},
+  ): Promise<ConsoleResponse<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (this.cookie !== undefined) headers.cookie = `moongate_session=${this.cookie}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    const csrf = options.csrf ?? method !== 'GET';
+    if (typeof csrf === 'string') headers['x-csrf-token'] = csrf;
+    else if (csrf && this.csrfToken !== undefined) headers['x-csrf-token'] = this.csrfToken;
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers,
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    });
+    const text = await res.text();
+    const setCookies = res.headers.getSetCookie();
+    for (const line of setCookies) {
+      const match = /^moongate_session=([^;]*)/.exec(line);
+      if (match !== null) this.cookie = match[1] === '' || /max-age=0/i.test(line) ? undefined : match[1];
+    }
+    const body = (text === '' ? {} : JSON.parse(text)) as T;
+    const token = (body as { csrfToken?: unknown }).csrfToken;
+    if (typeof token === 'string') this.csrfToken = token;
+    return { status: res.status, headers: res.headers, body, text, setCookies };
+  }
+
+  register(email: string, password: string) {
+    return this.request<{ person: { id: string; email: string; role: string }; csrfToken: string }>('POST', '/api/register', {
+      body: { email, password },
+    });
+  }
+
+  login(email: string, password: string) {
+    return this.request<{ person: { id: string; email: string; role: string }; csrfToken: string }>('POST', '/api/login', {
+      body: { email, password },
+    });
+  }
+}
