@@ -78,19 +78,19 @@ export interface WalletsTable {
   kind: WalletKind;
   person_id: string;
   amount: number;
-  /** The sum of the live holds on this wallet; never above what they add up to. */
+  /** What the running requests hold on this wallet (docs/billing.md, "Crashes"). */
   held: number;
   fallback: WalletFallback;
   created_at: number;
 }
 
-/** A process that may own holds; its heartbeat is its lease. */
+/** A running server process: on PostgreSQL its heartbeat is the lease on its holds; on SQLite its pid keeps a second server off the file. */
 export interface InstancesTable {
   id: string;
   heartbeat_at: number;
 }
 
-/** The worst case of one running request, held on one wallet until it settles. */
+/** The worst case of one running request, held on one wallet until it settles (recorded on PostgreSQL only; see hold-ledger.ts). */
 export interface HoldsTable {
   trace_id: string;
   wallet_id: string;

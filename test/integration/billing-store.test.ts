@@ -7,7 +7,7 @@ import { ApplicationStore } from '../../src/accounts/application-store.js';
 import { PersonStore } from '../../src/accounts/person-store.js';
 import { dailyUsage, getBalanceSummary, listPrices, listUsage } from '../../src/billing/account-queries.js';
 import { HoldLedger } from '../../src/billing/hold-ledger.js';
-import { seedPrices } from '../../src/billing/price-store.js';
+import { PriceBook, seedPrices, setPrice } from '../../src/billing/price-store.js';
 import { pruneUsage } from '../../src/billing/usage-pruner.js';
 import { addBalance } from '../../src/billing/wallet-store.js';
 import { newId } from '../../src/store/new-id.js';
@@ -55,6 +55,31 @@ describeEachDialect((target) => {
     expect(await getBalanceSummary(store.db, caller.personId)).toEqual({ quota: 700, balance: 3_000, held: 300, currency: 'USD' });
     await ledger.close();
     expect(await getBalanceSummary(store.db, caller.personId)).toMatchObject({ held: 0, balance: 3_000 });
+  });
+
+  it('holds on the quota first, then on the balance only where the application allows it', async () => {
+    const caller = await fundedCredential(store, 'order@example.com', { balance: 100, scope: 'service' });
+    const credential = await store.db.selectFrom('credentials').select('application_id').where('id', '=', caller.credentialId).executeTakeFirstOrThrow();
+    const appId = credential.application_id ?? '';
+    await addBalance(store.db, caller.personId, 1_000);
+    const ledger = new HoldLedger(store.db, target.dialect);
+    await ledger.start();
+    const target1 = { personId: caller.personId, applicationId: appId };
+    expect(await ledger.hold('order-1', target1, 80)).toBe(appId);
+    // 20 left on the quota; the application has fallback 'none' (fundedCredential's service scope).
+    expect(await ledger.hold('order-2', target1, 50)).toBeNull();
+    await store.db.updateTable('wallets').set({ fallback: 'balance' }).where('id', '=', appId).execute();
+    expect(await ledger.hold('order-3', target1, 50)).toBe(caller.personId);
+    expect(await ledger.hold('order-4', target1, 20)).toBe(appId);
+    expect(await ledger.hold('order-5', target1, 951)).toBeNull();
+    const held = await store.db.selectFrom('wallets').select(['id', 'held']).where('person_id', '=', caller.personId).orderBy('kind').execute();
+    expect(held).toEqual([
+      { id: caller.personId, held: 50 },
+      { id: appId, held: 100 },
+    ]);
+    const recorded = await store.db.selectFrom('holds').select('trace_id').where('trace_id', 'like', 'order-%').orderBy('trace_id').execute();
+    expect(recorded.map((r) => r.trace_id)).toEqual(target.dialect === 'postgres' ? ['order-1', 'order-3', 'order-4'] : []);
+    await ledger.close();
   });
 
   it('holds atomically: concurrent holds never exceed what is there', async () => {
@@ -185,5 +210,18 @@ describeEachDialect((target) => {
     const prices = await listPrices(store.db);
     expect(prices).toHaveLength(7);
     expect(prices).toContainEqual({ model: 'kimi-k2-thinking-turbo', cachedInput: 150_000, input: 1_150_000, output: 8_000_000 });
+  });
+
+  it('keeps an operator price across re-seeding, and admission sees it once its cache expires', async () => {
+    const book = new PriceBook(store.db, 60_000);
+    expect(await book.get('kimi-k2-0711-preview')).toEqual({ model: 'kimi-k2-0711-preview', cachedInput: 150_000, input: 600_000, output: 2_500_000 });
+    await setPrice(store.db, { model: 'kimi-k2-0711-preview', cachedInput: 1, input: 2, output: 3 });
+    await seedPrices(store.db);
+    // Cached for its TTL...
+    expect((await book.get('kimi-k2-0711-preview'))?.output).toBe(2_500_000);
+    // ...and a book without one reads the new price.
+    expect(await new PriceBook(store.db, 0).get('kimi-k2-0711-preview')).toEqual({ model: 'kimi-k2-0711-preview', cachedInput: 1, input: 2, output: 3 });
+    await expect(setPrice(store.db, { model: 'gpt-4', cachedInput: 1, input: 1, output: 1 })).rejects.toThrow(/not a model/);
+    await expect(setPrice(store.db, { model: 'kimi-k2.5', cachedInput: -1, input: 1, output: 1 })).rejects.toThrow(/non-negative/);
   });
 });

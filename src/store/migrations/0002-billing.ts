@@ -1,6 +1,6 @@
 /**
  * Billing: wallets (an application's quota, a person's global balance) with what is held
- * on them right now, the live holds themselves, the process instances that own them,
+ * on them right now, the live holds (recorded on PostgreSQL), the server process instances,
  * per-model prices, the usage log, per-credential limits and the once-per-person free
  * quota marker. Amounts are integer micro-units in `bigint` columns (docs/billing.md).
  */
