@@ -8,6 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { CHANNEL_KINDS, type ChannelKind, type ChannelSpec } from '../channels/channel-config.js';
 import { ChannelStore, type StoredChannel } from '../channels/channel-store.js';
 import { defaultChannel } from '../channels/default-channel.js';
+import { displayUrl } from '../channels/display-url.js';
 import { loadConfig } from '../config.js';
 import { MoongateError, asMoongateError, findModel, parseChatRequest } from '../contract/index.js';
 import { createChannelProvider } from '../providers/create-provider.js';
@@ -165,7 +166,7 @@ function describe(spec: ChannelSpec, status: string): ListedChannel {
     kind: spec.kind,
     source: spec.source,
     status: spec.enabled ? status : 'disabled',
-    baseUrl: spec.kind === 'simulator' ? null : spec.baseUrl,
+    baseUrl: spec.kind === 'simulator' ? null : displayUrl(spec.baseUrl),
     apiKeyEnv: null,
     models: Object.keys(spec.models),
     priority: spec.priority,
@@ -182,7 +183,7 @@ function listAll(fromFile: readonly ChannelSpec[], stored: StoredChannel[]): Lis
       kind: c.kind,
       source: 'database',
       status: c.status,
-      baseUrl: c.baseUrl,
+      baseUrl: c.baseUrl === null ? null : displayUrl(c.baseUrl),
       apiKeyEnv: c.apiKeyEnv,
       models: Object.keys(c.models),
       priority: c.priority,

@@ -1,5 +1,6 @@
 /** Builds the provider for a channel; the only place that knows every kind. */
 import type { ChannelSpec } from '../channels/channel-config.js';
+import { displayUrl } from '../channels/display-url.js';
 import { MoonshotProvider } from './moonshot/index.js';
 import { OpenAICompatibleProvider } from './openai-compatible/index.js';
 import type { Provider } from './provider.js';
@@ -37,6 +38,6 @@ export function describeChannel(channel: ChannelSpec): string {
   const where =
     channel.kind === 'simulator'
       ? `the built-in simulator (ttft ${channel.simulator.ttftMs} ms, ${channel.simulator.tokensPerSecond} tokens/s)`
-      : `${channel.kind} at ${channel.baseUrl}`;
+      : `${channel.kind} at ${displayUrl(channel.baseUrl)}`;
   return `${channel.name}: ${where}, ${models} model${models === 1 ? '' : 's'}, priority ${channel.priority}, weight ${channel.weight}`;
 }

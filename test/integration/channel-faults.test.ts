@@ -7,8 +7,11 @@
 import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeUsage } from '../../src/contract/index.js';
+import { LOG_REDACTIONS } from '../../src/http/app.js';
 import { countPromptTokens, countTextTokens } from '../../src/tokens/count-tokens.js';
 import { FaultUpstream, PROMPT_TOKENS_REPORTED, type Fault } from '../helpers/fault-upstream.js';
 import { RecordingAdmitter } from '../helpers/recording-admitter.js';
@@ -54,6 +57,7 @@ interface StartOptions {
   withBackup?: boolean;
   breaker?: { failures: number; cooldownMs: number };
   keepAliveMs?: number;
+  logger?: Logger;
 }
 
 async function start(options: StartOptions = {}): Promise<TestServer> {
@@ -80,7 +84,11 @@ async function start(options: StartOptions = {}): Promise<TestServer> {
       keepAliveMs: options.keepAliveMs ?? 60_000,
     }),
   );
-  moongate = await startTestServer({ env: { MOONGATE_CONFIG: file, FAULT_KEY: KEY }, admitter });
+  moongate = await startTestServer({
+    env: { MOONGATE_CONFIG: file, FAULT_KEY: KEY },
+    admitter,
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
   return moongate;
 }
 
@@ -383,5 +391,37 @@ describe('metrics and health', () => {
     expect(res.status).toBe(500);
     const body = (await res.json()) as { success: boolean; error: { code: string; message: string } };
     expect(body).toMatchObject({ success: false, error: { code: 'api_error', message: 'not ready: the store is unreachable' } });
+  });
+});
+
+describe('logs', () => {
+  it('say which channel failed for which trace id, before and after the first byte, and never hold the key', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+        done();
+      },
+    });
+    primary.next({ kind: 'status', status: 500 }, { kind: 'cut' });
+    const server = await start({ logger: pino({ level: 'trace', redact: LOG_REDACTIONS }, sink) });
+    const failedOver = await chat(server);
+    await failedOver.text();
+    const cut = await chat(server);
+    await cut.text();
+    await admitter.settled(2);
+    const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records.find((r) => r.msg === 'upstream attempt failed before the first byte')).toMatchObject({
+      trace_id: failedOver.headers.get('x-trace-id'),
+      channel: 'primary',
+      code: 'api_error',
+      attempt: 1,
+    });
+    expect(records.find((r) => r.msg === 'upstream failed mid-stream')).toMatchObject({
+      trace_id: cut.headers.get('x-trace-id'),
+      channel: 'primary',
+    });
+    expect(lines.join('\n')).not.toContain(KEY);
+    expect(lines.join('\n')).not.toContain(server.token);
   });
 });

@@ -142,3 +142,11 @@ describe('finding the file', () => {
     expect(loadConfig({ MOONGATE_CONFIG: file, DATA_DIR: dir.path }).channelsFile.drainMs).toBe(1234);
   });
 });
+
+describe('displayUrl', () => {
+  it('masks user info and query strings, keeps the rest', async () => {
+    const { displayUrl } = await import('../../src/channels/display-url.js');
+    expect(displayUrl('http://vllm:8000/v1')).toBe('http://vllm:8000/v1');
+    expect(displayUrl('https://user:hunter2@gw.example/v1?key=abc')).toBe('https://***@gw.example/v1?***');
+  });
+});
