@@ -263,7 +263,7 @@ export class ChatGateway {
     try {
       opened = await this.options.router.open({
         traceId: exchange.traceId,
-        request,
+        request: withCompletionCap(request, model, promptTokens),
         model,
         promptTokens,
         signal: exchange.signal,
@@ -415,6 +415,16 @@ function checkEvent(event: ChatEvent, n: number): void {
   if (event.type === 'delta' && event.toolCalls?.some((c) => !Number.isInteger(c.index) || c.index < 0 || c.index >= MAX_TOOL_CALLS)) {
     throw new MoongateError('api_error', 'the upstream sent a tool call index out of range');
   }
+}
+
+/**
+ * The request as the upstream gets it: without max_tokens, the model's default cap is
+ * sent (kept within the context), so the upstream can never generate more than
+ * admission held for (docs/billing.md, "Worst case").
+ */
+function withCompletionCap(request: ChatRequest, model: KimiModel, promptTokens: number): ChatRequest {
+  if (request.max_tokens !== undefined) return request;
+  return { ...request, max_tokens: Math.min(model.defaultMaxTokens, model.contextTokens - promptTokens) };
 }
 
 function checkContext(request: ChatRequest, model: KimiModel, promptTokens: number): void {

@@ -81,9 +81,10 @@ function setup(script: ScriptStep[], refuse?: MoongateError) {
   const log: string[] = [];
   const admitter = new RecordingAdmitter(log, refuse);
   const records: RequestRecord[] = [];
+  const provider = new ScriptedProvider(script);
   const gateway = new ChatGateway({
     authenticate: () => Promise.resolve(CALLER),
-    router: singleProvider(new ScriptedProvider(script), 'scripted-channel'),
+    router: singleProvider(provider, 'scripted-channel'),
     admitter,
     observers: [(record) => records.push(record)],
   });
@@ -96,7 +97,7 @@ function setup(script: ScriptStep[], refuse?: MoongateError) {
       body: { model: 'kimi-k2-0905-preview', messages: [{ role: 'user', content: 'Hello' }], ...body },
       signal: controller.signal,
     });
-  return { log, admitter, records, handle, controller };
+  return { log, admitter, records, handle, controller, provider };
 }
 
 describe('gateway settlement', () => {
@@ -170,6 +171,16 @@ describe('gateway settlement', () => {
     await expect(handle({})).rejects.toMatchObject({ code: 'used_up' });
     expect(admitter.results).toHaveLength(0);
     expect(records).toEqual([expect.objectContaining({ outcome: 'failed', error: expect.objectContaining({ code: 'used_up' }) })]);
+  });
+
+  it('sends the model default cap upstream when max_tokens is absent, so nothing beyond the hold is generated', async () => {
+    const absent = setup(REPLY);
+    await absent.handle({});
+    expect(absent.provider.calls[0]?.request.max_tokens).toBe(8_192);
+    expect(absent.admitter.tickets[0]?.request.max_tokens).toBeUndefined();
+    const given = setup(REPLY);
+    await given.handle({ max_tokens: 100 });
+    expect(given.provider.calls[0]?.request.max_tokens).toBe(100);
   });
 
   it('never admits a request that fails validation', async () => {
