@@ -150,12 +150,16 @@ export class AccountService {
     await this.sessions.revokePersonSessions(person.id, input.sessionId);
   }
 
-  /** `moongate admin create`: the person (made if missing) becomes an admin with this password. */
+  /**
+   * `moongate admin create`: the person (made if missing) becomes an admin with this
+   * password. Like any password change, it ends the person's sessions.
+   */
   async createAdmin(input: { email: string; password: string }, now: number = Date.now()): Promise<Person> {
     const email = normalizeEmail(input.email);
     checkPasswordRules(input.password, email);
     const person = await this.#people.ensurePerson(email, now);
     await this.#people.setPasswordHash(person.id, await hashPassword(input.password));
+    await this.sessions.revokePersonSessions(person.id);
     return this.#people.setPersonRole(person.id, 'admin');
   }
 }

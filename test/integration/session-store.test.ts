@@ -101,8 +101,12 @@ describeEachDialect((target) => {
       expect(admin.role).toBe('admin');
       const loggedIn = await accounts.login({ email, password: 'operator password', address: '10.1.1.1' });
       expect(loggedIn.person.id).toBe(admin.id);
+      // Setting the password again (a forgotten one, say) ends the sessions opened with the old.
+      await accounts.createAdmin({ email, password: 'new operator password' });
+      expect(await sessions.findSession(loggedIn.sessionId)).toBeUndefined();
+      await accounts.login({ email, password: 'new operator password', address: '10.1.1.1' });
       await people.setPersonStatus(admin.id, 'disabled');
-      const refused = await accounts.login({ email, password: 'operator password', address: '10.1.1.1' }).catch((e: unknown) => e);
+      const refused = await accounts.login({ email, password: 'new operator password', address: '10.1.1.1' }).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(MoongateError);
       expect((refused as MoongateError).code).toBe('disabled');
     });

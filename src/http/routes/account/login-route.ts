@@ -5,14 +5,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AccountContext } from './account-context.js';
+import { loginBody } from './login-body.js';
 import { parseInput } from './parse-input.js';
 import { personView } from './person-view.js';
-import { credentialsBody } from './register-route.js';
 import { setSessionCookie } from './session-cookie.js';
 
 export function registerLoginRoute(api: FastifyInstance, context: AccountContext): void {
   api.post('/login', { config: { access: 'public' } }, async (request, reply) => {
-    const body = parseInput(credentialsBody, request.body, 'body');
+    const body = parseInput(loginBody, request.body, 'body');
     const loggedIn = await context.accounts.login({ ...body, address: request.ip, userAgent: request.headers['user-agent'] });
     setSessionCookie(request, reply, loggedIn.sessionId, context.sessions.ttlMs);
     return reply.send({ person: personView(loggedIn.person), csrfToken: loggedIn.session.csrfToken });

@@ -1,16 +1,14 @@
 /** POST /api/register {email, password}: a new person, logged in (the session cookie is set). */
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { AccountContext } from './account-context.js';
+import { loginBody } from './login-body.js';
 import { parseInput } from './parse-input.js';
 import { personView } from './person-view.js';
 import { setSessionCookie } from './session-cookie.js';
 
-export const credentialsBody = z.object({ email: z.string(), password: z.string() });
-
 export function registerRegisterRoute(api: FastifyInstance, context: AccountContext): void {
   api.post('/register', { config: { access: 'public' } }, async (request, reply) => {
-    const body = parseInput(credentialsBody, request.body, 'body');
+    const body = parseInput(loginBody, request.body, 'body');
     const loggedIn = await context.accounts.register({ ...body, address: request.ip, userAgent: request.headers['user-agent'] });
     setSessionCookie(request, reply, loggedIn.sessionId, context.sessions.ttlMs);
     return reply.code(201).send({ person: personView(loggedIn.person), csrfToken: loggedIn.session.csrfToken });
