@@ -53,6 +53,8 @@ describe('Moonshot upstream', () => {
       messages: [{ role: 'user', content: '안녕하세요' }],
       stream: true,
       stream_options: { include_usage: true },
+      // No max_tokens from the client: the model's default cap, which admission held for.
+      max_tokens: 32_768,
       // kimi-k2.5 accepts only temperature 1: anything else is dropped (SPEC.md).
     });
   });
