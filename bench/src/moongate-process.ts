@@ -83,11 +83,17 @@ async function addBalance(env: NodeJS.ProcessEnv, pipeline: string[]): Promise<v
   );
 }
 
-/** `profileDir`: run moongate under `node --cpu-prof`, the profile written there when it stops. */
+export interface MoongateFlags {
+  /** Run moongate under `node --cpu-prof`, the profile written there when it stops. */
+  profileDir?: string;
+  /** Extra node flags for moongate alone (heap sizes, say). */
+  nodeFlags?: string[];
+}
+
 export async function startMoongate(
   upstreamBaseUrl: string,
   log: (line: string) => void,
-  profileDir?: string,
+  flags: MoongateFlags = {},
 ): Promise<MoongateProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'moongate-bench-'));
   const env: NodeJS.ProcessEnv = {
@@ -104,8 +110,9 @@ export async function startMoongate(
   const token = await createCredential(env, pipeline);
   await addBalance(env, pipeline);
 
-  const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
-  const child: ChildProcess = spawn(process.execPath, [...profile, BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const profile = flags.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', flags.profileDir];
+  const nodeArgs = [...profile, ...(flags.nodeFlags ?? [])];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stderr?.setEncoding('utf8').on('data', (part: string) => {
     output += part;
@@ -129,6 +136,7 @@ export async function startMoongate(
   await new Promise((resolve) => setTimeout(resolve, 200));
   const upstreamLine = /upstream:\s+(.*)/.exec(output)?.[1]?.trim() ?? 'unknown';
   pipeline.push(`upstream: ${upstreamLine}`);
+  if (nodeArgs.length > 0) pipeline.push(`node flags: ${nodeArgs.join(' ')}`);
   if (child.pid === undefined) throw new Error('moongate has no pid');
   return {
     pid: child.pid,

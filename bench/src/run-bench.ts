@@ -21,7 +21,8 @@ import { BENCH_MODEL, STREAM_CONTENT_CHUNKS } from './seed-replies.js';
 import { hasWrk, installWrk, runWrk } from './wrk-load.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const PHASES = ['rps', 'latency', 'streams', 'memory', 'settle'] as const;
+/** In the order they run: the soak comes before the open streams, whose memory takes a while to be given back. */
+const PHASES = ['rps', 'latency', 'memory', 'streams', 'settle'] as const;
 type Phase = (typeof PHASES)[number];
 const MiB = 1024 * 1024;
 
@@ -35,7 +36,8 @@ const USAGE = `usage: npm run bench -- [options]
   --delay <ms>          the fake upstream's delay before answering (default 0)
   --loader <name>       auto | wrk | node (default auto: wrk, installed with apt-get if missing and root)
   --out <dir>           where the results go (default bench/results)
-  --profile <dir>       run moongate under node --cpu-prof; the .cpuprofile lands in <dir>`;
+  --profile <dir>       run moongate under node --cpu-prof; the .cpuprofile lands in <dir>
+  --moongate-node-flags <flags>  extra node flags for moongate alone, space-separated (e.g. --max-semi-space-size=4)`;
 
 interface Settings {
   quick: boolean;
@@ -51,6 +53,7 @@ interface Settings {
   loader: 'auto' | 'wrk' | 'node';
   out: string;
   profile: string | undefined;
+  moongateNodeFlags: string[];
 }
 
 function parseSettings(argv: string[]): Settings {
@@ -67,6 +70,7 @@ function parseSettings(argv: string[]): Settings {
       loader: { type: 'string', default: 'auto' },
       out: { type: 'string', default: join(ROOT, 'bench', 'results') },
       profile: { type: 'string' },
+      'moongate-node-flags': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -102,11 +106,15 @@ function parseSettings(argv: string[]): Settings {
     loader: quick && loader === 'auto' ? 'node' : loader,
     out: values.out,
     profile: values.profile,
+    moongateNodeFlags: (values['moongate-node-flags'] ?? '').split(' ').filter((flag) => flag !== ''),
   };
 }
 
+const runStartedAt = performance.now();
+/** Progress on stderr, with the seconds since the start; the table goes to stdout. */
 const log = (line: string): void => {
-  process.stderr.write(`${line}\n`);
+  const seconds = ((performance.now() - runStartedAt) / 1000).toFixed(1).padStart(6);
+  process.stderr.write(`${seconds}s  ${line}\n`);
 };
 
 /** A server under test, or the upstream itself (for "added" latency). */
@@ -507,7 +515,10 @@ async function main(): Promise<void> {
     const upstreamOrigin = `http://127.0.0.1:${upstream.port}`;
     const bare = await startServerChild('bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin });
     children.push(bare.child);
-    moongate = await startMoongate(`${upstreamOrigin}/v1`, log, settings.profile);
+    moongate = await startMoongate(`${upstreamOrigin}/v1`, log, {
+      ...(settings.profile === undefined ? {} : { profileDir: settings.profile }),
+      nodeFlags: settings.moongateNodeFlags,
+    });
     for (const piece of moongate.pipeline) log(`  ${piece}`);
     const pidOf = (child: ChildProcess): number => {
       if (child.pid === undefined) throw new Error('a bench child has no pid');
@@ -530,7 +541,7 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     const figures: Record<string, unknown> = {};
     const notes: string[] = [];
-    for (const phase of settings.phases) {
+    for (const phase of PHASES.filter((p) => settings.phases.includes(p))) {
       if (phase === 'rps') await phaseRps(bench, rows, figures, notes);
       else if (phase === 'latency') await phaseLatency(bench, rows, figures, notes);
       else if (phase === 'streams') await phaseStreams(bench, rows, figures, notes);
