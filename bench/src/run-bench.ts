@@ -37,7 +37,7 @@ const USAGE = `usage: npm run bench -- [options]
   --loader <name>       auto | wrk | node (default auto: wrk, installed with apt-get if missing and root)
   --out <dir>           where the results go (default bench/results)
   --profile <dir>       run moongate under node --cpu-prof; the .cpuprofile lands in <dir>
-  --moongate-node-flags <flags>  extra node flags for moongate alone, space-separated (e.g. --max-semi-space-size=4)`;
+  --moongate-node-flags=<flags>  extra node flags for moongate alone, space-separated (e.g. "--moongate-node-flags=--max-old-space-size=256")`;
 
 interface Settings {
   quick: boolean;
@@ -488,7 +488,8 @@ async function checkPath(bench: Bench): Promise<void> {
     }
   }
   const reached = (await upstreamStats(bench)).requests - before;
-  if (reached !== 4) throw new Error(`the fake upstream saw ${reached} of 4 requests: moongate is not using it (check the upstream line above)`);
+  // At least the four sent (a router may add probes of its own).
+  if (reached < 4) throw new Error(`the fake upstream saw ${reached} of 4 requests: moongate is not using it (check the upstream line above)`);
 }
 
 async function main(): Promise<void> {
