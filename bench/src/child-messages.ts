@@ -9,6 +9,8 @@ export interface ReadyMessage {
 /** Latency figures in milliseconds, from one load run. */
 export interface LoadResult {
   type: 'load-result';
+  /** The job this answers (the built-in loader runs several). */
+  id?: number;
   requests: number;
   /** Transport errors and non-2xx answers. */
   errors: number;
@@ -19,6 +21,13 @@ export interface LoadResult {
   /** Time to the first body byte (streams), when measured. */
   ttfbP50Ms: number | null;
   ttfbP99Ms: number | null;
+}
+
+/** Asks the built-in loader to run one job (settings: NodeLoadSettings). */
+export interface LoadJob {
+  type: 'load';
+  id: number;
+  settings: unknown;
 }
 
 /** Progress of the open-streams holder. */

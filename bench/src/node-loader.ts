@@ -5,11 +5,12 @@
  * to first byte, and a fixed request rate (latency counted from when each request was due,
  * so a slow server cannot hide its queueing).
  *
- * Settings come as JSON in BENCH_LOAD; the result goes back over IPC as a LoadResult.
+ * One process serves the whole run: each `load` message over IPC starts a job (jobs may run
+ * at once, as in the soak) and its LoadResult goes back with the job's id.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
-import type { LoadResult } from './child-messages.js';
+import type { LoadJob, LoadResult } from './child-messages.js';
 import { percentile } from './percentile.js';
 
 export interface NodeLoadSettings {
@@ -26,82 +27,88 @@ export interface NodeLoadSettings {
   stream: boolean;
 }
 
-const settings = JSON.parse(process.env.BENCH_LOAD ?? '{}') as NodeLoadSettings;
-const target = new URL(settings.url);
-const pool = new Pool(target.origin, { connections: settings.connections, pipelining: 1, keepAliveTimeout: 60_000 });
-const latencies: number[] = [];
-const ttfbs: number[] = [];
-let errors = 0;
-let sent = 0;
+async function runJob(settings: NodeLoadSettings): Promise<Omit<LoadResult, 'id'>> {
+  const target = new URL(settings.url);
+  const pool = new Pool(target.origin, { connections: settings.connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  const latencies: number[] = [];
+  const ttfbs: number[] = [];
+  let errors = 0;
+  let sent = 0;
 
-async function one(dueAt: number): Promise<void> {
-  try {
-    const response = await pool.request({
-      method: 'POST',
-      path: target.pathname,
-      headers: settings.headers,
-      body: settings.body,
-    });
-    let first = true;
-    let tail = '';
-    for await (const part of response.body) {
-      if (first) {
-        first = false;
-        if (settings.stream) ttfbs.push(performance.now() - dueAt);
+  const one = async (dueAt: number): Promise<void> => {
+    try {
+      const response = await pool.request({
+        method: 'POST',
+        path: target.pathname,
+        headers: settings.headers,
+        body: settings.body,
+      });
+      let first = true;
+      let tail = '';
+      for await (const part of response.body) {
+        if (first) {
+          first = false;
+          if (settings.stream) ttfbs.push(performance.now() - dueAt);
+        }
+        if (settings.stream) tail = (tail + (part as Buffer).toString('latin1')).slice(-32);
       }
-      if (settings.stream) tail = (tail + (part as Buffer).toString('latin1')).slice(-32);
-    }
-    const complete = !settings.stream || tail.endsWith('data: [DONE]\n\n');
-    if (response.statusCode < 200 || response.statusCode > 299 || !complete) errors++;
-    else latencies.push(performance.now() - dueAt);
-  } catch {
-    errors++;
-  }
-}
-
-async function closedLoop(deadline: number, limit: number): Promise<void> {
-  const worker = async (): Promise<void> => {
-    while (performance.now() < deadline && sent < limit) {
-      sent++;
-      await one(performance.now());
+      const complete = !settings.stream || tail.endsWith('data: [DONE]\n\n');
+      if (response.statusCode < 200 || response.statusCode > 299 || !complete) errors++;
+      else latencies.push(performance.now() - dueAt);
+    } catch {
+      errors++;
     }
   };
-  await Promise.all(Array.from({ length: settings.connections }, worker));
+
+  const closedLoop = async (deadline: number, limit: number): Promise<void> => {
+    const worker = async (): Promise<void> => {
+      while (performance.now() < deadline && sent < limit) {
+        sent++;
+        await one(performance.now());
+      }
+    };
+    await Promise.all(Array.from({ length: settings.connections }, worker));
+  };
+
+  const openLoop = async (deadline: number, limit: number, rate: number): Promise<void> => {
+    const started = performance.now();
+    const pending = new Set<Promise<void>>();
+    while (performance.now() < deadline && sent < limit) {
+      const due = started + (sent * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      sent++;
+      const request = one(due).finally(() => pending.delete(request));
+      pending.add(request);
+    }
+    await Promise.all(pending);
+  };
+
+  const startedAt = performance.now();
+  const deadline = startedAt + settings.durationMs;
+  const limit = settings.requests ?? Number.POSITIVE_INFINITY;
+  if (settings.ratePerSecond === undefined) await closedLoop(deadline, limit);
+  else await openLoop(deadline, limit, settings.ratePerSecond);
+  const durationMs = performance.now() - startedAt;
+  await pool.close();
+
+  latencies.sort((a, b) => a - b);
+  ttfbs.sort((a, b) => a - b);
+  return {
+    type: 'load-result',
+    requests: latencies.length,
+    errors,
+    durationMs,
+    rps: (latencies.length * 1000) / durationMs,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    ttfbP50Ms: settings.stream ? percentile(ttfbs, 50) : null,
+    ttfbP99Ms: settings.stream ? percentile(ttfbs, 99) : null,
+  };
 }
 
-async function openLoop(deadline: number, limit: number, rate: number): Promise<void> {
-  const started = performance.now();
-  const pending = new Set<Promise<void>>();
-  while (performance.now() < deadline && sent < limit) {
-    const due = started + (sent * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-    sent++;
-    const request = one(due).finally(() => pending.delete(request));
-    pending.add(request);
-  }
-  await Promise.all(pending);
-}
-
-const startedAt = performance.now();
-const deadline = startedAt + settings.durationMs;
-const limit = settings.requests ?? Number.POSITIVE_INFINITY;
-if (settings.ratePerSecond === undefined) await closedLoop(deadline, limit);
-else await openLoop(deadline, limit, settings.ratePerSecond);
-const durationMs = performance.now() - startedAt;
-await pool.close();
-
-latencies.sort((a, b) => a - b);
-ttfbs.sort((a, b) => a - b);
-const result: LoadResult = {
-  type: 'load-result',
-  requests: latencies.length,
-  errors,
-  durationMs,
-  rps: (latencies.length * 1000) / durationMs,
-  p50Ms: percentile(latencies, 50),
-  p99Ms: percentile(latencies, 99),
-  ttfbP50Ms: settings.stream ? percentile(ttfbs, 50) : null,
-  ttfbP99Ms: settings.stream ? percentile(ttfbs, 99) : null,
-};
-process.send?.(result, () => process.exit(0));
+process.on('message', (message: LoadJob) => {
+  if (message.type !== 'load') return;
+  void runJob(message.settings as NodeLoadSettings).then((result) => process.send?.({ ...result, id: message.id }));
+});
+process.on('disconnect', () => process.exit(0));

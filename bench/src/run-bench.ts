@@ -15,7 +15,7 @@ import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
 import { formatMarkdown, formatTable, ratioOf, type BenchReport, type Pair, type Row } from './bench-report.js';
 import type { LoadResult, UpstreamMode } from './child-messages.js';
 import { startMoongate, type MoongateProcess } from './moongate-process.js';
-import type { NodeLoadSettings } from './node-loader.js';
+import { NodeLoaderClient } from './node-loader-client.js';
 import { sampleProcess, watchRss } from './process-sample.js';
 import { BENCH_MODEL, STREAM_CONTENT_CHUNKS } from './seed-replies.js';
 import { hasWrk, installWrk, runWrk } from './wrk-load.js';
@@ -138,15 +138,7 @@ interface Bench {
   upstream: Target;
   /** Highest RSS seen under load, per process. */
   peakRss: Map<number, number>;
-}
-
-async function runNodeLoad(settings: NodeLoadSettings): Promise<LoadResult> {
-  const child = forkBenchChild('node-loader.js', { BENCH_LOAD: JSON.stringify(settings) });
-  try {
-    return await nextMessage(child, 'load-result', settings.durationMs + 120_000);
-  } finally {
-    await stopChild(child);
-  }
+  loader: NodeLoaderClient;
 }
 
 interface LoadOptions {
@@ -163,7 +155,7 @@ async function load(bench: Bench, target: Target, options: LoadOptions): Promise
   if (bench.useWrk && options.requests === undefined && options.ratePerSecond === undefined) {
     return runWrk({ url: target.url, body, headers, connections: options.connections, durationMs: options.durationMs });
   }
-  return runNodeLoad({ url: target.url, body, headers, ...options });
+  return bench.loader.run({ url: target.url, body, headers, ...options });
 }
 
 function noteErrors(result: LoadResult, what: string, notes: string[]): void {
@@ -508,18 +500,25 @@ async function main(): Promise<void> {
   }
 
   const children: ChildProcess[] = [];
+  const loader = new NodeLoaderClient();
   let moongate: MoongateProcess | undefined;
   try {
     log('starting the fake upstream, the bare proxy and moongate...');
     const upstream = await startServerChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: String(settings.delayMs) });
     children.push(upstream.child);
     const upstreamOrigin = `http://127.0.0.1:${upstream.port}`;
-    const bare = await startServerChild('bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin });
-    children.push(bare.child);
-    moongate = await startMoongate(`${upstreamOrigin}/v1`, log, {
-      ...(settings.profile === undefined ? {} : { profileDir: settings.profile }),
-      nodeFlags: settings.moongateNodeFlags,
-    });
+    // Started side by side: each is a cold Node start, and moongate's also runs the CLI first.
+    const [bare, gate] = await Promise.allSettled([
+      startServerChild('bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin }),
+      startMoongate(`${upstreamOrigin}/v1`, log, {
+        ...(settings.profile === undefined ? {} : { profileDir: settings.profile }),
+        nodeFlags: settings.moongateNodeFlags,
+      }),
+    ]);
+    if (bare.status === 'fulfilled') children.push(bare.value.child);
+    if (gate.status === 'fulfilled') moongate = gate.value;
+    if (bare.status === 'rejected') throw bare.reason;
+    if (gate.status === 'rejected' || moongate === undefined) throw gate.status === 'rejected' ? gate.reason : new Error('moongate did not start');
     for (const piece of moongate.pipeline) log(`  ${piece}`);
     const pidOf = (child: ChildProcess): number => {
       if (child.pid === undefined) throw new Error('a bench child has no pid');
@@ -530,9 +529,10 @@ async function main(): Promise<void> {
       useWrk,
       upstreamUrl: upstreamOrigin,
       moongate: { name: 'moongate', url: `${moongate.url}/v1/chat/completions`, pid: moongate.pid, headers: { authorization: `Bearer ${moongate.token}` } },
-      bare: { name: 'bare proxy', url: `http://127.0.0.1:${bare.port}/v1/chat/completions`, pid: pidOf(bare.child), headers: { authorization: 'Bearer bench' } },
+      bare: { name: 'bare proxy', url: `http://127.0.0.1:${bare.value.port}/v1/chat/completions`, pid: pidOf(bare.value.child), headers: { authorization: 'Bearer bench' } },
       upstream: { name: 'upstream', url: `${upstreamOrigin}/v1/chat/completions`, pid: pidOf(upstream.child), headers: { authorization: 'Bearer bench' } },
       peakRss: new Map(),
+      loader,
     };
     await checkPath(bench);
     await new Promise((resolve) => setTimeout(resolve, settings.quick ? 200 : 1_000));
@@ -550,6 +550,8 @@ async function main(): Promise<void> {
       else await phaseSettle(rows, figures, notes);
     }
 
+    // By figure number, whatever order the phases ran in.
+    rows.sort((a, b) => Number.parseInt(a.figure, 10) - Number.parseInt(b.figure, 10));
     const cpuModel = cpus()[0]?.model.trim() ?? 'unknown CPU';
     const date = new Date().toISOString();
     const report: BenchReport = {
@@ -571,12 +573,11 @@ async function main(): Promise<void> {
     const stem = join(settings.out, date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z'));
     await writeFile(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(`${stem}.md`, formatMarkdown(report));
-    // By figure number, whatever order the phases ran in.
-    rows.sort((a, b) => Number.parseInt(a.figure, 10) - Number.parseInt(b.figure, 10));
     console.log(`\n${formatTable(rows)}\n`);
     for (const note of notes) console.log(`note: ${note}`);
     console.log(`results: ${stem}.json and .md (${((performance.now() - started) / 1000).toFixed(0)} s)`);
   } finally {
+    await loader.close();
     await moongate?.stop();
     for (const child of children.reverse()) await stopChild(child);
   }
