@@ -1,0 +1,157 @@
+/**
+ * moongate as the operator runs it: `node bin/moongate.js serve` in its own process, on the
+ * embedded default (SQLite under a temp DATA_DIR), with a bench credential made by the CLI
+ * against the same DATA_DIR first. Whatever pipeline pieces this build has (limits,
+ * billing, channels) are switched on where the CLI offers them, and reported.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'bin', 'moongate.js');
+const EMAIL = 'bench@example.com';
+
+export interface MoongateProcess {
+  pid: number;
+  /** e.g. http://127.0.0.1:41234 */
+  url: string;
+  token: string;
+  /** One line per pipeline piece: what is on and how it was switched on, or why not. */
+  pipeline: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The one place that decides how moongate reaches the fake upstream. MOONGATE_CONFIG names
+ * an openai-compatible channel (the channels format); until a build reads it, the Moonshot
+ * provider (an OpenAI-compatible subclass) is pointed at the same server. Both are set:
+ * harmless once channels exist.
+ */
+export async function upstreamEnv(upstreamBaseUrl: string, dir: string): Promise<Record<string, string>> {
+  const configPath = join(dir, 'moongate-bench-config.json');
+  const channels = [
+    { name: 'fake', kind: 'openai-compatible', baseUrl: upstreamBaseUrl, apiKey: 'bench', models: '*', maxConcurrency: 100_000 },
+  ];
+  await writeFile(configPath, JSON.stringify({ channels }));
+  return { MOONGATE_CONFIG: configPath, MOONSHOT_API_KEY: 'bench', MOONSHOT_BASE_URL: upstreamBaseUrl };
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (part: string) => (stdout += part));
+    child.stderr.setEncoding('utf8').on('data', (part: string) => (stderr += part));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0] ?? '';
+}
+
+/** A credential with limits high enough never to be the bottleneck, where the CLI has limits. */
+async function createCredential(env: NodeJS.ProcessEnv, pipeline: string[]): Promise<string> {
+  const limited = await cli(['credential', 'create', '--email', EMAIL, '--rps', '1000000', '--concurrency', '100000'], env);
+  if (limited.code === 0) {
+    pipeline.push('limits: on (credential with --rps 1000000 --concurrency 100000)');
+    return limited.stdout.trim();
+  }
+  pipeline.push(`limits: not in this build (credential create --rps: ${firstLine(limited.stderr)})`);
+  const plain = await cli(['credential', 'create', '--email', EMAIL], env);
+  if (plain.code !== 0) throw new Error(`moongate credential create failed: ${plain.stderr.trim()}`);
+  return plain.stdout.trim();
+}
+
+async function addBalance(env: NodeJS.ProcessEnv, pipeline: string[]): Promise<void> {
+  const added = await cli(['balance', 'add', '--email', EMAIL, '--amount', '1000000'], env);
+  pipeline.push(
+    added.code === 0
+      ? 'billing: on (balance add --amount 1000000: holds, settlement, usage log)'
+      : `billing: not in this build (no \`moongate balance add\`: ${firstLine(added.stderr)})`,
+  );
+}
+
+export interface MoongateFlags {
+  /** Run moongate under `node --cpu-prof`, the profile written there when it stops. */
+  profileDir?: string;
+  /** Extra node flags for moongate alone (heap sizes, say). */
+  nodeFlags?: string[];
+}
+
+export async function startMoongate(
+  upstreamBaseUrl: string,
+  log: (line: string) => void,
+  flags: MoongateFlags = {},
+): Promise<MoongateProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'moongate-bench-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: join(dir, 'data'),
+    LOG_LEVEL: 'warn',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...(await upstreamEnv(upstreamBaseUrl, dir)),
+  };
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  const pipeline = ['store: SQLite (embedded default) in a temp DATA_DIR', 'auth: bearer credential from `moongate credential create`'];
+  const token = await createCredential(env, pipeline);
+  await addBalance(env, pipeline);
+
+  const profile = flags.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', flags.profileDir];
+  const nodeArgs = [...profile, ...(flags.nodeFlags ?? [])];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr?.setEncoding('utf8').on('data', (part: string) => {
+    output += part;
+    for (const line of part.trim().split('\n')) if (line !== '') log(`moongate: ${line}`);
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`moongate did not start within 30 s: ${output.trim()}`)), 30_000);
+    child.stdout?.setEncoding('utf8').on('data', (part: string) => {
+      output += part;
+      const found = /listening on (http:\/\/\S+)/.exec(output)?.[1];
+      if (found !== undefined) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`moongate exited (code ${code}) before listening: ${output.trim()}`));
+    });
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const upstreamLine = /upstream:\s+(.*)/.exec(output)?.[1]?.trim() ?? 'unknown';
+  pipeline.push(`upstream: ${upstreamLine}`);
+  if (nodeArgs.length > 0) pipeline.push(`node flags: ${nodeArgs.join(' ')}`);
+  if (child.pid === undefined) throw new Error('moongate has no pid');
+  return {
+    pid: child.pid,
+    url,
+    token,
+    pipeline,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await gone;
+        clearTimeout(timer);
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
