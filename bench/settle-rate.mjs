@@ -1,6 +1,7 @@
 // Settlements per second on SQLite, with group commit (the default) and without
 // (one transaction per settlement). Run after `npm run build`:
-//   node bench/settle-rate.mjs [settlements=20000] [concurrency=256]
+//   node bench/settle-rate.mjs [settlements=20000] [concurrency=256] [--json]
+// With --json the last line is one JSON object (npm run bench reads it for figure 6).
 // Each mode gets a fresh database: N holds are taken, then N settlements run with
 // `concurrency` in flight, as finishing requests would; only the settle phase is timed.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,8 +14,10 @@ import { PersonStore } from '../dist/accounts/person-store.js';
 import { CredentialStore } from '../dist/accounts/credential-store.js';
 import { openStore } from '../dist/store/open-store.js';
 
-const total = Number(process.argv[2] ?? 20_000);
-const concurrency = Number(process.argv[3] ?? 256);
+const json = process.argv.includes('--json');
+const [totalArg, concurrencyArg] = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const total = Number(totalArg ?? 20_000);
+const concurrency = Number(concurrencyArg ?? 256);
 
 async function run(label, batcherOptions) {
   const dir = mkdtempSync(join(tmpdir(), 'moongate-bench-'));
@@ -64,9 +67,11 @@ async function run(label, batcherOptions) {
     const wallet = await store.db.selectFrom('wallets').select(['amount', 'held']).where('id', '=', person.id).executeTakeFirstOrThrow();
     if (wallet.held !== 0 || wallet.amount !== 1_000_000_000_000 - total * 558) throw new Error('the bench settled wrongly');
     await holds.close();
+    const rate = Math.round(total / seconds);
     console.log(
       `${label.padEnd(26)} ${Math.round(total / seconds).toString().padStart(7)} settlements/s  (${total} in ${seconds.toFixed(2)} s, ${concurrency} in flight; holds alone: ${Math.round(total / holdSeconds)}/s sequential)`,
     );
+    return rate;
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -74,5 +79,6 @@ async function run(label, batcherOptions) {
 }
 
 console.log(`SQLite (WAL, synchronous=NORMAL), node ${process.version}`);
-await run('group commit (2 ms, 256)', {});
-await run('one transaction each', { maxDelayMs: 0 });
+const grouped = await run('group commit (2 ms, 256)', {});
+const single = await run('one transaction each', { maxDelayMs: 0 });
+if (json) console.log(JSON.stringify({ settledPerSecond: grouped, oneTransactionEachPerSecond: single, settlements: total, concurrency }));
