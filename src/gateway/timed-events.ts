@@ -38,17 +38,22 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
         ? [this.timeouts.idleMs, 'the upstream went silent for too long mid-stream']
         : [totalLeft, 'the upstream did not finish within the total time allowed'];
     const pending = this.inner.next();
-    const timeout = new MoongateError('timeout', why);
+    // The error is made only when the limit expires: building one (a stack trace) for every
+    // event of every stream was the gateway's largest single cost under load.
+    let timeout: MoongateError | undefined;
     let timer: NodeJS.Timeout | undefined;
     const expiry = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(timeout), Math.max(0, limit));
+      timer = setTimeout(() => {
+        timeout = new MoongateError('timeout', why);
+        reject(timeout);
+      }, Math.max(0, limit));
     });
     try {
       const step = await Promise.race([pending, expiry]);
       this.first = false;
       return step;
     } catch (error) {
-      if (error === timeout) {
+      if (timeout !== undefined && error === timeout) {
         this.expired = timeout;
         this.abort(timeout);
         // The upstream's own next() now rejects with the abort; nobody waits for it.

@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { Database } from './database.js';
 import { migrateToLatest, type StoreDialect } from './migrate-to-latest.js';
 import { seedServices } from './seed-services.js';
+import { withStatementCache } from './statement-cache.js';
 
 export interface Store {
   db: Kysely<Database>;
@@ -58,7 +59,7 @@ function openSqlite(dataDir: string): Kysely<Database> {
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
 }
 
 function openPostgres(connectionString: string, onConnectionError: (error: Error) => void): Kysely<Database> {

@@ -98,6 +98,7 @@ export class OpenAICompatibleProvider implements Provider {
     }
 
     const upstream = response.body;
+    let sawDoneOfCall = false;
     try {
       if (response.statusCode < 200 || response.statusCode > 299) {
         let text = '';
@@ -117,12 +118,13 @@ export class OpenAICompatibleProvider implements Provider {
       const reader = this.createChunkReader(call);
       let sawDone = false;
       try {
-        for await (const event of decodeSse(upstream)) {
+        for await (const event of decodeSse(upstream.iterator({ destroyOnReturn: false }))) {
           // The reply ends at [DONE]: an upstream that keeps the body open after it must not
           // hold the client. Leaving the loop cancels the rest of the body (undici: "consume or
           // cancel"); when the body had already ended, the socket goes back to the pool.
           if (event.data === SSE_DONE_DATA) {
             sawDone = true;
+            sawDoneOfCall = true;
             break;
           }
           if (event.event === 'error') throw new MoongateError('api_error', 'the upstream failed mid-stream');
@@ -146,7 +148,13 @@ export class OpenAICompatibleProvider implements Provider {
       yield* reader.end(sawDone);
     } finally {
       // Ends the upstream request when we stop early (error, abort, the consumer's return()).
-      if (!upstream.destroyed) upstream.destroy();
+      // After [DONE] the rest of the body (usually just the chunked terminator, still in
+      // flight) is read off for a moment instead, so the connection goes back to the pool:
+      // destroying it would cost a new TCP connection per request.
+      if (!upstream.destroyed) {
+        if (sawDoneOfCall && !signal.aborted) drainAfterDone(upstream);
+        else upstream.destroy();
+      }
     }
   }
 
@@ -216,4 +224,18 @@ export class OpenAICompatibleProvider implements Provider {
   protected secrets(): string[] {
     return this.apiKey === undefined ? [] : [this.apiKey];
   }
+}
+
+/** How long an upstream may take to end its body after [DONE] before the connection is cut. */
+const AFTER_DONE_GRACE_MS = 1_000;
+
+/** Reads what is left of a body after [DONE] and lets undici reuse the socket; cuts it if the upstream lingers. */
+function drainAfterDone(body: Dispatcher.ResponseData['body']): void {
+  const timer = setTimeout(() => body.destroy(), AFTER_DONE_GRACE_MS);
+  timer.unref();
+  const stop = (): void => clearTimeout(timer);
+  body.once('end', stop);
+  body.once('close', stop);
+  body.on('error', stop);
+  body.resume();
 }
