@@ -19,7 +19,13 @@ export interface Settlement {
 }
 
 export interface SettlementBatcherOptions {
-  /** Longest a settlement waits for its batch to fill. 0 commits each on its own (no group commit). */
+  /**
+   * Longest a settlement waits for its batch to fill. Absent (the default), a batch is
+   * everything that finished in the same turn of the event loop, plus whatever arrives
+   * while the previous batch commits: no settlement waits on a timer, so a lone request
+   * is not slowed down, and under load batches grow by themselves. 0 commits each on its
+   * own (no group commit).
+   */
   maxDelayMs?: number;
   maxBatch?: number;
 }
@@ -31,10 +37,11 @@ interface Pending {
 }
 
 export class SettlementBatcher {
-  readonly #maxDelayMs: number;
+  readonly #maxDelayMs: number | undefined;
   readonly #maxBatch: number;
   #queue: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
   /**
@@ -46,7 +53,7 @@ export class SettlementBatcher {
     private readonly recordedHolds: boolean,
     options: SettlementBatcherOptions = {},
   ) {
-    this.#maxDelayMs = options.maxDelayMs ?? 2;
+    this.#maxDelayMs = options.maxDelayMs;
     this.#maxBatch = options.maxBatch ?? 256;
   }
 
@@ -54,8 +61,17 @@ export class SettlementBatcher {
     if (this.#maxDelayMs === 0) return this.db.transaction().execute((trx) => commit(trx, [settlement], this.recordedHolds));
     return new Promise((resolve, reject) => {
       this.#queue.push({ settlement, resolve, reject });
-      if (this.#queue.length >= this.#maxBatch) this.#flushSoon(0);
+      if (this.#maxDelayMs === undefined) this.#flushAfterThisTurn();
+      else if (this.#queue.length >= this.#maxBatch) this.#flushSoon(0);
       else this.#flushSoon(this.#maxDelayMs);
+    });
+  }
+
+  #flushAfterThisTurn(): void {
+    if (this.#immediate !== undefined) return;
+    this.#immediate = setImmediate(() => {
+      this.#immediate = undefined;
+      void this.#drain();
     });
   }
 
@@ -63,6 +79,8 @@ export class SettlementBatcher {
   async flush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearImmediate(this.#immediate);
+    this.#immediate = undefined;
     await this.#drain();
   }
 
