@@ -2,7 +2,7 @@
  * The real `moongate` binary as a child process (bin/moongate.js imports dist/): a build
  * check, one-shot commands, and a long-running `serve`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +16,13 @@ export interface Run {
   stderr: string;
 }
 
+/** Settings a developer's shell may carry that would point a test's child elsewhere. */
+const NOT_INHERITED = ['DATABASE_URL', 'MOONSHOT_API_KEY', 'MOONGATE_CONFIG'];
+
+/** The test's environment, without NOT_INHERITED unless given, and without keys given as undefined. */
 function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const merged: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const name of NOT_INHERITED) if (!(name in env)) delete merged[name];
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete merged[key];
   return merged;
 }
@@ -35,6 +40,11 @@ export function runMoongate(args: string[], env: Record<string, string | undefin
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Starts `moongate <args>` and leaves it running, its output unread. */
+export function spawnMoongate(args: string[], env: Record<string, string | undefined>): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv(env), stdio: 'pipe' });
 }
 
 export interface ServingMoongate {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelStore } from '../../src/channels/channel-store.js';
 import { openStore } from '../../src/store/open-store.js';
-import { ensureBuilt, runMoongate } from '../helpers/built-cli.js';
+import { ensureBuilt, runMoongate } from '../helpers/moongate-cli.js';
 import { FaultUpstream } from '../helpers/fault-upstream.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 

@@ -3,10 +3,6 @@
  * runs it. bin/moongate.js imports dist/, so the build is brought up to date first
  * (only when some source file is newer than its output).
  */
-import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { authenticate } from '../../src/accounts/authenticate.js';
 import { CREDENTIAL_TOKEN_PATTERN } from '../../src/accounts/credential-token.js';
@@ -15,65 +11,16 @@ import { MoongateError } from '../../src/contract/errors.js';
 import { openStore, type OpenStoreOptions } from '../../src/store/open-store.js';
 import { KIMI_SERVICE } from '../../src/store/seed-services.js';
 import { describeWithPostgres } from '../helpers/postgres.js';
+import { ensureBuilt, runMoongate, type Run } from '../helpers/moongate-cli.js';
 import { makeTempDir, useTempDir } from '../helpers/temp-dir.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'moongate.js');
 const DAY_MS = 86_400_000;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function moongate(args: string[], env: { DATA_DIR: string; DATABASE_URL?: string }): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  if (env.DATABASE_URL === undefined) delete childEnv.DATABASE_URL;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runMoongate(args, env);
 }
 
-/** Source files whose compiled output is missing or older than they are. */
-function staleSources(): string[] {
-  const stale: string[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
-        const output = join(ROOT, 'dist', relative(join(ROOT, 'src'), path).replace(/\.ts$/, '.js'));
-        const built = statSync(output, { throwIfNoEntry: false });
-        if (built === undefined || built.mtimeMs < statSync(path).mtimeMs) stale.push(relative(ROOT, path));
-      }
-    }
-  };
-  walk(join(ROOT, 'src'));
-  return stale;
-}
-
-beforeAll(async () => {
-  if (staleSources().length === 0) return;
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-    child.on('error', reject);
-    // tsc still emits when some file has a type error; whether what we run got built is checked below.
-    child.on('close', () => resolve(text));
-  });
-  const stillStale = staleSources();
-  if (stillStale.length > 0) throw new Error(`the build left ${stillStale.join(', ')} stale:\n${output}`);
-}, 120_000);
+beforeAll(ensureBuilt, 120_000);
 
 async function authenticateIn(location: OpenStoreOptions, token: string, serviceSlug = KIMI_SERVICE.slug) {
   const store = await openStore(location);

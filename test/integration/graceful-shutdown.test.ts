@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.js';
-import { ensureBuilt, spawnMoongate } from '../helpers/built-cli.js';
+import { ensureBuilt, spawnMoongate } from '../helpers/moongate-cli.js';
 import { mintToken } from '../helpers/mint-token.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
