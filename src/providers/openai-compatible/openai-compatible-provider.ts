@@ -153,7 +153,7 @@ export class OpenAICompatibleProvider implements Provider {
       // destroying it would cost a new TCP connection per request.
       if (!upstream.destroyed) {
         if (sawDoneOfCall && !signal.aborted) drainAfterDone(upstream);
-        else upstream.destroy();
+        else destroyBody(upstream);
       }
     }
   }
@@ -229,9 +229,19 @@ export class OpenAICompatibleProvider implements Provider {
 /** How long an upstream may take to end its body after [DONE] before the connection is cut. */
 const AFTER_DONE_GRACE_MS = 1_000;
 
+/**
+ * Cuts a body we stopped reading. undici reports the cut as an 'error' event on the body;
+ * nobody reads it any more (the iterator was left with destroyOnReturn off), so the event is
+ * expected and must not become an uncaught exception.
+ */
+function destroyBody(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
 /** Reads what is left of a body after [DONE] and lets undici reuse the socket; cuts it if the upstream lingers. */
 function drainAfterDone(body: Dispatcher.ResponseData['body']): void {
-  const timer = setTimeout(() => body.destroy(), AFTER_DONE_GRACE_MS);
+  const timer = setTimeout(() => destroyBody(body), AFTER_DONE_GRACE_MS);
   timer.unref();
   const stop = (): void => clearTimeout(timer);
   body.once('end', stop);
