@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { parseAmount } from './billing/money.js';
 import { defaultFreeQuota } from './billing/price-list.js';
 import type { ChannelsFile } from './channels/channel-config.js';
-import { loadChannelsFile } from './channels/load-channels-file.js';
+import { deepFreeze, loadChannelsFile } from './channels/load-channels-file.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -101,12 +101,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     },
     channelsFile: loadChannelsFile(env),
   });
-}
-
-function deepFreeze<T>(value: T): Readonly<T> {
-  if (value !== null && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }

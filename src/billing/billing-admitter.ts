@@ -63,8 +63,9 @@ export class BillingAdmitter implements Admitter {
         settle: async (result: RequestResult) => {
           try {
             // Never more than was held: the hold is what the person was shown to afford.
-            const cost = result.usage === null ? 0 : Math.min(worstCase, costOf(price, tokensOf(result.usage)));
-            await this.#parts.settlements.settle({ walletId, held: worstCase, usage: usageRow(ticket, result, createdAt, walletId, cost) });
+            const tokens = result.usage === null ? NO_TOKENS : tokensOf(result.usage);
+            const cost = result.usage === null ? 0 : Math.min(worstCase, costOf(price, tokens));
+            await this.#parts.settlements.settle({ walletId, held: worstCase, usage: usageRow(ticket, result, createdAt, walletId, tokens, cost) });
           } finally {
             this.#open = { count: this.#open.count - 1, amount: this.#open.amount - worstCase };
             permit.release();
@@ -86,8 +87,16 @@ function tokensOf(usage: NonNullable<RequestResult['usage']>) {
   };
 }
 
-function usageRow(ticket: AdmissionTicket, result: RequestResult, createdAt: number, walletId: string, cost: number) {
-  const tokens = result.usage === null ? { promptTokens: 0, cachedTokens: 0, completionTokens: 0 } : tokensOf(result.usage);
+const NO_TOKENS = { promptTokens: 0, cachedTokens: 0, completionTokens: 0 };
+
+function usageRow(
+  ticket: AdmissionTicket,
+  result: RequestResult,
+  createdAt: number,
+  walletId: string,
+  tokens: ReturnType<typeof tokensOf>,
+  cost: number,
+) {
   return {
     trace_id: ticket.traceId,
     created_at: createdAt,

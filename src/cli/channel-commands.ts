@@ -10,10 +10,11 @@ import { ChannelStore, type StoredChannel } from '../channels/channel-store.js';
 import { defaultChannel } from '../channels/default-channel.js';
 import { displayUrl } from '../channels/display-url.js';
 import { loadConfig } from '../config.js';
-import { MoongateError, asMoongateError, findModel, parseChatRequest } from '../contract/index.js';
+import { KIMI_MODEL_IDS, MoongateError, asMoongateError, findModel, parseChatRequest } from '../contract/index.js';
 import { createChannelProvider } from '../providers/create-provider.js';
 import { openStore, type Store } from '../store/open-store.js';
 import { countPromptTokens } from '../tokens/count-tokens.js';
+import { formatTable } from './format-table.js';
 
 interface AddOptions {
   name: string;
@@ -60,7 +61,7 @@ export function registerChannelCommands(program: Command): void {
       await withStore(async (store) => {
         const rows = listAll(config.channelsFile.channels, await new ChannelStore(store.db).listChannels());
         if (rows.length === 0) rows.push(describe(defaultChannel(config.upstream), 'active'));
-        process.stdout.write(options.json === true ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
+        process.stdout.write(options.json === true ? `${JSON.stringify(rows, null, 2)}\n` : channelTable(rows));
       });
     });
 
@@ -193,7 +194,7 @@ function listAll(fromFile: readonly ChannelSpec[], stored: StoredChannel[]): Lis
   ];
 }
 
-function formatTable(rows: readonly ListedChannel[]): string {
+function channelTable(rows: readonly ListedChannel[]): string {
   const header = ['NAME', 'KIND', 'SOURCE', 'STATUS', 'PRIORITY', 'WEIGHT', 'MODELS', 'BASE URL'];
   const cells = rows.map((r) => [
     r.name,
@@ -202,14 +203,10 @@ function formatTable(rows: readonly ListedChannel[]): string {
     r.status,
     String(r.priority),
     String(r.weight),
-    r.models.length === 7 ? 'all 7' : r.models.join(','),
+    r.models.length === KIMI_MODEL_IDS.length ? `all ${KIMI_MODEL_IDS.length}` : r.models.join(','),
     r.baseUrl ?? '-',
   ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((row) => row[column]?.length ?? 0)));
-  return [header, ...cells]
-    .map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd())
-    .join('\n')
-    .concat('\n');
+  return formatTable(header, cells);
 }
 
 async function withStore<T>(work: (store: Store) => Promise<T>): Promise<T> {

@@ -9,6 +9,7 @@ import { PersonStore } from '../accounts/person-store.js';
 import { MoongateError } from '../contract/errors.js';
 import { KIMI_SERVICE } from '../store/seed-services.js';
 import { withStore } from './with-store.js';
+import { formatTable } from './format-table.js';
 import { parseLimit } from './parse-limit.js';
 
 interface CreateOptions {
@@ -65,7 +66,7 @@ export function registerCredentialCommands(program: Command): void {
         const person = await new PersonStore(store.db).findPersonByEmail(options.email);
         if (person === undefined) throw new MoongateError('bad_request', `no person has the email ${options.email.trim()}`);
         const credentials = await new CredentialStore(store.db).listCredentials(person.id);
-        process.stdout.write(options.json === true ? `${JSON.stringify(credentials, null, 2)}\n` : formatTable(credentials));
+        process.stdout.write(options.json === true ? `${JSON.stringify(credentials, null, 2)}\n` : credentialTable(credentials));
       });
     });
 
@@ -123,7 +124,7 @@ function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function formatTable(credentials: readonly Credential[]): string {
+function credentialTable(credentials: readonly Credential[]): string {
   const header = ['ID', 'NAME', 'PREFIX', 'SCOPE', 'STATUS', 'EXPIRES', 'CREATED'];
   const rows = credentials.map((c) => [
     c.id,
@@ -134,9 +135,5 @@ function formatTable(credentials: readonly Credential[]): string {
     c.expiresAt === null ? 'never' : formatTime(c.expiresAt),
     formatTime(c.createdAt),
   ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)));
-  return [header, ...rows]
-    .map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd())
-    .join('\n')
-    .concat('\n');
+  return formatTable(header, rows);
 }

@@ -47,10 +47,6 @@ export class MoongateError extends Error {
   }
 }
 
-export function isMoongateError(value: unknown): value is MoongateError {
-  return value instanceof MoongateError;
-}
-
 /** The error as the catalogue knows it: a MoongateError as is, anything else as api_error (kept as the cause, for logs). */
 export function asMoongateError(error: unknown): MoongateError {
   return error instanceof MoongateError ? error : new MoongateError('api_error', undefined, { cause: error });

@@ -193,6 +193,7 @@ export class ChatGateway {
     const startedAt = performance.now();
     let caller: AuthenticatedCaller | null = null;
     let modelId: string | null = null;
+    let admitted: Admitted;
     try {
       caller = await this.options.authenticate(exchange.authorization, exchange.serviceSlug);
       const request = parseChatRequest(exchange.body);
@@ -207,22 +208,21 @@ export class ChatGateway {
       const promptTokens = countPromptTokens(request.messages, request.tools);
       checkContext(request, model, promptTokens);
       const admission = await this.admitter.admit({ traceId: exchange.traceId, caller, model, request, promptTokens });
-      return await this.serve(exchange, { caller, request, model, promptTokens, admission, startedAt });
+      admitted = { caller, request, model, promptTokens, admission, startedAt };
     } catch (error) {
       // Refused before admission (or admission itself refused): nothing held, nothing billed.
-      if (!(error instanceof AdmittedFailure)) {
-        this.observe({
-          traceId: exchange.traceId,
-          model: modelId,
-          caller,
-          outcome: exchange.signal.aborted ? 'aborted' : 'failed',
-          error: exchange.signal.aborted ? null : asMoongateError(error),
-          durationMs: performance.now() - startedAt,
-        });
-        throw error;
-      }
-      throw error.cause;
+      this.observe({
+        traceId: exchange.traceId,
+        model: modelId,
+        caller,
+        outcome: exchange.signal.aborted ? 'aborted' : 'failed',
+        error: exchange.signal.aborted ? null : asMoongateError(error),
+        durationMs: performance.now() - startedAt,
+      });
+      throw error;
     }
+    // Admitted: from here every path settles (and is observed) exactly once, in serve().
+    return this.serve(exchange, admitted);
   }
 
   /** The admitted part: route, answer, settle. Every path settles exactly once. */
@@ -256,7 +256,7 @@ export class ChatGateway {
     const failed = async (error: unknown): Promise<never> => {
       const aborted = exchange.signal.aborted;
       await settle(aborted ? 'aborted' : 'failed', null, aborted ? null : asMoongateError(error));
-      throw new AdmittedFailure(error);
+      throw error;
     };
 
     let opened: OpenedCall;
@@ -394,13 +394,6 @@ interface Admitted {
   promptTokens: number;
   admission: Admission;
   startedAt: number;
-}
-
-/** A failure after admission, already settled and observed; handle() unwraps it. */
-class AdmittedFailure extends Error {
-  constructor(cause: unknown) {
-    super('admitted request failed', { cause });
-  }
 }
 
 /** Most tool calls one choice may make; an index beyond it is an upstream fault. */

@@ -2,9 +2,8 @@
  * The Fastify app: one trace id per request (also the `x-trace-id` header on every
  * response), JSON bodies up to the configured limit, the routes, and one error handler.
  */
-import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { MoongateError } from '../contract/index.js';
+import { MoongateError, newTraceId } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installErrorHandler, sendError, toMoongateError } from './error-handler.js';
 import type { AccountContext } from './routes/account/account-context.js';
@@ -40,7 +39,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.maxBodyBytes,
     trustProxy: options.trustProxy ?? false,
-    genReqId: () => randomUUID(),
+    genReqId: newTraceId,
     // The trace id is always ours (a UUID v4); a client cannot choose it.
     requestIdHeader: false,
     // Every log line of a request carries its trace id under the name clients see.

@@ -14,10 +14,6 @@ const KEEP_ALIVE = encodeSseComment('keep-alive');
 
 export class SseSink implements ChunkSink {
   private timer: NodeJS.Timeout | undefined;
-  /** Keep-alive comments written, for tests and logs. */
-  keepAlives = 0;
-  /** Whether any `data:` event has been written: after that, failover is over. */
-  sentData = false;
 
   constructor(
     private readonly res: ServerResponse,
@@ -34,13 +30,11 @@ export class SseSink implements ChunkSink {
   /** Writes a keep-alive comment now (the stream was committed after a silence already). */
   ping(): void {
     if (this.closed) return;
-    this.keepAlives++;
     this.res.write(KEEP_ALIVE);
     this.arm();
   }
 
   async send(json: string): Promise<void> {
-    this.sentData = true;
     await this.write(encodeSseData(json));
   }
 
@@ -57,10 +51,16 @@ export class SseSink implements ChunkSink {
     if (!this.res.write(text)) await this.drained();
   }
 
-  /** (Re)starts the silence timer; each write pushes the next keep-alive back. */
+  /**
+   * (Re)starts the silence timer; each write pushes the next keep-alive back. One timer per
+   * stream, refreshed, rather than a new one for every chunk.
+   */
   private arm(): void {
     if (this.keepAliveMs <= 0) return;
-    this.disarm();
+    if (this.timer !== undefined) {
+      this.timer.refresh();
+      return;
+    }
     // A comment is tiny: written even under backpressure rather than waiting on it.
     this.timer = setTimeout(() => this.ping(), this.keepAliveMs);
     // A pending keep-alive must never hold the process open at shutdown.

@@ -64,8 +64,7 @@ export class OpenAICompatibleProvider implements Provider {
       this.dispatcher = new Agent({
         keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
         connect: { timeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
-        ...(options.headersTimeoutMs === undefined ? {} : { headersTimeout: options.headersTimeoutMs }),
-        ...(options.bodyTimeoutMs === undefined ? {} : { bodyTimeout: options.bodyTimeoutMs }),
+        // Headers and body timeouts go on each request (below), which also covers a dispatcher given to us.
       });
       this.ownsDispatcher = true;
     }
