@@ -196,17 +196,19 @@ export class ChatGateway {
     let admitted: Admitted;
     try {
       caller = await this.options.authenticate(exchange.authorization, exchange.serviceSlug);
-      const request = parseChatRequest(exchange.body);
-      const model = findModel(request.model);
+      const asked = parseChatRequest(exchange.body);
+      const model = findModel(asked.model);
       if (model === undefined) {
         throw new MoongateError(
           'model_not_found',
-          `The model ${JSON.stringify(request.model)} does not exist; available models: ${KIMI_MODEL_IDS.join(', ')}`,
+          `The model ${JSON.stringify(asked.model)} does not exist; available models: ${KIMI_MODEL_IDS.join(', ')}`,
         );
       }
       modelId = model.id;
-      const promptTokens = countPromptTokens(request.messages, request.tools);
-      checkContext(request, model, promptTokens);
+      const promptTokens = countPromptTokens(asked.messages, asked.tools);
+      checkContext(asked, model, promptTokens);
+      // One completion cap for the hold and the upstream alike.
+      const request = withCompletionCap(asked, model, promptTokens);
       const admission = await this.admitter.admit({ traceId: exchange.traceId, caller, model, request, promptTokens });
       admitted = { caller, request, model, promptTokens, admission, startedAt };
     } catch (error) {
@@ -263,7 +265,7 @@ export class ChatGateway {
     try {
       opened = await this.options.router.open({
         traceId: exchange.traceId,
-        request: withCompletionCap(request, model, promptTokens),
+        request,
         model,
         promptTokens,
         signal: exchange.signal,

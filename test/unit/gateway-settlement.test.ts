@@ -173,14 +173,27 @@ describe('gateway settlement', () => {
     expect(records).toEqual([expect.objectContaining({ outcome: 'failed', error: expect.objectContaining({ code: 'used_up' }) })]);
   });
 
-  it('sends the model default cap upstream when max_tokens is absent, so nothing beyond the hold is generated', async () => {
+  it('holds for and sends upstream the model default cap when max_tokens is absent, so nothing beyond the hold is generated', async () => {
     const absent = setup(REPLY);
     await absent.handle({});
     expect(absent.provider.calls[0]?.request.max_tokens).toBe(8_192);
-    expect(absent.admitter.tickets[0]?.request.max_tokens).toBeUndefined();
+    expect(absent.admitter.tickets[0]?.request.max_tokens).toBe(8_192);
     const given = setup(REPLY);
     await given.handle({ max_tokens: 100 });
     expect(given.provider.calls[0]?.request.max_tokens).toBe(100);
+  });
+
+  it('lowers the default cap to what the context leaves, for the hold as for the upstream', async () => {
+    const near = setup(REPLY);
+    // kimi-k2-0711-preview: 131,072 tokens of context, a default cap of 8,192.
+    const prompt = 'hello '.repeat(126_000);
+    await near.handle({ model: 'kimi-k2-0711-preview', messages: [{ role: 'user', content: prompt }] });
+    const ticket = near.admitter.tickets[0];
+    const left = 131_072 - (ticket?.promptTokens ?? 0);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThan(8_192);
+    expect(ticket?.request.max_tokens).toBe(left);
+    expect(near.provider.calls[0]?.request.max_tokens).toBe(left);
   });
 
   it('never admits a request that fails validation', async () => {
