@@ -23,6 +23,7 @@ import { InFlightRequests } from './http/in-flight-requests.js';
 import { Metrics } from './observability/metrics.js';
 import { createChannelProvider } from './providers/create-provider.js';
 import { KeyedMutex } from './http/routes/account/keyed-mutex.js';
+import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
 
@@ -35,6 +36,8 @@ export interface RunningServer {
   channels: readonly ChannelSpec[];
   /** e.g. http://127.0.0.1:8700 */
   url: string;
+  /** Whether `/` is the web console (false: web/dist was not built, `/` is a plain page). */
+  consoleServed: boolean;
   close(): Promise<void>;
   /**
    * Graceful stop: refuse new requests, let running ones finish for up to `drainMs`
@@ -52,6 +55,8 @@ export interface StartOptions {
   admitter?: Admitter;
   /** Read for `${VAR}` keys of channels stored in the database; process.env by default. */
   env?: NodeJS.ProcessEnv;
+  /** The built console to serve at `/` (default web/dist); false for the plain home page. */
+  webRoot?: string | false;
 }
 
 export async function startServer(config: Readonly<Config>, options: StartOptions = {}): Promise<RunningServer> {
@@ -96,6 +101,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     acquireLock: new KeyedMutex(),
     currency: config.billing.currency,
   };
+  const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
+  const consoleServed = webRoot !== false && hasConsoleBuild(webRoot);
   const app = buildApp({
     gateway,
     maxBodyBytes: config.maxBodyBytes,
@@ -106,6 +113,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     readiness: [{ name: 'the store', check: async () => void (await sql`select 1`.execute(store.db)) }],
     accounts,
     trustProxy: config.trustProxy,
+    ...(consoleServed ? { webRoot } : {}),
   });
   app.addHook('onClose', async () => {
     await router.close();
@@ -152,6 +160,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     metrics,
     channels: channels.map((c) => c.spec),
     url,
+    consoleServed,
     close: () => app.close(),
     shutdown,
   };

@@ -28,6 +28,9 @@ export function registerServeCommand(program: Command): void {
       const channels = server.channels.map((c) => `\n    ${describeChannel(c)}`).join('');
       process.stdout.write(
         `moongate is listening on ${server.url}\n` +
+          (server.consoleServed
+            ? `  console:  open ${server.url}/ in a browser (the first person to register is the operator)\n`
+            : `  console:  not built (run npm run build:web); ${server.url}/ shows how to call the API\n`) +
           `  API:      POST ${server.url}/kimi/chat/completions  (OpenAI SDKs: baseURL ${server.url}/v1)\n` +
           `  channels:${channels}\n` +
           `  store:    ${store}\n` +

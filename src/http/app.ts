@@ -10,6 +10,7 @@ import type { AccountContext } from './routes/account/account-context.js';
 import { ACCOUNT_PATHS, registerAccountRoutes } from './routes/account/account-routes.js';
 import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
 import { registerHealthRoute, type ReadinessCheck } from './routes/health-route.js';
+import { CONSOLE_PAGES, registerConsoleRoute } from './routes/console-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { MODELS_PATHS, registerModelsRoute } from './routes/models-route.js';
@@ -30,6 +31,8 @@ export interface AppOptions {
   accounts?: AccountContext;
   /** Believe X-Forwarded-* from a proxy in front (TRUST_PROXY). */
   trustProxy?: boolean;
+  /** The built console (web/dist, see hasConsoleBuild); left out, `/` is the plain home page. */
+  webRoot?: string;
 }
 
 export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.token', '*.password'];
@@ -105,7 +108,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerModelsRoute(app);
   registerHealthRoute(app, options.readiness, () => options.inFlight?.draining === true);
   if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics);
-  registerHomeRoute(app);
+  if (options.webRoot === undefined) registerHomeRoute(app);
+  else {
+    registerConsoleRoute(app, options.webRoot);
+    for (const page of CONSOLE_PAGES) knownPaths.add(page);
+  }
   if (options.accounts !== undefined) registerAccountRoutes(app, options.accounts);
   return app;
 }

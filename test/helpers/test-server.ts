@@ -24,7 +24,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { provider?: Provider; env?: Record<string, string>; logger?: Logger; admitter?: Admitter } = {},
+  options: { provider?: Provider; env?: Record<string, string>; logger?: Logger; admitter?: Admitter; webRoot?: false } = {},
 ): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'moongate-test-'));
   const config = loadConfig({
@@ -39,6 +39,7 @@ export async function startTestServer(
     logger: options.logger ?? false,
     ...(options.provider ? { provider: options.provider } : {}),
     ...(options.admitter ? { admitter: options.admitter } : {}),
+    ...(options.webRoot === false ? { webRoot: false } : {}),
   });
   const mint = (email: string): Promise<string> => mintToken(server.store, email);
   const token = await mint('ada@example.com');

@@ -142,6 +142,11 @@ describeEachDialect((target) => {
       const forged = client();
       forged.cookie = randomBytes(32).toString('base64url');
       expectError(await forged.request('GET', '/api/session'), 401, 'invalid_token');
+      // The console's page-load check: nobody is a 200, somebody is the same answer as above.
+      const optional = await forged.request('GET', '/api/session?optional=true');
+      expect(optional.status).toBe(200);
+      expect(optional.body).toEqual({ person: null, csrfToken: null });
+      expect((await browser.request('GET', '/api/session?optional=true')).body).toMatchObject({ person: { id }, csrfToken: browser.csrfToken });
     });
 
     it('logs in with the right password only, with one answer for a wrong password and an unknown email', async () => {

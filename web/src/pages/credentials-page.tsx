@@ -1,0 +1,7 @@
+export function CredentialsPage() {
+  return (
+    <section className="page">
+      <h1>Credentials</h1>
+    </section>
+  );
+}
