@@ -147,6 +147,29 @@ export interface SessionsTable {
   user_agent: string | null;
 }
 
+/** A short-lived token for the console's playground, bound to a credential and a session; only its SHA-256 is stored. */
+export interface PlaygroundTokensTable {
+  token_hash: string;
+  credential_id: string;
+  person_id: string;
+  session_id: string;
+  expires_at: number;
+  created_at: number;
+}
+
+/** A code worth `amount` micro-units, redeemed once into a person's global balance; only its SHA-256 is stored. */
+export interface TopupCodesTable {
+  id: string;
+  code_hash: string;
+  amount: number;
+  created_at: number;
+  /** The admin who made it in the console; null when the CLI did. */
+  created_by: string | null;
+  expires_at: number | null;
+  redeemed_at: number | null;
+  redeemed_by: string | null;
+}
+
 export interface Database {
   people: PeopleTable;
   services: ServicesTable;
@@ -159,6 +182,8 @@ export interface Database {
   prices: PricesTable;
   usage: UsageTable;
   channels: ChannelsTable;
+  playground_tokens: PlaygroundTokensTable;
+  topup_codes: TopupCodesTable;
 }
 
 export type PersonRow = Selectable<PeopleTable>;
