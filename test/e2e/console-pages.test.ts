@@ -197,7 +197,9 @@ describeWithBrowser('the console pages', (browser) => {
     await row.waitFor();
     expect(await row.textContent()).toContain(token.slice(0, 10));
     expect(await row.getByText('active', { exact: true }).count()).toBe(1);
-    expect(await row.textContent()).toContain('default');
+    const { defaults } = (await client.request<{ defaults: { rps: number; concurrency: number } }>('GET', '/api/credentials')).body;
+    expect(await row.getByRole('cell', { name: `default (${defaults.rps}/s)`, exact: true }).count()).toBe(1);
+    expect(await row.getByRole('cell', { name: `default (${defaults.concurrency})`, exact: true }).count()).toBe(1);
     await screenshot(page, 'credentials-page');
     expect((await chatWith(token)).status).toBe(200);
 
@@ -222,6 +224,39 @@ describeWithBrowser('the console pages', (browser) => {
       ['default', 'active'],
       ['ci-laptop', 'revoked'],
     ]);
+
+    // Limits the operator set show as they are, read-only.
+    const { person } = (await client.request<{ person: { id: string } }>('GET', '/api/session')).body;
+    await server.server.store.db
+      .updateTable('credentials')
+      .set({ rps_limit: 7, concurrency_limit: 3 })
+      .where('person_id', '=', person.id)
+      .where('name', '=', 'default')
+      .execute();
+    await page.reload();
+    const defaultRow = page.getByRole('row', { name: /^default\b/ });
+    await defaultRow.getByRole('cell', { name: '7/s', exact: true }).waitFor();
+    expect(await defaultRow.getByRole('cell', { name: '3', exact: true }).count()).toBe(1);
+    expect(await page.getByRole('spinbutton').count()).toBe(0);
+    await screenshot(page, 'credentials-page-limits');
+    expectNoPageErrors(browser);
+  });
+
+  it('shows a person only their own credentials', async () => {
+    const alice = await registered('alice');
+    const bob = await registered('bob');
+    const made = await alice.client.request<{ credential: { tokenPrefix: string } }>('POST', '/api/credentials', {
+      body: { name: 'alice-secret-box' },
+    });
+    expect(made.status).toBe(201);
+    const page = await browser.newPage();
+    await logInViaUi(page, bob.email);
+    await page.getByRole('button', { name: 'Log out' }).waitFor();
+    await page.goto(`${server.url}/credentials`);
+    await page.getByText('No credentials yet.').waitFor();
+    expect(await page.getByText('alice-secret-box').count()).toBe(0);
+    expect(await page.content()).not.toContain(made.body.credential.tokenPrefix);
+    await screenshot(page, 'credentials-empty');
     expectNoPageErrors(browser);
   });
 
