@@ -73,14 +73,13 @@ function requestsTable(page: Page) {
 
 describeWithBrowser('usage page and operator area', (browser) => {
   let server: TestServer;
-  let admin: Person;
   let ada: Person;
   let bob: Person;
 
   beforeAll(async () => {
     server = await startTestServer();
     // The first person registered on a fresh install is the operator.
-    admin = await register(server, 'operator@example.com');
+    await register(server, 'operator@example.com');
     ada = await register(server, 'ada-usage@example.com');
     bob = await register(server, 'bob-usage@example.com');
     await makeRequests(server, ada, MODELS[0], 3);
@@ -173,8 +172,18 @@ describeWithBrowser('usage page and operator area', (browser) => {
     await poll(() => requestsTable(page).getByRole('row').count()).toBe(1 + 5);
     await poll(() => page.getByRole('figure', { name: 'Requests per day' }).getByText(MODELS[0], { exact: true }).count()).toBe(1);
     // The page itself never scrolls sideways; only the table does, inside its frame.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
     await screenshot(page, 'usage-phone');
     expectNoPageErrors(browser);
   });
+  it('gives a non-admin no operator link, and /admin says it is not available', async () => {
+    const page = await pageAs(browser, server, ada);
+    await page.goto(`${server.url}/admin`);
+    await poll(() => page.getByRole('heading', { name: 'Not available', level: 1 }).isVisible()).toBe(true);
+    expect(await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Operator' }).count()).toBe(0);
+    expect(await page.getByRole('tab').count()).toBe(0);
+    await screenshot(page, 'admin-not-available');
+    expectNoPageErrors(browser);
+  });
+
 });
