@@ -8,7 +8,6 @@ import { Link } from 'wouter';
 import { api } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorAlert } from '../components/error-alert';
-import { formatTime } from '../format';
 import { useApiData } from '../usage/use-api-data';
 import { adminPath, type AdminCredential } from './admin-api';
 import { useAction } from './use-action';
@@ -95,7 +94,7 @@ export function CredentialsTab({ personId }: { personId: string }) {
                   </td>
                   <td className="num">{row.rps ?? <span className="muted">default</span>}</td>
                   <td className="num">{row.concurrency ?? <span className="muted">default</span>}</td>
-                  <td>{formatTime(row.createdAt)}</td>
+                  <td title={new Date(row.createdAt).toISOString()}>{new Date(row.createdAt).toLocaleDateString(undefined, { dateStyle: 'medium' })}</td>
                   <td>
                     {row.status === 'revoked' ? (
                       <span className="muted">revoked</span>
