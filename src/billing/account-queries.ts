@@ -118,7 +118,7 @@ export async function listUsage(
     query = query.where((eb) =>
       eb.or([
         eb('u.created_at', '<', cursor.createdAt),
-        eb.and([eb('u.created_at', '=', cursor.createdAt), eb('u.trace_id', '<', cursor.traceId)]),
+        eb.and([eb('u.created_at', '=', cursor.createdAt), eb('u.trace_id', '<', cursor.key)]),
       ]),
     );
   }
@@ -148,16 +148,20 @@ export async function listUsage(
   return { rows, next };
 }
 
-function encodeCursor(createdAt: number, traceId: string): string {
-  return Buffer.from(`${createdAt}:${traceId}`, 'utf8').toString('base64url');
+/**
+ * The opaque `next` of a page ordered newest first by (created_at, a unique key): the last
+ * row's pair, for a keyset condition on the next page. Used by every paged console listing.
+ */
+export function encodeCursor(createdAt: number, key: string): string {
+  return Buffer.from(`${createdAt}:${key}`, 'utf8').toString('base64url');
 }
 
-function decodeCursor(cursor: string): { createdAt: number; traceId: string } {
+export function decodeCursor(cursor: string): { createdAt: number; key: string } {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const colon = text.indexOf(':');
   const createdAt = Number(text.slice(0, colon));
   if (colon < 1 || !Number.isSafeInteger(createdAt)) throw new MoongateError('bad_request', 'before is not a cursor this API gave');
-  return { createdAt, traceId: text.slice(colon + 1) };
+  return { createdAt, key: text.slice(colon + 1) };
 }
 
 export interface DailyUsage {
@@ -172,11 +176,21 @@ export interface DailyUsage {
 
 const DAY_MS = 86_400_000;
 
-/** Totals per UTC day and model over [since, until), oldest day first. */
-export async function dailyUsage(db: Kysely<Database>, personId: string, q: { since: number; until: number }): Promise<DailyUsage[]> {
+/** The person's totals per UTC day and model over [since, until), oldest day first. */
+export function dailyUsage(db: Kysely<Database>, personId: string, q: { since: number; until: number }): Promise<DailyUsage[]> {
+  return dailyTotals(db, personId, q);
+}
+
+/** Everyone's totals per UTC day and model over [since, until): the operator's chart. */
+export function dailyUsageOfEveryone(db: Kysely<Database>, q: { since: number; until: number }): Promise<DailyUsage[]> {
+  return dailyTotals(db, null, q);
+}
+
+/** Scoped to one person in the query itself, or (null) to nobody: only the two exported callers choose. */
+async function dailyTotals(db: Kysely<Database>, personId: string | null, q: { since: number; until: number }): Promise<DailyUsage[]> {
   // Integer division on both dialects (bigint / bigint in PostgreSQL, INTEGER / INTEGER in SQLite).
   const day = sql<number>`u.created_at / ${sql.lit(DAY_MS)}`;
-  const rows = await db
+  let query = db
     .selectFrom('usage as u')
     .select([
       day.as('day'),
@@ -186,13 +200,10 @@ export async function dailyUsage(db: Kysely<Database>, personId: string, q: { si
       sql<number>`sum(u.completion_tokens)`.as('completion_tokens'),
       sql<number>`sum(u.cost)`.as('cost'),
     ])
-    .where('u.person_id', '=', personId)
     .where('u.created_at', '>=', q.since)
-    .where('u.created_at', '<', q.until)
-    .groupBy([day, 'u.model'])
-    .orderBy('day')
-    .orderBy('u.model')
-    .execute();
+    .where('u.created_at', '<', q.until);
+  if (personId !== null) query = query.where('u.person_id', '=', personId);
+  const rows = await query.groupBy([day, 'u.model']).orderBy('day').orderBy('u.model').execute();
   return rows.map((r) => ({
     day: new Date(Number(r.day) * DAY_MS).toISOString().slice(0, 10),
     model: r.model,

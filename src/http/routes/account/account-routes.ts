@@ -8,6 +8,11 @@ import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import type { AccountContext } from './account-context.js';
 import { registerAcquireRoute } from './acquire-route.js';
+import { registerAdminCodesRoute } from './admin-codes-route.js';
+import { registerAdminCredentialsRoute } from './admin-credentials-route.js';
+import { registerAdminPeopleRoute } from './admin-people-route.js';
+import { registerAdminPricesRoute } from './admin-prices-route.js';
+import { registerAdminUsageRoute } from './admin-usage-route.js';
 import { registerBalanceRoute } from './balance-route.js';
 import { consoleGuard } from './console-guard.js';
 import { registerCredentialsRoute } from './credentials-route.js';
@@ -15,6 +20,7 @@ import { registerLoginRoute } from './login-route.js';
 import { registerLogoutRoute } from './logout-route.js';
 import { registerPasswordRoute } from './password-route.js';
 import { registerPlaygroundTokenRoute } from './playground-token-route.js';
+import { registerRedeemRoute } from './redeem-route.js';
 import { registerRegisterRoute } from './register-route.js';
 import { registerServicesRoute } from './services-route.js';
 import { registerSessionRoute } from './session-route.js';
@@ -22,8 +28,12 @@ import { registerUsageRoute } from './usage-route.js';
 
 export const ACCOUNT_API_PREFIX = '/api';
 
-/** The fixed paths, so that a wrong method on one is api_not_implemented rather than no_api (SPEC.md). */
-export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'password', 'services', 'credentials', 'balance', 'usage', 'usage/daily'].map(
+/**
+ * The fixed paths, so that a wrong method on one is api_not_implemented rather than no_api
+ * (SPEC.md). The operator's /api/admin/ paths are left out on purpose: to anyone, a wrong
+ * method there is no_api, like an unknown path, so the area does not show.
+ */
+export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'password', 'services', 'credentials', 'balance', 'balance/redeem', 'usage', 'usage/daily'].map(
   (path) => `${ACCOUNT_API_PREFIX}/${path}`,
 );
 
@@ -43,7 +53,13 @@ export function registerAccountRoutes(app: FastifyInstance, context: AccountCont
       registerCredentialsRoute(api, context);
       registerPlaygroundTokenRoute(api, context);
       registerBalanceRoute(api, context);
+      registerRedeemRoute(api, context);
       registerUsageRoute(api, context);
+      registerAdminPeopleRoute(api, context);
+      registerAdminCredentialsRoute(api, context);
+      registerAdminPricesRoute(api, context);
+      registerAdminUsageRoute(api, context);
+      registerAdminCodesRoute(api, context);
     },
     { prefix: ACCOUNT_API_PREFIX },
   );
