@@ -142,6 +142,21 @@ describeWithBrowser('usage page and operator area', (browser) => {
     expectNoPageErrors(browser);
   });
 
+  it('shows a request made after the page opened once Refresh is pressed', async () => {
+    const page = await pageAs(browser, server, bob);
+    await page.goto(`${server.url}/usage`);
+    const table = requestsTable(page);
+    await poll(() => table.getByRole('row').count()).toBe(1 + 2);
+    await makeRequests(server, bob, MODELS[1], 1);
+    const traceId = bob.traceIds[MODELS[1]]?.[0] as string;
+    expect(await page.getByText(traceId).count()).toBe(0);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await poll(() => table.getByRole('row').filter({ hasText: traceId }).count()).toBe(1);
+    // The charts follow: bob's second model joins the legend.
+    await poll(() => page.getByRole('figure', { name: 'Requests per day' }).getByText(MODELS[1], { exact: true }).count()).toBe(1);
+    expectNoPageErrors(browser);
+  });
+
   it('pages through the requests with Load more', async () => {
     const many = await register(server, 'many-usage@example.com');
     await makeRequests(server, many, MODELS[1], 55);
