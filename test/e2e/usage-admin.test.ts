@@ -248,8 +248,13 @@ describeWithBrowser('usage page and operator area', (browser) => {
 
   it('sets a credential limit that the person then sees', async () => {
     const page = await pageAs(browser, server, admin);
-    await page.goto(`${server.url}/admin?tab=credentials`);
-    const adaRow = page.getByRole('table', { name: 'Credentials' }).getByRole('row').filter({ hasText: 'ada-usage@example.com' });
+    await page.goto(`${server.url}/admin?tab=people`);
+    // From a person's row to their credentials only.
+    await page.getByRole('link', { name: '1 credentials of ada-usage@example.com' }).click();
+    await poll(() => page.getByText('The credentials of ada-usage@example.com.').isVisible()).toBe(true);
+    const table = page.getByRole('table', { name: 'Credentials' });
+    await poll(() => table.getByRole('row').count()).toBe(1 + 1);
+    const adaRow = table.getByRole('row').filter({ hasText: 'ada-usage@example.com' });
     await adaRow.getByRole('button', { name: /^Limits / }).click();
     await page.getByLabel('Requests per second').fill('7');
     await page.getByLabel('Concurrent requests').fill('x');
