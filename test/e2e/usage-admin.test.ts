@@ -100,13 +100,26 @@ describeWithBrowser('usage page and operator area', (browser) => {
     const requestsChart = page.getByRole('figure', { name: 'Requests per day' });
     await poll(() => requestsChart.locator('svg').first().isVisible()).toBe(true);
     for (const model of MODELS) {
-      // The legend names each model, in every chart.
+      // The legend (a list) names each model, in every chart.
       for (const name of ['Requests per day', 'Tokens per day', 'Cost per day (USD)']) {
-        await poll(() => page.getByRole('figure', { name }).getByText(model, { exact: true }).count()).toBe(1);
+        await poll(() => page.getByRole('figure', { name }).getByRole('list').getByText(model, { exact: true }).count()).toBe(1);
       }
     }
     // Today's bars: one stacked bar segment per model.
     await poll(() => requestsChart.locator('svg path.recharts-rectangle').count()).toBe(2);
+
+    // The chart's numbers, folded under it: per model, summed over the days listed.
+    await requestsChart.getByText('The numbers').click();
+    const numbers = requestsChart.getByRole('table', { name: 'Requests per day, by day and model' });
+    await poll(() => numbers.isVisible()).toBe(true);
+    const headers = await numbers.getByRole('columnheader').allTextContents();
+    expect(headers.slice(1).sort()).toEqual([...MODELS].sort());
+    const sums = [0, 0];
+    for (const dayRow of await numbers.getByRole('row').all()) {
+      const cells = await dayRow.getByRole('cell').allTextContents();
+      cells.forEach((text, i) => (sums[i] = (sums[i] ?? 0) + Number(text)));
+    }
+    expect(Object.fromEntries(headers.slice(1).map((model, i) => [model, sums[i]]))).toEqual({ [MODELS[0]]: 3, [MODELS[1]]: 2 });
 
     // Totals: 5 requests.
     await poll(() => page.getByRole('group', { name: 'Requests', exact: true }).textContent()).toBe('Requests5');
@@ -153,7 +166,7 @@ describeWithBrowser('usage page and operator area', (browser) => {
     await page.getByRole('button', { name: 'Refresh' }).click();
     await poll(() => table.getByRole('row').filter({ hasText: traceId }).count()).toBe(1);
     // The charts follow: bob's second model joins the legend.
-    await poll(() => page.getByRole('figure', { name: 'Requests per day' }).getByText(MODELS[1], { exact: true }).count()).toBe(1);
+    await poll(() => page.getByRole('figure', { name: 'Requests per day' }).getByRole('list').getByText(MODELS[1], { exact: true }).count()).toBe(1);
     expectNoPageErrors(browser);
   });
 
@@ -186,7 +199,7 @@ describeWithBrowser('usage page and operator area', (browser) => {
     const page = await pageAs(browser, server, ada, { width: 375, height: 812 });
     await page.goto(`${server.url}/usage`);
     await poll(() => requestsTable(page).getByRole('row').count()).toBe(1 + 5);
-    await poll(() => page.getByRole('figure', { name: 'Requests per day' }).getByText(MODELS[0], { exact: true }).count()).toBe(1);
+    await poll(() => page.getByRole('figure', { name: 'Requests per day' }).getByRole('list').getByText(MODELS[0], { exact: true }).count()).toBe(1);
     // The page itself never scrolls sideways; only the table does, inside its frame.
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
     await screenshot(page, 'usage-phone');
@@ -341,7 +354,7 @@ describeWithBrowser('usage page and operator area', (browser) => {
     const page = await pageAs(browser, server, admin, { width: 375, height: 812 });
     await page.goto(`${server.url}/admin?tab=usage`);
     const chart = page.getByRole('figure', { name: 'Requests per day' });
-    for (const model of MODELS) await poll(() => chart.getByText(model, { exact: true }).count()).toBe(1);
+    for (const model of MODELS) await poll(() => chart.getByRole('list').getByText(model, { exact: true }).count()).toBe(1);
     // Everyone's requests: more than ada's 5 and bob's 2.
     const total = Number(((await page.getByRole('group', { name: 'Requests', exact: true }).textContent()) ?? '').replace(/\D/g, ''));
     expect(total).toBeGreaterThan(7);
