@@ -7,7 +7,7 @@ import { useState } from 'react';
 import { getJson } from '../api';
 import { CopyButton } from '../components/copy-button';
 import { ErrorAlert } from '../components/error-alert';
-import { formatCount, formatDuration, formatMoney, formatTime } from '../format';
+import { formatCount, formatDuration, formatMoney } from '../format';
 import { useApiData } from './use-api-data';
 
 export interface UsageRow {
@@ -124,7 +124,9 @@ export function UsageTable({
             <tbody>
               {rows.map((row) => (
                 <tr key={row.traceId}>
-                  <td>{formatTime(row.createdAt)}</td>
+                  <td>
+                    <time dateTime={new Date(row.createdAt).toISOString()}>{shortTime(row.createdAt)}</time>
+                  </td>
                   <td>{row.model}</td>
                   <td title={row.credentialId}>{row.credentialName}</td>
                   <td>
@@ -163,6 +165,11 @@ export function UsageTable({
       </div>
     </div>
   );
+}
+
+/** "Nov 25, 23:05:13" in the browser's time zone: a table of many rows needs no year. */
+function shortTime(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 }
 
 export function StatusBadge({ status }: { status: string }) {
