@@ -296,7 +296,7 @@ function formatContext(tokens: number): string {
 
 function exampleRequest(origin: string): string {
   return `curl ${origin}/kimi/chat/completions \\
-  -H "Authorization: Bearer $MOONGATE_TOKEN" \\
+  -H "Authorization: Bearer $MOONGATE_API_KEY" \\
   -H "Content-Type: application/json" \\
   -d '{
     "model": "kimi-k2.5",
