@@ -192,19 +192,27 @@ export class ChannelRouter implements ChatRouter {
     const release = (outcome: 'success' | 'failure' | 'neutral'): void => {
       if (released) return;
       released = true;
+      unlink();
       channel.inFlight--;
       if (outcome === 'success') breaker.success();
       else if (outcome === 'failure') breaker.failure();
       else breaker.release();
     };
     // One controller per attempt: a timeout aborts this upstream call, the client's
-    // signal aborts every attempt.
+    // signal aborts every attempt. Linked by hand rather than with AbortSignal.any, whose
+    // signals are tracked weakly and cost the garbage collector on every request.
     const attemptAbort = new AbortController();
-    const signal = AbortSignal.any([call.signal, attemptAbort.signal]);
+    const signal = attemptAbort.signal;
+    const onClientAbort = (): void => attemptAbort.abort(call.signal.reason);
+    call.signal.addEventListener('abort', onClientAbort, { once: true });
+    const unlink = (): void => call.signal.removeEventListener('abort', onClientAbort);
     const upstreamModel = spec.models[call.model.id] ?? call.model.id;
+    // A non-stream request is answered in one piece once the reply is complete (the
+    // provider asks the upstream for `stream: false`): only the total deadline applies to it.
+    const timeouts = call.request.stream ? spec.timeouts : { ...spec.timeouts, firstTokenMs: spec.timeouts.totalMs };
     const events = new TimedEvents(
       openEvents(channel.provider, { ...call, upstreamModel, signal }),
-      spec.timeouts,
+      timeouts,
       (reason) => attemptAbort.abort(reason),
     );
 

@@ -277,11 +277,6 @@ export class ChatGateway {
       return failed(error);
     }
     const iterator = opened.events;
-    const next = async (): Promise<IteratorResult<ChatEvent>> => {
-      const step = await iterator.next();
-      if (step.done !== true) checkEvent(step.value, request.n);
-      return step;
-    };
 
     const id = newCompletionId();
     const created = this.clock();
@@ -297,8 +292,9 @@ export class ChatGateway {
       try {
         const builder = new CompletionBuilder(id, created, request.model, model.thinking, request.n);
         let reported: UsageEvent | undefined;
-        for (let step = opened.first; step.done !== true; step = await next()) {
+        for (let step = opened.first; step.done !== true; step = await iterator.next()) {
           const event = step.value;
+          checkEvent(event, request.n);
           generated.add(event);
           if (event.type === 'delta') builder.addDelta(event);
           else if (event.type === 'finish') builder.finish(event.index, event.reason);
@@ -322,24 +318,25 @@ export class ChatGateway {
         // A choice's role chunk goes out with its first event, so an upstream that sends
         // fewer choices than n (Ollama ignores n) gets the same choices as non-stream.
         const started = new Set<number>();
-        const start = async (index: number): Promise<void> => {
-          if (started.has(index)) return;
+        const start = (index: number): Promise<void> | undefined => {
+          if (started.has(index)) return undefined;
           started.add(index);
-          await sink.send(encoder.role(index));
+          return sink.send(encoder.role(index));
         };
         // What the client has been sent so far: billed however the stream ends.
         const delivered = (): Usage | null =>
           started.size === 0 && generated.empty ? null : usageOf(reported);
         try {
-          for (let step = opened.first; step.done !== true; step = await next()) {
+          for (let step = opened.first; step.done !== true; step = await iterator.next()) {
             if (sink.closed) break;
             const event = step.value;
+            checkEvent(event, request.n);
             generated.add(event);
             if (event.type === 'delta') {
-              await start(event.index);
+              if (!started.has(event.index)) await start(event.index);
               await sink.send(encoder.delta(event));
             } else if (event.type === 'finish') {
-              await start(event.index);
+              if (!started.has(event.index)) await start(event.index);
               await sink.send(encoder.finish(event.index, event.reason));
             } else {
               reported = event;
@@ -350,7 +347,7 @@ export class ChatGateway {
             return;
           }
           const usage = usageOf(reported);
-          await start(0);
+          if (!started.has(0)) await start(0);
           await sink.send(encoder.usage(usage));
           // Billed before the terminator: a client that saw [DONE] was charged.
           await settle('completed', usage, null);
@@ -364,7 +361,7 @@ export class ChatGateway {
           const failure = asMoongateError(error);
           await settle('failed', delivered(), failure);
           // SPEC.md: an error after the stream started is a last event, then [DONE].
-          await start(0);
+          if (!started.has(0)) await start(0);
           await sink.send(JSON.stringify(errorEnvelope(failure, exchange.traceId)));
           await sink.done();
           // The client has been told; the caller logs it.
