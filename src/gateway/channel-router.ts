@@ -233,24 +233,19 @@ export class ChannelRouter implements ChatRouter {
     if (first.done === true) release('neutral');
 
     const logger = this.options.logger;
+    // Told once when the rest of the events ends, by its end or by a failure; the events
+    // themselves pass straight through (no wrapper, so no extra promise per event).
+    events.onEnd = (error) => {
+      if (error === undefined) {
+        release('neutral');
+      } else if (!call.signal.aborted) {
+        // Cut mid-stream by the upstream (not by the client): it counts against the channel.
+        release(classify(asMoongateError(error)).failure ? 'failure' : 'neutral');
+        logger?.warn({ trace_id: call.traceId, channel: spec.name, code: asMoongateError(error).code }, 'upstream failed mid-stream');
+      } else release('neutral');
+    };
     const rest: AsyncIterator<ChatEvent> = {
-      async next() {
-        try {
-          const step = await events.next();
-          if (step.done === true) release('neutral');
-          return step;
-        } catch (error) {
-          // Cut mid-stream by the upstream (not by the client): it counts against the channel.
-          if (!call.signal.aborted) {
-            release(classify(asMoongateError(error)).failure ? 'failure' : 'neutral');
-            logger?.warn(
-              { trace_id: call.traceId, channel: spec.name, code: asMoongateError(error).code },
-              'upstream failed mid-stream',
-            );
-          } else release('neutral');
-          throw error;
-        }
-      },
+      next: () => events.next(),
       async return() {
         // Stopped before the end (the client left, the gateway gave up): let the upstream go.
         if (!released && !attemptAbort.signal.aborted) attemptAbort.abort(new Error('the call is over'));

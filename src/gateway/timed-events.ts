@@ -35,7 +35,12 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
   private gapTimer: NodeJS.Timeout | undefined;
   /** The gap timer measures the first token (until the first event), then the idle gap. */
   private gapIsIdle = false;
-  private ended = false;
+  private disarmed = false;
+  /**
+   * Called once when the iteration ends by itself: `undefined` at its end, the error when it
+   * failed or a limit expired (not after `return()`). Set by the router once the first event is in.
+   */
+  onEnd: ((error: unknown) => void) | undefined;
 
   constructor(
     private readonly inner: AsyncIterator<ChatEvent>,
@@ -46,7 +51,11 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
 
   next(): Promise<IteratorResult<ChatEvent>> {
     if (this.expired !== undefined) return Promise.reject(this.expired);
-    if (this.totalPassed) return Promise.reject(this.expire(TOTAL));
+    if (this.totalPassed) {
+      const timeout = this.expire(TOTAL);
+      this.ended(timeout);
+      return Promise.reject(timeout);
+    }
     this.arm();
     const pending = this.inner.next();
     return new Promise<IteratorResult<ChatEvent>>((resolve, reject) => {
@@ -56,14 +65,17 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
           // After an expiry the caller has its error already; a late step goes nowhere.
           if (this.expired !== undefined) return;
           this.waiter = undefined;
-          if (step.done === true) this.disarm();
-          else if (!this.gapIsIdle) this.startIdle();
+          if (step.done === true) {
+            this.disarm();
+            this.ended(undefined);
+          } else if (!this.gapIsIdle) this.startIdle();
           resolve(step);
         },
         (error: unknown) => {
           if (this.expired !== undefined) return;
           this.waiter = undefined;
           this.disarm();
+          this.ended(error);
           reject(error);
         },
       );
@@ -78,7 +90,7 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
 
   /** Starts the timers on the first call, and pushes the gap back on every later one. */
   private arm(): void {
-    if (this.ended) return;
+    if (this.disarmed) return;
     if (this.totalTimer === undefined) {
       const totalLeft = this.timeouts.totalMs - (performance.now() - this.startedAt);
       this.totalTimer = setTimeout(() => this.onTotal(), Math.max(0, totalLeft));
@@ -94,7 +106,7 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
   private startIdle(): void {
     this.gapIsIdle = true;
     clearTimeout(this.gapTimer);
-    this.gapTimer = this.ended ? undefined : setTimeout(() => this.onGap(), this.timeouts.idleMs);
+    this.gapTimer = this.disarmed ? undefined : setTimeout(() => this.onGap(), this.timeouts.idleMs);
   }
 
   private onGap(): void {
@@ -121,11 +133,18 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
   private fail(error: MoongateError): void {
     const reject = this.waiter;
     this.waiter = undefined;
+    this.ended(error);
     reject?.(error);
   }
 
+  private ended(error: unknown): void {
+    const onEnd = this.onEnd;
+    this.onEnd = undefined;
+    onEnd?.(error);
+  }
+
   private disarm(): void {
-    this.ended = true;
+    this.disarmed = true;
     clearTimeout(this.totalTimer);
     clearTimeout(this.gapTimer);
   }
