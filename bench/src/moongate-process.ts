@@ -134,7 +134,9 @@ export async function startMoongate(
     });
   });
   await new Promise((resolve) => setTimeout(resolve, 200));
-  const upstreamLine = /upstream:\s+(.*)/.exec(output)?.[1]?.trim() ?? 'unknown';
+  // `moongate serve` lists its channels under `channels:` (older builds printed `upstream:`).
+  const channelLine = /channels:\s*\n\s+(.*)/.exec(output)?.[1]?.trim();
+  const upstreamLine = channelLine ?? /upstream:\s+(.*)/.exec(output)?.[1]?.trim() ?? 'unknown';
   pipeline.push(`upstream: ${upstreamLine}`);
   if (nodeArgs.length > 0) pipeline.push(`node flags: ${nodeArgs.join(' ')}`);
   if (child.pid === undefined) throw new Error('moongate has no pid');

@@ -192,19 +192,27 @@ export class ChannelRouter implements ChatRouter {
     const release = (outcome: 'success' | 'failure' | 'neutral'): void => {
       if (released) return;
       released = true;
+      unlink();
       channel.inFlight--;
       if (outcome === 'success') breaker.success();
       else if (outcome === 'failure') breaker.failure();
       else breaker.release();
     };
     // One controller per attempt: a timeout aborts this upstream call, the client's
-    // signal aborts every attempt.
+    // signal aborts every attempt. Linked by hand rather than with AbortSignal.any, whose
+    // signals are tracked weakly and cost the garbage collector on every request.
     const attemptAbort = new AbortController();
-    const signal = AbortSignal.any([call.signal, attemptAbort.signal]);
+    const signal = attemptAbort.signal;
+    const onClientAbort = (): void => attemptAbort.abort(call.signal.reason);
+    call.signal.addEventListener('abort', onClientAbort, { once: true });
+    const unlink = (): void => call.signal.removeEventListener('abort', onClientAbort);
     const upstreamModel = spec.models[call.model.id] ?? call.model.id;
+    // A non-stream request is answered in one piece once the reply is complete (the
+    // provider asks the upstream for `stream: false`): only the total deadline applies to it.
+    const timeouts = call.request.stream ? spec.timeouts : { ...spec.timeouts, firstTokenMs: spec.timeouts.totalMs };
     const events = new TimedEvents(
       openEvents(channel.provider, { ...call, upstreamModel, signal }),
-      spec.timeouts,
+      timeouts,
       (reason) => attemptAbort.abort(reason),
     );
 
@@ -225,24 +233,19 @@ export class ChannelRouter implements ChatRouter {
     if (first.done === true) release('neutral');
 
     const logger = this.options.logger;
+    // Told once when the rest of the events ends, by its end or by a failure; the events
+    // themselves pass straight through (no wrapper, so no extra promise per event).
+    events.onEnd = (error) => {
+      if (error === undefined) {
+        release('neutral');
+      } else if (!call.signal.aborted) {
+        // Cut mid-stream by the upstream (not by the client): it counts against the channel.
+        release(classify(asMoongateError(error)).failure ? 'failure' : 'neutral');
+        logger?.warn({ trace_id: call.traceId, channel: spec.name, code: asMoongateError(error).code }, 'upstream failed mid-stream');
+      } else release('neutral');
+    };
     const rest: AsyncIterator<ChatEvent> = {
-      async next() {
-        try {
-          const step = await events.next();
-          if (step.done === true) release('neutral');
-          return step;
-        } catch (error) {
-          // Cut mid-stream by the upstream (not by the client): it counts against the channel.
-          if (!call.signal.aborted) {
-            release(classify(asMoongateError(error)).failure ? 'failure' : 'neutral');
-            logger?.warn(
-              { trace_id: call.traceId, channel: spec.name, code: asMoongateError(error).code },
-              'upstream failed mid-stream',
-            );
-          } else release('neutral');
-          throw error;
-        }
-      },
+      next: () => events.next(),
       async return() {
         // Stopped before the end (the client left, the gateway gave up): let the upstream go.
         if (!released && !attemptAbort.signal.aborted) attemptAbort.abort(new Error('the call is over'));

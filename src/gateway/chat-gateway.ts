@@ -161,20 +161,39 @@ export interface ChatGatewayOptions {
   clock?: () => number;
 }
 
-/** Counts what the reply generated, for when the upstream reports no usage. */
+/** Pieces of generated text kept as one rope before it is flattened. */
+const FLATTEN_EVERY = 64;
+
+/**
+ * Counts what the reply generated, for when the upstream reports no usage. Appending to a
+ * string makes a rope: about 50 bytes of V8 cons cells and string headers per piece, for
+ * a piece of a few characters. A stream open for an hour at 30 tokens a second held
+ * megabytes that way, so every FLATTEN_EVERY pieces the rope is flattened (`charCodeAt`
+ * makes V8 flatten it) into one plain string, and only the last rope stays a rope.
+ */
 class GeneratedText {
-  private text = '';
+  private readonly flat: string[] = [];
+  private rope = '';
+  private pieces = 0;
   add(event: ChatEvent): void {
     if (event.type !== 'delta') return;
-    if (event.reasoning !== undefined) this.text += event.reasoning;
-    if (event.content !== undefined) this.text += event.content;
-    for (const call of event.toolCalls ?? []) if (call.arguments !== undefined) this.text += call.arguments;
+    if (event.reasoning !== undefined) this.append(event.reasoning);
+    if (event.content !== undefined) this.append(event.content);
+    for (const call of event.toolCalls ?? []) if (call.arguments !== undefined) this.append(call.arguments);
   }
   get empty(): boolean {
-    return this.text === '';
+    return this.flat.length === 0 && this.rope === '';
   }
   tokens(): number {
-    return countTextTokens(this.text);
+    return countTextTokens(this.flat.join('') + this.rope);
+  }
+  private append(piece: string): void {
+    this.rope += piece;
+    if (++this.pieces < FLATTEN_EVERY) return;
+    this.rope.charCodeAt(0);
+    this.flat.push(this.rope);
+    this.rope = '';
+    this.pieces = 0;
   }
 }
 
@@ -277,11 +296,6 @@ export class ChatGateway {
       return failed(error);
     }
     const iterator = opened.events;
-    const next = async (): Promise<IteratorResult<ChatEvent>> => {
-      const step = await iterator.next();
-      if (step.done !== true) checkEvent(step.value, request.n);
-      return step;
-    };
 
     const id = newCompletionId();
     const created = this.clock();
@@ -297,8 +311,9 @@ export class ChatGateway {
       try {
         const builder = new CompletionBuilder(id, created, request.model, model.thinking, request.n);
         let reported: UsageEvent | undefined;
-        for (let step = opened.first; step.done !== true; step = await next()) {
+        for (let step = opened.first; step.done !== true; step = await iterator.next()) {
           const event = step.value;
+          checkEvent(event, request.n);
           generated.add(event);
           if (event.type === 'delta') builder.addDelta(event);
           else if (event.type === 'finish') builder.finish(event.index, event.reason);
@@ -322,24 +337,25 @@ export class ChatGateway {
         // A choice's role chunk goes out with its first event, so an upstream that sends
         // fewer choices than n (Ollama ignores n) gets the same choices as non-stream.
         const started = new Set<number>();
-        const start = async (index: number): Promise<void> => {
-          if (started.has(index)) return;
+        const start = (index: number): Promise<void> | undefined => {
+          if (started.has(index)) return undefined;
           started.add(index);
-          await sink.send(encoder.role(index));
+          return sink.send(encoder.role(index));
         };
         // What the client has been sent so far: billed however the stream ends.
         const delivered = (): Usage | null =>
           started.size === 0 && generated.empty ? null : usageOf(reported);
         try {
-          for (let step = opened.first; step.done !== true; step = await next()) {
+          for (let step = opened.first; step.done !== true; step = await iterator.next()) {
             if (sink.closed) break;
             const event = step.value;
+            checkEvent(event, request.n);
             generated.add(event);
             if (event.type === 'delta') {
-              await start(event.index);
+              if (!started.has(event.index)) await start(event.index);
               await sink.send(encoder.delta(event));
             } else if (event.type === 'finish') {
-              await start(event.index);
+              if (!started.has(event.index)) await start(event.index);
               await sink.send(encoder.finish(event.index, event.reason));
             } else {
               reported = event;
@@ -350,7 +366,7 @@ export class ChatGateway {
             return;
           }
           const usage = usageOf(reported);
-          await start(0);
+          if (!started.has(0)) await start(0);
           await sink.send(encoder.usage(usage));
           // Billed before the terminator: a client that saw [DONE] was charged.
           await settle('completed', usage, null);
@@ -364,7 +380,7 @@ export class ChatGateway {
           const failure = asMoongateError(error);
           await settle('failed', delivered(), failure);
           // SPEC.md: an error after the stream started is a last event, then [DONE].
-          await start(0);
+          if (!started.has(0)) await start(0);
           await sink.send(JSON.stringify(errorEnvelope(failure, exchange.traceId)));
           await sink.done();
           // The client has been told; the caller logs it.

@@ -5,6 +5,12 @@
  * the whole call within `totalMs`. A limit that expires aborts the attempt (releasing
  * the upstream socket) and throws MoongateError('timeout'): a 504 before the first
  * event, an in-band error after it (the gateway's rule).
+ *
+ * Two timers per attempt, made once: the total deadline, and the gap timer (first token,
+ * then idle) that each `next()` pushes back with `refresh()`. A timer and a race per event
+ * were a large share of the gateway's cost per streamed chunk. A gap is counted from the
+ * `next()` call, as before: a consumer that is slow to ask (a client reading slowly) is
+ * not the upstream's silence, so a gap timer that fires while nobody waits does nothing.
  */
 import { MoongateError, type ChatEvent } from '../contract/index.js';
 
@@ -14,10 +20,27 @@ export interface EventTimeouts {
   totalMs: number;
 }
 
+const NO_FIRST_TOKEN = 'the upstream sent no first token in time';
+const SILENT = 'the upstream went silent for too long mid-stream';
+const TOTAL = 'the upstream did not finish within the total time allowed';
+
 export class TimedEvents implements AsyncIterator<ChatEvent> {
   private readonly startedAt = performance.now();
-  private first = true;
   private expired: MoongateError | undefined;
+  /** The total deadline passed while nobody waited: the next `next()` expires at once. */
+  private totalPassed = false;
+  /** Rejects the pending `next()`; set only while one waits. */
+  private waiter: ((error: MoongateError) => void) | undefined;
+  private totalTimer: NodeJS.Timeout | undefined;
+  private gapTimer: NodeJS.Timeout | undefined;
+  /** The gap timer measures the first token (until the first event), then the idle gap. */
+  private gapIsIdle = false;
+  private disarmed = false;
+  /**
+   * Called once when the iteration ends by itself: `undefined` at its end, the error when it
+   * failed or a limit expired (not after `return()`). Set by the router once the first event is in.
+   */
+  onEnd: ((error: unknown) => void) | undefined;
 
   constructor(
     private readonly inner: AsyncIterator<ChatEvent>,
@@ -26,48 +49,103 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
     private readonly abort: (reason: MoongateError) => void,
   ) {}
 
-  async next(): Promise<IteratorResult<ChatEvent>> {
-    if (this.expired !== undefined) throw this.expired;
-    const elapsed = performance.now() - this.startedAt;
-    const totalLeft = this.timeouts.totalMs - elapsed;
-    const [limit, why] = this.first
-      ? Math.min(this.timeouts.firstTokenMs - elapsed, totalLeft) === totalLeft
-        ? [totalLeft, 'the upstream did not finish within the total time allowed']
-        : [this.timeouts.firstTokenMs - elapsed, 'the upstream sent no first token in time']
-      : this.timeouts.idleMs <= totalLeft
-        ? [this.timeouts.idleMs, 'the upstream went silent for too long mid-stream']
-        : [totalLeft, 'the upstream did not finish within the total time allowed'];
-    const pending = this.inner.next();
-    // The error is made only when the limit expires: building one (a stack trace) for every
-    // event of every stream was the gateway's largest single cost under load.
-    let timeout: MoongateError | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const expiry = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        timeout = new MoongateError('timeout', why);
-        reject(timeout);
-      }, Math.max(0, limit));
-    });
-    try {
-      const step = await Promise.race([pending, expiry]);
-      this.first = false;
-      return step;
-    } catch (error) {
-      if (timeout !== undefined && error === timeout) {
-        this.expired = timeout;
-        this.abort(timeout);
-        // The upstream's own next() now rejects with the abort; nobody waits for it.
-        pending.catch(() => undefined);
-        void this.inner.return?.().catch(() => undefined);
-      }
-      throw error;
-    } finally {
-      clearTimeout(timer);
+  next(): Promise<IteratorResult<ChatEvent>> {
+    if (this.expired !== undefined) return Promise.reject(this.expired);
+    if (this.totalPassed) {
+      const timeout = this.expire(TOTAL);
+      this.ended(timeout);
+      return Promise.reject(timeout);
     }
+    this.arm();
+    const pending = this.inner.next();
+    return new Promise<IteratorResult<ChatEvent>>((resolve, reject) => {
+      this.waiter = reject;
+      pending.then(
+        (step) => {
+          // After an expiry the caller has its error already; a late step goes nowhere.
+          if (this.expired !== undefined) return;
+          this.waiter = undefined;
+          if (step.done === true) {
+            this.disarm();
+            this.ended(undefined);
+          } else if (!this.gapIsIdle) this.startIdle();
+          resolve(step);
+        },
+        (error: unknown) => {
+          if (this.expired !== undefined) return;
+          this.waiter = undefined;
+          this.disarm();
+          this.ended(error);
+          reject(error);
+        },
+      );
+    });
   }
 
   async return(): Promise<IteratorResult<ChatEvent>> {
+    this.disarm();
     if (this.expired !== undefined) return { done: true, value: undefined };
     return (await this.inner.return?.()) ?? { done: true, value: undefined };
+  }
+
+  /** Starts the timers on the first call, and pushes the gap back on every later one. */
+  private arm(): void {
+    if (this.disarmed) return;
+    if (this.totalTimer === undefined) {
+      const totalLeft = this.timeouts.totalMs - (performance.now() - this.startedAt);
+      this.totalTimer = setTimeout(() => this.onTotal(), Math.max(0, totalLeft));
+      // A first-token limit at or past the total deadline is the total deadline.
+      if (this.timeouts.firstTokenMs < totalLeft) {
+        this.gapTimer = setTimeout(() => this.onGap(), this.timeouts.firstTokenMs);
+      }
+      return;
+    }
+    this.gapTimer?.refresh();
+  }
+
+  private startIdle(): void {
+    this.gapIsIdle = true;
+    clearTimeout(this.gapTimer);
+    this.gapTimer = this.disarmed ? undefined : setTimeout(() => this.onGap(), this.timeouts.idleMs);
+  }
+
+  private onGap(): void {
+    if (this.waiter !== undefined) this.fail(this.expire(this.gapIsIdle ? SILENT : NO_FIRST_TOKEN));
+  }
+
+  private onTotal(): void {
+    if (this.waiter !== undefined) this.fail(this.expire(TOTAL));
+    else this.totalPassed = true;
+  }
+
+  /** Ends the attempt with a timeout: the upstream is aborted and released. */
+  private expire(why: string): MoongateError {
+    // The error is made only when a limit expires: a stack trace per event would be costly.
+    const timeout = new MoongateError('timeout', why);
+    this.expired = timeout;
+    this.disarm();
+    this.abort(timeout);
+    // The upstream's own next() now rejects with the abort; nobody waits for it.
+    void this.inner.return?.().catch(() => undefined);
+    return timeout;
+  }
+
+  private fail(error: MoongateError): void {
+    const reject = this.waiter;
+    this.waiter = undefined;
+    this.ended(error);
+    reject?.(error);
+  }
+
+  private ended(error: unknown): void {
+    const onEnd = this.onEnd;
+    this.onEnd = undefined;
+    onEnd?.(error);
+  }
+
+  private disarm(): void {
+    this.disarmed = true;
+    clearTimeout(this.totalTimer);
+    clearTimeout(this.gapTimer);
   }
 }

@@ -11,6 +11,7 @@ import { SSE_DONE, encodeSseComment, encodeSseData } from '../sse/index.js';
 import type { ChunkSink } from '../gateway/chat-gateway.js';
 
 const KEEP_ALIVE = encodeSseComment('keep-alive');
+const WRITTEN: Promise<void> = Promise.resolve();
 
 export class SseSink implements ChunkSink {
   private timer: NodeJS.Timeout | undefined;
@@ -34,8 +35,8 @@ export class SseSink implements ChunkSink {
     this.arm();
   }
 
-  async send(json: string): Promise<void> {
-    await this.write(encodeSseData(json));
+  send(json: string): Promise<void> {
+    return this.write(encodeSseData(json));
   }
 
   async done(): Promise<void> {
@@ -45,10 +46,11 @@ export class SseSink implements ChunkSink {
     this.res.end();
   }
 
-  private async write(text: string): Promise<void> {
-    if (this.closed) return;
+  /** Not an async function: a write the socket took at once needs no promise of its own. */
+  private write(text: string): Promise<void> {
+    if (this.closed) return WRITTEN;
     this.arm();
-    if (!this.res.write(text)) await this.drained();
+    return this.res.write(text) ? WRITTEN : this.drained();
   }
 
   /**

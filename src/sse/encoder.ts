@@ -9,6 +9,7 @@
  */
 
 const LINE_BREAK = /\r\n|\r|\n/;
+const HAS_LINE_BREAK = /[\r\n]/;
 
 function fieldLines(prefix: string, text: string): string {
   let out = '';
@@ -18,6 +19,8 @@ function fieldLines(prefix: string, text: string): string {
 
 /** One event carrying `data`, e.g. a JSON chunk: `data: {...}\n\n`. */
 export function encodeSseData(data: string): string {
+  // JSON text never holds a raw line break: one line, without splitting.
+  if (!HAS_LINE_BREAK.test(data)) return `data: ${data}\n\n`;
   return `${fieldLines('data: ', data)}\n`;
 }
 

@@ -42,7 +42,7 @@ async function chunksOf(res: Response): Promise<Record<string, unknown>[]> {
 describe('Moonshot upstream', () => {
   it('sends the operator key and a streaming body, never the client token', async () => {
     moonshot.stream(readFixture('moonshot/thinking-stream.sse'));
-    const res = await post({ model: 'kimi-k2.5', temperature: 0.3 });
+    const res = await post({ model: 'kimi-k2.5', temperature: 0.3, stream: true });
     expect(res.status).toBe(200);
     const sent = moonshot.requests[0];
     expect(sent?.path).toBe('/v1/chat/completions');
@@ -59,8 +59,25 @@ describe('Moonshot upstream', () => {
     });
   });
 
-  it('adds `reasoning` beside reasoning_content and reports Moonshot usage, non-stream', async () => {
-    moonshot.stream(readFixture('moonshot/thinking-stream.sse'));
+  it('asks Moonshot for a non-stream request as one completion (stream: false, no stream_options)', async () => {
+    moonshot.reply({ body: readFixture('moonshot/thinking-completion.json') });
+    const res = await post({ model: 'kimi-k2.5', stream_options: { include_usage: true } });
+    expect(res.status).toBe(200);
+    await res.json();
+    expect(moonshot.requests[0]?.headers.accept).toBe('application/json');
+    expect(moonshot.requests[0]?.body).toEqual({
+      model: 'kimi-k2.5',
+      messages: [{ role: 'user', content: '안녕하세요' }],
+      stream: false,
+      max_tokens: 32_768,
+    });
+  });
+
+  it.each([
+    ['a completion', (): void => void moonshot.reply({ body: readFixture('moonshot/thinking-completion.json') })],
+    ['a stream, when Moonshot streams anyway', (): void => void moonshot.stream(readFixture('moonshot/thinking-stream.sse'))],
+  ])('adds `reasoning` beside reasoning_content and reports Moonshot usage, non-stream, from %s', async (_name, script) => {
+    script();
     const body = (await (await post({ model: 'kimi-k2.5' })).json()) as {
       choices: { message: Record<string, unknown>; finish_reason: string }[];
       usage: Record<string, unknown>;

@@ -19,8 +19,8 @@ function channel(name: string, script: ScriptStep[], extra: Record<string, unkno
   return { spec: toChannelSpec(channelSchema.parse({ name, kind: 'simulator', ...extra }), 'file'), provider: new ScriptedProvider(script) };
 }
 
-function call(signal: AbortSignal = new AbortController().signal): RouteCall {
-  const request = parseChatRequest({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'hi' }] });
+function call(signal: AbortSignal = new AbortController().signal, stream = false): RouteCall {
+  const request = parseChatRequest({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'hi' }], stream });
   return { traceId: 't', request, model: findModel('kimi-k2.5')!, promptTokens: 9, signal };
 }
 
@@ -68,6 +68,37 @@ describe('ChannelRouter', () => {
     await one.events.return?.();
     await two.events.return?.();
     expect(router.snapshot().map((c) => c.inFlight)).toEqual([0, 0]);
+  });
+
+  it('gives a stream firstTokenMs for its first event, a non-stream request (one answer when complete) the total time', async () => {
+    const slow: ScriptStep[] = [{ type: 'wait', ms: 300 }, ...OK];
+    const timeouts = { firstTokenMs: 100, idleMs: 100, totalMs: 5_000 };
+    const single = routingSchema.parse({ backoffMs: 0, maxAttempts: 1 });
+    const streamed = channel('streamed', slow, { timeouts });
+    await expect(new ChannelRouter([streamed], single).open(call(undefined, true))).rejects.toMatchObject({
+      code: 'timeout',
+      message: 'the upstream sent no first token in time',
+    });
+    expect(streamed.provider.aborted).toHaveLength(1);
+    const whole = channel('whole', slow, { timeouts });
+    const router = new ChannelRouter([whole], single);
+    const opened = await router.open(call(undefined, false));
+    expect(opened.first.value).toEqual(OK[0]);
+    await drain(opened.events);
+    expect(whole.provider.aborted).toHaveLength(0);
+    expect(router.snapshot()[0]).toMatchObject({ breaker: 'closed', inFlight: 0 });
+  });
+
+  it("aborts the attempt's upstream when the client leaves mid-stream, and releases the channel", async () => {
+    const long = channel('long', [{ type: 'delta', index: 0, content: 'x' }, { type: 'wait', ms: 60_000 }, ...OK]);
+    const router = new ChannelRouter([long], ROUTING);
+    const client = new AbortController();
+    const opened = await router.open(call(client.signal, true));
+    const pending = opened.events.next();
+    client.abort(new Error('gone'));
+    await expect(pending).rejects.toThrow('gone');
+    expect(long.provider.aborted).toHaveLength(1);
+    expect(router.snapshot()[0]).toMatchObject({ breaker: 'closed', inFlight: 0 });
   });
 
   it('does not retry a bad request', async () => {

@@ -54,6 +54,18 @@ describe('ChunkEncoder', () => {
     });
   });
 
+  it('writes each chunk byte for byte as JSON.stringify of the whole chunk object would', () => {
+    const odd = new ChunkEncoder('chatcmpl-"quoted"\\', 7, 'kimi-k2-0905-preview "x"');
+    const whole = (choices: unknown[], usage: unknown): string =>
+      JSON.stringify({ id: 'chatcmpl-"quoted"\\', object: 'chat.completion.chunk', created: 7, model: 'kimi-k2-0905-preview "x"', system_fingerprint: null, choices, usage });
+    expect(odd.role(1)).toBe(whole([{ index: 1, delta: { content: '', role: 'assistant' }, logprobs: null, finish_reason: null }], null));
+    expect(odd.delta({ type: 'delta', index: 0, content: 'a\n"b"' })).toBe(
+      whole([{ index: 0, delta: { content: 'a\n"b"' }, logprobs: null, finish_reason: null }], null),
+    );
+    expect(odd.finish(0, 'length')).toBe(whole([{ index: 0, delta: {}, logprobs: null, finish_reason: 'length' }], null));
+    expect(odd.usage(makeUsage(9, 5, 3))).toBe(whole([], makeUsage(9, 5, 3)));
+  });
+
   it('sends usage with empty choices', () => {
     const chunk = JSON.parse(encoder.usage(makeUsage(9, 5))) as Record<string, unknown>;
     expect(chunk.choices).toEqual([]);

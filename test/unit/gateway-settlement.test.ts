@@ -16,6 +16,7 @@ import {
   type RequestRecord,
   type RequestResult,
 } from '../../src/gateway/chat-gateway.js';
+import { countTextTokens } from '../../src/tokens/count-tokens.js';
 import { ScriptedProvider, type ScriptStep } from '../helpers/scripted-provider.js';
 
 const CALLER = { credentialId: 'cred_1', personId: 'per_1', applicationId: 'app_1', serviceId: 'svc_1', global: false };
@@ -164,6 +165,23 @@ describe('gateway settlement', () => {
     expect(admitter.results[0]?.outcome).toBe('aborted');
     expect(admitter.results[0]?.usage?.completion_tokens).toBeGreaterThan(0);
     expect(log).not.toContain('done');
+  });
+
+  it('counts every piece of a long reply when the upstream reports no usage, stream and non-stream alike', async () => {
+    const words = Array.from({ length: 300 }, (_, i) => ` word${i % 7}`);
+    const script: ScriptStep[] = [
+      ...words.map((word, i) => (i % 3 === 0 ? { type: 'delta' as const, index: 0, reasoning: word } : delta(word))),
+      { type: 'finish', index: 0, reason: 'stop' },
+    ];
+    const expected = countTextTokens(words.join(''));
+    const json = setup(script);
+    await json.handle({});
+    expect(json.admitter.results[0]?.usage?.completion_tokens).toBe(expected);
+    const streamed = setup(script);
+    const outcome = await streamed.handle({ stream: true });
+    if (outcome.kind !== 'stream') throw new Error('expected a stream');
+    await outcome.pipe(new RecordingSink(streamed.log));
+    expect(streamed.admitter.results[0]?.usage?.completion_tokens).toBe(expected);
   });
 
   it('never settles a request that admission refused', async () => {

@@ -64,7 +64,7 @@ afterEach(async () => {
 describe('MoonshotProvider: the request sent upstream', () => {
   async function sentBody(body: Record<string, unknown>): Promise<unknown> {
     upstream.stream(readFixture('moonshot/non-thinking-stream.sse'));
-    await collect(provider.chat(makeCall(body)));
+    await collect(provider.chat(makeCall({ stream: true, ...body })));
     return upstream.requests.at(-1)?.body;
   }
 
@@ -77,11 +77,10 @@ describe('MoonshotProvider: the request sent upstream', () => {
     expect(sent?.headers.accept).toBe('text/event-stream');
   });
 
-  it('always asks for a stream with usage, and sends max_tokens', async () => {
+  it('always asks a stream for usage, and sends max_tokens', async () => {
     expect(
       await sentBody({
         model: 'kimi-k2-turbo-preview',
-        stream: false,
         stream_options: { include_usage: false },
         max_completion_tokens: 512,
         temperature: 0.6,
@@ -94,6 +93,19 @@ describe('MoonshotProvider: the request sent upstream', () => {
       max_tokens: 512,
       temperature: 0.6,
     });
+  });
+
+  it('asks for a non-stream request as one JSON completion, without stream_options', async () => {
+    expect(
+      await sentBody({ model: 'kimi-k2-turbo-preview', stream: false, max_completion_tokens: 512, temperature: 0.6 }),
+    ).toEqual({
+      model: 'kimi-k2-turbo-preview',
+      messages: [{ role: 'user', content: 'Hello' }],
+      stream: false,
+      max_tokens: 512,
+      temperature: 0.6,
+    });
+    expect(upstream.requests.at(-1)?.headers.accept).toBe('application/json');
   });
 
   it('drops what kimi-k2.5 would reject: temperature other than 1, top_p other than 0.95, non-zero penalties', async () => {
@@ -225,6 +237,19 @@ describe('MoonshotProvider: recorded streams', () => {
   it('reads a thinking stream: reasoning_content becomes reasoning, then content, finish, usage with cache hits', async () => {
     upstream.stream(readFixture('moonshot/thinking-stream.sse'));
     expect(await collect(provider.chat(makeCall({ model: 'kimi-k2.5' })))).toEqual(THINKING_EVENTS);
+  });
+
+  it('reads a thinking completion (stream: false): the same reply in one delta, usage with top-level cached_tokens', async () => {
+    upstream.reply({ body: readFixture('moonshot/thinking-completion.json') });
+    expect(await collect(provider.chat(makeCall({ model: 'kimi-k2.5' })))).toEqual([
+      {
+        type: 'delta',
+        index: 0,
+        reasoning: 'The user greets me in Korean: "안녕하세요". I should answer warmly 👋\n\nand offer help.',
+        content: '안녕하세요! 무엇을 도와드릴까요?',
+      },
+      ...THINKING_EVENTS.slice(-2),
+    ]);
   });
 
   it('reads the thinking stream written one byte at a time', async () => {

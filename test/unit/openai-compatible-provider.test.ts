@@ -64,6 +64,18 @@ const VLLM_EVENTS: ChatEvent[] = [
   { type: 'usage', promptTokens: 40, completionTokens: 12, cachedTokens: 32 },
 ];
 
+/** The same reply as one `chat.completion` (stream: false), read as one delta per choice. */
+const VLLM_COMPLETION: unknown = JSON.parse(readFixture('openai-compatible/vllm-reasoning-completion.json'));
+const VLLM_COMPLETION_EVENTS: ChatEvent[] = [
+  { type: 'delta', index: 0, reasoning: 'Two plus two is four.', content: '4' },
+  { type: 'finish', index: 0, reason: 'stop' },
+  { type: 'usage', promptTokens: 40, completionTokens: 12, cachedTokens: 32 },
+];
+
+function completion(choices: unknown[], usage: unknown = null): Record<string, unknown> {
+  return { id: 'chatcmpl-x', object: 'chat.completion', created: 1, model: 'm', choices, usage };
+}
+
 let upstream: FakeUpstream;
 let provider: OpenAICompatibleProvider;
 
@@ -84,7 +96,7 @@ afterEach(async () => {
 describe('OpenAICompatibleProvider: the request sent upstream', () => {
   it('POSTs to /chat/completions with the key, JSON and an SSE accept header', async () => {
     upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
-    await collect(provider.chat(makeCall({})));
+    await collect(provider.chat(makeCall({ stream: true })));
     const [sent] = upstream.requests;
     expect(sent?.method).toBe('POST');
     expect(sent?.path).toBe('/v1/chat/completions');
@@ -102,15 +114,26 @@ describe('OpenAICompatibleProvider: the request sent upstream', () => {
     expect(upstream.requests[0]?.headers.authorization).toBeUndefined();
   });
 
-  it('sends a minimal request as model, messages, stream and stream_options only', async () => {
+  it('sends a minimal stream request as model, messages, stream and stream_options only', async () => {
     upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
-    await collect(provider.chat(makeCall({ n: 1, response_format: { type: 'text' }, stream: false })));
+    await collect(provider.chat(makeCall({ n: 1, response_format: { type: 'text' }, stream: true })));
     expect(upstream.requests[0]?.body).toEqual({
       model: 'moonshotai/Kimi-K2-Thinking',
       messages: [{ role: 'user', content: 'Hello' }],
       stream: true,
       stream_options: { include_usage: true },
     });
+  });
+
+  it('sends a minimal non-stream request as model, messages and stream: false, accepting JSON', async () => {
+    upstream.reply({ body: JSON.stringify(VLLM_COMPLETION) });
+    await collect(provider.chat(makeCall({ n: 1, response_format: { type: 'text' }, stream: false })));
+    expect(upstream.requests[0]?.body).toEqual({
+      model: 'moonshotai/Kimi-K2-Thinking',
+      messages: [{ role: 'user', content: 'Hello' }],
+      stream: false,
+    });
+    expect(upstream.requests[0]?.headers.accept).toBe('application/json');
   });
 
   it('sends every optional field that was set, in a stable order', async () => {
@@ -317,6 +340,95 @@ describe('OpenAICompatibleProvider: reading the stream', () => {
     }
     expect(upstream.closedBeforeEnd).toBe(0);
     expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('OpenAICompatibleProvider: reading a non-stream completion', () => {
+  it('reads a vLLM completion as the events of its stream, one delta per choice', async () => {
+    upstream.reply({ body: JSON.stringify(VLLM_COMPLETION), chunking: 7 });
+    expect(await collect(provider.chat(makeCall({ stream: false })))).toEqual(VLLM_COMPLETION_EVENTS);
+  });
+
+  it("reads the seed's own non-stream response (another moongate upstream)", async () => {
+    upstream.reply({ headers: { 'content-type': 'application/json; charset=utf-8' }, body: readFixture('seed-response-hello.json') });
+    const events = await collect(provider.chat(makeCall({ stream: false })));
+    expect(events).toHaveLength(3);
+    expect(events[0]).toMatchObject({ type: 'delta', index: 0, content: ' Hello! How can I help you today?' });
+    expect(events[0]).toHaveProperty('reasoning', expect.stringMatching(/^ The user has simply said "Hello"\./));
+    expect(events.slice(1)).toEqual([
+      { type: 'finish', index: 0, reason: 'stop' },
+      { type: 'usage', promptTokens: 9, completionTokens: 184 },
+    ]);
+  });
+
+  it('reads tool calls (null content), a refusal, n=2 and mapped finish reasons', async () => {
+    upstream.reply({
+      body: JSON.stringify(
+        completion([
+          {
+            index: 0,
+            message: { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] },
+            finish_reason: 'function_call',
+          },
+          { index: 1, message: { role: 'assistant', content: '', refusal: 'No.' }, finish_reason: 'eos' },
+        ]),
+      ),
+    });
+    expect(await collect(provider.chat(makeCall({ n: 2 })))).toEqual([
+      { type: 'delta', index: 0, toolCalls: [{ index: 0, id: 'c1', name: 'f', arguments: '{"a":1}' }] },
+      { type: 'finish', index: 0, reason: 'tool_calls' },
+      { type: 'delta', index: 1, refusal: 'No.' },
+      { type: 'finish', index: 1, reason: 'stop' },
+    ]);
+  });
+
+  it('still reads a stream when the upstream streams although it was asked not to', async () => {
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
+    expect(await collect(provider.chat(makeCall({ stream: false })))).toEqual(VLLM_EVENTS);
+  });
+
+  it('reuses the connection after each completion', async () => {
+    for (let i = 0; i < 4; i++) upstream.reply({ body: JSON.stringify(VLLM_COMPLETION) });
+    for (let i = 0; i < 4; i++) {
+      expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_COMPLETION_EVENTS);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(upstream.closedBeforeEnd).toBe(0);
+    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBeLessThanOrEqual(2);
+  });
+
+  it.each([
+    ['a body that is not JSON', '{"id": "chatcmpl-x", "choi', 'the upstream sent a malformed completion'],
+    ['an empty body', '', 'the upstream sent a malformed completion'],
+    ['a JSON value that is not an object', '42', 'the upstream sent a malformed event'],
+    ['no choices', JSON.stringify(completion([])), 'the upstream sent no choices'],
+    ['a choice without a finish reason', JSON.stringify(completion([{ index: 0, message: { content: 'a' }, finish_reason: null }])), 'the upstream ended a choice without a finish reason'],
+    ["vLLM's finish_reason abort", JSON.stringify(completion([{ index: 0, message: { content: 'a' }, finish_reason: 'abort' }])), 'the upstream aborted the reply'],
+    ['an error object with status 200', JSON.stringify({ error: { message: 'engine died' } }), 'the upstream failed mid-stream'],
+  ])('throws api_error for %s, before any event', async (_name, body, message) => {
+    upstream.reply({ body });
+    const { error, before } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('api_error');
+    expect(error.message).toBe(message);
+    expect(before).toEqual([]);
+  });
+
+  it('throws api_error, before any event, when the upstream cuts the body', async () => {
+    upstream.reply({ body: JSON.stringify(VLLM_COMPLETION).slice(0, 80), destroy: true });
+    const { error, before } = await moongateFailure(provider.chat(makeCall({})));
+    expect(error.code).toBe('api_error');
+    expect(error.message).toBe('the upstream closed the stream early');
+    expect(before).toEqual([]);
+  });
+
+  it('gives a non-stream reply replyTimeoutMs for its headers, a stream headersTimeoutMs', async () => {
+    await provider.close();
+    provider = newProvider({ headersTimeoutMs: 100, replyTimeoutMs: 10_000 });
+    upstream.reply({ body: JSON.stringify(VLLM_COMPLETION), headersDelayMs: 1000 });
+    expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_COMPLETION_EVENTS);
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'), { headersDelayMs: 1000 });
+    const { error } = await moongateFailure(provider.chat(makeCall({ stream: true })));
+    expect(error.code).toBe('timeout');
   });
 });
 

@@ -50,6 +50,38 @@ describe('TimedEvents', () => {
     expect(result.error?.message).toBe('the upstream went silent for too long mid-stream');
   });
 
+  it('counts a gap from the next() call: a consumer slow to ask is not an idle upstream', async () => {
+    const controller = new AbortController();
+    const events = new TimedEvents(paced([0, 0, 0], controller.signal), { firstTokenMs: 500, idleMs: 50, totalMs: 5000 }, (reason) =>
+      controller.abort(reason),
+    );
+    let received = 0;
+    while ((await events.next()).done !== true) {
+      received++;
+      // The consumer (a slow client, say) takes three idle limits before it asks again.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    expect(received).toBe(4);
+    expect(controller.signal.aborted).toBe(false);
+  });
+
+  it('reports the end once to onEnd: undefined at the end, the timeout when a limit expired', async () => {
+    const ends: unknown[] = [];
+    const ok = new AbortController();
+    const done = new TimedEvents(paced([1], ok.signal), { firstTokenMs: 500, idleMs: 500, totalMs: 5000 }, (r) => ok.abort(r));
+    done.onEnd = (error) => ends.push(error);
+    while ((await done.next()).done !== true);
+    const cut = new AbortController();
+    const silent = new TimedEvents(paced([1, 300], cut.signal), { firstTokenMs: 500, idleMs: 50, totalMs: 5000 }, (r) => cut.abort(r));
+    silent.onEnd = (error) => ends.push(error);
+    await expect(async () => {
+      while ((await silent.next()).done !== true);
+    }).rejects.toMatchObject({ code: 'timeout' });
+    expect(ends).toHaveLength(2);
+    expect(ends[0]).toBeUndefined();
+    expect(ends[1]).toMatchObject({ code: 'timeout', message: 'the upstream went silent for too long mid-stream' });
+  });
+
   it('steady events that together outlast totalMs', async () => {
     const result = await run(Array.from({ length: 50 }, () => 20), { firstTokenMs: 500, idleMs: 500, totalMs: 150 });
     expect(result.aborted).toBe(true);

@@ -4,16 +4,21 @@
  * override the hooks (`buildBody`, `buildMessage`, `createChunkReader`, `mapError`) instead
  * of copying the plumbing, as the Vercel AI SDK's openai-compatible base does.
  *
- * The upstream is always asked to stream, with usage (`stream_options.include_usage`):
- * one parsing path for every request; the gateway aggregates the events for clients that
- * did not ask for a stream (DESIGN.md, "Non-stream responses are the aggregate of the same events").
+ * A stream request is sent upstream as a stream with usage (`stream_options.include_usage`).
+ * A non-stream request is sent as one (`stream: false`): reading one JSON body costs a
+ * fraction of reading and re-assembling a stream of events, for moongate and for the
+ * upstream. The completion is then read through the same chunk reader, as one chunk whose
+ * choices carry the whole message as their delta, so both paths yield the same ChatEvents
+ * and the gateway still builds stream and non-stream answers from them (DESIGN.md, "Non-stream
+ * responses are the aggregate of the same events"). Whatever the request, a response that
+ * says `text/event-stream` is read as a stream, so an upstream that streams anyway still works.
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import { MoongateError } from '../../contract/index.js';
 import type { ChatEvent, ChatMessage } from '../../contract/index.js';
-import { SSE_DONE_DATA, decodeSse } from '../../sse/index.js';
+import { SSE_DONE_DATA, SseDecoder, type SseEvent } from '../../sse/index.js';
 import type { Provider, ProviderCall } from '../provider.js';
-import { ChunkReader } from './chunk-reader.js';
+import { ChunkReader, isJsonObject } from './chunk-reader.js';
 import {
   mapTransportError,
   mapUpstreamStatus,
@@ -36,9 +41,17 @@ export interface OpenAICompatibleProviderOptions {
   bodyTimeoutMs?: number;
   /** Time allowed to open a connection (10 s when not set); applies to the provider's own agent. */
   connectTimeoutMs?: number;
+  /**
+   * Time allowed for the headers of a non-stream request (`headersTimeoutMs` when not set).
+   * An upstream answers a non-stream request only once the whole reply is generated, so the
+   * channel's total time is the fitting limit, not the time to a stream's headers.
+   */
+  replyTimeoutMs?: number;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** The largest non-stream body read (a reply at the longest context is a few MiB). */
+export const COMPLETION_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 /** Idle upstream connections are kept this long for the next request. */
 const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 
@@ -51,12 +64,14 @@ export class OpenAICompatibleProvider implements Provider {
   private readonly ownsDispatcher: boolean;
   private readonly headersTimeoutMs: number | undefined;
   private readonly bodyTimeoutMs: number | undefined;
+  private readonly replyTimeoutMs: number | undefined;
 
   constructor(options: OpenAICompatibleProviderOptions) {
     this.url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
     this.apiKey = options.apiKey === '' ? undefined : options.apiKey;
     this.headersTimeoutMs = options.headersTimeoutMs;
     this.bodyTimeoutMs = options.bodyTimeoutMs;
+    this.replyTimeoutMs = options.replyTimeoutMs ?? options.headersTimeoutMs;
     if (options.dispatcher !== undefined) {
       this.dispatcher = options.dispatcher;
       this.ownsDispatcher = false;
@@ -78,8 +93,10 @@ export class OpenAICompatibleProvider implements Provider {
    */
   async *chat(call: ProviderCall): AsyncGenerator<ChatEvent, void, undefined> {
     const { signal } = call;
+    const stream = call.request.stream;
     const headers = this.buildHeaders(call);
     const body = JSON.stringify(this.buildBody(call));
+    const headersTimeout = stream ? this.headersTimeoutMs : this.replyTimeoutMs;
     let response: Dispatcher.ResponseData;
     try {
       response = await request(this.url, {
@@ -88,7 +105,7 @@ export class OpenAICompatibleProvider implements Provider {
         body,
         signal,
         dispatcher: this.dispatcher,
-        ...(this.headersTimeoutMs === undefined ? {} : { headersTimeout: this.headersTimeoutMs }),
+        ...(headersTimeout === undefined ? {} : { headersTimeout }),
         ...(this.bodyTimeoutMs === undefined ? {} : { bodyTimeout: this.bodyTimeoutMs }),
       });
     } catch (error) {
@@ -115,28 +132,64 @@ export class OpenAICompatibleProvider implements Provider {
       }
 
       const reader = this.createChunkReader(call);
+      if (!isEventStream(response.headers)) {
+        // One JSON completion: read whole, then handed out as the events of one chunk.
+        let text: string;
+        try {
+          text = await readCompletionBody(upstream);
+        } catch (error) {
+          if (signal.aborted) throw error;
+          throw mapTransportError(error, 'body');
+        }
+        // The body was read to its end: the connection goes back to the pool.
+        sawDoneOfCall = true;
+        let completion: unknown;
+        try {
+          completion = JSON.parse(text);
+        } catch {
+          throw new MoongateError('api_error', 'the upstream sent a malformed completion');
+        }
+        const events = reader.read(completionAsChunk(completion));
+        events.push(...reader.end(true));
+        for (const chatEvent of events) {
+          signal.throwIfAborted();
+          yield chatEvent;
+        }
+        return;
+      }
+
+      // The SSE decoder is driven inline (no generator of its own): every layer of async
+      // iteration is a promise and a microtask per event.
+      const decoder = new SseDecoder();
       let sawDone = false;
       try {
-        for await (const event of decodeSse(upstream.iterator({ destroyOnReturn: false }))) {
-          // The reply ends at [DONE]: an upstream that keeps the body open after it must not
-          // hold the client. Leaving the loop cancels the rest of the body (undici: "consume or
-          // cancel"); when the body had already ended, the socket goes back to the pool.
-          if (event.data === SSE_DONE_DATA) {
-            sawDone = true;
-            sawDoneOfCall = true;
-            break;
+        for await (const bytes of upstream.iterator({ destroyOnReturn: false })) {
+          for (const event of decoder.push(bytes as Uint8Array)) {
+            // The reply ends at [DONE]: an upstream that keeps the body open after it must not
+            // hold the client. Leaving the loop cancels the rest of the body (undici: "consume or
+            // cancel"); when the body had already ended, the socket goes back to the pool.
+            if (event.data === SSE_DONE_DATA) {
+              sawDone = true;
+              break;
+            }
+            for (const chatEvent of reader.read(parseEvent(event))) {
+              // One network chunk may hold many events; none is handed out after the caller left.
+              signal.throwIfAborted();
+              yield chatEvent;
+            }
           }
-          if (event.event === 'error') throw new MoongateError('api_error', 'the upstream failed mid-stream');
-          let chunk: unknown;
-          try {
-            chunk = JSON.parse(event.data);
-          } catch {
-            throw new MoongateError('api_error', 'the upstream sent a malformed event');
-          }
-          for (const chatEvent of reader.read(chunk)) {
-            // One network chunk may hold many events; none is handed out after the caller left.
-            signal.throwIfAborted();
-            yield chatEvent;
+          if (sawDone) break;
+        }
+        if (!sawDone) {
+          for (const event of decoder.end()) {
+            if (event.data === SSE_DONE_DATA) {
+              sawDone = true;
+              break;
+            }
+            for (const chatEvent of reader.read(parseEvent(event))) {
+              signal.throwIfAborted();
+              yield chatEvent;
+            }
           }
         }
       } catch (error) {
@@ -144,6 +197,7 @@ export class OpenAICompatibleProvider implements Provider {
         // After [DONE] the reply is complete; a connection that then fails costs nothing.
         if (!sawDone) throw mapTransportError(error, 'body');
       }
+      sawDoneOfCall = sawDone;
       yield* reader.end(sawDone);
     } finally {
       // Ends the upstream request when we stop early (error, abort, the consumer's return()).
@@ -161,10 +215,10 @@ export class OpenAICompatibleProvider implements Provider {
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
-  protected buildHeaders(_call: ProviderCall): Record<string, string> {
+  protected buildHeaders(call: ProviderCall): Record<string, string> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      accept: 'text/event-stream',
+      accept: call.request.stream ? 'text/event-stream' : 'application/json',
     };
     if (this.apiKey !== undefined) headers.authorization = `Bearer ${this.apiKey}`;
     return headers;
@@ -173,16 +227,17 @@ export class OpenAICompatibleProvider implements Provider {
   /**
    * The JSON body sent upstream, in a stable field order. Optional fields appear only when
    * the request set them; `n` only when it is not 1 (the default everywhere), because some
-   * servers (llama.cpp, Ollama) do not know the field.
+   * servers (llama.cpp, Ollama) do not know the field. A stream always asks for usage; a
+   * non-stream completion carries it anyway.
    */
   protected buildBody(call: ProviderCall): Record<string, unknown> {
     const r = call.request;
     const body: Record<string, unknown> = {
       model: call.upstreamModel,
       messages: r.messages.map((message) => this.buildMessage(message)),
-      stream: true,
-      stream_options: { include_usage: true },
+      stream: r.stream,
     };
+    if (r.stream) body.stream_options = { include_usage: true };
     if (r.n !== 1) body.n = r.n;
     if (r.max_tokens !== undefined) body.max_tokens = r.max_tokens;
     if (r.temperature !== undefined) body.temperature = r.temperature;
@@ -247,4 +302,47 @@ function drainAfterDone(body: Dispatcher.ResponseData['body']): void {
   body.once('close', stop);
   body.on('error', stop);
   body.resume();
+}
+
+function isEventStream(headers: UpstreamHeaders): boolean {
+  const type = headers['content-type'];
+  const value = Array.isArray(type) ? type[0] : type;
+  return value !== undefined && value.toLowerCase().startsWith('text/event-stream');
+}
+
+function parseEvent(event: SseEvent): unknown {
+  if (event.event === 'error') throw new MoongateError('api_error', 'the upstream failed mid-stream');
+  try {
+    return JSON.parse(event.data);
+  } catch {
+    throw new MoongateError('api_error', 'the upstream sent a malformed event');
+  }
+}
+
+/**
+ * A `chat.completion` as the one `chat.completion.chunk` that would carry all of it: each
+ * choice's `message` becomes its `delta` (the same fields: content, reasoning_content,
+ * refusal, tool_calls), so the stream's reader and its hooks read it unchanged.
+ */
+function completionAsChunk(completion: unknown): unknown {
+  if (!isJsonObject(completion) || !Array.isArray(completion.choices)) return completion;
+  return {
+    ...completion,
+    choices: completion.choices.map((choice: unknown) =>
+      isJsonObject(choice) && choice.delta === undefined ? { ...choice, delta: choice.message } : choice,
+    ),
+  };
+}
+
+/** Reads a whole completion body; one larger than COMPLETION_BODY_LIMIT_BYTES is an upstream fault. */
+async function readCompletionBody(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const part of body) {
+    const buffer = part as Buffer;
+    size += buffer.byteLength;
+    if (size > COMPLETION_BODY_LIMIT_BYTES) throw new MoongateError('api_error', 'the upstream sent a completion too large to read');
+    parts.push(buffer);
+  }
+  return (parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString('utf8');
 }
