@@ -10,6 +10,7 @@ import { AccountService } from './accounts/account-service.js';
 import { ApplicationStore } from './accounts/application-store.js';
 import { authenticate } from './accounts/authenticate.js';
 import { CredentialStore } from './accounts/credential-store.js';
+import { PlaygroundTokenStore } from './accounts/playground-token-store.js';
 import { SessionStore } from './accounts/session-store.js';
 import { startBilling, type RunningBilling } from './billing/start-billing.js';
 import type { ChannelSpec } from './channels/channel-config.js';
@@ -98,6 +99,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     accounts: new AccountService({ db: store.db, dialect: store.dialect, sessions, registrationsPerHour: config.registrationsPerHour }),
     applications: new ApplicationStore(store.db, { freeQuota: config.billing.freeQuota }),
     credentials: new CredentialStore(store.db, { freeQuota: config.billing.freeQuota }),
+    playgroundTokens: new PlaygroundTokenStore(store.db),
     acquireLock: new KeyedMutex(),
     currency: config.billing.currency,
   };

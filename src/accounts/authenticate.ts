@@ -2,11 +2,13 @@
  * Who is calling: the `authorization` header of an API request, checked against the
  * credentials, with SPEC.md's error codes ("Errors", "Credentials and quota").
  * This runs on every request, so it costs one indexed query, and no error message
- * ever contains the token.
+ * ever contains the token. A console playground token (`mg-play-…`, playground-token-store.ts)
+ * takes its own branch, also one query, and then the same checks as its credential.
  */
 import { MoongateError } from '../contract/errors.js';
+import type { ApplicationStatus, CredentialStatus, PersonStatus, ServiceStatus } from '../store/database.js';
 import type { Store } from '../store/open-store.js';
-import { CREDENTIAL_TOKEN_PATTERN, hashCredentialToken } from './credential-token.js';
+import { CREDENTIAL_TOKEN_PATTERN, PLAYGROUND_TOKEN_PATTERN, hashCredentialToken } from './credential-token.js';
 
 export interface AuthenticatedCredential {
   credentialId: string;
@@ -33,6 +35,7 @@ export async function authenticate(
   const header = authorization?.trim() ?? '';
   if (header === '') throw new MoongateError('no_token');
   const token = BEARER.exec(header)?.[1];
+  if (token !== undefined && PLAYGROUND_TOKEN_PATTERN.test(token)) return authenticatePlayground(token, serviceSlug, store, now);
   // A token that cannot be one of ours is refused without touching the database.
   if (token === undefined || !CREDENTIAL_TOKEN_PATTERN.test(token)) throw new MoongateError('invalid_token');
 
@@ -59,7 +62,29 @@ export async function authenticate(
     .where('c.token_hash', '=', hashCredentialToken(token))
     .executeTakeFirst();
 
-  if (row === undefined || row.status === 'revoked') throw new MoongateError('invalid_token');
+  if (row === undefined) throw new MoongateError('invalid_token');
+  return grantCredential(row, serviceSlug, now);
+}
+
+/** What the authentication query reads about a credential, its person, application and the called service. */
+interface CredentialAuthRow {
+  id: string;
+  person_id: string;
+  service_id: string | null;
+  application_id: string | null;
+  status: CredentialStatus;
+  expires_at: number | null;
+  rps_limit: number | null;
+  concurrency_limit: number | null;
+  person_status: PersonStatus;
+  application_status: ApplicationStatus | null;
+  called_service_id: string | null;
+  called_service_status: ServiceStatus | null;
+}
+
+/** SPEC.md's checks on a found credential, in order; the same for an API token and a playground token. */
+function grantCredential(row: CredentialAuthRow, serviceSlug: string, now: number): AuthenticatedCredential {
+  if (row.status === 'revoked') throw new MoongateError('invalid_token');
   if (row.expires_at !== null && row.expires_at <= now) throw new MoongateError('token_expired');
   if (row.status === 'disabled' || row.person_status === 'disabled' || row.application_status === 'disabled') {
     throw new MoongateError('disabled');
@@ -82,4 +107,47 @@ export async function authenticate(
     global: row.service_id === null,
     limits: { rps: row.rps_limit, concurrency: row.concurrency_limit },
   };
+}
+
+/**
+ * A playground token (minted by the console for one of the person's credentials) acts as
+ * its credential, but only while the token and the console session that minted it are both
+ * alive: a logout or a password change ends it. One query, like the API token path.
+ */
+async function authenticatePlayground(
+  token: string,
+  serviceSlug: string,
+  store: Pick<Store, 'db'>,
+  now: number,
+): Promise<AuthenticatedCredential> {
+  const row = await store.db
+    .selectFrom('playground_tokens as pt')
+    .innerJoin('credentials as c', (join) => join.onRef('c.id', '=', 'pt.credential_id').onRef('c.person_id', '=', 'pt.person_id'))
+    .innerJoin('people as p', 'p.id', 'c.person_id')
+    .leftJoin('applications as a', 'a.id', 'c.application_id')
+    .leftJoin('services as s', (join) => join.on('s.slug', '=', serviceSlug))
+    // The session must be the same person's; a missing one (logged out) leaves these null.
+    .leftJoin('sessions as ses', (join) => join.onRef('ses.id', '=', 'pt.session_id').onRef('ses.person_id', '=', 'pt.person_id'))
+    .select([
+      'c.id',
+      'c.person_id',
+      'c.service_id',
+      'c.application_id',
+      'c.status',
+      'c.expires_at',
+      'c.rps_limit',
+      'c.concurrency_limit',
+      'p.status as person_status',
+      'a.status as application_status',
+      's.id as called_service_id',
+      's.status as called_service_status',
+      'pt.expires_at as playground_expires_at',
+      'ses.expires_at as session_expires_at',
+    ])
+    .where('pt.token_hash', '=', hashCredentialToken(token))
+    .executeTakeFirst();
+
+  if (row === undefined || row.session_expires_at === null) throw new MoongateError('invalid_token');
+  if (row.playground_expires_at <= now || row.session_expires_at <= now) throw new MoongateError('token_expired');
+  return grantCredential(row, serviceSlug, now);
 }

@@ -8,6 +8,13 @@ import { createHash, randomBytes } from 'node:crypto';
 
 export const CREDENTIAL_TOKEN_PATTERN = /^mg-[A-Za-z0-9_-]{43}$/;
 
+/**
+ * Playground tokens (docs/console-api.md, "The playground"): `mg-play-` and 256 random bits.
+ * Five characters longer than a credential token, so neither pattern matches the other.
+ */
+export const PLAYGROUND_TOKEN_PREFIX = 'mg-play-';
+export const PLAYGROUND_TOKEN_PATTERN = /^mg-play-[A-Za-z0-9_-]{43}$/;
+
 /** Characters kept in listings: `mg-` and 7 random ones, enough to tell tokens apart. */
 const PREFIX_LENGTH = 10;
 
@@ -21,6 +28,11 @@ export interface CredentialToken {
 export function newCredentialToken(): CredentialToken {
   const token = `mg-${randomBytes(32).toString('base64url')}`;
   return { token, hash: hashCredentialToken(token), prefix: token.slice(0, PREFIX_LENGTH) };
+}
+
+export function newPlaygroundToken(): { token: string; hash: string } {
+  const token = `${PLAYGROUND_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+  return { token, hash: hashCredentialToken(token) };
 }
 
 export function hashCredentialToken(token: string): string {

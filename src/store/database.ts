@@ -147,6 +147,16 @@ export interface SessionsTable {
   user_agent: string | null;
 }
 
+/** A short-lived token for the console's playground, bound to a credential and a session; only its SHA-256 is stored. */
+export interface PlaygroundTokensTable {
+  token_hash: string;
+  credential_id: string;
+  person_id: string;
+  session_id: string;
+  expires_at: number;
+  created_at: number;
+}
+
 export interface Database {
   people: PeopleTable;
   services: ServicesTable;
@@ -159,6 +169,7 @@ export interface Database {
   prices: PricesTable;
   usage: UsageTable;
   channels: ChannelsTable;
+  playground_tokens: PlaygroundTokensTable;
 }
 
 export type PersonRow = Selectable<PeopleTable>;

@@ -2,6 +2,26 @@
  * A browser-like client of the console API: keeps the `moongate_session` cookie the
  * server sets and the CSRF token it hands out, and sends both back like the console will.
  */
+import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
+
+/** The password console tests register people with. */
+export const CONSOLE_PASSWORD = 'correct horse battery';
+
+let emails = 0;
+/** An email no other test of this process has used. */
+export function uniqueEmail(prefix = 'console'): string {
+  return `${prefix}-${++emails}-${randomBytes(3).toString('hex')}@example.com`;
+}
+
+/** The console's error envelope, with this status and code, and the trace id in body and header. */
+export function expectError(res: ConsoleResponse<unknown>, status: number, code: string): void {
+  expect(res.status, res.text).toBe(status);
+  expect(res.body).toMatchObject({ success: false, error: { code } });
+  expect(res.headers.get('x-trace-id')).toMatch(/^[0-9a-f-]{36}$/);
+  expect((res.body as { trace_id?: string }).trace_id).toBe(res.headers.get('x-trace-id'));
+}
+
 export interface ConsoleResponse<T = Record<string, unknown>> {
   status: number;
   headers: Headers;
@@ -54,6 +74,14 @@ export class ConsoleClient {
     const token = (body as { csrfToken?: unknown }).csrfToken;
     if (typeof token === 'string') this.csrfToken = token;
     return { status: res.status, headers: res.headers, body, text, setCookies };
+  }
+
+  /** A new person, registered (and so logged in) in a browser of their own. */
+  static async newPerson(baseUrl: string, email: string = uniqueEmail()): Promise<{ browser: ConsoleClient; email: string; id: string }> {
+    const browser = new ConsoleClient(baseUrl);
+    const res = await browser.register(email, CONSOLE_PASSWORD);
+    expect(res.status, res.text).toBe(201);
+    return { browser, email, id: res.body.person.id };
   }
 
   register(email: string, password: string) {

@@ -9,20 +9,11 @@ import { CREDENTIAL_TOKEN_PATTERN } from '../../src/accounts/credential-token.js
 import type { Credential } from '../../src/accounts/credential-store.js';
 import { hashSessionId } from '../../src/accounts/session-store.js';
 import { KIMI_SERVICE } from '../../src/store/seed-services.js';
-import { ConsoleClient, type ConsoleResponse } from '../helpers/console-client.js';
+import { CONSOLE_PASSWORD, ConsoleClient, expectError, uniqueEmail, type ConsoleResponse } from '../helpers/console-client.js';
 import { describeEachDialect } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
-const PASSWORD = 'correct horse battery';
-let counter = 0;
-const uniqueEmail = (): string => `console-${++counter}-${randomBytes(3).toString('hex')}@example.com`;
-
-function expectError(res: ConsoleResponse, status: number, code: string): void {
-  expect(res.status, res.text).toBe(status);
-  expect(res.body).toMatchObject({ success: false, error: { code } });
-  expect(res.headers.get('x-trace-id')).toMatch(/^[0-9a-f-]{36}$/);
-  expect((res.body as { trace_id?: string }).trace_id).toBe(res.headers.get('x-trace-id'));
-}
+const PASSWORD = CONSOLE_PASSWORD;
 
 describeEachDialect((target) => {
   let moongate: TestServer;
@@ -34,13 +25,7 @@ describeEachDialect((target) => {
       body: JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 16 }),
     });
   /** A person registered and logged in, in their own browser. */
-  const newPerson = async (): Promise<{ browser: ConsoleClient; email: string; id: string }> => {
-    const browser = client();
-    const email = uniqueEmail();
-    const res = await browser.register(email, PASSWORD);
-    expect(res.status, res.text).toBe(201);
-    return { browser, email, id: res.body.person.id };
-  };
+  const newPerson = (): Promise<{ browser: ConsoleClient; email: string; id: string }> => ConsoleClient.newPerson(moongate.url);
 
   beforeAll(async () => {
     // A database nobody used ("the first person registered is the admin"): startTestServer makes

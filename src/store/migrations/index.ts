@@ -7,12 +7,14 @@ import * as accounts from './0001-accounts.js';
 import * as billing from './0002-billing.js';
 import * as sessions from './0003-sessions.js';
 import * as channels from './0004-channels.js';
+import * as playgroundTokens from './0005-playground-tokens.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
   '0002-billing': billing,
   '0003-sessions': sessions,
   '0004-channels': channels,
+  '0005-playground-tokens': playgroundTokens,
 });
 
 /** Migrations ship inside the build, not as files read from disk at run time. */

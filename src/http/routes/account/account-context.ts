@@ -2,6 +2,7 @@
 import type { AccountService } from '../../../accounts/account-service.js';
 import type { ApplicationStore } from '../../../accounts/application-store.js';
 import type { CredentialStore } from '../../../accounts/credential-store.js';
+import type { PlaygroundTokenStore } from '../../../accounts/playground-token-store.js';
 import type { SessionStore } from '../../../accounts/session-store.js';
 import type { Store } from '../../../store/open-store.js';
 import type { KeyedMutex } from './keyed-mutex.js';
@@ -12,6 +13,7 @@ export interface AccountContext {
   sessions: SessionStore;
   applications: ApplicationStore;
   credentials: CredentialStore;
+  playgroundTokens: PlaygroundTokenStore;
   /** The operator's currency (MOONGATE_CURRENCY): what the micro-units of prices and balances count. */
   currency: string;
   /** Serialises "Acquire" per person and service, so a double click issues one first credential. */

@@ -14,6 +14,7 @@ import { registerCredentialsRoute } from './credentials-route.js';
 import { registerLoginRoute } from './login-route.js';
 import { registerLogoutRoute } from './logout-route.js';
 import { registerPasswordRoute } from './password-route.js';
+import { registerPlaygroundTokenRoute } from './playground-token-route.js';
 import { registerRegisterRoute } from './register-route.js';
 import { registerServicesRoute } from './services-route.js';
 import { registerSessionRoute } from './session-route.js';
@@ -40,6 +41,7 @@ export function registerAccountRoutes(app: FastifyInstance, context: AccountCont
       registerServicesRoute(api, context);
       registerAcquireRoute(api, context);
       registerCredentialsRoute(api, context);
+      registerPlaygroundTokenRoute(api, context);
       registerBalanceRoute(api, context);
       registerUsageRoute(api, context);
     },
