@@ -1,0 +1,9 @@
+/**
+ * prism-react-renderer bundles Python, JavaScript and JSON but not Java or shell: add
+ * Prism's own grammars for them (imported after prism-global, which they need).
+ */
+import './prism-global';
+import 'prismjs/components/prism-java';
+import 'prismjs/components/prism-bash';
+
+export { Prism } from 'prism-react-renderer';
