@@ -12,7 +12,9 @@ import { authenticate } from './accounts/authenticate.js';
 import { CredentialStore } from './accounts/credential-store.js';
 import { PlaygroundTokenStore } from './accounts/playground-token-store.js';
 import { SessionStore } from './accounts/session-store.js';
+import { RedeemThrottle } from './billing/redeem-throttle.js';
 import { startBilling, type RunningBilling } from './billing/start-billing.js';
+import { TopupCodeStore } from './billing/topup-code-store.js';
 import type { ChannelSpec } from './channels/channel-config.js';
 import { ChannelStore } from './channels/channel-store.js';
 import { defaultChannel } from './channels/default-channel.js';
@@ -100,6 +102,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     applications: new ApplicationStore(store.db, { freeQuota: config.billing.freeQuota }),
     credentials: new CredentialStore(store.db, { freeQuota: config.billing.freeQuota }),
     playgroundTokens: new PlaygroundTokenStore(store.db),
+    topupCodes: new TopupCodeStore(store.db),
+    redeemThrottle: new RedeemThrottle(),
     acquireLock: new KeyedMutex(),
     currency: config.billing.currency,
   };

@@ -118,7 +118,7 @@ export async function listUsage(
     query = query.where((eb) =>
       eb.or([
         eb('u.created_at', '<', cursor.createdAt),
-        eb.and([eb('u.created_at', '=', cursor.createdAt), eb('u.trace_id', '<', cursor.traceId)]),
+        eb.and([eb('u.created_at', '=', cursor.createdAt), eb('u.trace_id', '<', cursor.key)]),
       ]),
     );
   }
@@ -148,16 +148,20 @@ export async function listUsage(
   return { rows, next };
 }
 
-function encodeCursor(createdAt: number, traceId: string): string {
-  return Buffer.from(`${createdAt}:${traceId}`, 'utf8').toString('base64url');
+/**
+ * The opaque `next` of a page ordered newest first by (created_at, a unique key): the last
+ * row's pair, for a keyset condition on the next page. Used by every paged console listing.
+ */
+export function encodeCursor(createdAt: number, key: string): string {
+  return Buffer.from(`${createdAt}:${key}`, 'utf8').toString('base64url');
 }
 
-function decodeCursor(cursor: string): { createdAt: number; traceId: string } {
+export function decodeCursor(cursor: string): { createdAt: number; key: string } {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const colon = text.indexOf(':');
   const createdAt = Number(text.slice(0, colon));
   if (colon < 1 || !Number.isSafeInteger(createdAt)) throw new MoongateError('bad_request', 'before is not a cursor this API gave');
-  return { createdAt, traceId: text.slice(colon + 1) };
+  return { createdAt, key: text.slice(colon + 1) };
 }
 
 export interface DailyUsage {

@@ -11,7 +11,8 @@ import { addBalance } from '../billing/wallet-store.js';
 import { MoongateError } from '../contract/errors.js';
 import { withStore } from './with-store.js';
 
-function parseCurrencyAmount(text: string): number {
+/** `--amount 5.00` → micro-units; commander reports an InvalidArgumentError as a usage error. */
+export function parseCurrencyAmount(text: string): number {
   try {
     return parseAmount(text);
   } catch (error) {

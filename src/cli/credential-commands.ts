@@ -120,7 +120,7 @@ function describeScope(credential: Credential): string {
 }
 
 /** ISO 8601 to the second, in UTC: unambiguous in a terminal and in a bug report. */
-function formatTime(ms: number): string {
+export function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 

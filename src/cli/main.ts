@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerBalanceCommands } from './balance-commands.js';
 import { registerChannelCommands } from './channel-commands.js';
+import { registerCodeCommands } from './code-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
 import { registerPriceCommands } from './price-commands.js';
 import { registerUsageCommand } from './usage-command.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerBalanceCommands(program);
   registerUsageCommand(program);
   registerPriceCommands(program);
+  registerCodeCommands(program);
   registerChannelCommands(program);
   return program;
 }

@@ -157,6 +157,19 @@ export interface PlaygroundTokensTable {
   created_at: number;
 }
 
+/** A code worth `amount` micro-units, redeemed once into a person's global balance; only its SHA-256 is stored. */
+export interface TopupCodesTable {
+  id: string;
+  code_hash: string;
+  amount: number;
+  created_at: number;
+  /** The admin who made it in the console; null when the CLI did. */
+  created_by: string | null;
+  expires_at: number | null;
+  redeemed_at: number | null;
+  redeemed_by: string | null;
+}
+
 export interface Database {
   people: PeopleTable;
   services: ServicesTable;
@@ -170,6 +183,7 @@ export interface Database {
   usage: UsageTable;
   channels: ChannelsTable;
   playground_tokens: PlaygroundTokensTable;
+  topup_codes: TopupCodesTable;
 }
 
 export type PersonRow = Selectable<PeopleTable>;

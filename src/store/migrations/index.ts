@@ -8,6 +8,7 @@ import * as billing from './0002-billing.js';
 import * as sessions from './0003-sessions.js';
 import * as channels from './0004-channels.js';
 import * as playgroundTokens from './0005-playground-tokens.js';
+import * as topupCodes from './0006-topup-codes.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
@@ -15,6 +16,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0003-sessions': sessions,
   '0004-channels': channels,
   '0005-playground-tokens': playgroundTokens,
+  '0006-topup-codes': topupCodes,
 });
 
 /** Migrations ship inside the build, not as files read from disk at run time. */

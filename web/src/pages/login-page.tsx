@@ -1,7 +1,113 @@
+/**
+ * /login and /register: email + password, the API's own errors (a wrong password, a throttle
+ * with its wait, an email already taken), and back to `next` afterwards: only a path on this
+ * site (safeNext), never another origin.
+ */
+import { useEffect, useId, useState, type FormEvent } from 'react';
+import { Link, useLocation, useSearch } from 'wouter';
+import { postJson, type SessionInfo } from '../api';
+import { ErrorAlert } from '../components/error-alert';
+import { usePageTitle } from '../components/use-page-title';
+import { safeNext } from '../safe-next';
+import { useSession } from '../session';
+import './login-page.css';
+
 export function LoginPage({ mode }: { mode: 'login' | 'register' }) {
+  const registering = mode === 'register';
+  const title = registering ? 'Create your account' : 'Log in';
+  usePageTitle(registering ? 'Register' : 'Log in');
+  const { person, signIn } = useSession();
+  const [, navigate] = useLocation();
+  const search = useSearch();
+  const rawNext = new URLSearchParams(search).get('next');
+  const next = safeNext(rawNext);
+  const nextQuery = rawNext === null ? '' : `?next=${encodeURIComponent(next)}`;
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const hintId = useId();
+
+  // Someone already logged in (another tab, the back button) goes on to where they were headed.
+  useEffect(() => {
+    if (person) navigate(next, { replace: true });
+  }, [person, next, navigate]);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const info = await postJson<SessionInfo>(registering ? '/api/register' : '/api/login', { email, password });
+      signIn(info);
+      navigate(next, { replace: true });
+    } catch (failure) {
+      setError(failure);
+      setBusy(false);
+    }
+  }
+
   return (
-    <section className="page">
-      <h1>{mode === 'login' ? 'Log in' : 'Register'}</h1>
+    <section className="page login-page">
+      <div className="card login-card">
+        <h1>{title}</h1>
+        <p className="muted">
+          {registering
+            ? 'An account lets you acquire the Kimi API with its free quota, make credentials and watch your usage.'
+            : 'Welcome back. Log in to use the console.'}
+        </p>
+        {rawNext !== null && next !== rawNext ? (
+          <p className="alert error" role="alert">
+            The link asked to send you to another site afterwards; you will land on this console instead.
+          </p>
+        ) : null}
+        <ErrorAlert error={error} />
+        <form onSubmit={(event) => void submit(event)} noValidate={false}>
+          <div className="field">
+            <label htmlFor="login-email">Email</label>
+            <input
+              id="login-email"
+              type="email"
+              autoComplete="email"
+              required
+              value={email}
+              onChange={(event) => setEmail(event.target.value)}
+            />
+          </div>
+          <div className="field">
+            <label htmlFor="login-password">Password</label>
+            <input
+              id="login-password"
+              type="password"
+              autoComplete={registering ? 'new-password' : 'current-password'}
+              required
+              minLength={registering ? 8 : undefined}
+              aria-describedby={registering ? hintId : undefined}
+              value={password}
+              onChange={(event) => setPassword(event.target.value)}
+            />
+            {registering ? (
+              <p className="hint" id={hintId}>
+                At least 8 characters, and not your email.
+              </p>
+            ) : null}
+          </div>
+          <button type="submit" className="button login-submit" disabled={busy}>
+            {busy ? (registering ? 'Creating account…' : 'Logging in…') : registering ? 'Register' : 'Log in'}
+          </button>
+        </form>
+        <p className="login-switch">
+          {registering ? (
+            <>
+              Already have an account? <Link href={`/login${nextQuery}`}>Log in instead</Link>
+            </>
+          ) : (
+            <>
+              New here? <Link href={`/register${nextQuery}`}>Create an account</Link>
+            </>
+          )}
+        </p>
+      </div>
     </section>
   );
 }

@@ -4,6 +4,8 @@ import type { ApplicationStore } from '../../../accounts/application-store.js';
 import type { CredentialStore } from '../../../accounts/credential-store.js';
 import type { PlaygroundTokenStore } from '../../../accounts/playground-token-store.js';
 import type { SessionStore } from '../../../accounts/session-store.js';
+import type { RedeemThrottle } from '../../../billing/redeem-throttle.js';
+import type { TopupCodeStore } from '../../../billing/topup-code-store.js';
 import type { Store } from '../../../store/open-store.js';
 import type { KeyedMutex } from './keyed-mutex.js';
 
@@ -14,6 +16,9 @@ export interface AccountContext {
   applications: ApplicationStore;
   credentials: CredentialStore;
   playgroundTokens: PlaygroundTokenStore;
+  topupCodes: TopupCodeStore;
+  /** Failed code redemptions per person. */
+  redeemThrottle: RedeemThrottle;
   /** The operator's currency (MOONGATE_CURRENCY): what the micro-units of prices and balances count. */
   currency: string;
   /** Serialises "Acquire" per person and service, so a double click issues one first credential. */

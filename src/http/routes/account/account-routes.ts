@@ -15,6 +15,7 @@ import { registerLoginRoute } from './login-route.js';
 import { registerLogoutRoute } from './logout-route.js';
 import { registerPasswordRoute } from './password-route.js';
 import { registerPlaygroundTokenRoute } from './playground-token-route.js';
+import { registerRedeemRoute } from './redeem-route.js';
 import { registerRegisterRoute } from './register-route.js';
 import { registerServicesRoute } from './services-route.js';
 import { registerSessionRoute } from './session-route.js';
@@ -23,7 +24,7 @@ import { registerUsageRoute } from './usage-route.js';
 export const ACCOUNT_API_PREFIX = '/api';
 
 /** The fixed paths, so that a wrong method on one is api_not_implemented rather than no_api (SPEC.md). */
-export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'password', 'services', 'credentials', 'balance', 'usage', 'usage/daily'].map(
+export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'password', 'services', 'credentials', 'balance', 'balance/redeem', 'usage', 'usage/daily'].map(
   (path) => `${ACCOUNT_API_PREFIX}/${path}`,
 );
 
@@ -43,6 +44,7 @@ export function registerAccountRoutes(app: FastifyInstance, context: AccountCont
       registerCredentialsRoute(api, context);
       registerPlaygroundTokenRoute(api, context);
       registerBalanceRoute(api, context);
+      registerRedeemRoute(api, context);
       registerUsageRoute(api, context);
     },
     { prefix: ACCOUNT_API_PREFIX },
