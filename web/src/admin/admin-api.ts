@@ -1,0 +1,66 @@
+/**
+ * The operator API (/api/admin/*, docs/console-api.md): what its answers look like to the
+ * console. Money is integer micro-units, limits null mean the server's default.
+ */
+
+export interface AdminPerson {
+  id: string;
+  email: string;
+  role: 'admin' | 'user';
+  status: 'active' | 'disabled';
+  createdAt: number;
+  quota: number;
+  balance: number;
+  held: number;
+  /** Credentials not revoked. */
+  credentials: number;
+  requests30d: number;
+  cost30d: number;
+}
+
+export interface AdminCredential {
+  id: string;
+  name: string;
+  tokenPrefix: string;
+  global: boolean;
+  serviceSlug: string | null;
+  status: 'active' | 'disabled' | 'revoked';
+  expiresAt: number | null;
+  createdAt: number;
+  revokedAt: number | null;
+  rps: number | null;
+  concurrency: number | null;
+  personId: string;
+  ownerEmail: string;
+}
+
+export interface AdminPrice {
+  model: string;
+  cachedInput: number;
+  input: number;
+  output: number;
+}
+
+export interface AdminCode {
+  id: string;
+  amount: number;
+  status: 'unused' | 'redeemed' | 'expired';
+  createdAt: number;
+  expiresAt: number | null;
+  redeemedAt: number | null;
+  redeemedBy: { id: string; email: string } | null;
+}
+
+export interface NewCode {
+  id: string;
+  code: string;
+  amount: number;
+  expiresAt: number | null;
+}
+
+export function adminPath(path: string, query: Record<string, string | number | undefined> = {}): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(name, String(value));
+  const text = params.toString();
+  return `/api/admin${path}${text === '' ? '' : `?${text}`}`;
+}
