@@ -96,20 +96,19 @@ describeWithBrowser('the playground', (browser) => {
     expect(Number((await page.getByLabel('Completion tokens').textContent())!.replace(/,/g, ''))).toBeGreaterThan(0);
 
     await page.getByRole('tab', { name: 'Raw SSE events' }).click();
-    const raw = (await page.getByRole('tabpanel').filter({ hasText: 'exactly as received' }).textContent())!;
+    const raw = (await page.getByLabel('The event stream exactly as received').textContent())!;
     expect(raw).toContain('data: {"id":"chatcmpl-');
     expect(raw.trimEnd().endsWith('data: [DONE]')).toBe(true);
 
     // The generated cURL is this request.
-    const curlPanel = page.getByRole('tabpanel').filter({ hasText: 'chat.sh' });
     await page.getByRole('tab', { name: 'cURL' }).click();
-    const curl = (await curlPanel.textContent())!;
+    const curl = (await page.getByLabel('cURL: chat.sh').textContent())!;
     expect(curl).toContain('"model": "kimi-k2-thinking"');
     expect(curl).toContain('"content": "Tell me about \\"moongate\\" & the $moon"');
     expect(curl).toContain('"stream": true');
     expect(curl).toContain('$MOONGATE_API_KEY');
     await page.getByRole('tab', { name: 'Java', exact: true }).click();
-    expect(await page.getByRole('tabpanel').filter({ hasText: 'Chat.java' }).textContent()).toContain('System.getenv("MOONGATE_API_KEY")');
+    expect(await page.getByLabel('Java: Chat.java').textContent()).toContain('System.getenv("MOONGATE_API_KEY")');
 
     expectNoPageErrors(browser);
   });
@@ -144,7 +143,7 @@ describeWithBrowser('the playground', (browser) => {
     await expect.poll(() => status(page).textContent(), { timeout: 20_000 }).toMatch(/^Done\./);
     expect(await page.getByLabel('Completion tokens').textContent()).toBe('40');
     await page.getByRole('tab', { name: 'Raw JSON' }).click();
-    expect(await page.getByRole('tabpanel').filter({ hasText: 'exactly as received' }).textContent()).toContain('"object": "chat.completion"');
+    expect(await page.getByLabel('The response body as received (indented)').textContent()).toContain('"object": "chat.completion"');
 
     // Browser code as a string: the tests' tsconfig has no DOM types.
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');

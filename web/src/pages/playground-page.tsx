@@ -7,10 +7,11 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Link } from 'wouter';
 import { ApiError, getJson } from '../api';
+import { ErrorAlert } from '../components/error-alert';
+import { usePageTitle } from '../components/use-page-title';
 import { formatMoney } from '../format';
 import { KIMI_SERVICE_SLUG, usableCredentials, type Credential, type Service } from '../playground/console-types';
 import { CredentialPicker } from '../playground/credential-picker';
-import { ErrorAlert } from '../playground/error-alert';
 import { MessagesEditor, newMessage, type EditableMessage } from '../playground/messages-editor';
 import { ResponsePanel } from '../playground/response-panel';
 import { SnippetTabs } from '../playground/snippet-tabs';
@@ -26,8 +27,9 @@ interface Loaded {
 }
 
 export function PlaygroundPage() {
+  usePageTitle('Playground');
   const [loaded, setLoaded] = useState<Loaded | null>(null);
-  const [loadError, setLoadError] = useState<ApiError | null>(null);
+  const [loadError, setLoadError] = useState<unknown>(null);
   const [credentialId, setCredentialId] = useState('');
   const [model, setModel] = useState(DEFAULT_MODEL);
   const [messages, setMessages] = useState<EditableMessage[]>(() => [newMessage('user', 'Hello! What can you do?')]);
@@ -49,7 +51,7 @@ export function PlaygroundPage() {
         setModel((current) => (service.models.some((m) => m.id === current) ? current : (service.models[0]?.id ?? current)));
       })
       .catch((error: unknown) => {
-        if (live) setLoadError(error instanceof ApiError ? error : new ApiError(0, 'network_error', String(error), null));
+        if (live) setLoadError(error);
       });
     return () => {
       live = false;

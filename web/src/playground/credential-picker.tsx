@@ -4,10 +4,10 @@
  * credential), and its token is shown once, as everywhere in the console.
  */
 import { useState } from 'react';
-import { ApiError, postJson } from '../api';
-import { CopyButton } from './copy-button';
+import { postJson } from '../api';
+import { ErrorAlert } from '../components/error-alert';
+import { TokenReveal } from '../components/token-reveal';
 import { KIMI_SERVICE_SLUG, type Credential } from './console-types';
-import { ErrorAlert } from './error-alert';
 
 export function CredentialPicker({
   credentials,
@@ -23,7 +23,7 @@ export function CredentialPicker({
   onCreated: (credential: Credential) => void;
 }) {
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const [error, setError] = useState<unknown>(null);
   const [token, setToken] = useState<string | null>(null);
 
   const getOne = async () => {
@@ -36,7 +36,7 @@ export function CredentialPicker({
       if (created.token !== undefined) setToken(created.token);
       if (created.credential !== null) onCreated(created.credential);
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught : new ApiError(0, 'network_error', String(caught), null));
+      setError(caught);
     } finally {
       setBusy(false);
     }
@@ -69,21 +69,14 @@ export function CredentialPicker({
           <p className="hint">The playground calls with a 15-minute token for this credential, never its own token.</p>
         </>
       )}
-      {error === null ? null : <ErrorAlert error={error} />}
+      <ErrorAlert error={error} />
       {token === null ? null : (
-        <div className="alert ok pg-new-token" role="status">
-          <p>
-            <strong>Your new token, shown only this once.</strong> Copy it now to use it outside the console
-            (as <code>MOONGATE_API_KEY</code> in the code beside); the playground does not need it.
+        <>
+          <TokenReveal token={token} onDone={() => setToken(null)} />
+          <p className="hint">
+            Use it outside the console as <code>MOONGATE_API_KEY</code> in the code beside; the playground itself does not need it.
           </p>
-          <div className="row">
-            <code className="token-box">{token}</code>
-            <CopyButton text={token} label="Copy the new token" />
-            <button type="button" className="small secondary" onClick={() => setToken(null)}>
-              I saved it
-            </button>
-          </div>
-        </div>
+        </>
       )}
     </div>
   );

@@ -5,9 +5,8 @@
  */
 import { useState, type ReactNode } from 'react';
 import { formatCount, formatDuration, formatMoney } from '../format';
-import { CodeBlock } from './code-block';
-import { CopyButton } from './copy-button';
-import { ErrorAlert } from './error-alert';
+import { CodeBlock } from '../components/code-block';
+import { ErrorAlert } from '../components/error-alert';
 import { Tabs } from './tabs';
 import type { RunView } from './use-completion-run';
 
@@ -51,23 +50,16 @@ export function ResponsePanel({ run, currency }: { run: RunView; currency: strin
   );
 
   const rawLabel = run.stream ? 'Raw SSE events' : 'Raw JSON';
-  const raw = (
-    <div>
-      <div className="snippet-bar">
-        <span className="muted">{run.stream ? 'The event stream exactly as received.' : 'The response body exactly as received.'}</span>
-        <CopyButton text={run.raw} label={`Copy the ${rawLabel.toLowerCase()}`} />
+  const raw =
+    run.raw === '' ? (
+      <p className="muted">Nothing received yet.</p>
+    ) : run.stream ? (
+      <div className="pg-raw">
+        <CodeBlock code={run.raw} language="plain" label="The event stream exactly as received" />
       </div>
-      {run.raw === '' ? (
-        <p className="muted">Nothing received yet.</p>
-      ) : run.stream ? (
-        <pre className="code pg-raw" tabIndex={0} aria-label={rawLabel}>
-          {run.raw}
-        </pre>
-      ) : (
-        <CodeBlock code={prettyJson(run.raw)} language="json" label={rawLabel} />
-      )}
-    </div>
-  );
+    ) : (
+      <CodeBlock code={prettyJson(run.raw)} language="json" label="The response body as received (indented)" />
+    );
 
   return (
     <section className="card pg-response" aria-labelledby="pg-response-heading">
@@ -78,7 +70,7 @@ export function ResponsePanel({ run, currency }: { run: RunView; currency: strin
           {status}
         </span>
       </div>
-      {run.error === null ? null : <ErrorAlert error={run.error} />}
+      {run.error === null ? null : <ErrorAlert error={run.error} title={`${run.error.status > 0 ? `${run.error.status} ` : ''}${run.error.code}:`} />}
       <Stats run={run} currency={currency} />
       <Tabs
         label="Response views"

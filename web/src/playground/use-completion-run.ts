@@ -6,7 +6,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, getJson } from '../api';
 import type { UsageRow } from './console-types';
-import type { ShownError } from './error-alert';
 import { estimateCost, type ModelPrice } from './estimate-cost';
 import { forgetPlaygroundToken, playgroundToken } from './playground-token';
 import { runCompletion, type CompletionUsage } from './run-completion';
@@ -28,7 +27,8 @@ export interface RunView {
   usage: CompletionUsage | null;
   finishReason: string | null;
   sawDone: boolean;
-  error: ShownError | null;
+  /** The API's envelope (code, message) with the status and trace id; network failures as code network_error. */
+  error: ApiError | null;
   /** What the usage log says was charged, once found. */
   charged: UsageRow | null;
   /** The price list's figure, until (or if never) the usage row is found. */
@@ -84,11 +84,7 @@ export function useCompletionRun() {
       try {
         token = await playgroundToken(args.credentialId);
       } catch (caught) {
-        const error = caught instanceof ApiError ? caught : null;
-        update({
-          phase: 'failed',
-          error: { status: error?.status ?? 0, code: error?.code ?? 'network_error', message: error?.message ?? String(caught), traceId: error?.traceId ?? null },
-        });
+        update({ phase: 'failed', error: caught instanceof ApiError ? caught : new ApiError(0, 'network_error', String(caught), null) });
         return;
       }
       outcome = await runCompletion({
@@ -124,7 +120,7 @@ export function useCompletionRun() {
       usage,
       finishReason: outcome.finishReason,
       sawDone: outcome.sawDone,
-      error: outcome.error === null ? null : { status: outcome.status, ...outcome.error, traceId: outcome.traceId },
+      error: outcome.error === null ? null : new ApiError(outcome.status, outcome.error.code, outcome.error.message, outcome.traceId),
       estimate,
       lookingUpCost: outcome.traceId !== null && outcome.status !== 401,
     });
