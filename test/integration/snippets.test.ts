@@ -6,7 +6,7 @@
  *
  * cURL runs in `sh -c`, Python `requests` in /usr/bin/python3, Node fetch and the `openai`
  * JS SDK in node (from a directory inside the repo, so `openai` resolves to the devDependency),
- * Java java.net.http with `java Chat.java`. The openai Python package is not installed here:
+ * Java java.net.http compiled with javac and run with java. The openai Python package is not installed here:
  * its snippet is only parsed. OkHttp has no jar offline: its snippet is compiled and run
  * against test/fixtures/okhttp-stand-in (OkHttp's API over java.net.http, see its README).
  */
@@ -133,7 +133,7 @@ const CASES: Array<{ name: string; body: ChatBody }> = [
 describe('generated client code', () => {
   let server: TestServer;
   let dir: string;
-  let standInClasses: string;
+  let standInSources: string[];
   const env = (): Record<string, string> => ({ [API_KEY_VARIABLE]: server.token });
 
   beforeAll(async () => {
@@ -141,12 +141,10 @@ describe('generated client code', () => {
     // Inside the repo, so `import OpenAI from "openai"` resolves to node_modules (ESM resolves from the file).
     await mkdir(join(ROOT, 'test-results'), { recursive: true });
     dir = await mkdtemp(join(ROOT, 'test-results', 'snippets-'));
-    standInClasses = join(dir, 'okhttp-classes');
-    const sources = ['MediaType', 'RequestBody', 'Request', 'OkHttpClient', 'Call', 'Response', 'ResponseBody']
+    standInSources = ['MediaType', 'RequestBody', 'Request', 'OkHttpClient', 'Call', 'Response', 'ResponseBody']
       .map((name) => join(STAND_IN, 'okhttp3', `${name}.java`))
       .concat(join(STAND_IN, 'okio', 'BufferedSource.java'));
-    await run('javac', ['-encoding', 'UTF-8', '-d', standInClasses, ...sources], { cwd: dir });
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await server?.close();
@@ -173,7 +171,7 @@ describe('generated client code', () => {
   });
 
   for (const { name, body } of CASES) {
-    // Concurrent: the Java runs take seconds each (javac in the source launcher).
+    // Concurrent: the runs are child processes, the JVM ones take a while to start.
     describe.concurrent(name, { timeout: 60_000 }, () => {
       let expected: Expected;
       let snippets: Map<SnippetId, Snippet>;
@@ -187,7 +185,9 @@ describe('generated client code', () => {
         caseDir = join(dir, body.stream === true ? 'stream' : 'plain');
         await mkdir(caseDir, { recursive: true });
         for (const snippet of snippets.values()) await writeFile(join(caseDir, snippet.fileName), snippet.code);
-      });
+        // javac is slow to start: one call compiles both Java snippets and the OkHttp stand-in.
+        await run('javac', ['-encoding', 'UTF-8', '-d', join(caseDir, 'classes'), file('java'), file('okhttp'), ...standInSources], { cwd: caseDir });
+      }, 60_000);
 
       const printed = (): string => (body.stream === true ? streamedOutput(expected) : `${expected.content}\n`);
       const file = (id: SnippetId): string => join(caseDir, snippets.get(id)!.fileName);
@@ -220,12 +220,12 @@ describe('generated client code', () => {
       });
 
       it('Java java.net.http prints the answer', async ({ expect }) => {
-        const { stdout } = await run('java', [file('java')], { cwd: caseDir, env: env() });
+        const { stdout } = await run('java', ['-cp', 'classes', 'Chat'], { cwd: caseDir, env: env() });
         expect(stdout).toBe(printed());
       });
 
       it('Java OkHttp prints the answer (against the OkHttp stand-in)', async ({ expect }) => {
-        const { stdout } = await run('java', ['-cp', standInClasses, file('okhttp')], { cwd: caseDir, env: env() });
+        const { stdout } = await run('java', ['-cp', 'classes', 'ChatOkHttp'], { cwd: caseDir, env: env() });
         expect(stdout).toBe(printed());
       });
 
