@@ -104,6 +104,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     playgroundTokens: new PlaygroundTokenStore(store.db),
     topupCodes: new TopupCodeStore(store.db),
     redeemThrottle: new RedeemThrottle(),
+    prices: billing.prices,
     acquireLock: new KeyedMutex(),
     currency: config.billing.currency,
   };

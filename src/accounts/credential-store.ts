@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { decodeCursor, encodeCursor } from '../billing/account-queries.js';
 import { MoongateError } from '../contract/errors.js';
 import type { CredentialStatus, Database } from '../store/database.js';
 import { newId } from '../store/new-id.js';
@@ -109,6 +110,33 @@ export class CredentialStore {
       .orderBy('c.id')
       .execute();
     return rows.map(toCredential);
+  }
+
+  /**
+   * Everyone's credentials with their owner's email, newest first, a page at a time (the
+   * operator's console); only one person's with `personId`. Never a token or its hash.
+   */
+  async listAllCredentials(
+    page: { personId?: string | undefined; limit: number; before?: string | undefined },
+  ): Promise<{ credentials: Array<Credential & { ownerEmail: string }>; next: string | null }> {
+    let query = this.#selectCredentials().innerJoin('people as p', 'p.id', 'c.person_id').select('p.email as owner_email');
+    if (page.personId !== undefined) query = query.where('c.person_id', '=', page.personId);
+    if (page.before !== undefined) {
+      const cursor = decodeCursor(page.before);
+      query = query.where((eb) =>
+        eb.or([eb('c.created_at', '<', cursor.createdAt), eb.and([eb('c.created_at', '=', cursor.createdAt), eb('c.id', '<', cursor.key)])]),
+      );
+    }
+    const found = await query.orderBy('c.created_at', 'desc').orderBy('c.id', 'desc').limit(page.limit + 1).execute();
+    const credentials = found.slice(0, page.limit).map((row) => ({ ...toCredential(row), ownerEmail: row.owner_email }));
+    const last = credentials.at(-1);
+    return { credentials, next: found.length > page.limit && last !== undefined ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
+  /** The credential, or undefined when there is none with this id. */
+  async findCredential(id: string): Promise<Credential | undefined> {
+    const row = await this.#selectCredentials().where('c.id', '=', id).executeTakeFirst();
+    return row === undefined ? undefined : toCredential(row);
   }
 
   async getCredential(id: string): Promise<Credential> {

@@ -11,6 +11,12 @@ import { newPlaygroundToken } from './credential-token.js';
 
 /** Long enough for a playground session of trying prompts; short enough that a copied token soon dies. */
 export const PLAYGROUND_TOKEN_TTL_MS = 15 * 60_000;
+/**
+ * Live tokens one session keeps: minting another ends its oldest, so a script with a
+ * session cannot fill the table. A console mints a new one when a call answers 401, and a
+ * request already running is not affected (authentication happens once, at its start).
+ */
+export const PLAYGROUND_TOKENS_PER_SESSION = 10;
 
 export interface PlaygroundToken {
   /** In the mint response only. */
@@ -29,7 +35,8 @@ export class PlaygroundTokenStore {
   /**
    * A new token for one of the person's own credentials, bound to their session; undefined
    * when the credential is someone else's, revoked, or does not exist (the caller answers
-   * the same for all three). Expired tokens are deleted on the way.
+   * the same for all three). Expired tokens are deleted on the way, and the session's
+   * oldest beyond PLAYGROUND_TOKENS_PER_SESSION.
    */
   async mint(input: { personId: string; sessionId: string; credentialId: string }, now: number = Date.now()): Promise<PlaygroundToken | undefined> {
     const credential = await this.#db
@@ -53,6 +60,19 @@ export class PlaygroundTokenStore {
         expires_at: expiresAt,
         created_at: now,
       })
+      .execute();
+    const newest = this.#db
+      .selectFrom('playground_tokens')
+      .select('token_hash')
+      .where('session_id', '=', input.sessionId)
+      .orderBy('created_at', 'desc')
+      .orderBy('token_hash', 'desc')
+      .limit(PLAYGROUND_TOKENS_PER_SESSION);
+    await this.#db
+      .deleteFrom('playground_tokens')
+      .where('session_id', '=', input.sessionId)
+      .where('token_hash', '!=', hash)
+      .where('token_hash', 'not in', newest)
       .execute();
     return { token, expiresAt, credentialId: credential.id };
   }

@@ -176,11 +176,21 @@ export interface DailyUsage {
 
 const DAY_MS = 86_400_000;
 
-/** Totals per UTC day and model over [since, until), oldest day first. */
-export async function dailyUsage(db: Kysely<Database>, personId: string, q: { since: number; until: number }): Promise<DailyUsage[]> {
+/** The person's totals per UTC day and model over [since, until), oldest day first. */
+export function dailyUsage(db: Kysely<Database>, personId: string, q: { since: number; until: number }): Promise<DailyUsage[]> {
+  return dailyTotals(db, personId, q);
+}
+
+/** Everyone's totals per UTC day and model over [since, until): the operator's chart. */
+export function dailyUsageOfEveryone(db: Kysely<Database>, q: { since: number; until: number }): Promise<DailyUsage[]> {
+  return dailyTotals(db, null, q);
+}
+
+/** Scoped to one person in the query itself, or (null) to nobody: only the two exported callers choose. */
+async function dailyTotals(db: Kysely<Database>, personId: string | null, q: { since: number; until: number }): Promise<DailyUsage[]> {
   // Integer division on both dialects (bigint / bigint in PostgreSQL, INTEGER / INTEGER in SQLite).
   const day = sql<number>`u.created_at / ${sql.lit(DAY_MS)}`;
-  const rows = await db
+  let query = db
     .selectFrom('usage as u')
     .select([
       day.as('day'),
@@ -190,13 +200,10 @@ export async function dailyUsage(db: Kysely<Database>, personId: string, q: { si
       sql<number>`sum(u.completion_tokens)`.as('completion_tokens'),
       sql<number>`sum(u.cost)`.as('cost'),
     ])
-    .where('u.person_id', '=', personId)
     .where('u.created_at', '>=', q.since)
-    .where('u.created_at', '<', q.until)
-    .groupBy([day, 'u.model'])
-    .orderBy('day')
-    .orderBy('u.model')
-    .execute();
+    .where('u.created_at', '<', q.until);
+  if (personId !== null) query = query.where('u.person_id', '=', personId);
+  const rows = await query.groupBy([day, 'u.model']).orderBy('day').orderBy('u.model').execute();
   return rows.map((r) => ({
     day: new Date(Number(r.day) * DAY_MS).toISOString().slice(0, 10),
     model: r.model,

@@ -43,6 +43,8 @@ export class PriceBook {
   #prices = new Map<string, Price>();
   #loadedAt = -Infinity;
   #loading: Promise<void> | undefined;
+  /** Bumped by invalidate(), so a load that started before a change is not taken as fresh. */
+  #generation = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -54,15 +56,26 @@ export class PriceBook {
     return this.#prices.get(model);
   }
 
+  /** A price changed in this process (the admin API): the next request reads the table again. */
+  invalidate(): void {
+    this.#generation++;
+    this.#loadedAt = -Infinity;
+    this.#loading = undefined;
+  }
+
   #reload(): Promise<void> {
-    this.#loading ??= readPrices(this.db)
+    if (this.#loading !== undefined) return this.#loading;
+    const generation = this.#generation;
+    const loading = readPrices(this.db)
       .then((prices) => {
+        if (generation !== this.#generation) return;
         this.#prices = new Map(prices.map((p) => [p.model, p]));
         this.#loadedAt = performance.now();
       })
       .finally(() => {
-        this.#loading = undefined;
+        if (this.#loading === loading) this.#loading = undefined;
       });
-    return this.#loading;
+    this.#loading = loading;
+    return loading;
   }
 }

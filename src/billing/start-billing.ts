@@ -23,6 +23,8 @@ export interface BillingSettings {
 export interface RunningBilling {
   admitter: BillingAdmitter;
   holds: HoldLedger;
+  /** The prices admission reads (cached); invalidate() after changing one in this process. */
+  prices: PriceBook;
   /** Holds of crashed processes given back at start-up. */
   releasedAtStart: number;
   close(): Promise<void>;
@@ -47,9 +49,10 @@ export async function startBilling(
     limiter.close();
     throw error;
   }
+  const prices = new PriceBook(store.db);
   const admitter = new BillingAdmitter({
     limiter,
-    prices: new PriceBook(store.db),
+    prices,
     holds,
     settlements,
     ...(settings.defaultLimits === undefined ? {} : { defaultLimits: settings.defaultLimits }),
@@ -57,6 +60,7 @@ export async function startBilling(
   return {
     admitter,
     holds,
+    prices,
     releasedAtStart,
     close: async () => {
       pruner.stop();

@@ -8,6 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithBrowser, expectNoPageErrors, failedResource, screenshot } from '../helpers/browser.js';
 import { ConsoleClient } from '../helpers/console-client.js';
+import { ensureBuilt, runMoongate } from '../helpers/moongate-cli.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const PASSWORD = 'correct horse battery';
@@ -197,7 +198,9 @@ describeWithBrowser('the console pages', (browser) => {
     await row.waitFor();
     expect(await row.textContent()).toContain(token.slice(0, 10));
     expect(await row.getByText('active', { exact: true }).count()).toBe(1);
-    expect(await row.textContent()).toContain('default');
+    const { defaults } = (await client.request<{ defaults: { rps: number; concurrency: number } }>('GET', '/api/credentials')).body;
+    expect(await row.getByRole('cell', { name: `default (${defaults.rps}/s)`, exact: true }).count()).toBe(1);
+    expect(await row.getByRole('cell', { name: `default (${defaults.concurrency})`, exact: true }).count()).toBe(1);
     await screenshot(page, 'credentials-page');
     expect((await chatWith(token)).status).toBe(200);
 
@@ -222,6 +225,39 @@ describeWithBrowser('the console pages', (browser) => {
       ['default', 'active'],
       ['ci-laptop', 'revoked'],
     ]);
+
+    // Limits the operator set show as they are, read-only.
+    const { person } = (await client.request<{ person: { id: string } }>('GET', '/api/session')).body;
+    await server.server.store.db
+      .updateTable('credentials')
+      .set({ rps_limit: 7, concurrency_limit: 3 })
+      .where('person_id', '=', person.id)
+      .where('name', '=', 'default')
+      .execute();
+    await page.reload();
+    const defaultRow = page.getByRole('row', { name: /^default\b/ });
+    await defaultRow.getByRole('cell', { name: '7/s', exact: true }).waitFor();
+    expect(await defaultRow.getByRole('cell', { name: '3', exact: true }).count()).toBe(1);
+    expect(await page.getByRole('spinbutton').count()).toBe(0);
+    await screenshot(page, 'credentials-page-limits');
+    expectNoPageErrors(browser);
+  });
+
+  it('shows a person only their own credentials', async () => {
+    const alice = await registered('alice');
+    const bob = await registered('bob');
+    const made = await alice.client.request<{ credential: { tokenPrefix: string } }>('POST', '/api/credentials', {
+      body: { name: 'alice-secret-box' },
+    });
+    expect(made.status).toBe(201);
+    const page = await browser.newPage();
+    await logInViaUi(page, bob.email);
+    await page.getByRole('button', { name: 'Log out' }).waitFor();
+    await page.goto(`${server.url}/credentials`);
+    await page.getByText('No credentials yet.').waitFor();
+    expect(await page.getByText('alice-secret-box').count()).toBe(0);
+    expect(await page.content()).not.toContain(made.body.credential.tokenPrefix);
+    await screenshot(page, 'credentials-empty');
     expectNoPageErrors(browser);
   });
 
@@ -239,6 +275,43 @@ describeWithBrowser('the console pages', (browser) => {
     expect(await page.getByRole('link', { name: 'See usage' }).getAttribute('href')).toBe('/usage');
     await screenshot(page, 'balance-page');
     expectNoPageErrors(browser);
+  });
+
+  it('redeems a top-up code made with the real CLI: the balance goes up by exactly its amount', async () => {
+    await ensureBuilt();
+    const made = await runMoongate(['code', 'create', '--amount', '3.25', '--count', '1', '--json'], {
+      DATA_DIR: server.dataDir,
+      DATABASE_URL: undefined,
+    });
+    expect(made.code, made.stderr).toBe(0);
+    const [{ code, amount }] = JSON.parse(made.stdout) as [{ code: string; amount: number }];
+    expect(amount).toBe(3_250_000);
+
+    const { email, client } = await registered('topper');
+    const before = (await client.request<{ balance: number }>('GET', '/api/balance')).body.balance;
+    const page = await browser.newPage();
+    await logInViaUi(page, email);
+    await page.getByRole('button', { name: 'Log out' }).waitFor();
+    await page.goto(`${server.url}/balance`);
+    await page.getByTestId('stat-balance').waitFor();
+    expect(await page.getByTestId('stat-balance').textContent()).toBe('0.00 USD');
+
+    // Lower case and without dashes, as a person might type it.
+    await page.getByLabel('Code', { exact: true }).fill(code.toLowerCase().replaceAll('-', ''));
+    await page.getByRole('button', { name: 'Redeem' }).click();
+    await page.getByText('Credited 3.25 USD to your balance.').waitFor();
+    expect(await page.getByTestId('stat-balance').textContent()).toBe('3.25 USD');
+    const after = (await client.request<{ balance: number }>('GET', '/api/balance')).body.balance;
+    expect(after - before).toBe(3_250_000);
+    await screenshot(page, 'balance-redeemed');
+
+    // Twice is refused with the API's message, and the balance stays.
+    await page.getByLabel('Code', { exact: true }).fill(code);
+    await page.getByRole('button', { name: 'Redeem' }).click();
+    await page.getByText('This code is not valid or has already been used.').waitFor();
+    expect(await page.getByTestId('stat-balance').textContent()).toBe('3.25 USD');
+    expect((await client.request<{ balance: number }>('GET', '/api/balance')).body.balance).toBe(after);
+    expectNoPageErrors(browser, [failedResource(400)]);
   });
 
   it('changes the password on the account page, which logs out every other session', async () => {

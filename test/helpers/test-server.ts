@@ -14,6 +14,8 @@ import { mintToken } from './mint-token.js';
 
 export interface TestServer {
   url: string;
+  /** The server's DATA_DIR (its SQLite file), for the real CLI to work on the same store. */
+  dataDir: string;
   token: string;
   server: RunningServer;
   /** POSTs a JSON body to /kimi/chat/completions with this server's token. */
@@ -45,6 +47,7 @@ export async function startTestServer(
   const token = await mint('ada@example.com');
   return {
     url: server.url,
+    dataDir,
     token,
     chat: (body) =>
       fetch(`${server.url}/kimi/chat/completions`, {

@@ -12,7 +12,7 @@ import { authenticate } from '../../src/accounts/authenticate.js';
 import type { Credential } from '../../src/accounts/credential-store.js';
 import { CREDENTIAL_TOKEN_PATTERN, PLAYGROUND_TOKEN_PATTERN, hashCredentialToken } from '../../src/accounts/credential-token.js';
 import { CredentialStore } from '../../src/accounts/credential-store.js';
-import { PLAYGROUND_TOKEN_TTL_MS } from '../../src/accounts/playground-token-store.js';
+import { PLAYGROUND_TOKENS_PER_SESSION, PLAYGROUND_TOKEN_TTL_MS } from '../../src/accounts/playground-token-store.js';
 import { MoongateError } from '../../src/contract/errors.js';
 import { LOG_REDACTIONS } from '../../src/http/app.js';
 import { newId } from '../../src/store/new-id.js';
@@ -213,6 +213,27 @@ describeEachDialect((target) => {
     const rows = await db.selectFrom('playground_tokens').select('token_hash').where('person_id', '=', id).execute();
     expect(rows.map((r) => r.token_hash)).not.toContain(hashCredentialToken(old.token));
     expect(rows).toHaveLength(1);
+  });
+
+  it('keeps at most 10 live tokens per session: minting more ends the oldest, not other sessions\' tokens', async () => {
+    const { browser, credential, email } = await personWithCredential();
+    const laptop = new ConsoleClient(moongate.url);
+    expect((await laptop.login(email, CONSOLE_PASSWORD)).status).toBe(200);
+    const fromLaptop = await mintOk(laptop, credential.id);
+    const minted: Minted[] = [];
+    for (let i = 0; i < PLAYGROUND_TOKENS_PER_SESSION + 2; i++) minted.push(await mintOk(browser, credential.id));
+    const newest = minted.at(-1)?.token ?? '';
+    const db = moongate.server.store.db;
+    const { session_id: sessionId } = await db
+      .selectFrom('playground_tokens')
+      .select('session_id')
+      .where('token_hash', '=', hashCredentialToken(newest))
+      .executeTakeFirstOrThrow();
+    const live = await db.selectFrom('playground_tokens').select('token_hash').where('session_id', '=', sessionId).execute();
+    expect(live).toHaveLength(PLAYGROUND_TOKENS_PER_SESSION);
+    expect(await chatCode(newest)).toBe('ok');
+    expect(await chatCode(minted[0]?.token ?? '')).toBe('invalid_token');
+    expect(await chatCode(fromLaptop.token)).toBe('ok');
   });
 
   it('never appears in the logs', async () => {

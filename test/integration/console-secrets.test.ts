@@ -1,6 +1,7 @@
 /**
- * Secrets of the console API (passwords, session ids, credential tokens) appear in no
- * response but the one that issues them, and in no log line, even at the trace level.
+ * Secrets of the console API (passwords, session ids, credential and playground tokens,
+ * top-up codes) appear in no response but the one that issues them, and in no log line,
+ * even at the trace level.
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -49,13 +50,36 @@ describe('console secrets', () => {
     const created = await record('create', browser.request('POST', '/api/credentials', { body: { name: 'ci' } }));
     await record('list', browser.request('GET', '/api/credentials'));
     await record('services', browser.request('GET', '/api/services'));
+    const credentialId = (created.body as { credential: { id: string } }).credential.id;
+    const played = await record('playground', browser.request('POST', `/api/credentials/${credentialId}/playground-token`));
+    const playToken = (played.body as { token: string }).token;
+    const chat = await fetch(`${moongate.url}/kimi/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${playToken}` },
+      body: JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 8 }),
+    });
+    expect(chat.status).toBe(200);
+    await chat.text();
+    // The first person registered here is the operator, who can make top-up codes.
+    const made = await record('codes', browser.request('POST', '/api/admin/codes', { body: { amount: 1_000, count: 2 } }));
+    const codes = (made.body as { codes: Array<{ code: string }> }).codes.map((c) => c.code);
+    await record('redeem', browser.request('POST', '/api/balance/redeem', { body: { code: codes[0] } }));
+    await record('code list', browser.request('GET', '/api/admin/codes'));
+    await record('all credentials', browser.request('GET', '/api/admin/credentials'));
     await record('password', browser.request('POST', '/api/password', { body: { current: password, next: nextPassword } }));
     await record('bad password', browser.request('POST', '/api/password', { body: { current: password, next: 'short' } }));
     await record('logout', browser.request('POST', '/api/logout'));
 
-    const tokens = [(acquired.body as { token: string }).token, (created.body as { token: string }).token];
-    expect(tokens.every((t) => typeof t === 'string' && t.startsWith('mg-'))).toBe(true);
-    const issuedBy: Record<string, string> = { [tokens[0] ?? '']: 'acquire', [tokens[1] ?? '']: 'create' };
+    const tokens = [(acquired.body as { token: string }).token, (created.body as { token: string }).token, playToken, ...codes];
+    expect(tokens.every((t) => typeof t === 'string' && (t.startsWith('mg-') || t.startsWith('MG-')))).toBe(true);
+    expect(tokens).toHaveLength(5);
+    const issuedBy: Record<string, string> = {
+      [tokens[0] ?? '']: 'acquire',
+      [tokens[1] ?? '']: 'create',
+      [playToken]: 'playground',
+      [codes[0] ?? '']: 'codes',
+      [codes[1] ?? '']: 'codes',
+    };
     const secrets = [password, nextPassword, firstSession, secondSession, ...tokens];
     expect(secrets.every((s) => s.length >= 16)).toBe(true);
 

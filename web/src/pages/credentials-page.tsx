@@ -190,18 +190,20 @@ function CredentialRow({
       <td>
         <code>{credential.tokenPrefix}…</code>
       </td>
-      <td>{credential.global ? <span className="badge">global</span> : credential.serviceSlug ?? '–'}</td>
+      <td>{credential.global ? <span className="badge">every service</span> : credential.serviceSlug ?? '–'}</td>
       <td>
         <span className={`badge ${badge}`}>{status}</span>
       </td>
       <td className="num">{limitText(credential.rps, defaults?.rps, '/s')}</td>
       <td className="num">{limitText(credential.concurrency, defaults?.concurrency, '')}</td>
-      <td>{credential.expiresAt === null ? <span className="muted">never</span> : formatTime(credential.expiresAt)}</td>
-      <td>{formatTime(credential.createdAt)}</td>
+      <td>{credential.expiresAt === null ? <span className="muted">never</span> : <Day ms={credential.expiresAt} />}</td>
+      <td>
+        <Day ms={credential.createdAt} />
+      </td>
       <td>
         {credential.status === 'revoked' ? (
           <span className="muted">
-            {credential.revokedAt === null ? 'revoked' : `revoked ${formatTime(credential.revokedAt)}`}
+            revoked{credential.revokedAt === null ? null : <> <Day ms={credential.revokedAt} /></>}
           </span>
         ) : (
           <button type="button" className="button small danger" onClick={onRevoke} aria-label={`Revoke ${credential.name}`}>
@@ -210,6 +212,15 @@ function CredentialRow({
         )}
       </td>
     </tr>
+  );
+}
+
+/** A date that fits a table cell; the time to the second is in its tooltip. */
+function Day({ ms }: { ms: number }) {
+  return (
+    <time dateTime={new Date(ms).toISOString()} title={formatTime(ms)}>
+      {new Date(ms).toLocaleDateString(undefined, { dateStyle: 'medium' })}
+    </time>
   );
 }
 

@@ -62,7 +62,7 @@ export function LoginPage({ mode }: { mode: 'login' | 'register' }) {
           </p>
         ) : null}
         <ErrorAlert error={error} />
-        <form onSubmit={(event) => void submit(event)} noValidate={false}>
+        <form onSubmit={(event) => void submit(event)}>
           <div className="field">
             <label htmlFor="login-email">Email</label>
             <input

@@ -4,8 +4,10 @@ import type { ApplicationStore } from '../../../accounts/application-store.js';
 import type { CredentialStore } from '../../../accounts/credential-store.js';
 import type { PlaygroundTokenStore } from '../../../accounts/playground-token-store.js';
 import type { SessionStore } from '../../../accounts/session-store.js';
+import type { PriceBook } from '../../../billing/price-store.js';
 import type { RedeemThrottle } from '../../../billing/redeem-throttle.js';
 import type { TopupCodeStore } from '../../../billing/topup-code-store.js';
+import type { RequestLimits } from '../../../limits/request-limiter.js';
 import type { Store } from '../../../store/open-store.js';
 import type { KeyedMutex } from './keyed-mutex.js';
 
@@ -21,6 +23,10 @@ export interface AccountContext {
   redeemThrottle: RedeemThrottle;
   /** The operator's currency (MOONGATE_CURRENCY): what the micro-units of prices and balances count. */
   currency: string;
+  /** The admission price cache, told when the admin API changes a price so it applies at once. */
+  prices: Pick<PriceBook, 'invalidate'>;
+  /** The limits of a credential without its own (DEFAULT_REQUEST_LIMITS when left out). */
+  defaultLimits?: RequestLimits;
   /** Serialises "Acquire" per person and service, so a double click issues one first credential. */
   acquireLock: KeyedMutex;
 }

@@ -8,6 +8,11 @@ import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import type { AccountContext } from './account-context.js';
 import { registerAcquireRoute } from './acquire-route.js';
+import { registerAdminCodesRoute } from './admin-codes-route.js';
+import { registerAdminCredentialsRoute } from './admin-credentials-route.js';
+import { registerAdminPeopleRoute } from './admin-people-route.js';
+import { registerAdminPricesRoute } from './admin-prices-route.js';
+import { registerAdminUsageRoute } from './admin-usage-route.js';
 import { registerBalanceRoute } from './balance-route.js';
 import { consoleGuard } from './console-guard.js';
 import { registerCredentialsRoute } from './credentials-route.js';
@@ -23,7 +28,11 @@ import { registerUsageRoute } from './usage-route.js';
 
 export const ACCOUNT_API_PREFIX = '/api';
 
-/** The fixed paths, so that a wrong method on one is api_not_implemented rather than no_api (SPEC.md). */
+/**
+ * The fixed paths, so that a wrong method on one is api_not_implemented rather than no_api
+ * (SPEC.md). The operator's /api/admin/ paths are left out on purpose: to anyone, a wrong
+ * method there is no_api, like an unknown path, so the area does not show.
+ */
 export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'password', 'services', 'credentials', 'balance', 'balance/redeem', 'usage', 'usage/daily'].map(
   (path) => `${ACCOUNT_API_PREFIX}/${path}`,
 );
@@ -46,6 +55,11 @@ export function registerAccountRoutes(app: FastifyInstance, context: AccountCont
       registerBalanceRoute(api, context);
       registerRedeemRoute(api, context);
       registerUsageRoute(api, context);
+      registerAdminPeopleRoute(api, context);
+      registerAdminCredentialsRoute(api, context);
+      registerAdminPricesRoute(api, context);
+      registerAdminUsageRoute(api, context);
+      registerAdminCodesRoute(api, context);
     },
     { prefix: ACCOUNT_API_PREFIX },
   );

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { MoongateError } from '../../../contract/errors.js';
 import type { AccountContext } from './account-context.js';
 import { sessionOf } from './console-guard.js';
+import { credentialView } from './credential-view.js';
 import { parseInput } from './parse-input.js';
 
 const params = z.object({ slug: z.string().min(1).max(100) });
@@ -36,6 +37,6 @@ export function registerAcquireRoute(api: FastifyInstance, context: AccountConte
       createdAt: acquired.application.createdAt,
     };
     if (acquired.issued === undefined) return reply.send({ application, credential: null });
-    return reply.code(201).send({ application, credential: acquired.issued.credential, token: acquired.issued.token });
+    return reply.code(201).send({ application, credential: credentialView(acquired.issued.credential), token: acquired.issued.token });
   });
 }

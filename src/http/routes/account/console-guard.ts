@@ -12,6 +12,9 @@
  * SPEC.md's table has no 403 code for a forged request (403 is `disabled` or `used_up`, and
  * clients branch on codes), so a failed check is 400 bad_request naming the header.
  * No session is 401 invalid_token, "Log in first.".
+ *
+ * The operator's area (`admin` routes) stays invisible: for anyone but a logged-in admin it
+ * answers 404 no_api, exactly as an unknown path, before any other check.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FoundSession } from '../../../accounts/session-store.js';
@@ -22,9 +25,10 @@ import { SESSION_COOKIE, clearSessionCookie, setSessionCookie } from './session-
 
 /**
  * Per route (Fastify route `config.access`): `session` (the default) needs a logged-in
- * person; `optional` works either way; `public` ignores any session (login, register).
+ * person; `optional` works either way; `public` ignores any session (login, register);
+ * `admin` needs a logged-in admin and is no_api to everyone else.
  */
-export type RouteAccess = 'session' | 'optional' | 'public';
+export type RouteAccess = 'session' | 'optional' | 'public' | 'admin';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -43,13 +47,18 @@ export function consoleGuard(context: AccountContext) {
     // Session-bearing answers must never be cached by a browser or a proxy.
     reply.header('cache-control', 'no-store');
     const unsafe = !SAFE_METHODS.has(request.method);
-    if (unsafe) checkOrigin(request);
     const access = request.routeOptions.config.access ?? 'session';
+    if (unsafe && access !== 'admin') checkOrigin(request);
     if (access === 'public') return;
 
     const cookie = request.cookies[SESSION_COOKIE];
     const found = cookie === undefined ? undefined : await context.sessions.findSession(cookie);
     request.consoleSession = found ?? null;
+    if (access === 'admin') {
+      // The same answer as the app's not-found handler gives an unknown path.
+      if (found?.person.role !== 'admin') throw new MoongateError('no_api', `No API at ${request.url.split('?', 1)[0] ?? ''}`);
+      if (unsafe) checkOrigin(request);
+    }
     if (found === undefined) {
       if (cookie !== undefined) clearSessionCookie(request, reply);
       if (access === 'session') throw new MoongateError('invalid_token', 'Log in first.');

@@ -1,6 +1,7 @@
 /**
  * The person's own credentials:
- * - GET /api/credentials: all of them, revoked ones included, never a token;
+ * - GET /api/credentials: all of them, revoked ones included, never a token, and the
+ *   default limits that apply where a credential's own are null;
  * - POST /api/credentials {name?, global?, service?, expiresInDays?}: a new one; its token
  *   is in this response only (201);
  * - DELETE /api/credentials/:id: revokes it. Someone else's id gets the same 404 no_api
@@ -9,9 +10,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { MoongateError } from '../../../contract/errors.js';
+import { DEFAULT_REQUEST_LIMITS } from '../../../limits/request-limiter.js';
 import { KIMI_SERVICE } from '../../../store/seed-services.js';
 import type { AccountContext } from './account-context.js';
 import { sessionOf } from './console-guard.js';
+import { credentialView } from './credential-view.js';
 import { parseInput } from './parse-input.js';
 
 const DAY_MS = 86_400_000;
@@ -29,7 +32,9 @@ const idParams = z.object({ id: z.string().min(1).max(100) });
 export function registerCredentialsRoute(api: FastifyInstance, context: AccountContext): void {
   api.get('/credentials', async (request) => {
     const { person } = sessionOf(request);
-    return { credentials: await context.credentials.listCredentials(person.id) };
+    const credentials = await context.credentials.listCredentials(person.id);
+    const defaults = context.defaultLimits ?? DEFAULT_REQUEST_LIMITS;
+    return { credentials: credentials.map(credentialView), defaults: { rps: defaults.rps, concurrency: defaults.concurrency } };
   });
 
   api.post('/credentials', async (request, reply) => {
@@ -54,7 +59,7 @@ export function registerCredentialsRoute(api: FastifyInstance, context: AccountC
       if (service === undefined) throw new MoongateError('bad_request', `service: no service has the slug ${serviceSlug}`);
     }
     const issued = await context.credentials.issueCredential(body.global === true ? { ...common, global: true } : { ...common, serviceSlug }, now);
-    return reply.code(201).send({ credential: issued.credential, token: issued.token });
+    return reply.code(201).send({ credential: credentialView(issued.credential), token: issued.token });
   });
 
   api.delete('/credentials/:id', async (request) => {
@@ -62,6 +67,6 @@ export function registerCredentialsRoute(api: FastifyInstance, context: AccountC
     const { person } = sessionOf(request);
     const revoked = await context.credentials.revokeOwnCredential(person.id, id);
     if (revoked === undefined) throw new MoongateError('no_api', `No credential ${id}`);
-    return { credential: revoked };
+    return { credential: credentialView(revoked) };
   });
 }

@@ -39,14 +39,20 @@ export function registerUsageRoute(api: FastifyInstance, context: AccountContext
   });
 
   api.get('/usage/daily', async (request) => {
-    const query = parseInput(dailyQuery, request.query, 'query');
-    checkRange(query.since, query.until);
-    if (query.until - query.since > MAX_DAILY_RANGE_MS) {
-      throw new MoongateError('bad_request', 'until: the range may span at most 366 days');
-    }
+    const query = parseDailyRange(request.query);
     const { person } = sessionOf(request);
     return { days: await dailyUsage(context.store.db, person.id, query) };
   });
+}
+
+/** `?since&until` of a daily chart: both required, in order, at most 366 days apart (also the operator's chart). */
+export function parseDailyRange(value: unknown): { since: number; until: number } {
+  const query = parseInput(dailyQuery, value, 'query');
+  checkRange(query.since, query.until);
+  if (query.until - query.since > MAX_DAILY_RANGE_MS) {
+    throw new MoongateError('bad_request', 'until: the range may span at most 366 days');
+  }
+  return query;
 }
 
 function checkRange(since: number | undefined, until: number | undefined): void {

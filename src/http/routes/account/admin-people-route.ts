@@ -1,0 +1,74 @@
+/**
+ * The operator's people (admin only; docs/console-api.md, "The operator's area"):
+ * - GET /api/admin/people?query&limit&before: newest first, with balances, live credentials
+ *   and the last 30 days' requests and cost;
+ * - PATCH /api/admin/people/:id {status?, role?}: disabling ends the person's sessions (and
+ *   with them their playground tokens); an admin cannot disable or demote themself;
+ * - POST /api/admin/people/:id/balance {amount}: credits (or, negative, debits) the person's
+ *   global balance in micro-units, like `moongate balance add`.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { listPeopleOverview } from '../../../accounts/people-overview.js';
+import { PersonStore } from '../../../accounts/person-store.js';
+import { getBalanceSummary } from '../../../billing/account-queries.js';
+import { addBalance } from '../../../billing/wallet-store.js';
+import { MoongateError } from '../../../contract/errors.js';
+import type { AccountContext } from './account-context.js';
+import { sessionOf } from './console-guard.js';
+import { parseInput } from './parse-input.js';
+
+const ADMIN = { config: { access: 'admin' as const } };
+const MAX_PAGE = 200;
+
+const listQuery = z.object({
+  query: z.string().max(254).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
+  before: z.string().min(1).max(200).optional(),
+});
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const patchBody = z
+  .object({ status: z.enum(['active', 'disabled']).optional(), role: z.enum(['admin', 'user']).optional() })
+  .refine((body) => body.status !== undefined || body.role !== undefined, { message: 'give status, role or both' });
+const balanceBody = z.object({
+  amount: z
+    .number()
+    .int()
+    .refine((amount) => Number.isSafeInteger(amount) && amount !== 0, { message: 'a whole, non-zero number of micro-units' }),
+});
+
+export function registerAdminPeopleRoute(api: FastifyInstance, context: AccountContext): void {
+  const people = new PersonStore(context.store.db);
+  const findPerson = async (id: string) => {
+    const found = await context.store.db.selectFrom('people').select('id').where('id', '=', id).executeTakeFirst();
+    if (found === undefined) throw new MoongateError('no_api', `No person ${id}`);
+    return people.getPerson(id);
+  };
+
+  api.get('/admin/people', ADMIN, async (request) => {
+    const query = parseInput(listQuery, request.query, 'query');
+    return listPeopleOverview(context.store.db, query);
+  });
+
+  api.patch('/admin/people/:id', ADMIN, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const body = parseInput(patchBody, request.body, 'body');
+    const { person: admin } = sessionOf(request);
+    if (id === admin.id && (body.status === 'disabled' || body.role === 'user')) {
+      throw new MoongateError('bad_request', 'an admin cannot disable or demote themself; ask another admin');
+    }
+    await findPerson(id);
+    if (body.role !== undefined) await people.setPersonRole(id, body.role);
+    if (body.status !== undefined) await people.setPersonStatus(id, body.status);
+    if (body.status === 'disabled') await context.sessions.revokePersonSessions(id);
+    return { person: await people.getPerson(id) };
+  });
+
+  api.post('/admin/people/:id/balance', ADMIN, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'params');
+    const { amount } = parseInput(balanceBody, request.body, 'body');
+    await findPerson(id);
+    await addBalance(context.store.db, id, amount);
+    return { personId: id, ...(await getBalanceSummary(context.store.db, id)), currency: context.currency };
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * The price table (admin only), micro-units per 1M tokens:
+ * - GET /api/admin/prices;
+ * - PUT /api/admin/prices/:model {cachedInput, input, output}: what `moongate price set`
+ *   does; this process's admission cache is told at once, so the next request is admitted
+ *   at the new price (running requests keep theirs; other processes within 5 s).
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { listPrices } from '../../../billing/account-queries.js';
+import { setPrice } from '../../../billing/price-store.js';
+import { MoongateError } from '../../../contract/errors.js';
+import { findModel } from '../../../contract/models.js';
+import type { AccountContext } from './account-context.js';
+import { parseInput } from './parse-input.js';
+
+const ADMIN = { config: { access: 'admin' as const } };
+
+const modelParams = z.object({ model: z.string().min(1).max(100) });
+const microUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const priceBody = z.object({ cachedInput: microUnits, input: microUnits, output: microUnits });
+
+export function registerAdminPricesRoute(api: FastifyInstance, context: AccountContext): void {
+  api.get('/admin/prices', ADMIN, async () => ({ currency: context.currency, prices: await listPrices(context.store.db) }));
+
+  api.put('/admin/prices/:model', ADMIN, async (request) => {
+    const { model } = parseInput(modelParams, request.params, 'params');
+    const body = parseInput(priceBody, request.body, 'body');
+    if (findModel(model) === undefined) throw new MoongateError('model_not_found', `${model} is not a model moongate serves`);
+    const price = { model, ...body };
+    await setPrice(context.store.db, price);
+    context.prices.invalidate();
+    return { price };
+  });
+}
