@@ -16,7 +16,7 @@ const MAX_COUNT = 1000;
 
 export function CodesTab({ currency }: { currency: string }) {
   const [refresh, setRefresh] = useState(0);
-  const codes = useApiData<{ codes: AdminCode[] }>(adminPath('/codes'), refresh);
+  const codes = useApiData<{ codes: AdminCode[]; next?: string | null }>(adminPath('/codes'), refresh);
   const action = useAction();
   const [amountText, setAmountText] = useState('');
   const [countText, setCountText] = useState('1');
@@ -141,6 +141,7 @@ export function CodesTab({ currency }: { currency: string }) {
           </table>
         </div>
       )}
+      {codes.data?.next == null ? null : <p className="muted">Showing the newest 100 codes.</p>}
     </section>
   );
 }

@@ -8,7 +8,6 @@ import { Link } from 'wouter';
 import { api } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorAlert } from '../components/error-alert';
-import { formatTime } from '../format';
 import { useApiData } from '../usage/use-api-data';
 import { adminPath, type AdminCredential } from './admin-api';
 import { useAction } from './use-action';
@@ -16,7 +15,7 @@ import { useAction } from './use-action';
 export function CredentialsTab({ personId }: { personId: string }) {
   const [refresh, setRefresh] = useState(0);
   const reload = () => setRefresh((n) => n + 1);
-  const credentials = useApiData<{ credentials: AdminCredential[] }>(adminPath('/credentials', { person: personId }), refresh);
+  const credentials = useApiData<{ credentials: AdminCredential[]; next: string | null }>(adminPath('/credentials', { person: personId }), refresh);
   const action = useAction();
   const [confirming, setConfirming] = useState<AdminCredential | null>(null);
   const [editing, setEditing] = useState<AdminCredential | null>(null);
@@ -37,7 +36,7 @@ export function CredentialsTab({ personId }: { personId: string }) {
       <h2 id="credentials-heading">Credentials</h2>
       {personId === '' ? null : (
         <p>
-          One person’s credentials. <Link href="/admin?tab=credentials">Show everyone’s</Link>
+          The credentials of {credentials.data?.credentials[0]?.ownerEmail ?? 'one person'}. <Link href="/admin?tab=credentials">Show everyone’s</Link>
         </p>
       )}
       <ErrorAlert error={credentials.error} title="Credentials could not be loaded." />
@@ -95,7 +94,7 @@ export function CredentialsTab({ personId }: { personId: string }) {
                   </td>
                   <td className="num">{row.rps ?? <span className="muted">default</span>}</td>
                   <td className="num">{row.concurrency ?? <span className="muted">default</span>}</td>
-                  <td>{formatTime(row.createdAt)}</td>
+                  <td title={new Date(row.createdAt).toISOString()}>{new Date(row.createdAt).toLocaleDateString(undefined, { dateStyle: 'medium' })}</td>
                   <td>
                     {row.status === 'revoked' ? (
                       <span className="muted">revoked</span>
@@ -132,6 +131,7 @@ export function CredentialsTab({ personId }: { personId: string }) {
           </table>
         </div>
       )}
+      {credentials.data?.next == null ? null : <p className="muted">Showing the newest 100; open a person’s credentials from the People tab to see theirs.</p>}
       <ConfirmDialog
         open={confirming !== null}
         title={`${confirming?.status === 'active' ? 'Disable' : 'Enable'} ${confirming?.name ?? ''} of ${confirming?.ownerEmail ?? ''}?`}

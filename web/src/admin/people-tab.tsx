@@ -16,6 +16,11 @@ import { useAction } from './use-action';
 
 const PAGE_SIZE = 100;
 
+/** Money in a column whose header names the currency: "49.155". */
+function amountText(micro: number): string {
+  return formatMoney(micro, '').trim();
+}
+
 export function PeopleTab({ currency }: { currency: string }) {
   const { person: me } = useSession();
   const [query, setQuery] = useState('');
@@ -78,12 +83,12 @@ export function PeopleTab({ currency }: { currency: string }) {
                 <th scope="col">Email</th>
                 <th scope="col">Role</th>
                 <th scope="col">Status</th>
-                <th scope="col" className="num">Quota</th>
-                <th scope="col" className="num">Balance</th>
-                <th scope="col" className="num">Held</th>
+                <th scope="col" className="num">Quota ({currency})</th>
+                <th scope="col" className="num">Balance ({currency})</th>
+                <th scope="col" className="num">Held ({currency})</th>
                 <th scope="col" className="num">Credentials</th>
-                <th scope="col" className="num">Requests (30 d)</th>
-                <th scope="col" className="num">Cost (30 d)</th>
+                <th scope="col" className="num">Requests, 30 d</th>
+                <th scope="col" className="num">Cost, 30 d ({currency})</th>
                 <th scope="col">Actions</th>
               </tr>
             </thead>
@@ -100,16 +105,16 @@ export function PeopleTab({ currency }: { currency: string }) {
                   <td>
                     <span className={`badge ${row.status === 'active' ? 'ok' : 'danger'}`}>{row.status}</span>
                   </td>
-                  <td className="num">{formatMoney(row.quota, currency)}</td>
-                  <td className="num">{formatMoney(row.balance, currency)}</td>
-                  <td className="num">{formatMoney(row.held, currency)}</td>
+                  <td className="num">{amountText(row.quota)}</td>
+                  <td className="num">{amountText(row.balance)}</td>
+                  <td className="num">{amountText(row.held)}</td>
                   <td className="num">
                     <Link href={`/admin?tab=credentials&person=${encodeURIComponent(row.id)}`} aria-label={`${row.credentials} credentials of ${row.email}`}>
                       {formatCount(row.credentials)}
                     </Link>
                   </td>
                   <td className="num">{formatCount(row.requests30d)}</td>
-                  <td className="num">{formatMoney(row.cost30d, currency)}</td>
+                  <td className="num">{amountText(row.cost30d)}</td>
                   <td>
                     <div className="row admin-actions">
                       <button type="button" className="button small secondary" onClick={() => setCrediting(row)} aria-label={`Credit ${row.email}`}>

@@ -65,7 +65,8 @@ export function UsagePage() {
         </button>
       </div>
       <p className="muted usage-updated" role="status" aria-live="polite">
-        {loading ? 'Loading…' : `Updated ${formatTime(clock.now)}${auto ? `, refreshing every ${AUTO_REFRESH_MS / 1000} s` : ''}.`}
+        {/* Quiet while data is on screen: an auto-refresh every 10 s must not chatter "Loading…" to a screen reader. */}
+        {daily.data === undefined ? 'Loading…' : `Updated ${formatTime(clock.now)}${auto ? `, refreshing every ${AUTO_REFRESH_MS / 1000} s` : ''}.`}
       </p>
 
       {never ? (

@@ -96,6 +96,58 @@ export function DailyChart({ title, rows, range, models, knownModels, metric, cu
           ))}
         </BarChart>
       )}
+      <ChartNumbers title={title} data={data} models={models} format={format} />
     </figure>
+  );
+}
+
+/**
+ * The chart's numbers as a table, folded away: what a screen reader (or anyone who wants the
+ * exact figure) reads instead of the bars. Only days with something in them are listed.
+ */
+function ChartNumbers({
+  title,
+  data,
+  models,
+  format,
+}: {
+  title: string;
+  data: ReturnType<typeof dailySeries>;
+  models: readonly string[];
+  format(value: number): string;
+}) {
+  const busy = data.filter((point) => models.some((model) => point[model] !== 0));
+  if (busy.length === 0) return <p className="muted daily-chart-none">Nothing in this range.</p>;
+  return (
+    <details className="daily-chart-numbers">
+      <summary>The numbers</summary>
+      <div className="table-wrap">
+        <table>
+          <caption className="visually-hidden">{title}, by day and model</caption>
+          <thead>
+            <tr>
+              <th scope="col">Day (UTC)</th>
+              {models.map((model) => (
+                <th key={model} scope="col" className="num">
+                  {model}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {busy.map((point) => (
+              <tr key={point.day}>
+                <th scope="row">{point.day}</th>
+                {models.map((model) => (
+                  <td key={model} className="num">
+                    {format(point[model] as number)}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </details>
   );
 }
