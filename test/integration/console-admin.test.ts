@@ -94,6 +94,8 @@ describeEachDialect((target) => {
     expect(res.status, res.text).toBe(200);
     return res.body.people.find((p) => p.email === email);
   };
+  /** The headers an answer has (not their values, which differ in date, length and trace id). */
+  const headerNames = (res: ConsoleResponse<unknown>): string[] => [...res.headers.keys()].sort();
   /** The answer without its trace id and path, to compare two 404s. */
   const shape = (res: ConsoleResponse<unknown>, path: string): string =>
     res.text.replace(/"trace_id":"[^"]+"/, '').replace(path.split('?', 1)[0] ?? '', '<path>');
@@ -113,6 +115,8 @@ describeEachDialect((target) => {
           const res = await client.request(method, path, { ...options, ...(body === undefined ? {} : { body }) });
           expectError(res, 404, 'no_api');
           expect(shape(res, path), `${who} ${method} ${path}`).toBe(shape(unknown, '/api/no-such-area'));
+          expect(headerNames(res), `${who} ${method} ${path}`).toEqual(headerNames(unknown));
+          expect(res.headers.get('content-type')).toBe(unknown.headers.get('content-type'));
         }
       }
       // Nothing changed: the price a user tried to zero is intact.

@@ -44,10 +44,11 @@ export const CSRF_HEADER = 'x-csrf-token';
 
 export function consoleGuard(context: AccountContext) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    // Session-bearing answers must never be cached by a browser or a proxy.
-    reply.header('cache-control', 'no-store');
     const unsafe = !SAFE_METHODS.has(request.method);
     const access = request.routeOptions.config.access ?? 'session';
+    // Session-bearing answers must never be cached by a browser or a proxy (an admin route's
+    // only once it is known to be one: its refusal must look like an unknown path's, headers too).
+    if (access !== 'admin') reply.header('cache-control', 'no-store');
     if (unsafe && access !== 'admin') checkOrigin(request);
     if (access === 'public') return;
 
@@ -57,6 +58,7 @@ export function consoleGuard(context: AccountContext) {
     if (access === 'admin') {
       // The same answer as the app's not-found handler gives an unknown path.
       if (found?.person.role !== 'admin') throw new MoongateError('no_api', `No API at ${request.url.split('?', 1)[0] ?? ''}`);
+      reply.header('cache-control', 'no-store');
       if (unsafe) checkOrigin(request);
     }
     if (found === undefined) {
