@@ -67,7 +67,8 @@ describeWithBrowser('the console pages', (browser) => {
       expect(await row.count()).toBe(1);
       expect(await row.getByText('thinking', { exact: true }).count()).toBe(model.thinking ? 1 : 0);
     }
-    expect(await page.getByText(`${server.url}/kimi/chat/completions`, { exact: true }).count()).toBe(1);
+    // The endpoint line (the highlighted cURL example below it has the URL as a token too).
+    expect(await page.getByRole('code').getByText(`${server.url}/kimi/chat/completions`, { exact: true }).count()).toBe(1);
     expect(await page.getByRole('button', { name: 'Acquire' }).isVisible()).toBe(true);
     await screenshot(page, 'api-page');
     expectNoPageErrors(browser);

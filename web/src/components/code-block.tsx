@@ -1,6 +1,7 @@
 /** A highlighted, copyable code sample (prism-react-renderer), scrolling inside itself on narrow screens. */
 import { Highlight, themes } from 'prism-react-renderer';
 import { CopyButton } from './copy-button';
+import './prism-languages';
 
 export function CodeBlock({ code, language, label }: { code: string; language: string; label: string }) {
   return (
