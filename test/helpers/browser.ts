@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect } from 'vitest';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -58,8 +58,12 @@ export function describeWithBrowser(name: string, body: (browser: TestBrowser) =
     beforeAll(async () => {
       browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
     });
+    // A test's pages close with it: a page left open keeps connections to the test's server
+    // (Chromium's speculative sockets included), and the server's close would wait for them.
+    afterEach(async () => {
+      await Promise.all(contexts.splice(0).map((c) => c.close().catch(() => undefined)));
+    });
     afterAll(async () => {
-      await Promise.all(contexts.map((c) => c.close().catch(() => undefined)));
       await browser?.close();
     });
     body({

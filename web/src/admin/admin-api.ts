@@ -2,6 +2,7 @@
  * The operator API (/api/admin/*, docs/console-api.md): what its answers look like to the
  * console. Money is integer micro-units, limits null mean the server's default.
  */
+import type { Credential } from '../console-types';
 
 export interface AdminPerson {
   id: string;
@@ -18,16 +19,7 @@ export interface AdminPerson {
   cost30d: number;
 }
 
-export interface AdminCredential {
-  id: string;
-  name: string;
-  tokenPrefix: string;
-  global: boolean;
-  serviceSlug: string | null;
-  status: 'active' | 'disabled' | 'revoked';
-  expiresAt: number | null;
-  createdAt: number;
-  revokedAt: number | null;
+export interface AdminCredential extends Credential {
   rps: number | null;
   concurrency: number | null;
   personId: string;

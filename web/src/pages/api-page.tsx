@@ -15,6 +15,7 @@ import { ErrorAlert } from '../components/error-alert';
 import { TokenReveal } from '../components/token-reveal';
 import { useApiGet } from '../components/use-api-get';
 import { usePageTitle } from '../components/use-page-title';
+import type { Service } from '../console-types';
 import { formatCount, formatMoney } from '../format';
 import { useSession } from '../session';
 import './api-page.css';
@@ -22,26 +23,6 @@ import './api-page.css';
 export const KIMI_SLUG = 'kimi-chat-completions';
 const ACQUIRE_RETURN = '/?acquire=1';
 
-interface ModelPrice {
-  cachedInput: number;
-  input: number;
-  output: number;
-}
-export interface ServiceModel {
-  id: string;
-  thinking: boolean;
-  contextTokens: number;
-  price: ModelPrice | null;
-}
-export interface Service {
-  slug: string;
-  name: string;
-  status: string;
-  currency: string;
-  models: ServiceModel[];
-  /** Absent without a session; null until the person has acquired the service. */
-  application?: { id: string; status: string; createdAt: number } | null;
-}
 interface AcquireAnswer {
   application: { id: string; status: string };
   credential: { id: string; name: string; tokenPrefix: string } | null;

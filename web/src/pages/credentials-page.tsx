@@ -11,23 +11,10 @@ import { ErrorAlert } from '../components/error-alert';
 import { TokenReveal } from '../components/token-reveal';
 import { useApiGet } from '../components/use-api-get';
 import { usePageTitle } from '../components/use-page-title';
+import type { Credential } from '../console-types';
 import { formatCount, formatTime } from '../format';
 import './credentials-page.css';
 
-export interface Credential {
-  id: string;
-  name: string;
-  tokenPrefix: string;
-  global: boolean;
-  serviceSlug: string | null;
-  status: 'active' | 'disabled' | 'revoked';
-  expiresAt: number | null;
-  createdAt: number;
-  revokedAt: number | null;
-  /** Requests per second and requests at once; null is the server's default. */
-  rps?: number | null;
-  concurrency?: number | null;
-}
 interface Limits {
   rps: number | null;
   concurrency: number | null;

@@ -10,7 +10,7 @@ import { ApiError, getJson } from '../api';
 import { ErrorAlert } from '../components/error-alert';
 import { usePageTitle } from '../components/use-page-title';
 import { formatMoney } from '../format';
-import { KIMI_SERVICE_SLUG, usableCredentials, type Credential, type Service } from '../playground/console-types';
+import { KIMI_SERVICE_SLUG, usableCredentials, type Credential, type Service } from '../console-types';
 import { CredentialPicker } from '../playground/credential-picker';
 import { MessagesEditor, newMessage, type EditableMessage } from '../playground/messages-editor';
 import { ResponsePanel } from '../playground/response-panel';

@@ -7,7 +7,7 @@ import { useState } from 'react';
 import { postJson } from '../api';
 import { ErrorAlert } from '../components/error-alert';
 import { TokenReveal } from '../components/token-reveal';
-import { KIMI_SERVICE_SLUG, type Credential } from './console-types';
+import { KIMI_SERVICE_SLUG, type Credential } from '../console-types';
 
 export function CredentialPicker({
   credentials,

@@ -1,9 +1,5 @@
 /** What a call costs by the price list: docs/billing.md's formula, in integer micro-units. */
-export interface ModelPrice {
-  cachedInput: number;
-  input: number;
-  output: number;
-}
+import type { ModelPrice } from '../console-types';
 
 export function estimateCost(price: ModelPrice, tokens: { prompt: number; cached: number; completion: number }): number {
   const cached = Math.min(tokens.cached, tokens.prompt);

@@ -5,8 +5,8 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, getJson } from '../api';
-import type { UsageRow } from './console-types';
-import { estimateCost, type ModelPrice } from './estimate-cost';
+import type { ModelPrice, UsageRow } from '../console-types';
+import { estimateCost } from './estimate-cost';
 import { forgetPlaygroundToken, playgroundToken } from './playground-token';
 import { runCompletion, type CompletionUsage } from './run-completion';
 

@@ -1,14 +1,7 @@
 /** What the usage and operator pages need from GET /api/services: the models and the currency. */
-export interface ServiceModel {
-  id: string;
-  thinking: boolean;
-  contextTokens: number;
-  price: { cachedInput: number; input: number; output: number } | null;
-}
+import type { ServicesAnswer } from '../console-types';
 
-export interface ServicesAnswer {
-  services: Array<{ slug: string; name: string; status: string; currency: string; models: ServiceModel[] }>;
-}
+export type { ServicesAnswer };
 
 export function modelIdsOf(answer: ServicesAnswer | undefined): string[] {
   const ids: string[] = [];

@@ -7,27 +7,10 @@ import { useState } from 'react';
 import { getJson } from '../api';
 import { CopyButton } from '../components/copy-button';
 import { ErrorAlert } from '../components/error-alert';
+import type { UsageRow } from '../console-types';
 import { formatCount, formatDuration, formatMoney } from '../format';
 import { useApiData } from './use-api-data';
 
-export interface UsageRow {
-  traceId: string;
-  createdAt: number;
-  model: string;
-  credentialId: string;
-  credentialName: string;
-  serviceSlug: string;
-  stream: boolean;
-  status: 'completed' | 'failed' | 'aborted' | string;
-  errorCode: string | null;
-  promptTokens: number;
-  cachedTokens: number;
-  completionTokens: number;
-  cost: number;
-  durationMs: number;
-  ttftMs: number | null;
-  channel: string | null;
-}
 
 export interface UsagePage {
   rows: UsageRow[];

@@ -1,7 +1,16 @@
-/** The console API's shapes the playground reads (docs/console-api.md). */
-import type { ModelPrice } from './estimate-cost';
+/**
+ * The console API's answers as the pages read them (docs/console-api.md), declared once.
+ * Money is integer micro-units; times are milliseconds since the epoch.
+ */
 
 export const KIMI_SERVICE_SLUG = 'kimi-chat-completions';
+
+/** Per 1M tokens. */
+export interface ModelPrice {
+  cachedInput: number;
+  input: number;
+  output: number;
+}
 
 export interface ServiceModel {
   id: string;
@@ -16,7 +25,13 @@ export interface Service {
   status: string;
   currency: string;
   models: ServiceModel[];
+  /** Absent without a session; null until the person has acquired the service. */
   application?: { id: string; status: string; createdAt: number } | null;
+}
+
+/** GET /api/services */
+export interface ServicesAnswer {
+  services: Service[];
 }
 
 export interface Credential {
@@ -28,16 +43,30 @@ export interface Credential {
   status: 'active' | 'disabled' | 'revoked';
   expiresAt: number | null;
   createdAt: number;
+  revokedAt: number | null;
+  /** Requests per second and requests at once; null is the server's default. */
+  rps?: number | null;
+  concurrency?: number | null;
 }
 
+/** One row of GET /api/usage. */
 export interface UsageRow {
   traceId: string;
+  createdAt: number;
   model: string;
-  status: string;
-  cost: number;
+  credentialId: string;
+  credentialName: string;
+  serviceSlug: string;
+  stream: boolean;
+  status: 'completed' | 'failed' | 'aborted' | string;
+  errorCode: string | null;
   promptTokens: number;
   cachedTokens: number;
   completionTokens: number;
+  cost: number;
+  durationMs: number;
+  ttftMs: number | null;
+  channel: string | null;
 }
 
 /** Credentials that can call the Kimi service now: active, not expired, global or for this service. */
