@@ -39,11 +39,23 @@ export async function authenticate(
   // A token that cannot be one of ours is refused without touching the database.
   if (token === undefined || !CREDENTIAL_TOKEN_PATTERN.test(token)) throw new MoongateError('invalid_token');
 
-  const row = await store.db
+  const row = await selectCredentialForService(store, serviceSlug)
+    .where('c.token_hash', '=', hashCredentialToken(token))
+    .executeTakeFirst();
+
+  if (row === undefined) throw new MoongateError('invalid_token');
+  return grantCredential(row, serviceSlug, now);
+}
+
+/**
+ * What both token kinds read about a credential, its person and application, and the
+ * called service (at most one row, by its unique slug), before each adds its own `where`.
+ */
+function selectCredentialForService(store: Pick<Store, 'db'>, serviceSlug: string) {
+  return store.db
     .selectFrom('credentials as c')
     .innerJoin('people as p', 'p.id', 'c.person_id')
     .leftJoin('applications as a', 'a.id', 'c.application_id')
-    // The called service comes along in the same query: at most one row, by its unique slug.
     .leftJoin('services as s', (join) => join.on('s.slug', '=', serviceSlug))
     .select([
       'c.id',
@@ -58,12 +70,7 @@ export async function authenticate(
       'a.status as application_status',
       's.id as called_service_id',
       's.status as called_service_status',
-    ])
-    .where('c.token_hash', '=', hashCredentialToken(token))
-    .executeTakeFirst();
-
-  if (row === undefined) throw new MoongateError('invalid_token');
-  return grantCredential(row, serviceSlug, now);
+    ]);
 }
 
 /** What the authentication query reads about a credential, its person, application and the called service. */
@@ -120,30 +127,11 @@ async function authenticatePlayground(
   store: Pick<Store, 'db'>,
   now: number,
 ): Promise<AuthenticatedCredential> {
-  const row = await store.db
-    .selectFrom('playground_tokens as pt')
-    .innerJoin('credentials as c', (join) => join.onRef('c.id', '=', 'pt.credential_id').onRef('c.person_id', '=', 'pt.person_id'))
-    .innerJoin('people as p', 'p.id', 'c.person_id')
-    .leftJoin('applications as a', 'a.id', 'c.application_id')
-    .leftJoin('services as s', (join) => join.on('s.slug', '=', serviceSlug))
+  const row = await selectCredentialForService(store, serviceSlug)
+    .innerJoin('playground_tokens as pt', (join) => join.onRef('pt.credential_id', '=', 'c.id').onRef('pt.person_id', '=', 'c.person_id'))
     // The session must be the same person's; a missing one (logged out) leaves these null.
     .leftJoin('sessions as ses', (join) => join.onRef('ses.id', '=', 'pt.session_id').onRef('ses.person_id', '=', 'pt.person_id'))
-    .select([
-      'c.id',
-      'c.person_id',
-      'c.service_id',
-      'c.application_id',
-      'c.status',
-      'c.expires_at',
-      'c.rps_limit',
-      'c.concurrency_limit',
-      'p.status as person_status',
-      'a.status as application_status',
-      's.id as called_service_id',
-      's.status as called_service_status',
-      'pt.expires_at as playground_expires_at',
-      'ses.expires_at as session_expires_at',
-    ])
+    .select(['pt.expires_at as playground_expires_at', 'ses.expires_at as session_expires_at'])
     .where('pt.token_hash', '=', hashCredentialToken(token))
     .executeTakeFirst();
 
