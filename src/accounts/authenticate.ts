@@ -1,13 +1,14 @@
 /**
  * Who is calling: the `authorization` header of an API request, checked against the
  * credentials, with SPEC.md's error codes ("Errors", "Credentials and quota").
- * This runs on every request, so it costs one indexed query, and no error message
+ * This runs on every request, so it costs one indexed query (compiled once), and no error message
  * ever contains the token. A console playground token (`mg-play-…`, playground-token-store.ts)
  * takes its own branch, also one query, and then the same checks as its credential.
  */
 import { MoongateError } from '../contract/errors.js';
 import type { ApplicationStatus, CredentialStatus, PersonStatus, ServiceStatus } from '../store/database.js';
 import type { Store } from '../store/open-store.js';
+import { PreparedQuery } from '../store/prepared-query.js';
 import { CREDENTIAL_TOKEN_PATTERN, PLAYGROUND_TOKEN_PATTERN, hashCredentialToken } from './credential-token.js';
 
 export interface AuthenticatedCredential {
@@ -39,20 +40,44 @@ export async function authenticate(
   // A token that cannot be one of ours is refused without touching the database.
   if (token === undefined || !CREDENTIAL_TOKEN_PATTERN.test(token)) throw new MoongateError('invalid_token');
 
-  const row = await selectCredentialForService(store, serviceSlug)
-    .where('c.token_hash', '=', hashCredentialToken(token))
-    .executeTakeFirst();
+  const row = await queriesOf(store).apiToken.executeTakeFirst(store.db, { serviceSlug, tokenHash: hashCredentialToken(token) });
 
   if (row === undefined) throw new MoongateError('invalid_token');
   return grantCredential(row, serviceSlug, now);
 }
 
 /**
+ * The two lookups, built and compiled once per store (prepared-query.ts): this runs on
+ * every request, and building the query cost three times what running it does.
+ */
+function prepareQueries(db: Store['db']) {
+  return {
+    apiToken: new PreparedQuery((slot) => selectCredentialForService(db, slot('serviceSlug')).where('c.token_hash', '=', slot('tokenHash'))),
+    playgroundToken: new PreparedQuery((slot) =>
+      selectCredentialForService(db, slot('serviceSlug'))
+        .innerJoin('playground_tokens as pt', (join) => join.onRef('pt.credential_id', '=', 'c.id').onRef('pt.person_id', '=', 'c.person_id'))
+        // The session must be the same person's; a missing one (logged out) leaves these null.
+        .leftJoin('sessions as ses', (join) => join.onRef('ses.id', '=', 'pt.session_id').onRef('ses.person_id', '=', 'pt.person_id'))
+        .select(['pt.expires_at as playground_expires_at', 'ses.expires_at as session_expires_at'])
+        .where('pt.token_hash', '=', slot('tokenHash')),
+    ),
+  };
+}
+
+const prepared = new WeakMap<Store['db'], ReturnType<typeof prepareQueries>>();
+
+function queriesOf(store: Pick<Store, 'db'>): ReturnType<typeof prepareQueries> {
+  let queries = prepared.get(store.db);
+  if (queries === undefined) prepared.set(store.db, (queries = prepareQueries(store.db)));
+  return queries;
+}
+
+/**
  * What both token kinds read about a credential, its person and application, and the
  * called service (at most one row, by its unique slug), before each adds its own `where`.
  */
-function selectCredentialForService(store: Pick<Store, 'db'>, serviceSlug: string) {
-  return store.db
+function selectCredentialForService(db: Store['db'], serviceSlug: string) {
+  return db
     .selectFrom('credentials as c')
     .innerJoin('people as p', 'p.id', 'c.person_id')
     .leftJoin('applications as a', 'a.id', 'c.application_id')
@@ -127,13 +152,7 @@ async function authenticatePlayground(
   store: Pick<Store, 'db'>,
   now: number,
 ): Promise<AuthenticatedCredential> {
-  const row = await selectCredentialForService(store, serviceSlug)
-    .innerJoin('playground_tokens as pt', (join) => join.onRef('pt.credential_id', '=', 'c.id').onRef('pt.person_id', '=', 'c.person_id'))
-    // The session must be the same person's; a missing one (logged out) leaves these null.
-    .leftJoin('sessions as ses', (join) => join.onRef('ses.id', '=', 'pt.session_id').onRef('ses.person_id', '=', 'pt.person_id'))
-    .select(['pt.expires_at as playground_expires_at', 'ses.expires_at as session_expires_at'])
-    .where('pt.token_hash', '=', hashCredentialToken(token))
-    .executeTakeFirst();
+  const row = await queriesOf(store).playgroundToken.executeTakeFirst(store.db, { serviceSlug, tokenHash: hashCredentialToken(token) });
 
   if (row === undefined || row.session_expires_at === null) throw new MoongateError('invalid_token');
   if (row.playground_expires_at <= now || row.session_expires_at <= now) throw new MoongateError('token_expired');

@@ -18,6 +18,17 @@ import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../store/database.js';
 import type { StoreDialect } from '../store/migrate-to-latest.js';
+import { PreparedQuery, type QueryRunner } from '../store/prepared-query.js';
+
+/** One reservation's values (the slots of the prepared statement). */
+interface Take {
+  traceId: string;
+  walletId: string;
+  amount: number;
+  via: string | null;
+  instanceId: string;
+  now: number;
+}
 
 export interface HoldTarget {
   personId: string;
@@ -41,6 +52,10 @@ export class HoldLedger {
   readonly #leaseMs: number;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
+  /** SQLite: holds waiting for the end of this turn (see #runTurn). */
+  #turn: Array<{ take: Take; resolve(taken: boolean): void; reject(error: unknown): void }> = [];
+  readonly #reserve: PreparedQuery<unknown, keyof Take>;
+  readonly #reserveVia: PreparedQuery<unknown, keyof Take>;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -50,6 +65,8 @@ export class HoldLedger {
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.#now = options.now ?? Date.now;
     this.recordsHolds = dialect === 'postgres';
+    this.#reserve = this.#prepareReserve(false);
+    this.#reserveVia = this.#prepareReserve(true);
   }
 
   /**
@@ -113,19 +130,70 @@ export class HoldLedger {
 
   /** The conditional reservation; `via` names a quota wallet that must allow the fallback. */
   async #take(traceId: string, walletId: string, amount: number, via: string | null): Promise<boolean> {
-    const fallback =
-      via === null ? sql`` : sql`and exists (select 1 from wallets q where q.id = ${via} and q.fallback = 'balance')`;
-    const reserve = sql`update wallets set held = held + ${amount} where id = ${walletId} and amount - held >= ${amount} ${fallback}`;
-    if (!this.recordsHolds) {
-      const result = await reserve.execute(this.db);
-      return (result.numAffectedRows ?? 0n) > 0n;
+    const take: Take = { traceId, walletId, amount, via, instanceId: this.instanceId, now: this.#now() };
+    if (this.recordsHolds) return this.#run(this.db, take);
+    return new Promise((resolve, reject) => {
+      this.#turn.push({ take, resolve, reject });
+      if (this.#turn.length === 1) setImmediate(() => void this.#runTurn());
+    });
+  }
+
+  async #run(db: QueryRunner, take: Take): Promise<boolean> {
+    const result = await (take.via === null ? this.#reserve : this.#reserveVia).execute(db, take);
+    return (result.numAffectedRows ?? 0n) > 0n;
+  }
+
+  /**
+   * SQLite: the holds asked for in one turn of the event loop run in one transaction, each
+   * its own conditional update with its own answer: one commit (one write to the log) for
+   * the turn instead of one per request. Holds are not kept across a restart on SQLite
+   * (they are reset at start), so nothing waits for durability here; the transaction only
+   * saves the work of a commit per hold. If it fails, each hold is tried again on its own,
+   * so one bad hold does not refuse its neighbours.
+   */
+  async #runTurn(): Promise<void> {
+    const turn = this.#turn;
+    this.#turn = [];
+    if (turn.length > 1) {
+      try {
+        const answers = await this.db.transaction().execute(async (trx) => {
+          const taken: boolean[] = [];
+          for (const { take } of turn) taken.push(await this.#run(trx, take));
+          return taken;
+        });
+        turn.forEach((pending, i) => pending.resolve(answers[i] === true));
+        return;
+      } catch {
+        // Rolled back: nothing of the turn was held; each is tried alone below.
+      }
     }
-    // One round trip: the reservation and the record of it commit together or not at all.
-    const result = await sql`
+    for (const pending of turn) {
+      try {
+        pending.resolve(await this.#run(this.db, pending.take));
+      } catch (error) {
+        pending.reject(error);
+      }
+    }
+  }
+
+  /**
+   * The reservation as one statement, compiled once (prepared-query.ts). On PostgreSQL it
+   * also records the hold in the same round trip: the two commit together or not at all.
+   */
+  #prepareReserve(withFallback: boolean): PreparedQuery<unknown, keyof Take> {
+    return new PreparedQuery((slot) => {
+      const amount = slot<number>('amount');
+      const fallback = withFallback
+        ? sql`and exists (select 1 from wallets q where q.id = ${slot('via')} and q.fallback = 'balance')`
+        : sql``;
+      const reserve = sql`update wallets set held = held + ${amount} where id = ${slot('walletId')} and amount - held >= ${amount} ${fallback}`;
+      if (!this.recordsHolds) return reserve.compile(this.db);
+      const query = sql`
       with taken as (${reserve} returning id)
       insert into holds (trace_id, wallet_id, amount, instance_id, created_at)
-      select ${traceId}, id, ${amount}::bigint, ${this.instanceId}, ${this.#now()}::bigint from taken`.execute(this.db);
-    return (result.numAffectedRows ?? 0n) > 0n;
+      select ${slot('traceId')}, id, ${amount}::bigint, ${slot('instanceId')}, ${slot<number>('now')}::bigint from taken`;
+      return query.compile(this.db);
+    });
   }
 
   /**

@@ -6,8 +6,9 @@
  * billing is durable before its last byte is sent, at the cost of one commit per batch
  * rather than per request.
  */
-import type { Insertable, Kysely, Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import type { Database, UsageTable } from '../store/database.js';
+import { PreparedInsert, PreparedQuery } from '../store/prepared-query.js';
 
 export interface Settlement {
   /** The usage row; its trace id is the hold's key. */
@@ -43,6 +44,7 @@ export class SettlementBatcher {
   #timer: NodeJS.Timeout | undefined;
   #immediate: NodeJS.Immediate | undefined;
   #flushing: Promise<void> = Promise.resolve();
+  readonly #queries: SettlementQueries;
 
   /**
    * `recordedHolds`: holds have rows (PostgreSQL) that settlement removes; only holds still
@@ -55,10 +57,11 @@ export class SettlementBatcher {
   ) {
     this.#maxDelayMs = options.maxDelayMs;
     this.#maxBatch = options.maxBatch ?? 256;
+    this.#queries = new SettlementQueries(db);
   }
 
   settle(settlement: Settlement): Promise<void> {
-    if (this.#maxDelayMs === 0) return this.db.transaction().execute((trx) => commit(trx, [settlement], this.recordedHolds));
+    if (this.#maxDelayMs === 0) return this.db.transaction().execute((trx) => commit(trx, this.#queries, [settlement], this.recordedHolds));
     return new Promise((resolve, reject) => {
       this.#queue.push({ settlement, resolve, reject });
       if (this.#maxDelayMs === undefined) this.#flushAfterThisTurn();
@@ -106,7 +109,7 @@ export class SettlementBatcher {
 
   async #commitBatch(batch: Pending[]): Promise<void> {
     try {
-      await this.db.transaction().execute((trx) => commit(trx, batch.map((p) => p.settlement), this.recordedHolds));
+      await this.db.transaction().execute((trx) => commit(trx, this.#queries, batch.map((p) => p.settlement), this.recordedHolds));
       for (const p of batch) p.resolve();
     } catch (error) {
       if (batch.length === 1) {
@@ -119,11 +122,53 @@ export class SettlementBatcher {
   }
 }
 
+/** The three statements settlement runs, compiled once per database (prepared-query.ts). */
+class SettlementQueries {
+  /** PostgreSQL: the batch's holds, removed; only those still there are given back. */
+  readonly releaseHolds: PreparedQuery<{ wallet_id: string; amount: number }>;
+  readonly chargeWallet: PreparedQuery<unknown>;
+  readonly insertUsage: PreparedInsert<Insertable<UsageTable>>;
+
+  constructor(db: Kysely<Database>) {
+    // One array parameter (`= any`), so the statement is the same whatever the batch's size.
+    this.releaseHolds = new PreparedQuery((slot) =>
+      sql<{ wallet_id: string; amount: number }>`delete from holds where trace_id = any(${slot('traceIds')}) returning wallet_id, amount`.compile(db),
+    );
+    this.chargeWallet = new PreparedQuery((slot) =>
+      db
+        .updateTable('wallets')
+        .set((eb) => ({ amount: eb('amount', '-', slot<number>('cost')), held: eb('held', '-', slot<number>('held')) }))
+        .where('id', '=', slot('walletId')),
+    );
+    this.insertUsage = new PreparedInsert((rows) => db.insertInto('usage').values(rows).compile(), USAGE_COLUMNS);
+  }
+}
+
+/** Every column of a usage row: all are written, so a row's shape never changes the statement. */
+const USAGE_COLUMNS = [
+  'trace_id',
+  'created_at',
+  'person_id',
+  'credential_id',
+  'service_id',
+  'wallet_id',
+  'model',
+  'stream',
+  'status',
+  'error_code',
+  'prompt_tokens',
+  'cached_tokens',
+  'completion_tokens',
+  'cost',
+  'duration_ms',
+  'ttft_ms',
+  'channel',
+] as const satisfies ReadonlyArray<keyof UsageTable>;
+
 /** Usage rows, holds removed, wallets charged: one transaction for the whole batch. */
-async function commit(trx: Transaction<Database>, settlements: readonly Settlement[], recordedHolds: boolean): Promise<void> {
-  const traceIds = settlements.map((s) => s.usage.trace_id);
+async function commit(trx: Transaction<Database>, queries: SettlementQueries, settlements: readonly Settlement[], recordedHolds: boolean): Promise<void> {
   const released = recordedHolds
-    ? await trx.deleteFrom('holds').where('trace_id', 'in', traceIds).returning(['wallet_id', 'amount']).execute()
+    ? (await queries.releaseHolds.execute(trx, { traceIds: settlements.map((s) => s.usage.trace_id) })).rows
     : settlements.flatMap((s) => (s.walletId === null ? [] : [{ wallet_id: s.walletId, amount: s.held }]));
   // One update per wallet (charge and hold release together), in id order: a fixed lock
   // order keeps concurrent batches of several replicas free of deadlocks on PostgreSQL.
@@ -137,14 +182,13 @@ async function commit(trx: Transaction<Database>, settlements: readonly Settleme
   for (const h of released) change(h.wallet_id).held += h.amount;
   for (const [walletId, { cost, held }] of [...changes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (cost === 0 && held === 0) continue;
-    await trx
-      .updateTable('wallets')
-      .set((eb) => ({ amount: eb('amount', '-', cost), held: eb('held', '-', held) }))
-      .where('id', '=', walletId)
-      .execute();
+    await queries.chargeWallet.execute(trx, { walletId, cost, held });
   }
   // SQLite caps bound parameters per statement (32,766); 17 columns × 500 rows stays under it.
   for (let i = 0; i < settlements.length; i += 500) {
-    await trx.insertInto('usage').values(settlements.slice(i, i + 500).map((s) => s.usage)).execute();
+    await queries.insertUsage.execute(
+      trx,
+      settlements.slice(i, i + 500).map((s) => s.usage),
+    );
   }
 }

@@ -2,6 +2,9 @@
  * Billing's store side on both dialects: the console's account queries, the free quota
  * once per person, holds (atomic, released when their owner is gone) and usage pruning.
  */
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApplicationStore } from '../../src/accounts/application-store.js';
 import { PersonStore } from '../../src/accounts/person-store.js';
@@ -11,7 +14,7 @@ import { PriceBook, seedPrices, setPrice } from '../../src/billing/price-store.j
 import { pruneUsage } from '../../src/billing/usage-pruner.js';
 import { addBalance } from '../../src/billing/wallet-store.js';
 import { newId } from '../../src/store/new-id.js';
-import { openStore, type Store } from '../../src/store/open-store.js';
+import { SQLITE_FILE_NAME, openStore, type Store } from '../../src/store/open-store.js';
 import { KIMI_SERVICE } from '../../src/store/seed-services.js';
 import { fundedCredential } from '../helpers/funded-credential.js';
 import { describeEachDialect } from '../helpers/postgres.js';
@@ -105,6 +108,33 @@ describeEachDialect((target) => {
     expect(await store.db.selectFrom('wallets').select('held').where('id', '=', caller.personId).executeTakeFirst()).toEqual({ held: 0 });
     await next.close();
     await crashed.close();
+  });
+
+  if (target.dialect === 'sqlite') it('SQLite: the holds of one turn commit together; a locked database refuses each with its error, and leaves nothing held', async () => {
+    const caller = await fundedCredential(store, 'turn@example.com', { balance: 1_000 });
+    const ledger = new HoldLedger(store.db, target.dialect);
+    await ledger.start();
+    const wallet = { personId: caller.personId, applicationId: null };
+    const heldNow = async () => (await store.db.selectFrom('wallets').select('held').where('id', '=', caller.personId).executeTakeFirstOrThrow()).held;
+    // Another connection (the CLI, say) keeps the write lock longer than the server waits for it.
+    const other = new SqliteDatabase(join(target.location().dataDir, SQLITE_FILE_NAME));
+    await sql`pragma busy_timeout = 50`.execute(store.db);
+    try {
+      other.exec('begin immediate');
+      const refused = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => ledger.hold(`locked-${i}`, wallet, 100)));
+      expect(refused.map((r) => r.status)).toEqual(Array(5).fill('rejected'));
+      expect(String((refused[0] as PromiseRejectedResult).reason)).toMatch(/locked|busy/i);
+      other.exec('rollback');
+      expect(await heldNow()).toBe(0);
+      // The ledger is not stuck: the next turn's holds are taken, together, and only what fits.
+      const taken = await Promise.all(Array.from({ length: 12 }, (_, i) => ledger.hold(`after-${i}`, wallet, 100)));
+      expect(taken.filter((r) => r !== null)).toHaveLength(10);
+      expect(await heldNow()).toBe(1_000);
+    } finally {
+      other.close();
+      await sql`pragma busy_timeout = 5000`.execute(store.db);
+      await ledger.close();
+    }
   });
 
   if (target.dialect === 'postgres') it("PostgreSQL: releases a dead instance's holds once its lease has run out, and a live one's never", async () => {
