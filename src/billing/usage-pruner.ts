@@ -12,8 +12,13 @@ export async function pruneUsage(db: Kysely<Database>, retentionDays: number, no
   const cutoff = now - retentionDays * DAY_MS;
   let total = 0;
   for (;;) {
-    const doomed = db.selectFrom('usage').select('trace_id').where('created_at', '<', cutoff).limit(SLICE);
-    const result = await db.deleteFrom('usage').where('trace_id', 'in', doomed).executeTakeFirst();
+    // By the table's key (created_at, trace_id): the slice is found and deleted through one index.
+    const result = await db
+      .deleteFrom('usage')
+      .where(({ eb, refTuple, selectFrom }) =>
+        eb(refTuple('created_at', 'trace_id'), 'in', selectFrom('usage').select(['created_at', 'trace_id']).where('created_at', '<', cutoff).limit(SLICE).$asTuple('created_at', 'trace_id')),
+      )
+      .executeTakeFirst();
     const deleted = Number(result.numDeletedRows);
     total += deleted;
     if (deleted < SLICE) return total;

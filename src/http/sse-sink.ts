@@ -15,7 +15,6 @@ const WRITTEN: Promise<void> = Promise.resolve();
 
 export class SseSink implements ChunkSink {
   private timer: NodeJS.Timeout | undefined;
-  private corked = false;
 
   constructor(
     private readonly res: ServerResponse,
@@ -47,27 +46,12 @@ export class SseSink implements ChunkSink {
     this.res.end();
   }
 
-  /**
-   * Not an async function: a write the socket took at once needs no promise of its own.
-   * The response is corked until the next tick: the events an upstream sent in one packet
-   * are handed over in one turn of the event loop, and go out in one socket write instead
-   * of one each (backpressure still holds: `write` counts corked bytes).
-   */
+  /** Not an async function: a write the socket took at once needs no promise of its own. */
   private write(text: string): Promise<void> {
     if (this.closed) return WRITTEN;
     this.arm();
-    if (!this.corked) {
-      this.corked = true;
-      this.res.cork();
-      process.nextTick(this.uncork);
-    }
     return this.res.write(text) ? WRITTEN : this.drained();
   }
-
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.res.uncork();
-  };
 
   /**
    * (Re)starts the silence timer; each write pushes the next keep-alive back. One timer per

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { sql } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS } from '../../src/store/migrations/index.js';
+import { MIGRATIONS, migrationProvider } from '../../src/store/migrations/index.js';
 import { newId, ID_PATTERN } from '../../src/store/new-id.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { KIMI_SERVICE } from '../../src/store/seed-services.js';
@@ -53,6 +53,55 @@ describeEachDialect((target) => {
       expect(after).toEqual(before);
     } finally {
       await again.close();
+    }
+  });
+
+  it('keys the usage log by (created_at, trace_id), keeping the rows of a log written before, and back', async () => {
+    const location = await target.freshLocation();
+    const fresh = await openStore(location.options);
+    const schema = target.dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(fresh.db)).rows[0]?.schema : undefined;
+    const migrator = new Migrator({ db: fresh.db, provider: migrationProvider, ...(schema === undefined ? {} : { migrationTableSchema: schema }) });
+    const row = (i: number) => ({
+      trace_id: `00000000-0000-4000-8000-00000000000${i}`,
+      created_at: 1_700_000_000_000 + (i % 2),
+      person_id: 'per_x',
+      credential_id: 'cred_x',
+      service_id: 'svc_x',
+      wallet_id: null,
+      model: 'kimi-k2',
+      stream: 'false' as const,
+      status: 'completed' as const,
+      error_code: null,
+      prompt_tokens: i,
+      cached_tokens: 0,
+      completion_tokens: i,
+      cost: i,
+      duration_ms: 1,
+      ttft_ms: null,
+      channel: null,
+    });
+    try {
+      // The log as 0006 left it, with rows in it.
+      expect((await migrator.migrateTo('0006-topup-codes')).error).toBeUndefined();
+      await fresh.db.insertInto('usage').values([row(1), row(2), row(3)]).execute();
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      const kept = await fresh.db.selectFrom('usage').selectAll().orderBy('trace_id').execute();
+      expect(kept).toEqual([row(1), row(2), row(3)]);
+      // The same row twice is still refused; another trace id at the same moment is not.
+      await expect(fresh.db.insertInto('usage').values(row(1)).execute()).rejects.toThrow(/unique|duplicate/i);
+      await fresh.db.insertInto('usage').values({ ...row(1), trace_id: '00000000-0000-4000-8000-000000000009' }).execute();
+      const indexes = target.dialect === 'sqlite'
+        ? (await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'usage'`.execute(fresh.db)).rows
+        : (await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'usage' and schemaname = current_schema()`.execute(fresh.db)).rows;
+      expect(indexes.map((index) => index.name)).not.toContain('usage_created_at_index');
+      expect(indexes.map((index) => index.name)).toContain('usage_person_time_index');
+      // Down again: the rows stay, keyed by trace id.
+      expect((await migrator.migrateTo('0006-topup-codes')).error).toBeUndefined();
+      expect(await fresh.db.selectFrom('usage').select('trace_id').orderBy('trace_id').execute()).toHaveLength(4);
+      await expect(fresh.db.insertInto('usage').values({ ...row(1), created_at: 1 }).execute()).rejects.toThrow(/unique|duplicate/i);
+    } finally {
+      await fresh.close();
+      await location.remove();
     }
   });
 

@@ -9,6 +9,7 @@ import * as sessions from './0003-sessions.js';
 import * as channels from './0004-channels.js';
 import * as playgroundTokens from './0005-playground-tokens.js';
 import * as topupCodes from './0006-topup-codes.js';
+import * as usageTimeKey from './0007-usage-time-key.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
@@ -17,6 +18,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0004-channels': channels,
   '0005-playground-tokens': playgroundTokens,
   '0006-topup-codes': topupCodes,
+  '0007-usage-time-key': usageTimeKey,
 });
 
 /** Migrations ship inside the build, not as files read from disk at run time. */
