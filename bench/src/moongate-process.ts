@@ -5,7 +5,7 @@
  * billing, channels) are switched on where the CLI offers them, and reported.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,16 @@ function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * The node flags in bin/moongate.js's `#!/usr/bin/env -S node <flags>` line: what an operator
+ * running `moongate serve` (or `npm start`) gets, so the bench runs moongate with them too.
+ */
+async function launcherNodeFlags(): Promise<string[]> {
+  const shebang = (await readFile(BIN, 'utf8')).split('\n', 1)[0] ?? '';
+  const flags = /^#!\S*env\s+(?:-S\s+)?node\s+(.*)$/.exec(shebang)?.[1];
+  return flags === undefined ? [] : flags.trim().split(/\s+/);
 }
 
 function firstLine(text: string): string {
@@ -111,7 +121,10 @@ export async function startMoongate(
   await addBalance(env, pipeline);
 
   const profile = flags.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', flags.profileDir];
-  const nodeArgs = [...profile, ...(flags.nodeFlags ?? [])];
+  // The flags moongate's own launcher gives node (its shebang), then the bench's; for a V8
+  // flag given twice, the last one counts, so --moongate-node-flags can override it.
+  const ownFlags = await launcherNodeFlags();
+  const nodeArgs = [...ownFlags, ...profile, ...(flags.nodeFlags ?? [])];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stderr?.setEncoding('utf8').on('data', (part: string) => {
@@ -138,7 +151,7 @@ export async function startMoongate(
   const channelLine = /channels:\s*\n\s+(.*)/.exec(output)?.[1]?.trim();
   const upstreamLine = channelLine ?? /upstream:\s+(.*)/.exec(output)?.[1]?.trim() ?? 'unknown';
   pipeline.push(`upstream: ${upstreamLine}`);
-  if (nodeArgs.length > 0) pipeline.push(`node flags: ${nodeArgs.join(' ')}`);
+  if (nodeArgs.length > 0) pipeline.push(`node flags: ${nodeArgs.join(' ')}${ownFlags.length > 0 ? ` (${ownFlags.join(' ')} from bin/moongate.js's shebang)` : ''}`);
   if (child.pid === undefined) throw new Error('moongate has no pid');
   return {
     pid: child.pid,

@@ -29,7 +29,8 @@ const MiB = 1024 * 1024;
 const USAGE = `usage: npm run bench -- [options]
   --quick               a few seconds in all (the smoke test): tiny runs, no wrk install
   --only <phases>       comma-separated: ${PHASES.join(',')} (default: all)
-  --duration <s>        seconds per throughput run (default 8)
+  --duration <s>        seconds of throughput measured per server and mode (default 8)
+  --rounds <n>          alternating rounds the duration is split into (default 4)
   --connections <n>     connections for the throughput runs (default 32)
   --streams <list>      open-stream counts to hold (default 1000,5000)
   --soak <s>            memory soak length (default 120)
@@ -43,6 +44,8 @@ interface Settings {
   quick: boolean;
   phases: Phase[];
   durationMs: number;
+  /** The throughput runs are split into this many alternating rounds per server. */
+  rounds: number;
   warmupMs: number;
   connections: number;
   streams: number[];
@@ -63,6 +66,7 @@ function parseSettings(argv: string[]): Settings {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       duration: { type: 'string' },
+      rounds: { type: 'string' },
       connections: { type: 'string' },
       streams: { type: 'string' },
       soak: { type: 'string' },
@@ -96,6 +100,7 @@ function parseSettings(argv: string[]): Settings {
     quick,
     phases: phases as Phase[],
     durationMs: number('duration', values.duration, quick ? 0.5 : 8) * 1000,
+    rounds: Math.max(1, Math.round(number('rounds', values.rounds, quick ? 1 : 4))),
     warmupMs: quick ? 0 : 2_000,
     connections: number('connections', values.connections, 32),
     streams,
@@ -184,28 +189,47 @@ async function phaseRps(bench: Bench, rows: Row[], figures: Record<string, unkno
   const { settings } = bench;
   const out: Record<string, unknown> = {};
   const cpu: Record<string, Pair> = {};
+  const rounds = settings.rounds;
+  const roundMs = settings.durationMs / rounds;
   for (const stream of [false, true]) {
     const kind = stream ? 'stream' : 'non-stream';
-    const results: Record<string, LoadResult & { cpuUsPerRequest: number }> = {};
     for (const target of [bench.bare, bench.moongate]) {
-      log(`[rps] ${target.name}, ${kind}, ${settings.connections} connections: warm-up ${settings.warmupMs / 1000} s, then ${settings.durationMs / 1000} s`);
-      if (settings.warmupMs > 0) await load(bench, target, { stream, connections: settings.connections, durationMs: settings.warmupMs });
-      const before = await sampleProcess(target.pid);
-      const watch = watchRss(target.pid, 250);
-      const result = await load(bench, target, { stream, connections: settings.connections, durationMs: settings.durationMs });
-      const samples = await watch.stop();
-      const after = await sampleProcess(target.pid);
-      const peak = Math.max(...samples.map((s) => s.rssBytes));
-      bench.peakRss.set(target.pid, Math.max(bench.peakRss.get(target.pid) ?? 0, peak));
-      const cpuUsPerRequest = result.requests === 0 ? Number.NaN : (after.cpuUs - before.cpuUs) / result.requests;
-      results[target.name] = { ...result, cpuUsPerRequest };
-      noteErrors(result, `${target.name} ${kind} throughput`, notes);
-      log(`  ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, ${cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+      if (settings.warmupMs === 0) break;
+      log(`[rps] ${target.name}, ${kind}: warm-up ${settings.warmupMs / 1000} s`);
+      await load(bench, target, { stream, connections: settings.connections, durationMs: settings.warmupMs });
     }
-    const m = results.moongate;
-    const b = results['bare proxy'];
-    if (m === undefined || b === undefined) throw new Error('throughput run missing');
-    out[stream ? 'stream' : 'nonStream'] = { moongate: m, bare: b };
+    // Short rounds, alternating which server goes first: a machine whose speed drifts
+    // (a shared VM) slows both servers alike, so the ratio holds where one long run each would not.
+    const measured: Record<string, Array<LoadResult & { cpuUs: number }>> = { moongate: [], 'bare proxy': [] };
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? [bench.bare, bench.moongate] : [bench.moongate, bench.bare];
+      for (const target of order) {
+        const before = await sampleProcess(target.pid);
+        const watch = watchRss(target.pid, 250);
+        const result = await load(bench, target, { stream, connections: settings.connections, durationMs: roundMs });
+        const samples = await watch.stop();
+        const after = await sampleProcess(target.pid);
+        bench.peakRss.set(target.pid, Math.max(bench.peakRss.get(target.pid) ?? 0, ...samples.map((sample) => sample.rssBytes)));
+        measured[target.name]?.push({ ...result, cpuUs: after.cpuUs - before.cpuUs });
+        noteErrors(result, `${target.name} ${kind} throughput`, notes);
+        log(`[rps] ${kind} round ${round + 1}/${rounds}, ${target.name}: ${result.rps.toFixed(0)} req/s, ${((after.cpuUs - before.cpuUs) / Math.max(1, result.requests)).toFixed(0)} µs CPU/request`);
+      }
+    }
+    const m = combineRounds(measured.moongate ?? []);
+    const b = combineRounds(measured['bare proxy'] ?? []);
+    const roundRatios = (measured.moongate ?? []).map((round, i) => {
+      const bare = measured['bare proxy']?.[i];
+      return bare === undefined ? null : { rps: ratioOf(round.rps, bare.rps), cpu: ratioOf(round.cpuUs / round.requests, bare.cpuUs / bare.requests) };
+    });
+    const spread = (values: Array<number | null | undefined>): string => {
+      const known = values.filter((value): value is number => typeof value === 'number');
+      return known.length === 0 ? 'n/a' : `${Math.min(...known).toFixed(2)}x to ${Math.max(...known).toFixed(2)}x`;
+    };
+    if (rounds > 1) {
+      notes.push(`${kind} rounds: req/s ratio ${spread(roundRatios.map((r) => r?.rps))}, CPU/request ratio ${spread(roundRatios.map((r) => r?.cpu))} (each of ${rounds} rounds of ${roundMs / 1000} s)`);
+    }
+    log(`  ${kind}: moongate ${m.rps.toFixed(0)} req/s, ${m.cpuUsPerRequest.toFixed(0)} µs CPU/request; bare proxy ${b.rps.toFixed(0)} req/s, ${b.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+    out[stream ? 'stream' : 'nonStream'] = { moongate: m, bare: b, rounds: measured, roundRatios };
     const minRatio = stream ? 0.6 : 0.7;
     const rpsRatio = ratioOf(m.rps, b.rps);
     rows.push(
@@ -221,6 +245,28 @@ async function phaseRps(bench: Bench, rows: Row[], figures: Record<string, unkno
     const ratio = ratioOf(pair.moongate, pair.bare);
     rows.push({ figure: `3. CPU per request, ${key === 'stream' ? 'stream' : 'non-stream'}`, unit: 'µs', moongate: fixed(pair.moongate, 1), bare: fixed(pair.bare, 1), ratio, target: '<= 1.50x', pass: ratio !== null && ratio <= 1.5 });
   }
+}
+
+/**
+ * One figure from several rounds: req/s and CPU/request from the totals (every request
+ * counts once), p50 and p99 as the median of the rounds' own.
+ */
+function combineRounds(rounds: ReadonlyArray<LoadResult & { cpuUs: number }>) {
+  const requests = rounds.reduce((sum, r) => sum + r.requests, 0);
+  const seconds = rounds.reduce((sum, r) => sum + r.durationMs, 0) / 1000;
+  const median = (values: number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+  };
+  return {
+    requests,
+    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+    rps: seconds === 0 ? Number.NaN : requests / seconds,
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+    cpuUsPerRequest: requests === 0 ? Number.NaN : rounds.reduce((sum, r) => sum + r.cpuUs, 0) / requests,
+  };
 }
 
 // ---- figure 2: added latency, one request at a time and at N connections ----
@@ -261,7 +307,7 @@ async function phaseLatency(bench: Bench, rows: Row[], figures: Record<string, u
   );
 
   // At N connections, at a fixed rate every server can carry, so the figure is latency, not queueing.
-  const throughput = figures.throughput as { nonStream?: { moongate: LoadResult } } | undefined;
+  const throughput = figures.throughput as { nonStream?: { moongate: { rps: number } } } | undefined;
   const moongateMax = throughput?.nonStream?.moongate.rps;
   const rate = Math.max(20, Math.round(moongateMax !== undefined ? moongateMax / 2 : settings.quick ? 100 : 300));
   const underLoad: Record<string, LoadResult> = {};
