@@ -56,14 +56,18 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
   }) as unknown as FastifyInstance;
 
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: it runs on every request and needs no promise.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-trace-id', request.id);
     // SPEC.md's table has no 503: a request during shutdown is a 500 api_error, and the
-    // connection closes so the client's next attempt goes to a live process.
+    // connection closes so the client's next attempt goes to a live process. Answering
+    // here without calling done() ends the request (Fastify, "Respond to a request from a hook").
     if (options.inFlight?.draining === true && request.url !== '/healthz') {
       reply.header('connection', 'close');
-      return sendError(reply, new MoongateError('api_error', 'the server is shutting down'), request.id);
+      sendError(reply, new MoongateError('api_error', 'the server is shutting down'), request.id);
+      return;
     }
+    done();
   });
 
   // Bodies are JSON whatever the content-type says: curl -d sends form encoding by default,

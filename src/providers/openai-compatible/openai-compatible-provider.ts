@@ -13,7 +13,7 @@
  * responses are the aggregate of the same events"). Whatever the request, a response that
  * says `text/event-stream` is read as a stream, so an upstream that streams anyway still works.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { MoongateError } from '../../contract/index.js';
 import type { ChatEvent, ChatMessage } from '../../contract/index.js';
 import { SSE_DONE_DATA, SseDecoder, type SseEvent } from '../../sse/index.js';
@@ -59,6 +59,8 @@ export class OpenAICompatibleProvider implements Provider {
   readonly kind: string = 'openai-compatible';
 
   protected readonly url: string;
+  private readonly origin: string;
+  private readonly path: string;
   protected readonly apiKey: string | undefined;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
@@ -68,6 +70,10 @@ export class OpenAICompatibleProvider implements Provider {
 
   constructor(options: OpenAICompatibleProviderOptions) {
     this.url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+    // Parsed once: undici's request(url) parses the URL string on every call.
+    const url = new URL(this.url);
+    this.origin = url.origin;
+    this.path = `${url.pathname}${url.search}`;
     this.apiKey = options.apiKey === '' ? undefined : options.apiKey;
     this.headersTimeoutMs = options.headersTimeoutMs;
     this.bodyTimeoutMs = options.bodyTimeoutMs;
@@ -99,12 +105,13 @@ export class OpenAICompatibleProvider implements Provider {
     const headersTimeout = stream ? this.headersTimeoutMs : this.replyTimeoutMs;
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(this.url, {
+      response = await this.dispatcher.request({
+        origin: this.origin,
+        path: this.path,
         method: 'POST',
         headers,
         body,
         signal,
-        dispatcher: this.dispatcher,
         ...(headersTimeout === undefined ? {} : { headersTimeout }),
         ...(this.bodyTimeoutMs === undefined ? {} : { bodyTimeout: this.bodyTimeoutMs }),
       });
