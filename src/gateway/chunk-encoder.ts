@@ -11,6 +11,9 @@ import type {
   Usage,
 } from '../contract/index.js';
 
+/** What follows a running choice's delta, up to the end of its chunk. */
+const OPEN_CHOICE_TAIL = '"logprobs":null,"finish_reason":null}],"usage":null}';
+
 export class ChunkEncoder {
   /**
    * The fields every chunk of the stream shares, serialised once: each chunk then costs the
@@ -41,6 +44,17 @@ export class ChunkEncoder {
   }
 
   delta(event: DeltaEvent): string {
+    // Nearly every chunk of a reply is text alone, answer or reasoning: written without
+    // building the choice objects, byte for byte what the general path below gives.
+    if (event.refusal === undefined && event.toolCalls === undefined) {
+      if (event.reasoning === undefined && event.content !== undefined) {
+        return `${this.head}[{"index":${event.index},"delta":{"content":${JSON.stringify(event.content)}},${OPEN_CHOICE_TAIL}`;
+      }
+      if (event.content === undefined && event.reasoning !== undefined) {
+        const text = JSON.stringify(event.reasoning);
+        return `${this.head}[{"index":${event.index},"delta":{"reasoning_content":${text},"reasoning":${text}},${OPEN_CHOICE_TAIL}`;
+      }
+    }
     const delta: ChunkDelta = {};
     if (event.content !== undefined) delta.content = event.content;
     if (event.reasoning !== undefined) {

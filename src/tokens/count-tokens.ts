@@ -5,7 +5,9 @@
  * token), each earlier assistant message 2 more (an empty thinking block), and the
  * generation prompt 4. "Hello" alone is 1 + 4 + 4 = 9 tokens.
  */
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { o200k } from './o200k-encoding.js';
+
+const { countTokens } = o200k;
 import type { ChatMessage, ToolDefinition } from '../contract/index.js';
 
 const PER_MESSAGE = 4;

@@ -62,6 +62,16 @@ describe('ChunkEncoder', () => {
     expect(odd.delta({ type: 'delta', index: 0, content: 'a\n"b"' })).toBe(
       whole([{ index: 0, delta: { content: 'a\n"b"' }, logprobs: null, finish_reason: null }], null),
     );
+    // The plain text deltas take a shortcut of their own: the same bytes, for any text.
+    for (const text of ['', 'a\u2028b\u0000 \ud83d\ude80 \ud800 lone', '</script>']) {
+      expect(odd.delta({ type: 'delta', index: 2, content: text })).toBe(whole([{ index: 2, delta: { content: text }, logprobs: null, finish_reason: null }], null));
+      expect(odd.delta({ type: 'delta', index: 0, reasoning: text })).toBe(
+        whole([{ index: 0, delta: { reasoning_content: text, reasoning: text }, logprobs: null, finish_reason: null }], null),
+      );
+    }
+    expect(odd.delta({ type: 'delta', index: 0, content: 'c', reasoning: 'r' })).toBe(
+      whole([{ index: 0, delta: { content: 'c', reasoning_content: 'r', reasoning: 'r' }, logprobs: null, finish_reason: null }], null),
+    );
     expect(odd.finish(0, 'length')).toBe(whole([{ index: 0, delta: {}, logprobs: null, finish_reason: 'length' }], null));
     expect(odd.usage(makeUsage(9, 5, 3))).toBe(whole([], makeUsage(9, 5, 3)));
   });

@@ -5,7 +5,7 @@
  * the ones that complete the character. Concatenating the units' texts gives the input
  * back exactly, and their token counts sum to the text's token count.
  */
-import { decodeGenerator, encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { o200k } from '../../tokens/o200k-encoding.js';
 import { PLAIN_TEXT_ENCODING } from '../../tokens/count-tokens.js';
 
 export interface TokenUnit {
@@ -60,7 +60,7 @@ function segmentUnits(text: string): readonly TokenUnit[] {
 }
 
 function split(text: string): readonly TokenUnit[] {
-  const ids = encode(text, PLAIN_TEXT_ENCODING);
+  const ids = o200k.encode(text, PLAIN_TEXT_ENCODING);
   let pulled = 0;
   const counted: Iterable<number> = {
     *[Symbol.iterator]() {
@@ -75,7 +75,7 @@ function split(text: string): readonly TokenUnit[] {
   const units: TokenUnit[] = [];
   let consumed = 0;
   let joined = '';
-  for (const piece of decodeGenerator(counted)) {
+  for (const piece of o200k.decodeGenerator(counted)) {
     units.push({ text: piece, tokens: pulled - consumed });
     consumed = pulled;
     joined += piece;

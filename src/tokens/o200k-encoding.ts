@@ -1,0 +1,31 @@
+/**
+ * The o200k encoding, loaded once for the whole process (token counting and the simulator).
+ *
+ * gpt-tokenizer ships its 200,000 ranks as a 2.4 MB JavaScript array literal. Compiling that
+ * as code left the process about 16 MiB more RSS than `JSON.parse` of the same ranks
+ * (docs/operations.md, "Memory"), so the build writes them out as JSON
+ * (`scripts/write-token-ranks.mjs` → `dist/tokens/o200k_base.json`) and this module reads
+ * that. Run from the sources (the tests), where there is no such file, it takes the
+ * package's own module instead. Either way the encoding is built by the package from the
+ * same ranks, so the counts are the same.
+ */
+import { readFileSync } from 'node:fs';
+import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
+
+type Ranks = (string | number[])[];
+
+/** Next to the compiled module: dist/tokens/o200k_base.json. */
+const RANKS_JSON = new URL('./o200k_base.json', import.meta.url);
+
+function builtRanks(): Ranks | undefined {
+  try {
+    return JSON.parse(readFileSync(RANKS_JSON, 'utf8')) as Ranks;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+const ranks: Ranks = builtRanks() ?? (await import('gpt-tokenizer/bpeRanks/o200k_base')).default;
+
+export const o200k = GptEncoding.getEncodingApi('o200k_base', () => ranks);

@@ -1,0 +1,30 @@
+/**
+ * The o200k ranks the server reads (dist/tokens/o200k_base.json, written by
+ * scripts/write-token-ranks.mjs during `npm run build`, which `npm test` runs first) are the
+ * package's own, and the encoding built from them tokenizes exactly as the package does.
+ */
+import { readFileSync } from 'node:fs';
+import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
+import packageRanks from 'gpt-tokenizer/bpeRanks/o200k_base';
+import { encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { describe, expect, it } from 'vitest';
+
+const built = new URL('../../dist/tokens/o200k_base.json', import.meta.url);
+
+describe('the o200k ranks written by the build', () => {
+  const ranks = JSON.parse(readFileSync(built, 'utf8')) as (string | number[])[];
+
+  it('are the package ranks, entry for entry (byte-sequence tokens included)', () => {
+    expect(ranks).toHaveLength(packageRanks.length);
+    expect(ranks.some((rank) => Array.isArray(rank))).toBe(true);
+    expect(ranks).toEqual(packageRanks);
+  });
+
+  it('make an encoding that tokenizes like the package', () => {
+    const fromJson = GptEncoding.getEncodingApi('o200k_base', () => ranks);
+    const plain = { disallowedSpecial: new Set<string>() };
+    for (const text of ['Hello', '안녕하세요, 세계!', 'naïve café 🍵🚀', '  \n\t x', 'const x = { "a": [1, 2] };', '<|endoftext|>', '\u0000\uffff']) {
+      expect(fromJson.encode(text, plain)).toEqual(encode(text, plain));
+    }
+  });
+});
