@@ -32,7 +32,6 @@ export interface SseEvent {
 }
 
 const LF = 0x0a;
-const CR = 0x0d;
 const NULL_CHAR = '\u0000';
 const DIGITS_ONLY = /^[0-9]+$/;
 
@@ -82,9 +81,15 @@ export class SseDecoder {
       this.pendingCr = false;
       if (text.charCodeAt(0) === LF) start = 1;
     }
-    for (let i = start; i < text.length; i++) {
-      const code = text.charCodeAt(i);
-      if (code !== LF && code !== CR) continue;
+    // Line breaks are found with indexOf (native) rather than by testing every character:
+    // an event is a few hundred characters and one or two line breaks. Most streams hold
+    // no CR at all, so its search usually runs once per chunk.
+    let nextCr = text.indexOf('\r', start);
+    for (;;) {
+      const nextLf = text.indexOf('\n', start);
+      if (nextCr !== -1 && nextCr < start) nextCr = text.indexOf('\r', start);
+      const i = nextLf === -1 ? nextCr : nextCr === -1 ? nextLf : Math.min(nextLf, nextCr);
+      if (i === -1) break;
       const tail = text.slice(start, i);
       let line: string;
       if (this.lineParts.length > 0) {
@@ -94,14 +99,14 @@ export class SseDecoder {
       } else {
         line = tail;
       }
-      if (code === CR) {
-        if (i + 1 < text.length) {
-          if (text.charCodeAt(i + 1) === LF) i++;
+      start = i + 1;
+      if (i === nextCr) {
+        if (start < text.length) {
+          if (text.charCodeAt(start) === LF) start++;
         } else {
           this.pendingCr = true;
         }
       }
-      start = i + 1;
       this.processLine(line, events);
     }
     if (start < text.length) this.lineParts.push(text.slice(start));
