@@ -148,8 +148,7 @@ export class HoldLedger {
    * its own conditional update with its own answer: one commit (one write to the log) for
    * the turn instead of one per request. Holds are not kept across a restart on SQLite
    * (they are reset at start), so nothing waits for durability here; the transaction only
-   * saves the work of a commit per hold. If it fails, each hold is tried again on its own,
-   * so one bad hold does not refuse its neighbours.
+   * saves the work of a commit per hold.
    */
   async #runTurn(): Promise<void> {
     const turn = this.#turn;
@@ -163,8 +162,15 @@ export class HoldLedger {
         });
         turn.forEach((pending, i) => pending.resolve(answers[i] === true));
         return;
-      } catch {
-        // Rolled back: nothing of the turn was held; each is tried alone below.
+      } catch (error) {
+        // Rolled back: nothing of the turn was held. A database locked by another process
+        // past busy_timeout would only make each hold wait that long again (and better-sqlite3
+        // waits synchronously), so the whole turn gets that error; any other failure is
+        // tried hold by hold below, so one bad hold does not refuse its neighbours.
+        if (isLockedError(error)) {
+          for (const pending of turn) pending.reject(error);
+          return;
+        }
       }
     }
     for (const pending of turn) {
@@ -239,6 +245,12 @@ export class HoldLedger {
       await trx.deleteFrom('instances').where('id', '=', this.instanceId).execute();
     });
   }
+}
+
+/** SQLITE_BUSY or SQLITE_LOCKED (and their extended codes): another connection has the lock. */
+function isLockedError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
 function processIsAlive(pid: number): boolean {

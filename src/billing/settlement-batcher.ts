@@ -145,7 +145,7 @@ class SettlementQueries {
 }
 
 /** Every column of a usage row: all are written, so a row's shape never changes the statement. */
-const USAGE_COLUMNS = [
+export const USAGE_COLUMNS = [
   'trace_id',
   'created_at',
   'person_id',
@@ -164,6 +164,10 @@ const USAGE_COLUMNS = [
   'ttft_ms',
   'channel',
 ] as const satisfies ReadonlyArray<keyof UsageTable>;
+
+/** Fails to compile when UsageTable gains a column the list above does not name. */
+const USAGE_COLUMNS_COMPLETE: Exclude<keyof UsageTable, (typeof USAGE_COLUMNS)[number]> extends never ? true : never = true;
+void USAGE_COLUMNS_COMPLETE;
 
 /** Usage rows, holds removed, wallets charged: one transaction for the whole batch. */
 async function commit(trx: Transaction<Database>, queries: SettlementQueries, settlements: readonly Settlement[], recordedHolds: boolean): Promise<void> {

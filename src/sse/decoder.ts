@@ -84,9 +84,12 @@ export class SseDecoder {
     // Line breaks are found with indexOf (native) rather than by testing every character:
     // an event is a few hundred characters and one or two line breaks. Most streams hold
     // no CR at all, so its search usually runs once per chunk.
+    // Each search is redone only once the line it found is consumed, and never after it
+    // found none: a chunk costs one pass per kind of line break, whatever its line count.
     let nextCr = text.indexOf('\r', start);
+    let nextLf = text.indexOf('\n', start);
     for (;;) {
-      const nextLf = text.indexOf('\n', start);
+      if (nextLf !== -1 && nextLf < start) nextLf = text.indexOf('\n', start);
       if (nextCr !== -1 && nextCr < start) nextCr = text.indexOf('\r', start);
       const i = nextLf === -1 ? nextCr : nextCr === -1 ? nextLf : Math.min(nextLf, nextCr);
       if (i === -1) break;

@@ -10,6 +10,7 @@
  * same ranks, so the counts are the same.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
 
 type Ranks = (string | number[])[];
@@ -17,12 +18,26 @@ type Ranks = (string | number[])[];
 /** Next to the compiled module: dist/tokens/o200k_base.json. */
 const RANKS_JSON = new URL('./o200k_base.json', import.meta.url);
 
+const INSTALLED_VERSION = (createRequire(import.meta.url)('gpt-tokenizer/package.json') as { version: string }).version;
+
+/**
+ * The ranks the build wrote, if they are there, whole, and from the installed version of the
+ * package (a dist/ left from before an upgrade must not count tokens, and so bill, differently
+ * from the package); otherwise undefined, and the package's module is used.
+ */
 function builtRanks(): Ranks | undefined {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(RANKS_JSON, 'utf8')) as Ranks;
+    text = readFileSync(RANKS_JSON, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
+  }
+  try {
+    const file = JSON.parse(text) as { version?: unknown; ranks?: unknown };
+    return file.version === INSTALLED_VERSION && Array.isArray(file.ranks) ? (file.ranks as Ranks) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { sql, type Insertable } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { USAGE_COLUMNS } from '../../src/billing/settlement-batcher.js';
 import type { UsageTable } from '../../src/store/database.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { PreparedInsert, PreparedQuery } from '../../src/store/prepared-query.js';
@@ -60,25 +61,7 @@ describeEachDialect((target) => {
   });
 
   it('inserts batches of any size, each row with its own values, nulls kept', async () => {
-    const insert = new PreparedInsert<Insertable<UsageTable>>((rows) => store.db.insertInto('usage').values(rows).compile(), [
-      'trace_id',
-      'created_at',
-      'person_id',
-      'credential_id',
-      'service_id',
-      'wallet_id',
-      'model',
-      'stream',
-      'status',
-      'error_code',
-      'prompt_tokens',
-      'cached_tokens',
-      'completion_tokens',
-      'cost',
-      'duration_ms',
-      'ttft_ms',
-      'channel',
-    ]);
+    const insert = new PreparedInsert<Insertable<UsageTable>>((rows) => store.db.insertInto('usage').values(rows).compile(), USAGE_COLUMNS);
     const row = (i: number): Insertable<UsageTable> => ({
       trace_id: `prep-${i}`,
       created_at: 1_700_000_000_000 + i,

@@ -12,7 +12,13 @@ import { describe, expect, it } from 'vitest';
 const built = new URL('../../dist/tokens/o200k_base.json', import.meta.url);
 
 describe('the o200k ranks written by the build', () => {
-  const ranks = JSON.parse(readFileSync(built, 'utf8')) as (string | number[])[];
+  const file = JSON.parse(readFileSync(built, 'utf8')) as { version: string; ranks: (string | number[])[] };
+  const ranks = file.ranks;
+
+  it('name the installed package version they came from', () => {
+    const installed = (JSON.parse(readFileSync(new URL('../../node_modules/gpt-tokenizer/package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    expect(file.version).toBe(installed);
+  });
 
   it('are the package ranks, entry for entry (byte-sequence tokens included)', () => {
     expect(ranks).toHaveLength(packageRanks.length);

@@ -10,8 +10,9 @@
  * and it serves what the old created_at index did (pruning and time ranges), so that
  * index goes. The person's pages keep their (person_id, created_at) index.
  *
- * The table is rebuilt (SQLite cannot change a primary key in place), the same way on
- * both dialects, inside the migration's transaction.
+ * PostgreSQL changes the key in place (no copy: the new key's index is built by one scan,
+ * with the table locked meanwhile). SQLite cannot change a primary key, so there the table
+ * is rebuilt inside the migration's transaction.
  */
 import { sql, type Kysely } from 'kysely';
 
@@ -65,10 +66,28 @@ async function rebuild(db: Kysely<unknown>, key: 'time' | 'trace'): Promise<void
   if (key === 'trace') await db.schema.createIndex('usage_created_at_index').on('usage').column('created_at').execute();
 }
 
+/**
+ * Whether the database is PostgreSQL (a migration is not told). SQLite has no
+ * current_setting(); a statement that fails to prepare there leaves the transaction as it was.
+ */
+async function onPostgres(db: Kysely<unknown>): Promise<boolean> {
+  try {
+    await sql`select current_setting('server_version_num')`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await rebuild(db, 'time');
+  if (!(await onPostgres(db))) return rebuild(db, 'time');
+  // 0002 made the key with the column (`primary key`), which PostgreSQL names usage_pkey.
+  await sql`alter table usage drop constraint usage_pkey, add constraint usage_time_key primary key (created_at, trace_id)`.execute(db);
+  await db.schema.dropIndex('usage_created_at_index').execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await rebuild(db, 'trace');
+  if (!(await onPostgres(db))) return rebuild(db, 'trace');
+  await sql`alter table usage drop constraint usage_time_key, add constraint usage_pkey primary key (trace_id)`.execute(db);
+  await db.schema.createIndex('usage_created_at_index').on('usage').column('created_at').execute();
 }
