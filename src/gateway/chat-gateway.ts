@@ -336,9 +336,9 @@ export class ChatGateway {
         let reported: UsageEvent | undefined;
         // A choice's role chunk goes out with its first event, so an upstream that sends
         // fewer choices than n (Ollama ignores n) gets the same choices as non-stream.
+        // Callers check `started` first, so an event of a started choice awaits nothing extra.
         const started = new Set<number>();
-        const start = (index: number): Promise<void> | undefined => {
-          if (started.has(index)) return undefined;
+        const start = (index: number): Promise<void> => {
           started.add(index);
           return sink.send(encoder.role(index));
         };

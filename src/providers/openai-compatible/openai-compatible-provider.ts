@@ -58,7 +58,6 @@ const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 export class OpenAICompatibleProvider implements Provider {
   readonly kind: string = 'openai-compatible';
 
-  protected readonly url: string;
   private readonly origin: string;
   private readonly path: string;
   protected readonly apiKey: string | undefined;
@@ -69,9 +68,8 @@ export class OpenAICompatibleProvider implements Provider {
   private readonly replyTimeoutMs: number | undefined;
 
   constructor(options: OpenAICompatibleProviderOptions) {
-    this.url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
     // Parsed once: undici's request(url) parses the URL string on every call.
-    const url = new URL(this.url);
+    const url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/chat/completions`);
     this.origin = url.origin;
     this.path = `${url.pathname}${url.search}`;
     this.apiKey = options.apiKey === '' ? undefined : options.apiKey;
