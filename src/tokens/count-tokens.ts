@@ -29,7 +29,20 @@ export const PLAIN_TEXT_ENCODING = { disallowedSpecial: new Set<string>() };
  * at most a token per slice.
  */
 const RUN_SLICE = 128;
-const LONG_RUN = /\S{128,}|\s{128,}/g;
+/**
+ * The first RUN_SLICE characters of a long run. The run's end is found by NEXT_SPACE or
+ * NEXT_NON_SPACE: an open-ended `\S{128,}` keeps a backtracking entry per character, and
+ * V8 overflows its stack on a run of about 8 million (a 16 MiB body can hold one).
+ */
+const LONG_RUN = /\S{128}|\s{128}/g;
+const NEXT_SPACE = /\s/g;
+const NEXT_NON_SPACE = /\S/g;
+
+function runEnd(text: string, from: number, spaces: boolean): number {
+  const next = spaces ? NEXT_NON_SPACE : NEXT_SPACE;
+  next.lastIndex = from;
+  return next.exec(text)?.index ?? text.length;
+}
 
 export function countTextTokens(text: string): number {
   if (text.length === 0) return 0;
@@ -38,13 +51,14 @@ export function countTextTokens(text: string): number {
   let total = 0;
   let last = 0;
   LONG_RUN.lastIndex = 0;
-  for (const run of text.matchAll(LONG_RUN)) {
+  for (let run = LONG_RUN.exec(text); run !== null; run = LONG_RUN.exec(text)) {
     if (run.index > last) total += countTokens(text.slice(last, run.index), PLAIN_TEXT_ENCODING);
-    const end = run.index + run[0].length;
+    const end = runEnd(text, run.index + RUN_SLICE, /\s/.test(run[0].charAt(0)));
     for (let at = run.index; at < end; at += RUN_SLICE) {
       total += countTokens(text.slice(at, Math.min(at + RUN_SLICE, end)), PLAIN_TEXT_ENCODING);
     }
     last = end;
+    LONG_RUN.lastIndex = end;
   }
   if (last < text.length) total += countTokens(text.slice(last), PLAIN_TEXT_ENCODING);
   return total;

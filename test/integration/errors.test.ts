@@ -111,6 +111,17 @@ describe('errors', () => {
     }
   });
 
+  it('a prompt of one 10-million-character word (a pasted blob) is too long for the context, not a server error', async () => {
+    const server = await startTestServer();
+    try {
+      const res = await server.chat({ ...hello, messages: [{ role: 'user', content: 'Q'.repeat(10_000_000) }] });
+      const body = await expectError(res, 400, 'bad_request');
+      expect(body.error.message).toMatch(/exceeds kimi-k2\.5's context of 262144 tokens/);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('max_tokens beyond the context: 400 bad_request', async () => {
     const body = await expectError(
       await post('/kimi/chat/completions', JSON.stringify({ ...hello, model: 'kimi-k2-0711-preview', max_tokens: 200_000 })),

@@ -1,6 +1,6 @@
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
-import { countPromptTokens, countTextTokens } from '../../src/tokens/count-tokens.js';
+import { PLAIN_TEXT_ENCODING, countPromptTokens, countTextTokens } from '../../src/tokens/count-tokens.js';
 
 describe('countPromptTokens (SPEC.md: Kimi template arithmetic over o200k)', () => {
   it('counts the seed\'s "Hello" request as 9', () => {
@@ -59,4 +59,28 @@ describe('long runs', () => {
     expect(countTextTokens(prose)).toBe(countTokens(prose));
     expect(countTextTokens(`${prose}https://example.com/${'x'.repeat(300)}`)).toBeGreaterThan(countTokens(prose));
   });
+
+  it('slices each run from its first character to its last, and counts the text between as it is', () => {
+    const text = `${'word '.repeat(10)}${'x'.repeat(300)} more words${' '.repeat(201)}end`;
+    const count = (piece: string): number => countTokens(piece, PLAIN_TEXT_ENCODING);
+    const expected =
+      count('word '.repeat(10)) +
+      2 * count('x'.repeat(128)) +
+      count('x'.repeat(44)) +
+      count(' more words') +
+      count(' '.repeat(128)) +
+      count(' '.repeat(73)) +
+      count('end');
+    expect(countTextTokens(text)).toBe(expected);
+  });
+
+  it('counts a run of millions of characters (a 16 MiB body can hold one) without overflowing the stack', () => {
+    for (const unit of ['y', ' ']) {
+      const text = `start ${unit.repeat(9_000_000)} end`;
+      const tokens = countTextTokens(text);
+      const perChar = countTextTokens(unit.repeat(1024)) / 1024;
+      expect(Math.abs(tokens / text.length - perChar)).toBeLessThan(1 / 128 + 0.01);
+    }
+  });
 });
+
