@@ -2,6 +2,15 @@
  * Writes a stream's chunks to the raw response as Server-Sent Events, honouring
  * backpressure. The framing comes from src/sse/, the only place that writes `data: `.
  *
+ * The events of one turn of the event loop go out as one write. An upstream's network
+ * chunk usually holds several events; the gateway sends each as it reads it, and a write
+ * per event cost an HTTP chunk header, a buffer and an iovec each. So `send` appends to a
+ * pending text and the first send of a turn schedules the write on `process.nextTick`,
+ * which runs once the promise jobs of the turn (the gateway's loop over the chunk) are
+ * done. Nothing waits longer than that turn, and no more than the response's high-water
+ * mark waits at all. Backpressure is unchanged in effect: once a write is refused, every
+ * send waits for `drain` (or the client leaving).
+ *
  * While the response is open and nothing has been written for `keepAliveMs`, a
  * `: keep-alive` comment goes out (every SSE reader ignores comments), so proxies and load
  * balancers with idle timeouts do not cut a model that is thinking quietly.
@@ -15,6 +24,12 @@ const WRITTEN: Promise<void> = Promise.resolve();
 
 export class SseSink implements ChunkSink {
   private timer: NodeJS.Timeout | undefined;
+  /** Events sent this turn and not yet written. */
+  private pending = '';
+  /** A write of `pending` is scheduled for the end of this turn. */
+  private scheduled = false;
+  /** Set while the socket refuses more: resolves at `drain` or `close`. */
+  private blocked: Promise<void> | undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -31,26 +46,42 @@ export class SseSink implements ChunkSink {
   /** Writes a keep-alive comment now (the stream was committed after a silence already). */
   ping(): void {
     if (this.closed) return;
-    this.res.write(KEEP_ALIVE);
-    this.arm();
+    this.pending += KEEP_ALIVE;
+    this.flush();
   }
 
+  /** Not an async function: a send the socket can take needs no promise of its own. */
   send(json: string): Promise<void> {
-    return this.write(encodeSseData(json));
+    if (this.closed) return WRITTEN;
+    this.pending += encodeSseData(json);
+    // A turn that sends a lot (a provider that yields without waiting) writes as it goes,
+    // so backpressure still stops it after a socket buffer's worth, not after the turn.
+    if (this.pending.length >= this.res.writableHighWaterMark) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(flushSink, this);
+    }
+    return this.blocked ?? WRITTEN;
   }
 
+  /** Writes what is pending and the terminator, in one write, and ends the response. */
   async done(): Promise<void> {
     this.disarm();
+    if (this.blocked !== undefined) await this.blocked;
     if (this.closed) return;
-    await this.write(SSE_DONE);
-    this.res.end();
+    const text = this.pending + SSE_DONE;
+    this.pending = '';
+    this.res.end(text);
   }
 
-  /** Not an async function: a write the socket took at once needs no promise of its own. */
-  private write(text: string): Promise<void> {
-    if (this.closed) return WRITTEN;
+  /** Writes what the turn's sends left pending. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending === '' || this.closed) return;
+    const text = this.pending;
+    this.pending = '';
     this.arm();
-    return this.res.write(text) ? WRITTEN : this.drained();
+    if (!this.res.write(text) && this.blocked === undefined) this.blocked = this.drained();
   }
 
   /**
@@ -80,10 +111,15 @@ export class SseSink implements ChunkSink {
       const done = (): void => {
         this.res.off('drain', done);
         this.res.off('close', done);
+        this.blocked = undefined;
         resolve();
       };
       this.res.on('drain', done);
       this.res.on('close', done);
     });
   }
+}
+
+function flushSink(sink: SseSink): void {
+  sink.flush();
 }
