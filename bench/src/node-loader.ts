@@ -78,7 +78,11 @@ async function runJob(settings: NodeLoadSettings): Promise<Omit<LoadResult, 'id'
       const wait = due - performance.now();
       if (wait > 1) await sleep(wait);
       sent++;
-      const request = one(due).finally(() => pending.delete(request));
+      // Timed from when it was due (a late send counts against the server, not hidden by the
+      // loader), or from when it went out if that was earlier: a request less than 1 ms from
+      // due is sent at once, and a timer may fire before its due time, so timing an early send
+      // from its due time read as zero or negative latency.
+      const request = one(Math.min(due, performance.now())).finally(() => pending.delete(request));
       pending.add(request);
     }
     await Promise.all(pending);
