@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { INSPECTOR_LISTENING, INSPECTOR_NOISE, INSPECT_PORT_FLAG } from './live-heap.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'moongate.js');
@@ -19,6 +20,8 @@ export interface MoongateProcess {
   /** e.g. http://127.0.0.1:41234 */
   url: string;
   token: string;
+  /** Opens moongate's inspector (SIGUSR1) on first use and returns its WebSocket address (live-heap.ts). */
+  inspector(): Promise<string>;
   /** One line per pipeline piece: what is on and how it was switched on, or why not. */
   pipeline: string[];
   stop(): Promise<void>;
@@ -125,12 +128,33 @@ export async function startMoongate(
   // flag given twice, the last one counts, so --moongate-node-flags can override it.
   const ownFlags = await launcherNodeFlags();
   const nodeArgs = [...ownFlags, ...profile, ...(flags.nodeFlags ?? [])];
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Not among the flags reported: it only says where an inspector would listen (live-heap.ts).
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, INSPECT_PORT_FLAG, BIN, 'serve'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
+  let errors = '';
   child.stderr?.setEncoding('utf8').on('data', (part: string) => {
     output += part;
-    for (const line of part.trim().split('\n')) if (line !== '') log(`moongate: ${line}`);
+    errors += part;
+    for (const line of part.trim().split('\n')) if (line !== '' && !INSPECTOR_NOISE.test(line)) log(`moongate: ${line}`);
   });
+  let inspector: Promise<string> | undefined;
+  const openInspector = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("moongate's inspector did not start within 10 s")), 10_000);
+      const check = (): void => {
+        const found = INSPECTOR_LISTENING.exec(errors)?.[1];
+        if (found === undefined) return;
+        clearTimeout(timer);
+        child.stderr?.off('data', check);
+        resolve(found);
+      };
+      child.stderr?.on('data', check);
+      child.kill('SIGUSR1');
+    });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`moongate did not start within 30 s: ${output.trim()}`)), 30_000);
     child.stdout?.setEncoding('utf8').on('data', (part: string) => {
@@ -158,6 +182,7 @@ export async function startMoongate(
     url,
     token,
     pipeline,
+    inspector: () => (inspector ??= openInspector()),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -15,6 +15,7 @@ import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
 import { formatMarkdown, formatTable, ratioOf, type BenchReport, type Pair, type Row } from './bench-report.js';
 import type { LoadResult, UpstreamMode } from './child-messages.js';
 import { startMoongate, type MoongateProcess } from './moongate-process.js';
+import { liveHeapBytes } from './live-heap.js';
 import { NodeLoaderClient } from './node-loader-client.js';
 import { sampleProcess, watchRss } from './process-sample.js';
 import { BENCH_MODEL, STREAM_CONTENT_CHUNKS } from './seed-replies.js';
@@ -144,6 +145,8 @@ interface Bench {
   /** Highest RSS seen under load, per process. */
   peakRss: Map<number, number>;
   loader: NodeLoaderClient;
+  /** moongate's live heap after a full collection, in bytes (live-heap.ts). */
+  moongateLiveHeap(): Promise<number>;
 }
 
 interface LoadOptions {
@@ -417,7 +420,6 @@ async function phaseStreams(bench: Bench, rows: Row[], figures: Record<string, u
 
 // ---- figure 5: memory idle, under load, after load; growth over a soak ----
 
-/** Least-squares slope of RSS over time, in MiB per minute. */
 /** Each sample's RSS replaced by the lowest RSS from that sample to the end. */
 function floorOf(samples: ReadonlyArray<{ atMs: number; rssBytes: number }>): Array<{ atMs: number; rssBytes: number }> {
   const out = samples.map((sample) => ({ ...sample }));
@@ -429,6 +431,7 @@ function floorOf(samples: ReadonlyArray<{ atMs: number; rssBytes: number }>): Ar
   return out;
 }
 
+/** Least-squares slope of RSS over time, in MiB per minute. */
 function growthMiBPerMinute(samples: ReadonlyArray<{ atMs: number; rssBytes: number }>): number {
   if (samples.length < 2) return Number.NaN;
   const xs = samples.map((s) => s.atMs / 60_000);
@@ -450,6 +453,8 @@ async function phaseMemory(bench: Bench, idle: Map<number, number>, rows: Row[],
   const moongateStreamMax = throughput?.stream?.moongate.rps;
   // Both soaked at once, at a rate both carry easily: the figure is growth, not throughput.
   const rate = Math.max(20, Math.min(200, Math.round(moongateStreamMax !== undefined ? moongateStreamMax / 4 : settings.quick ? 50 : 200)));
+  const heapBefore = await bench.moongateLiveHeap();
+  log(`[memory] moongate's live heap after a full collection: ${(heapBefore / MiB).toFixed(2)} MiB`);
   log(`[memory] soak: moongate and the bare proxy at ${rate} stream req/s each for ${settings.soakMs / 1000} s`);
   const targets = [bench.moongate, bench.bare];
   const watches = targets.map((t) => watchRss(t.pid, settings.quick ? 250 : 5_000));
@@ -473,6 +478,15 @@ async function phaseMemory(bench: Bench, idle: Map<number, number>, rows: Row[],
   const steady = samples.map((list) => list.filter((s) => s.atMs >= settings.soakMs / 5));
   const growth: Pair = { moongate: growthMiBPerMinute(floorOf(steady[0] ?? [])), bare: growthMiBPerMinute(floorOf(steady[1] ?? [])) };
   const straightLine: Pair = { moongate: growthMiBPerMinute(steady[0] ?? []), bare: growthMiBPerMinute(steady[1] ?? []) };
+  // What a leak keeps is still reachable after a full collection; a heap still settling at
+  // its size after the earlier phases lifts the RSS floor for minutes, but not this.
+  const heapAfter = await bench.moongateLiveHeap();
+  const soakRequests = results[0]?.requests ?? 0;
+  const heapGrowth = ((heapAfter - heapBefore) / MiB) / (settings.soakMs / 60_000);
+  log(
+    `[memory] moongate's live heap after the soak: ${(heapAfter / MiB).toFixed(2)} MiB ` +
+      `(${heapGrowth >= 0 ? '+' : ''}${heapGrowth.toFixed(2)} MiB/min, ${soakRequests} requests)`,
+  );
   log(`[memory] waiting ${settings.afterLoadMs / 1000} s after load`);
   await new Promise((resolve) => setTimeout(resolve, settings.afterLoadMs));
   const after = await Promise.all(targets.map((t) => sampleProcess(t.pid)));
@@ -488,6 +502,7 @@ async function phaseMemory(bench: Bench, idle: Map<number, number>, rows: Row[],
     row('5. RSS under load (peak)', loadPair),
     row(`5. RSS ${settings.afterLoadMs / 1000} s after load`, afterPair),
     row(`5. RSS growth over a ${settings.soakMs / 1000} s soak (floor)`, { moongate: fixed(growth.moongate), bare: fixed(growth.bare) }, 'MiB/min', '< 1 MiB/min', growth.moongate < 1),
+    { figure: '5. live heap growth over the soak, after a full collection', unit: 'MiB/min', moongate: fixed(heapGrowth), bare: null, ratio: null, target: '', pass: null },
   );
   figures.memory = {
     soakRatePerSecond: rate,
@@ -496,6 +511,13 @@ async function phaseMemory(bench: Bench, idle: Map<number, number>, rows: Row[],
     afterLoadMiB: afterPair,
     growthMiBPerMin: growth,
     straightLineSlopeMiBPerMin: straightLine,
+    liveHeap: {
+      beforeSoakMiB: fixed(heapBefore / MiB, 3),
+      afterSoakMiB: fixed(heapAfter / MiB, 3),
+      growthMiBPerMin: fixed(heapGrowth, 3),
+      bytesPerRequest: soakRequests > 0 ? fixed((heapAfter - heapBefore) / soakRequests, 1) : null,
+      soakRequests,
+    },
     soakSamples: samples,
   };
 }
@@ -600,6 +622,7 @@ async function main(): Promise<void> {
       if (child.pid === undefined) throw new Error('a bench child has no pid');
       return child.pid;
     };
+    const gateProcess = moongate;
     const bench: Bench = {
       settings,
       useWrk,
@@ -609,6 +632,7 @@ async function main(): Promise<void> {
       upstream: { name: 'upstream', url: `${upstreamOrigin}/v1/chat/completions`, pid: pidOf(upstream.child), headers: { authorization: 'Bearer bench' } },
       peakRss: new Map(),
       loader,
+      moongateLiveHeap: async () => liveHeapBytes(await gateProcess.inspector()),
     };
     await checkPath(bench);
     await new Promise((resolve) => setTimeout(resolve, settings.quick ? 200 : 1_000));

@@ -69,9 +69,22 @@ describe('npm run bench -- --quick', () => {
       expect(numbered(n).length, `figure ${n}`).toBeGreaterThan(0);
       for (const row of numbered(n)) {
         expect(Number.isFinite(row.moongate), `${row.figure}: moongate`).toBe(true);
+        // The live heap is read from moongate's inspector only.
+        if (row.figure.startsWith('5. live heap')) continue;
         expect(Number.isFinite(row.bare), `${row.figure}: bare proxy`).toBe(true);
       }
     }
+    // moongate's live heap was read over its inspector before and after the soak: a
+    // collected heap of a running server, tens of MiB, not a placeholder.
+    expect(numbered(5).map((row) => row.figure)).toContain('5. live heap growth over the soak, after a full collection');
+    const liveHeap = (report.figures.memory as { liveHeap: { beforeSoakMiB: number; afterSoakMiB: number; soakRequests: number } }).liveHeap;
+    for (const mib of [liveHeap.beforeSoakMiB, liveHeap.afterSoakMiB]) {
+      expect(mib).toBeGreaterThan(5);
+      expect(mib).toBeLessThan(1024);
+    }
+    expect(liveHeap.soakRequests).toBeGreaterThan(0);
+    // node's own inspector lines are not echoed as moongate's.
+    expect(run.stdout).not.toMatch(/moongate: Debugger/);
     expect(numbered(1).map((row) => row.figure)).toEqual([
       '1. max req/s, non-stream, 32 conns',
       '1. p50, non-stream, 32 conns',
