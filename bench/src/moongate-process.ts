@@ -135,18 +135,20 @@ export async function startMoongate(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  let errors = '';
   child.stderr?.setEncoding('utf8').on('data', (part: string) => {
     output += part;
-    errors += part;
     for (const line of part.trim().split('\n')) if (line !== '' && !INSPECTOR_NOISE.test(line)) log(`moongate: ${line}`);
   });
   let inspector: Promise<string> | undefined;
   const openInspector = (): Promise<string> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("moongate's inspector did not start within 10 s")), 10_000);
+      // `output` has every stderr part by the time this listener (added after its) runs.
+      const timer = setTimeout(() => {
+        child.stderr?.off('data', check);
+        reject(new Error("moongate's inspector did not start within 10 s"));
+      }, 10_000);
       const check = (): void => {
-        const found = INSPECTOR_LISTENING.exec(errors)?.[1];
+        const found = INSPECTOR_LISTENING.exec(output)?.[1];
         if (found === undefined) return;
         clearTimeout(timer);
         child.stderr?.off('data', check);

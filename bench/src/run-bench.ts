@@ -145,8 +145,8 @@ interface Bench {
   /** Highest RSS seen under load, per process. */
   peakRss: Map<number, number>;
   loader: NodeLoaderClient;
-  /** moongate's live heap after a full collection, in bytes (live-heap.ts). */
-  moongateLiveHeap(): Promise<number>;
+  /** moongate's inspector address, opened on first use (live-heap.ts). */
+  moongateInspector(): Promise<string>;
 }
 
 interface LoadOptions {
@@ -453,7 +453,7 @@ async function phaseMemory(bench: Bench, idle: Map<number, number>, rows: Row[],
   const moongateStreamMax = throughput?.stream?.moongate.rps;
   // Both soaked at once, at a rate both carry easily: the figure is growth, not throughput.
   const rate = Math.max(20, Math.min(200, Math.round(moongateStreamMax !== undefined ? moongateStreamMax / 4 : settings.quick ? 50 : 200)));
-  const heapBefore = await bench.moongateLiveHeap();
+  const heapBefore = await liveHeapBytes(await bench.moongateInspector());
   log(`[memory] moongate's live heap after a full collection: ${(heapBefore / MiB).toFixed(2)} MiB`);
   log(`[memory] soak: moongate and the bare proxy at ${rate} stream req/s each for ${settings.soakMs / 1000} s`);
   const targets = [bench.moongate, bench.bare];
@@ -480,7 +480,7 @@ async function phaseMemory(bench: Bench, idle: Map<number, number>, rows: Row[],
   const straightLine: Pair = { moongate: growthMiBPerMinute(steady[0] ?? []), bare: growthMiBPerMinute(steady[1] ?? []) };
   // What a leak keeps is still reachable after a full collection; a heap still settling at
   // its size after the earlier phases lifts the RSS floor for minutes, but not this.
-  const heapAfter = await bench.moongateLiveHeap();
+  const heapAfter = await liveHeapBytes(await bench.moongateInspector());
   const soakRequests = results[0]?.requests ?? 0;
   const heapGrowth = ((heapAfter - heapBefore) / MiB) / (settings.soakMs / 60_000);
   log(
@@ -622,7 +622,6 @@ async function main(): Promise<void> {
       if (child.pid === undefined) throw new Error('a bench child has no pid');
       return child.pid;
     };
-    const gateProcess = moongate;
     const bench: Bench = {
       settings,
       useWrk,
@@ -632,7 +631,7 @@ async function main(): Promise<void> {
       upstream: { name: 'upstream', url: `${upstreamOrigin}/v1/chat/completions`, pid: pidOf(upstream.child), headers: { authorization: 'Bearer bench' } },
       peakRss: new Map(),
       loader,
-      moongateLiveHeap: async () => liveHeapBytes(await gateProcess.inspector()),
+      moongateInspector: moongate.inspector,
     };
     await checkPath(bench);
     await new Promise((resolve) => setTimeout(resolve, settings.quick ? 200 : 1_000));
