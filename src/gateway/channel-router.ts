@@ -207,11 +207,25 @@ export class ChannelRouter implements ChatRouter {
     call.signal.addEventListener('abort', onClientAbort, { once: true });
     const unlink = (): void => call.signal.removeEventListener('abort', onClientAbort);
     const upstreamModel = spec.models[call.model.id] ?? call.model.id;
+    // A new attempt: nothing of it is accepted yet; a late word from an attempt that already
+    // failed (its upstream was being aborted) must not count for the next one.
+    call.onAcceptance?.(false);
+    let current = true;
+    const onAccepted = (): void => {
+      if (current) call.onAcceptance?.(true);
+    };
     // A non-stream request is answered in one piece once the reply is complete (the
     // provider asks the upstream for `stream: false`): only the total deadline applies to it.
     const timeouts = call.request.stream ? spec.timeouts : { ...spec.timeouts, firstTokenMs: spec.timeouts.totalMs };
     const events = new TimedEvents(
-      openEvents(channel.provider, { ...call, upstreamModel, signal }),
+      openEvents(channel.provider, {
+        request: call.request,
+        model: call.model,
+        promptTokens: call.promptTokens,
+        upstreamModel,
+        signal,
+        onAccepted,
+      }),
       timeouts,
       (reason) => attemptAbort.abort(reason),
     );
@@ -220,6 +234,7 @@ export class ChannelRouter implements ChatRouter {
     try {
       first = await events.next();
     } catch (error) {
+      current = false;
       const failure = asMoongateError(error);
       if (call.signal.aborted) release('neutral');
       else release(classify(failure).failure ? 'failure' : 'success');

@@ -6,7 +6,8 @@
  * The first event is pulled before anything is sent, so an upstream that fails before
  * producing output becomes a proper HTTP error (and the router may fail over); after
  * that, failures go in-band. Settlement happens before the last byte is sent, so a
- * response a client received complete is always billed.
+ * response a client received complete is always billed; a request that ends early is billed
+ * its prompt and what was generated once an upstream accepted it, stream or not.
  */
 import { CompletionBuilder } from './completion-builder.js';
 import { ChunkEncoder } from './chunk-encoder.js';
@@ -59,8 +60,9 @@ export type RequestOutcome = 'completed' | 'failed' | 'aborted';
 export interface RequestResult {
   outcome: RequestOutcome;
   /**
-   * What the client received, to be billed: null when it received nothing (a request that
-   * failed before its first chunk, or any failed non-stream request).
+   * What is billed (docs/billing.md, "Early ends"): once the upstream accepted the request,
+   * the prompt and every token generated so far (the upstream's own usage when it sent one),
+   * however the request ended; null when no upstream accepted it.
    */
   usage: Usage | null;
   /** Why it failed; null when it completed or the client left. */
@@ -109,6 +111,13 @@ export interface RouteCall {
   model: KimiModel;
   promptTokens: number;
   signal: AbortSignal;
+  /**
+   * Whether the upstream of the current attempt has accepted the request: told false when
+   * an attempt starts, true once its upstream accepted it (docs/billing.md, "Early ends").
+   * The last word is about the attempt that ends the request: a failed-over attempt is not
+   * billed. A router that never tells counts as accepted once the first event is in.
+   */
+  onAcceptance?: (accepted: boolean) => void;
 }
 
 /** An upstream call whose first event has been pulled. */
@@ -181,9 +190,6 @@ class GeneratedText {
     if (event.content !== undefined) this.append(event.content);
     for (const call of event.toolCalls ?? []) if (call.arguments !== undefined) this.append(call.arguments);
   }
-  get empty(): boolean {
-    return this.flat.length === 0 && this.rope === '';
-  }
   tokens(): number {
     return countTextTokens(this.flat.join('') + this.rope);
   }
@@ -252,6 +258,9 @@ export class ChatGateway {
     let settled = false;
     let channel: string | null = null;
     let ttftMs: number | null = null;
+    // Once an upstream accepted the request, its prompt and every token generated are billed,
+    // however it ends (docs/billing.md, "Early ends").
+    let accepted = false;
     const settle = async (
       outcome: RequestOutcome,
       usage: Usage | null,
@@ -274,9 +283,19 @@ export class ChatGateway {
         this.observe({ traceId: exchange.traceId, model: model.id, caller, ...result });
       }
     };
+    const generated = new GeneratedText();
+    let reported: UsageEvent | undefined;
+    const usageOf = (): Usage =>
+      makeUsage(
+        reported?.promptTokens ?? promptTokens,
+        reported?.completionTokens ?? generated.tokens(),
+        reported?.cachedTokens ?? 0,
+      );
+    /** What an early end bills: nothing before acceptance, then the prompt and what was generated. */
+    const billable = (): Usage | null => (accepted ? usageOf() : null);
     const failed = async (error: unknown): Promise<never> => {
       const aborted = exchange.signal.aborted;
-      await settle(aborted ? 'aborted' : 'failed', null, aborted ? null : asMoongateError(error));
+      await settle(aborted ? 'aborted' : 'failed', billable(), aborted ? null : asMoongateError(error));
       throw error;
     };
 
@@ -288,7 +307,12 @@ export class ChatGateway {
         model,
         promptTokens,
         signal: exchange.signal,
+        onAcceptance: (yes) => {
+          accepted = yes;
+        },
       });
+      // An event came: whatever the router said, an upstream accepted the request.
+      accepted = true;
       channel = opened.channel;
       ttftMs = performance.now() - startedAt;
       if (opened.first.done !== true) checkEvent(opened.first.value, request.n);
@@ -299,18 +323,10 @@ export class ChatGateway {
 
     const id = newCompletionId();
     const created = this.clock();
-    const generated = new GeneratedText();
-    const usageOf = (reported: UsageEvent | undefined): Usage =>
-      makeUsage(
-        reported?.promptTokens ?? promptTokens,
-        reported?.completionTokens ?? generated.tokens(),
-        reported?.cachedTokens ?? 0,
-      );
 
     if (!request.stream) {
       try {
         const builder = new CompletionBuilder(id, created, request.model, model.thinking, request.n);
-        let reported: UsageEvent | undefined;
         for (let step = opened.first; step.done !== true; step = await iterator.next()) {
           const event = step.value;
           checkEvent(event, request.n);
@@ -319,7 +335,7 @@ export class ChatGateway {
           else if (event.type === 'finish') builder.finish(event.index, event.reason);
           else reported = event;
         }
-        const usage = usageOf(reported);
+        const usage = usageOf();
         const body = builder.build(usage);
         await settle('completed', usage, null);
         return { kind: 'json', body };
@@ -333,7 +349,6 @@ export class ChatGateway {
     return {
       kind: 'stream',
       pipe: async (sink) => {
-        let reported: UsageEvent | undefined;
         // A choice's role chunk goes out with its first event, so an upstream that sends
         // fewer choices than n (Ollama ignores n) gets the same choices as non-stream.
         // Callers check `started` first, so an event of a started choice awaits nothing extra.
@@ -342,9 +357,6 @@ export class ChatGateway {
           started.add(index);
           return sink.send(encoder.role(index));
         };
-        // What the client has been sent so far: billed however the stream ends.
-        const delivered = (): Usage | null =>
-          started.size === 0 && generated.empty ? null : usageOf(reported);
         try {
           for (let step = opened.first; step.done !== true; step = await iterator.next()) {
             if (sink.closed) break;
@@ -362,23 +374,23 @@ export class ChatGateway {
             }
           }
           if (sink.closed) {
-            await settle('aborted', delivered(), null);
+            await settle('aborted', billable(), null);
             return;
           }
-          const usage = usageOf(reported);
+          const usage = usageOf();
           if (!started.has(0)) await start(0);
           await sink.send(encoder.usage(usage));
           // Billed before the terminator: a client that saw [DONE] was charged.
           await settle('completed', usage, null);
           await sink.done();
         } catch (error) {
-          // The client left: there is nobody to tell, but what it was sent is billed.
+          // The client left: there is nobody to tell, but what was generated for it is billed.
           if (sink.closed || exchange.signal.aborted) {
-            await settle('aborted', delivered(), null);
+            await settle('aborted', billable(), null);
             return;
           }
           const failure = asMoongateError(error);
-          await settle('failed', delivered(), failure);
+          await settle('failed', billable(), failure);
           // SPEC.md: an error after the stream started is a last event, then [DONE].
           if (!started.has(0)) await start(0);
           await sink.send(JSON.stringify(errorEnvelope(failure, exchange.traceId)));
@@ -387,7 +399,7 @@ export class ChatGateway {
           throw error;
         } finally {
           // Whatever happened above (even a settle that threw), the hold must not outlive us.
-          if (!settled) await settle(exchange.signal.aborted ? 'aborted' : 'failed', delivered(), null).catch(() => undefined);
+          if (!settled) await settle(exchange.signal.aborted ? 'aborted' : 'failed', billable(), null).catch(() => undefined);
           await iterator.return?.();
         }
       },

@@ -10,7 +10,8 @@ import { SimulatorProvider } from './simulator/index.js';
  * The provider behind one channel. Connect, header and body (idle) timeouts go to undici,
  * which enforces them on the socket; the first-token, idle and total timers on events
  * live in the router (gateway/timed-events.ts) and apply to every kind. A non-stream
- * request's headers come only once the whole reply is generated: they get the total time.
+ * request's headers get the total time: an upstream that ignores `stream` answers only once
+ * the whole reply is generated.
  */
 export function createChannelProvider(channel: ChannelSpec): Provider {
   const { timeouts } = channel;

@@ -21,6 +21,12 @@ export interface ProviderCall {
   /** The gateway's own count of the prompt (SPEC.md's template arithmetic), so no provider counts it twice. */
   promptTokens: number;
   signal: AbortSignal;
+  /**
+   * Called once the upstream has accepted the request: from then on its prompt is billed,
+   * whatever happens (docs/billing.md, "Early ends"). An HTTP upstream accepts with a 2xx
+   * status (its response headers); the simulator as soon as it takes the request.
+   */
+  onAccepted?: () => void;
 }
 
 export interface Provider {

@@ -5,20 +5,35 @@
 import type { ChatEvent } from '../../src/contract/index.js';
 import type { Provider, ProviderCall } from '../../src/providers/provider.js';
 
-export type ScriptStep = ChatEvent | { type: 'throw'; error: Error } | { type: 'wait'; ms: number };
+/** `accept`: the upstream accepts the request here (ProviderCall.onAccepted), as a 2xx would. */
+export type ScriptStep = ChatEvent | { type: 'throw'; error: Error } | { type: 'wait'; ms: number } | { type: 'accept' };
 
 export class ScriptedProvider implements Provider {
   readonly kind = 'scripted';
   readonly calls: ProviderCall[] = [];
   readonly aborted: ProviderCall[] = [];
 
+  /** Test hooks: told of each call, of the acceptance, and of each event handed out (with its count). */
+  onCall: (() => void) | undefined;
+  onAccept: (() => void) | undefined;
+  onYield: ((count: number) => void) | undefined;
+
   constructor(private readonly script: ScriptStep[]) {}
 
   async *chat(call: ProviderCall): AsyncIterable<ChatEvent> {
     this.calls.push(call);
     call.signal.addEventListener('abort', () => this.aborted.push(call), { once: true });
+    this.onCall?.();
+    let yielded = 0;
     for (const step of this.script) {
+      // As a real provider: nothing more is handed out once the caller left.
+      if (call.signal.aborted) throw call.signal.reason instanceof Error ? call.signal.reason : new Error('aborted');
       if (step.type === 'throw') throw step.error;
+      if (step.type === 'accept') {
+        call.onAccepted?.();
+        this.onAccept?.();
+        continue;
+      }
       if (step.type === 'wait') {
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(resolve, step.ms);
@@ -34,6 +49,7 @@ export class ScriptedProvider implements Provider {
         continue;
       }
       yield step;
+      this.onYield?.(++yielded);
     }
   }
 }

@@ -59,16 +59,17 @@ describe('Moonshot upstream', () => {
     });
   });
 
-  it('asks Moonshot for a non-stream request as one completion (stream: false, no stream_options)', async () => {
-    moonshot.reply({ body: readFixture('moonshot/thinking-completion.json') });
-    const res = await post({ model: 'kimi-k2.5', stream_options: { include_usage: true } });
+  it('asks Moonshot for a non-stream request as a stream with usage, and answers it as one completion', async () => {
+    moonshot.stream(readFixture('moonshot/thinking-stream.sse'));
+    const res = await post({ model: 'kimi-k2.5' });
     expect(res.status).toBe(200);
-    await res.json();
-    expect(moonshot.requests[0]?.headers.accept).toBe('application/json');
+    expect(((await res.json()) as { object: string }).object).toBe('chat.completion');
+    expect(moonshot.requests[0]?.headers.accept).toBe('text/event-stream');
     expect(moonshot.requests[0]?.body).toEqual({
       model: 'kimi-k2.5',
       messages: [{ role: 'user', content: '안녕하세요' }],
-      stream: false,
+      stream: true,
+      stream_options: { include_usage: true },
       max_tokens: 32_768,
     });
   });

@@ -64,7 +64,10 @@ class RecordingSink implements ChunkSink {
 function singleProvider(provider: ScriptedProvider, channel: string): ChatRouter {
   return {
     async open(call) {
-      const events = provider.chat({ ...call, upstreamModel: call.model.id })[Symbol.asyncIterator]();
+      call.onAcceptance?.(false);
+      const events = provider
+        .chat({ ...call, upstreamModel: call.model.id, onAccepted: () => call.onAcceptance?.(true) })
+        [Symbol.asyncIterator]();
       return { channel, first: await events.next(), events };
     },
   };
@@ -182,6 +185,78 @@ describe('gateway settlement', () => {
     if (outcome.kind !== 'stream') throw new Error('expected a stream');
     await outcome.pipe(new RecordingSink(streamed.log));
     expect(streamed.admitter.results[0]?.usage?.completion_tokens).toBe(expected);
+  });
+
+  describe('early ends (docs/billing.md): once accepted, the prompt and what was generated, stream or not', () => {
+    // 9 prompt tokens ("Hello"), then three pieces of text, then the upstream stalls.
+    const PIECES = ['one', ' two', ' three'];
+    const stalled: ScriptStep[] = [{ type: 'accept' }, ...PIECES.map(delta), { type: 'wait', ms: 60_000 }, ...REPLY];
+    const generatedTokens = countTextTokens(PIECES.join(''));
+
+    /** Runs the script until `pieces` deltas were handed out, then the client leaves. */
+    async function cutAfter(stream: boolean, script: ScriptStep[], pieces: number) {
+      const run = setup(script);
+      run.provider.onYield = (count) => {
+        if (count === pieces) run.controller.abort(new Error('the client closed the connection'));
+      };
+      const outcome = handleOrError(run.handle({ stream }));
+      const result = await outcome;
+      if (result !== 'rejected' && result.kind === 'stream') await result.pipe(new RecordingSink(run.log)).catch(() => undefined);
+      expect(run.admitter.results).toHaveLength(1);
+      return run.admitter.results[0] as RequestResult;
+    }
+    const handleOrError = (p: ReturnType<ReturnType<typeof setup>['handle']>) => p.catch(() => 'rejected' as const);
+
+    it('a non-stream request the client left mid-generation bills the prompt and every token generated', async () => {
+      const result = await cutAfter(false, stalled, 3);
+      expect(result.outcome).toBe('aborted');
+      expect(result.usage).toMatchObject({ prompt_tokens: 9, completion_tokens: generatedTokens });
+    });
+
+    it('a stream and a non-stream request cut at the same moment are billed the same', async () => {
+      const plain = await cutAfter(false, stalled, 2);
+      const streamed = await cutAfter(true, stalled, 2);
+      expect(streamed.outcome).toBe('aborted');
+      expect(streamed.usage).toEqual(plain.usage);
+      expect(plain.usage?.completion_tokens).toBe(countTextTokens('one two'));
+    });
+
+    it('a request the client left during prefill (accepted, no token yet) bills the prompt, stream or not', async () => {
+      const prefill: ScriptStep[] = [{ type: 'accept' }, { type: 'wait', ms: 60_000 }, ...REPLY];
+      for (const stream of [false, true]) {
+        const run = setup(prefill);
+        run.provider.onAccept = () => queueMicrotask(() => run.controller.abort(new Error('gone')));
+        await expect(run.handle({ stream })).rejects.toThrow();
+        expect(run.admitter.results).toEqual([expect.objectContaining({ outcome: 'aborted', usage: expect.objectContaining({ prompt_tokens: 9, completion_tokens: 0 }) })]);
+      }
+    });
+
+    it('a request the client left before the upstream accepted it bills nothing', async () => {
+      const run = setup([{ type: 'wait', ms: 60_000 }, { type: 'accept' }, ...REPLY]);
+      run.provider.onCall = () => queueMicrotask(() => run.controller.abort(new Error('gone')));
+      await expect(run.handle({})).rejects.toThrow();
+      expect(run.admitter.results).toEqual([expect.objectContaining({ outcome: 'aborted', usage: null })]);
+    });
+
+    it('an upstream cut or a timeout after acceptance bills the prompt and what was generated, with the error', async () => {
+      for (const error of [new MoongateError('api_error', 'upstream cut'), new MoongateError('timeout')]) {
+        const cut: ScriptStep[] = [{ type: 'accept' }, ...PIECES.map(delta), { type: 'throw', error }];
+        const plain = setup(cut);
+        await expect(plain.handle({})).rejects.toBe(error);
+        expect(plain.admitter.results[0]).toMatchObject({ outcome: 'failed', usage: { prompt_tokens: 9, completion_tokens: generatedTokens } });
+        expect(plain.admitter.results[0]?.error?.code).toBe(error.code);
+        const prefill = setup([{ type: 'accept' }, { type: 'throw', error }]);
+        await expect(prefill.handle({ stream: true })).rejects.toBe(error);
+        expect(prefill.admitter.results[0]).toMatchObject({ outcome: 'failed', usage: { prompt_tokens: 9, completion_tokens: 0 } });
+      }
+    });
+
+    it("the upstream's own usage wins when it sent one before the end", async () => {
+      const withUsage: ScriptStep[] = [{ type: 'accept' }, delta('one'), { type: 'usage', promptTokens: 12, completionTokens: 40, cachedTokens: 3 }, { type: 'throw', error: new MoongateError('api_error', 'cut') }];
+      const run = setup(withUsage);
+      await expect(run.handle({})).rejects.toThrow('cut');
+      expect(run.admitter.results[0]?.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 40, prompt_tokens_details: { cached_tokens: 3 } });
+    });
   });
 
   it('never settles a request that admission refused', async () => {

@@ -95,17 +95,18 @@ describe('MoonshotProvider: the request sent upstream', () => {
     });
   });
 
-  it('asks for a non-stream request as one JSON completion, without stream_options', async () => {
+  it('asks for a non-stream request as a stream with usage (what a cut reply generated is billed)', async () => {
     expect(
       await sentBody({ model: 'kimi-k2-turbo-preview', stream: false, max_completion_tokens: 512, temperature: 0.6 }),
     ).toEqual({
       model: 'kimi-k2-turbo-preview',
       messages: [{ role: 'user', content: 'Hello' }],
-      stream: false,
+      stream: true,
+      stream_options: { include_usage: true },
       max_tokens: 512,
       temperature: 0.6,
     });
-    expect(upstream.requests.at(-1)?.headers.accept).toBe('application/json');
+    expect(upstream.requests.at(-1)?.headers.accept).toBe('text/event-stream');
   });
 
   it('drops what kimi-k2.5 would reject: temperature other than 1, top_p other than 0.95, non-zero penalties', async () => {

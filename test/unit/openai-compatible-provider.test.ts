@@ -125,15 +125,28 @@ describe('OpenAICompatibleProvider: the request sent upstream', () => {
     });
   });
 
-  it('sends a minimal non-stream request as model, messages and stream: false, accepting JSON', async () => {
+  it('sends a non-stream request as a stream with usage too, so a reply cut short shows what was generated', async () => {
     upstream.reply({ body: JSON.stringify(VLLM_COMPLETION) });
     await collect(provider.chat(makeCall({ n: 1, response_format: { type: 'text' }, stream: false })));
     expect(upstream.requests[0]?.body).toEqual({
       model: 'moonshotai/Kimi-K2-Thinking',
       messages: [{ role: 'user', content: 'Hello' }],
-      stream: false,
+      stream: true,
+      stream_options: { include_usage: true },
     });
-    expect(upstream.requests[0]?.headers.accept).toBe('application/json');
+    expect(upstream.requests[0]?.headers.accept).toBe('text/event-stream');
+  });
+
+  it('reports acceptance on a 2xx, before the first event, and never on an error status', async () => {
+    let accepted = 0;
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
+    const events = provider.chat({ ...makeCall({}), onAccepted: () => void accepted++ })[Symbol.asyncIterator]();
+    await events.next();
+    expect(accepted).toBe(1);
+    await events.return?.();
+    upstream.reply({ status: 500, body: '{"error":{"message":"boom"}}' });
+    await expect(collect(provider.chat({ ...makeCall({}), onAccepted: () => void accepted++ }))).rejects.toMatchObject({ code: 'api_error' });
+    expect(accepted).toBe(1);
   });
 
   it('sends every optional field that was set, in a stable order', async () => {

@@ -4,14 +4,14 @@
  * override the hooks (`buildBody`, `buildMessage`, `createChunkReader`, `mapError`) instead
  * of copying the plumbing, as the Vercel AI SDK's openai-compatible base does.
  *
- * A stream request is sent upstream as a stream with usage (`stream_options.include_usage`).
- * A non-stream request is sent as one (`stream: false`): reading one JSON body costs a
- * fraction of reading and re-assembling a stream of events, for moongate and for the
- * upstream. The completion is then read through the same chunk reader, as one chunk whose
- * choices carry the whole message as their delta, so both paths yield the same ChatEvents
- * and the gateway still builds stream and non-stream answers from them (DESIGN.md, "Non-stream
- * responses are the aggregate of the same events"). Whatever the request, a response that
- * says `text/event-stream` is read as a stream, so an upstream that streams anyway still works.
+ * Every request is sent upstream as a stream with usage (`stream_options.include_usage`),
+ * a non-stream one too: only a stream shows what was generated when a reply is cut short
+ * (the client leaves, the upstream fails, a limit expires), and from the moment the upstream
+ * accepted the request every generated token is billed, stream or not (docs/billing.md,
+ * "Early ends"). The gateway assembles a non-stream answer from the same events (DESIGN.md,
+ * "Non-stream responses are the aggregate of the same events"). An upstream that answers
+ * with one JSON completion anyway is read through the same chunk reader, as one chunk whose
+ * choices carry the whole message as their delta.
  */
 import { Agent, type Dispatcher } from 'undici';
 import { MoongateError } from '../../contract/index.js';
@@ -43,8 +43,8 @@ export interface OpenAICompatibleProviderOptions {
   connectTimeoutMs?: number;
   /**
    * Time allowed for the headers of a non-stream request (`headersTimeoutMs` when not set).
-   * An upstream answers a non-stream request only once the whole reply is generated, so the
-   * channel's total time is the fitting limit, not the time to a stream's headers.
+   * An upstream that ignores `stream` answers a non-stream request only once the whole reply
+   * is generated, so the channel's total time is the fitting limit for it.
    */
   replyTimeoutMs?: number;
 }
@@ -135,6 +135,8 @@ export class OpenAICompatibleProvider implements Provider {
           ...(mapped.retryAfter === undefined ? {} : { retryAfter: mapped.retryAfter }),
         });
       }
+      // A 2xx: the upstream accepted the request and bills its prompt from here.
+      call.onAccepted?.();
 
       const reader = this.createChunkReader(call);
       if (!isEventStream(response.headers)) {
@@ -223,7 +225,7 @@ export class OpenAICompatibleProvider implements Provider {
   protected buildHeaders(call: ProviderCall): Record<string, string> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      accept: call.request.stream ? 'text/event-stream' : 'application/json',
+      accept: 'text/event-stream',
     };
     if (this.apiKey !== undefined) headers.authorization = `Bearer ${this.apiKey}`;
     return headers;
@@ -232,17 +234,17 @@ export class OpenAICompatibleProvider implements Provider {
   /**
    * The JSON body sent upstream, in a stable field order. Optional fields appear only when
    * the request set them; `n` only when it is not 1 (the default everywhere), because some
-   * servers (llama.cpp, Ollama) do not know the field. A stream always asks for usage; a
-   * non-stream completion carries it anyway.
+   * servers (llama.cpp, Ollama) do not know the field. Always a stream with usage (see the
+   * top of this file), whatever the client asked.
    */
   protected buildBody(call: ProviderCall): Record<string, unknown> {
     const r = call.request;
     const body: Record<string, unknown> = {
       model: call.upstreamModel,
       messages: r.messages.map((message) => this.buildMessage(message)),
-      stream: r.stream,
+      stream: true,
+      stream_options: { include_usage: true },
     };
-    if (r.stream) body.stream_options = { include_usage: true };
     if (r.n !== 1) body.n = r.n;
     if (r.max_tokens !== undefined) body.max_tokens = r.max_tokens;
     if (r.temperature !== undefined) body.temperature = r.temperature;

@@ -37,6 +37,8 @@ export class SimulatorProvider implements Provider {
   private async *stream(call: ProviderCall): AsyncGenerator<ChatEvent> {
     const { signal } = call;
     if (signal.aborted) throw abortReason(signal);
+    // Taken: from here the prompt is billed, as with a real upstream's 2xx (docs/billing.md).
+    call.onAccepted?.();
     const started = performance.now();
     const { ttftMs, tokensPerSecond } = this.settings;
 
