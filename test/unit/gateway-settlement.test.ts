@@ -65,9 +65,8 @@ function singleProvider(provider: ScriptedProvider, channel: string): ChatRouter
   return {
     async open(call) {
       call.onAcceptance?.(false);
-      const events = provider
-        .chat({ ...call, upstreamModel: call.model.id, onAccepted: () => call.onAcceptance?.(true) })
-        [Symbol.asyncIterator]();
+      const replies = provider.chat({ ...call, upstreamModel: call.model.id, onAccepted: () => call.onAcceptance?.(true) });
+      const events = replies[Symbol.asyncIterator]();
       return { channel, first: await events.next(), events };
     },
   };

@@ -222,7 +222,7 @@ export class OpenAICompatibleProvider implements Provider {
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
-  protected buildHeaders(call: ProviderCall): Record<string, string> {
+  protected buildHeaders(_call: ProviderCall): Record<string, string> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'text/event-stream',
