@@ -34,6 +34,8 @@ const envSchema = z.object({
   MOONGATE_FREE_QUOTA: z.string().regex(/^\d+(\.\d{1,6})?$/, 'must be an amount such as 5.00').optional(),
   MOONGATE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code').default('USD'),
   MOONGATE_USAGE_RETENTION_DAYS: positiveInt.default(90),
+  /** The local file for settlements the store could not take yet; default DATA_DIR/settlement-spool.jsonl. */
+  MOONGATE_SETTLEMENT_SPOOL: z.string().min(1).optional(),
 });
 
 export interface SimulatorSettings {
@@ -68,6 +70,8 @@ export interface BillingConfig {
   freeQuota: number;
   currency: string;
   usageRetentionDays: number;
+  /** Absolute path of the settlement spool (docs/billing.md, "When the store is down"). */
+  settlementSpool: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -98,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       freeQuota: e.MOONGATE_FREE_QUOTA === undefined ? defaultFreeQuota() : parseAmount(e.MOONGATE_FREE_QUOTA),
       currency: e.MOONGATE_CURRENCY,
       usageRetentionDays: e.MOONGATE_USAGE_RETENTION_DAYS,
+      settlementSpool: e.MOONGATE_SETTLEMENT_SPOOL === undefined ? resolve(e.DATA_DIR, 'settlement-spool.jsonl') : resolve(e.MOONGATE_SETTLEMENT_SPOOL),
     },
     channelsFile: loadChannelsFile(env),
   });

@@ -19,6 +19,7 @@ import type { ChannelSpec } from './channels/channel-config.js';
 import { ChannelStore } from './channels/channel-store.js';
 import { defaultChannel } from './channels/default-channel.js';
 import type { Config } from './config.js';
+import { MoongateError } from './contract/index.js';
 import { ChatGateway, type Admitter } from './gateway/chat-gateway.js';
 import { ChannelRouter, type RouterChannel } from './gateway/channel-router.js';
 import { LOG_REDACTIONS, buildApp } from './http/app.js';
@@ -70,9 +71,30 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   let billing: RunningBilling;
   try {
     channels = await resolveChannels(config, store, options);
-    billing = await startBilling(store, { retentionDays: config.billing.usageRetentionDays, currency: config.billing.currency }, (error) => {
-      if (logger !== false) logger.error({ err: error }, 'usage log pruning failed');
-    });
+    billing = await startBilling(
+      store,
+      {
+        retentionDays: config.billing.usageRetentionDays,
+        currency: config.billing.currency,
+        spoolPath: config.billing.settlementSpool,
+        onSettlementTrouble: ({ kind, error, pending }) => {
+          if (logger === false) return;
+          const message = {
+            deferred: 'the store refused settlements: spooled, retrying until they land',
+            retry: 'retrying settlements failed: still spooled, retrying later',
+            spool: 'writing the settlement spool failed: settlements kept in memory, retrying',
+          }[kind];
+          logger.warn({ err: error, pending }, message);
+        },
+      },
+      (error) => {
+        if (logger !== false) logger.error({ err: error }, 'usage log pruning failed');
+      },
+    );
+    const replayed = billing.replayedAtStart;
+    if (logger !== false && replayed.found + replayed.unreadable > 0) {
+      logger.warn(replayed, 'settlement spool replayed at start-up');
+    }
   } catch (error) {
     await store.close();
     throw error;
@@ -87,6 +109,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const inFlight = new InFlightRequests();
   metrics.registerInFlightStreams(() => inFlight.streams);
   metrics.registerHoldTotals(() => billing.admitter.openHolds());
+  metrics.registerSettlements(() => ({ pending: billing.settlements.pending, failures: billing.settlements.failures }));
 
   const gateway = new ChatGateway({
     authenticate: (authorization, serviceSlug) => authenticate(authorization, serviceSlug, store),
@@ -117,7 +140,18 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     keepAliveMs,
     inFlight,
     metrics,
-    readiness: [{ name: 'the store', check: async () => void (await sql`select 1`.execute(store.db)) }],
+    readiness: [
+      { name: 'the store', check: async () => void (await sql`select 1`.execute(store.db)) },
+      {
+        name: 'settlement',
+        // Not ready while billing waits for the store: a load balancer sends the traffic elsewhere.
+        check: () => {
+          const pending = billing.settlements.pending;
+          if (pending === 0) return Promise.resolve();
+          return Promise.reject(new MoongateError('api_error', `not ready: ${pending} settlement${pending === 1 ? '' : 's'} waiting for the store`));
+        },
+      },
+    ],
     accounts,
     trustProxy: config.trustProxy,
     ...(consoleServed ? { webRoot } : {}),

@@ -5,10 +5,18 @@
  * every settle() of the batch resolves when that transaction has committed. So a response's
  * billing is durable before its last byte is sent, at the cost of one commit per batch
  * rather than per request.
+ *
+ * A settlement the store does not take (it is unreachable, or locked) is never lost
+ * (docs/billing.md, "When the store is down"): it is appended to the local spool (fsync'd),
+ * its settle() resolves (its billing is durable there), and it is retried with backoff until
+ * it lands. A retry is idempotent: the usage row's key (created_at, trace_id) is fixed at
+ * admission, so a row that did land (a commit whose answer was lost) is found, not billed
+ * again, and only a row newly written moves money.
  */
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import type { Database, UsageTable } from '../store/database.js';
 import { PreparedInsert, PreparedQuery } from '../store/prepared-query.js';
+import type { SettlementSpool } from './settlement-spool.js';
 
 export interface Settlement {
   /** The usage row; its trace id is the hold's key. */
@@ -17,6 +25,15 @@ export interface Settlement {
   walletId: string | null;
   /** The amount held, given back now. */
   held: number;
+}
+
+/** Something went wrong with settlements, for the log (a warning: nothing is lost). */
+export interface SettlementTrouble {
+  /** `deferred`: settlements the store refused, now spooled and retried; `retry`: a retry failed; `spool`: the spool could not be written (kept in memory). */
+  kind: 'deferred' | 'retry' | 'spool';
+  error: unknown;
+  /** Settlements waiting for the store after this. */
+  pending: number;
 }
 
 export interface SettlementBatcherOptions {
@@ -29,6 +46,12 @@ export interface SettlementBatcherOptions {
    */
   maxDelayMs?: number;
   maxBatch?: number;
+  /** Where settlements the store refused are kept across a stop; without one, in memory only. */
+  spool?: SettlementSpool;
+  /** First wait before a retry (doubled after each failed round, up to retryMaxMs). */
+  retryFirstMs?: number;
+  retryMaxMs?: number;
+  onTrouble?: (trouble: SettlementTrouble) => void;
 }
 
 interface Pending {
@@ -36,6 +59,9 @@ interface Pending {
   resolve(): void;
   reject(error: unknown): void;
 }
+
+const DEFAULT_RETRY_FIRST_MS = 200;
+const DEFAULT_RETRY_MAX_MS = 10_000;
 
 export class SettlementBatcher {
   readonly #maxDelayMs: number | undefined;
@@ -45,6 +71,16 @@ export class SettlementBatcher {
   #immediate: NodeJS.Immediate | undefined;
   #flushing: Promise<void> = Promise.resolve();
   readonly #queries: SettlementQueries;
+  readonly #spool: SettlementSpool | undefined;
+  readonly #retryFirstMs: number;
+  readonly #retryMaxMs: number;
+  readonly #onTrouble: (trouble: SettlementTrouble) => void;
+  /** Settlements the store refused, in order, until they land (all of them are in the spool). */
+  readonly #deferred = new Set<Settlement>();
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelayMs: number;
+  #failures = 0;
+  #closed = false;
 
   /**
    * `recordedHolds`: holds have rows (PostgreSQL) that settlement removes; only holds still
@@ -58,12 +94,33 @@ export class SettlementBatcher {
     this.#maxDelayMs = options.maxDelayMs;
     this.#maxBatch = options.maxBatch ?? 256;
     this.#queries = new SettlementQueries(db);
+    this.#spool = options.spool;
+    this.#retryFirstMs = options.retryFirstMs ?? DEFAULT_RETRY_FIRST_MS;
+    this.#retryMaxMs = options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS;
+    this.#retryDelayMs = this.#retryFirstMs;
+    this.#onTrouble = options.onTrouble ?? (() => undefined);
   }
 
+  /** Settlements waiting for the store (spooled, retried). */
+  get pending(): number {
+    return this.#deferred.size;
+  }
+
+  /** Failed attempts to commit settlements, since start (each batch or retry that failed counts once). */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /**
+   * Resolves once the settlement is durable: committed, or (the store refused it) in the
+   * spool with retries under way. Rejects only if it could be neither committed nor spooled
+   * and the process is stopping.
+   */
   settle(settlement: Settlement): Promise<void> {
-    if (this.#maxDelayMs === 0) return this.db.transaction().execute((trx) => commit(trx, this.#queries, [settlement], this.recordedHolds));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ settlement, resolve, reject });
+      const pending = { settlement, resolve, reject };
+      if (this.#maxDelayMs === 0) return void this.#commitBatch([pending]);
+      this.#queue.push(pending);
       if (this.#maxDelayMs === undefined) this.#flushAfterThisTurn();
       else if (this.#queue.length >= this.#maxBatch) this.#flushSoon(0);
       else this.#flushSoon(this.#maxDelayMs);
@@ -85,6 +142,38 @@ export class SettlementBatcher {
     clearImmediate(this.#immediate);
     this.#immediate = undefined;
     await this.#drain();
+  }
+
+  /**
+   * Reads the spool a previous process left and settles what is in it, before this one
+   * takes traffic. Their holds were released when this process started (SQLite resets every
+   * hold; PostgreSQL gives back the rows settlement does not find), so they are charged
+   * only. Whatever the store does not take yet stays in the spool and is retried.
+   */
+  async replaySpool(): Promise<{ found: number; landed: number; unreadable: number }> {
+    if (this.#spool === undefined) return { found: 0, landed: 0, unreadable: 0 };
+    const { settlements, unreadable } = await this.#spool.read();
+    for (const settlement of settlements) this.#deferred.add({ ...settlement, held: 0 });
+    if (settlements.length === 0) {
+      if (unreadable > 0) await this.#spool.clear();
+      return { found: 0, landed: 0, unreadable };
+    }
+    await this.#retryRound();
+    return { found: settlements.length, landed: settlements.length - this.#deferred.size, unreadable };
+  }
+
+  /**
+   * Commits what is queued, makes one more try at what waits for the store, and stops
+   * retrying. Whatever is still waiting is in the spool, for the next start.
+   */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    if (this.#deferred.size > 0) await this.#retryRound();
+    await this.#flushing;
+    await this.#spool?.close();
   }
 
   #flushSoon(delayMs: number): void {
@@ -109,15 +198,104 @@ export class SettlementBatcher {
 
   async #commitBatch(batch: Pending[]): Promise<void> {
     try {
-      await this.db.transaction().execute((trx) => commit(trx, this.#queries, batch.map((p) => p.settlement), this.recordedHolds));
+      await this.#commit(batch.map((p) => p.settlement));
       for (const p of batch) p.resolve();
+      return;
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]?.reject(error);
+      this.#failures++;
+      if (batch.length === 1) return this.#defer(batch, error);
+      // One bad settlement must not fail its neighbours, but with the store away trying each
+      // would only fail each: the first alone tells which it is.
+      const [first, ...rest] = batch as [Pending, ...Pending[]];
+      if (!(await this.#alone(first))) return this.#defer(batch, error);
+      for (const p of rest) await this.#alone(p);
+    }
+  }
+
+  /** Commits one settlement on its own; a failure defers it. */
+  async #alone(p: Pending): Promise<boolean> {
+    try {
+      await this.#commit([p.settlement]);
+      p.resolve();
+      return true;
+    } catch (error) {
+      this.#failures++;
+      await this.#defer([p], error);
+      return false;
+    }
+  }
+
+  /** The hot path: the usage rows are new (first attempt), so a plain insert; a duplicate would fail it whole. */
+  #commit(settlements: readonly Settlement[]): Promise<void> {
+    return this.db.transaction().execute((trx) => commit(trx, this.#queries, settlements, this.recordedHolds));
+  }
+
+  /** The store refused these: spool them (durable), let their requests end, retry later. */
+  async #defer(batch: Pending[], error: unknown): Promise<void> {
+    for (const p of batch) this.#deferred.add(p.settlement);
+    this.#onTrouble({ kind: 'deferred', error, pending: this.#deferred.size });
+    let spooled = this.#spool === undefined;
+    if (this.#spool !== undefined) {
+      try {
+        await this.#spool.append(batch.map((p) => p.settlement));
+        spooled = true;
+      } catch (spoolError) {
+        this.#onTrouble({ kind: 'spool', error: spoolError, pending: this.#deferred.size });
+      }
+    }
+    for (const p of batch) {
+      // Kept in memory and retried either way; only a stopping process cannot keep an unspooled one.
+      if (spooled || !this.#closed) p.resolve();
+      else p.reject(error);
+    }
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#closed || this.#deferred.size === 0) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#retryRound();
+    }, this.#retryDelayMs);
+    // A process that is done otherwise need not stay up for this: what waits is in the spool.
+    this.#retryTimer.unref();
+  }
+
+  /**
+   * One pass over what waits, in batches, each idempotent. Runs in the same line as the
+   * batches (never beside one). A failed batch is tried one by one only if its first
+   * settlement lands alone; otherwise the store is still away and the round ends.
+   */
+  #retryRound(): Promise<void> {
+    this.#flushing = this.#flushing.then(async () => {
+      const waiting = [...this.#deferred];
+      for (let i = 0; i < waiting.length; i += this.#maxBatch) {
+        const batch = waiting.slice(i, i + this.#maxBatch);
+        if (await this.#retry(batch)) continue;
+        // The store is still away: the rest of the round would only fail the same way.
+        if (batch.length === 1 || !(await this.#retry(batch.slice(0, 1)))) break;
+        for (const settlement of batch.slice(1)) await this.#retry([settlement]);
+      }
+      if (this.#deferred.size === 0) {
+        this.#retryDelayMs = this.#retryFirstMs;
+        await this.#spool?.clear().catch((error: unknown) => this.#onTrouble({ kind: 'spool', error, pending: 0 }));
         return;
       }
-      // One bad settlement must not fail its neighbours: retry each on its own.
-      for (const p of batch) await this.#commitBatch([p]);
+      this.#retryDelayMs = Math.min(this.#retryMaxMs, this.#retryDelayMs * 2);
+      this.#scheduleRetry();
+    });
+    return this.#flushing;
+  }
+
+  async #retry(settlements: readonly Settlement[]): Promise<boolean> {
+    try {
+      await this.db.transaction().execute((trx) => commitOnce(trx, this.#queries, settlements, this.recordedHolds));
+      for (const settlement of settlements) this.#deferred.delete(settlement);
+      return true;
+    } catch (error) {
+      this.#failures++;
+      this.#onTrouble({ kind: 'retry', error, pending: this.#deferred.size });
+      return false;
     }
   }
 }
@@ -171,6 +349,35 @@ void USAGE_COLUMNS_COMPLETE;
 
 /** Usage rows, holds removed, wallets charged: one transaction for the whole batch. */
 async function commit(trx: Transaction<Database>, queries: SettlementQueries, settlements: readonly Settlement[], recordedHolds: boolean): Promise<void> {
+  await moveMoney(trx, queries, settlements, recordedHolds);
+  // SQLite caps bound parameters per statement (32,766); 17 columns × 500 rows stays under it.
+  for (let i = 0; i < settlements.length; i += 500) {
+    await queries.insertUsage.execute(
+      trx,
+      settlements.slice(i, i + 500).map((s) => s.usage),
+    );
+  }
+}
+
+/**
+ * A retry: the rows are written only where their key is not there yet (`on conflict do
+ * nothing`), and money moves only for the rows just written. A settlement that landed
+ * before (a commit whose answer was lost, a spool replayed twice) changes nothing.
+ */
+async function commitOnce(trx: Transaction<Database>, queries: SettlementQueries, settlements: readonly Settlement[], recordedHolds: boolean): Promise<void> {
+  const written = await trx
+    .insertInto('usage')
+    .values(settlements.map((s) => s.usage))
+    .onConflict((conflict) => conflict.doNothing())
+    .returning(['trace_id'])
+    .execute();
+  const fresh = new Set(written.map((row) => row.trace_id));
+  await moveMoney(trx, queries, settlements.filter((s) => fresh.has(s.usage.trace_id)), recordedHolds);
+}
+
+/** Holds removed, wallets charged and holds given back. */
+async function moveMoney(trx: Transaction<Database>, queries: SettlementQueries, settlements: readonly Settlement[], recordedHolds: boolean): Promise<void> {
+  if (settlements.length === 0) return;
   const released = recordedHolds
     ? (await queries.releaseHolds.execute(trx, { traceIds: settlements.map((s) => s.usage.trace_id) })).rows
     : settlements.flatMap((s) => (s.walletId === null ? [] : [{ wallet_id: s.walletId, amount: s.held }]));
@@ -187,12 +394,5 @@ async function commit(trx: Transaction<Database>, queries: SettlementQueries, se
   for (const [walletId, { cost, held }] of [...changes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (cost === 0 && held === 0) continue;
     await queries.chargeWallet.execute(trx, { walletId, cost, held });
-  }
-  // SQLite caps bound parameters per statement (32,766); 17 columns × 500 rows stays under it.
-  for (let i = 0; i < settlements.length; i += 500) {
-    await queries.insertUsage.execute(
-      trx,
-      settlements.slice(i, i + 500).map((s) => s.usage),
-    );
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Billing for one server process: prices seeded, orphaned holds released, the usage log
- * pruned, and the admitter the gateway uses. close() commits pending settlements and
- * gives back this process's holds.
+ * Billing for one server process: prices seeded, orphaned holds released, the spool of
+ * unsettled settlements replayed, the usage log pruned, and the admitter the gateway uses.
+ * close() commits pending settlements and gives back this process's holds.
  */
 import type { Store } from '../store/open-store.js';
 import { MemoryRequestLimiter } from '../limits/memory-request-limiter.js';
@@ -10,14 +10,19 @@ import { setSummaryCurrency } from './account-queries.js';
 import { BillingAdmitter } from './billing-admitter.js';
 import { HoldLedger } from './hold-ledger.js';
 import { PriceBook, seedPrices } from './price-store.js';
-import { SettlementBatcher, type SettlementBatcherOptions } from './settlement-batcher.js';
+import { SettlementBatcher, type SettlementBatcherOptions, type SettlementTrouble } from './settlement-batcher.js';
+import { SettlementSpool } from './settlement-spool.js';
 import { UsagePruner } from './usage-pruner.js';
 
 export interface BillingSettings {
   retentionDays: number;
   currency?: string;
   defaultLimits?: RequestLimits;
-  settlement?: SettlementBatcherOptions;
+  settlement?: Omit<SettlementBatcherOptions, 'spool' | 'onTrouble'>;
+  /** The local file settlements the store refused are kept in (docs/billing.md); none: memory only. */
+  spoolPath?: string;
+  /** Told when settlements are deferred or a retry fails (a warning: nothing is lost). */
+  onSettlementTrouble?: (trouble: SettlementTrouble) => void;
 }
 
 export interface RunningBilling {
@@ -27,6 +32,10 @@ export interface RunningBilling {
   prices: PriceBook;
   /** Holds of crashed processes given back at start-up. */
   releasedAtStart: number;
+  /** What the spool of a previous process held at start-up, and how much of it landed then. */
+  replayedAtStart: { found: number; landed: number; unreadable: number };
+  /** Settlements waiting for the store, and failed attempts to commit, for metrics and /readyz. */
+  settlements: Pick<SettlementBatcher, 'pending' | 'failures'>;
   close(): Promise<void>;
 }
 
@@ -41,10 +50,19 @@ export async function startBilling(
   const releasedAtStart = await holds.start();
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
   const limiter = new MemoryRequestLimiter();
-  const settlements = new SettlementBatcher(store.db, holds.recordsHolds, settings.settlement);
+  const settlements = new SettlementBatcher(store.db, holds.recordsHolds, {
+    ...settings.settlement,
+    ...(settings.spoolPath === undefined ? {} : { spool: new SettlementSpool(settings.spoolPath) }),
+    ...(settings.onSettlementTrouble === undefined ? {} : { onTrouble: settings.onSettlementTrouble }),
+  });
+  let replayedAtStart: RunningBilling['replayedAtStart'];
   try {
+    // After the holds were released (above), before any traffic: what a stopped process could
+    // not settle is settled now (or stays spooled, retried).
+    replayedAtStart = await settlements.replaySpool();
     await pruner.start();
   } catch (error) {
+    await settlements.close().catch(() => undefined);
     await holds.close();
     limiter.close();
     throw error;
@@ -62,10 +80,13 @@ export async function startBilling(
     holds,
     prices,
     releasedAtStart,
+    replayedAtStart,
+    settlements,
     close: async () => {
       pruner.stop();
       limiter.close();
-      await settlements.flush();
+      // Commits what is queued; what the store still refuses stays in the spool for the next start.
+      await settlements.close();
       await holds.close();
     },
   };

@@ -15,6 +15,13 @@ export interface HoldTotals {
   amount: number;
 }
 
+export interface SettlementTotals {
+  /** Settlements the store refused, spooled and retried until they land. */
+  pending: number;
+  /** Failed attempts to commit settlements since start. */
+  failures: number;
+}
+
 const BREAKER_VALUES = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 /** Seconds; a thinking model's first token can take a minute, a whole reply many. */
@@ -31,6 +38,7 @@ export class Metrics {
   private channels: () => readonly ChannelSnapshot[] = () => [];
   private streams: () => number = () => 0;
   private holds: (() => HoldTotals) | undefined;
+  private settlements: (() => SettlementTotals) | undefined;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'moongate_' });
@@ -110,6 +118,26 @@ export class Metrics {
         if (this.holds !== undefined) holdsAmount.set(this.holds().amount);
       },
     });
+    const settlementsPending: Gauge<string> = new Gauge({
+      name: 'moongate_settlements_pending',
+      help: 'Settlements the store refused, kept in the spool and retried until they land',
+      registers: [this.registry],
+      collect: () => {
+        if (this.settlements !== undefined) settlementsPending.set(this.settlements().pending);
+      },
+    });
+    let failuresSeen = 0;
+    const settlementFailures: Counter<string> = new Counter({
+      name: 'moongate_settlement_failures_total',
+      help: 'Failed attempts to commit settlements (each is retried until it lands)',
+      registers: [this.registry],
+      collect: () => {
+        if (this.settlements === undefined) return;
+        const failures = this.settlements().failures;
+        if (failures > failuresSeen) settlementFailures.inc(failures - failuresSeen);
+        failuresSeen = failures;
+      },
+    });
   }
 
   /** Feeds the request metrics; give it to the gateway's observers. */
@@ -150,6 +178,11 @@ export class Metrics {
   /** Billing registers its open holds here; until it does, the two hold gauges stay at 0. */
   registerHoldTotals(totals: () => HoldTotals): void {
     this.holds = totals;
+  }
+
+  /** Billing registers its settlement counts here (pending, failed attempts). */
+  registerSettlements(totals: () => SettlementTotals): void {
+    this.settlements = totals;
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

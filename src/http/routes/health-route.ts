@@ -2,7 +2,8 @@
  * GET /healthz: the process is alive and serving (no dependency is checked, so a
  * restart loop never starts because the database blinked).
  * GET /readyz: ready for traffic: every readiness check passes (the store answers a
- * query). 200 `{"status":"ready"}`, or 500 in SPEC.md's envelope naming what failed.
+ * query, no settlement waits for it). 200 `{"status":"ready"}`, or 500 in SPEC.md's envelope
+ * naming what failed.
  * While the server drains at shutdown, /readyz fails so load balancers stop sending.
  */
 import type { FastifyInstance } from 'fastify';
@@ -23,7 +24,9 @@ export function registerHealthRoute(app: FastifyInstance, checks: readonly Readi
         await check();
       } catch (error) {
         request.log.warn({ err: error, check: name }, 'readiness check failed');
-        return sendError(reply, new MoongateError('api_error', `not ready: ${name} is unreachable`), request.id);
+        // A check that says why (a MoongateError) is answered with its words.
+        const answer = error instanceof MoongateError ? error : new MoongateError('api_error', `not ready: ${name} is unreachable`);
+        return sendError(reply, answer, request.id);
       }
     }
     return reply.type('application/json').send('{"status":"ready"}');

@@ -1,0 +1,106 @@
+/**
+ * The settlement spool (docs/billing.md, "When the store is down"): a local append-only
+ * JSONL file holding the settlements the store could not take yet, one per line, fsync'd
+ * before the request that produced it may end. It is read back and replayed when the
+ * server starts, before it listens, and emptied once everything in it has landed.
+ *
+ * It is a local file even on PostgreSQL: its point is to survive the store being away.
+ * Every server process needs its own (one DATA_DIR, or MOONGATE_SETTLEMENT_SPOOL, each).
+ */
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Settlement } from './settlement-batcher.js';
+
+export interface SpoolContents {
+  settlements: Settlement[];
+  /** Lines that were not a settlement (a line torn by a crash mid-write): skipped. */
+  unreadable: number;
+}
+
+export class SettlementSpool {
+  #handle: FileHandle | undefined;
+  /** File operations run one after another: an append never interleaves with a truncation. */
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(readonly path: string) {}
+
+  /** Appends the settlements and waits until they are on disk (fsync). */
+  append(settlements: readonly Settlement[]): Promise<void> {
+    // One write for the lot: a crash tears at most the last line, which reading skips.
+    const text = settlements.map((s) => `${JSON.stringify(s)}\n`).join('');
+    return this.#run(async () => {
+      const handle = await this.#open();
+      await handle.write(text);
+      await handle.sync();
+    });
+  }
+
+  /** Empties the file: everything in it has landed in the store. */
+  clear(): Promise<void> {
+    return this.#run(async () => {
+      const handle = await this.#open();
+      await handle.truncate(0);
+      await handle.sync();
+    });
+  }
+
+  /** Every settlement in the file (none when there is no file). */
+  async read(): Promise<SpoolContents> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { settlements: [], unreadable: 0 };
+      throw error;
+    }
+    const settlements: Settlement[] = [];
+    let unreadable = 0;
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const settlement = parseSettlement(line);
+      if (settlement === undefined) unreadable++;
+      else settlements.push(settlement);
+    }
+    return { settlements, unreadable };
+  }
+
+  async close(): Promise<void> {
+    await this.#chain;
+    await this.#handle?.close();
+    this.#handle = undefined;
+  }
+
+  #run(work: () => Promise<void>): Promise<void> {
+    const done = this.#chain.then(work);
+    this.#chain = done.catch(() => undefined);
+    return done;
+  }
+
+  async #open(): Promise<FileHandle> {
+    if (this.#handle === undefined) {
+      await mkdir(dirname(this.path), { recursive: true });
+      // 'a': every write goes to the end, whatever a truncation did before it.
+      this.#handle = await open(this.path, 'a', 0o600);
+    }
+    return this.#handle;
+  }
+}
+
+/** A line back into a settlement, checking the fields money depends on; undefined if it is not one. */
+function parseSettlement(line: string): Settlement | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { usage, walletId, held } = value as Record<string, unknown>;
+  if (typeof usage !== 'object' || usage === null) return undefined;
+  const row = usage as Record<string, unknown>;
+  const integer = (field: unknown): boolean => typeof field === 'number' && Number.isSafeInteger(field);
+  if (typeof row.trace_id !== 'string' || !integer(row.created_at) || !integer(row.cost) || typeof row.person_id !== 'string') return undefined;
+  if (walletId !== null && typeof walletId !== 'string') return undefined;
+  if (!integer(held)) return undefined;
+  return value as Settlement;
+}
