@@ -56,7 +56,16 @@ export class BillingAdmitter implements Admitter {
         throw new MoongateError('api_error', undefined, { cause: new Error(`no price for ${model.id}`) });
       }
       const worstCase = worstCaseCost(price, model, ticket.promptTokens, request.max_tokens, request.n);
-      const walletId = await this.#parts.holds.hold(traceId, { personId: caller.personId, applicationId: caller.applicationId }, worstCase);
+      let walletId: string | null;
+      try {
+        walletId = await this.#parts.holds.hold(traceId, { personId: caller.personId, applicationId: caller.applicationId }, worstCase);
+      } catch (error) {
+        // The store failed to answer; on PostgreSQL the hold may still have been taken (its
+        // answer lost on the way back), and the request is refused: give it back once the
+        // store is reachable, so it cannot leak.
+        if (this.#parts.holds.recordsHolds) this.#parts.settlements.releaseUncertainHold(traceId);
+        throw error;
+      }
       if (walletId === null) throw new MoongateError('used_up');
       this.#open = { count: this.#open.count + 1, amount: this.#open.amount + worstCase };
       return {

@@ -77,6 +77,8 @@ export class SettlementBatcher {
   readonly #onTrouble: (trouble: SettlementTrouble) => void;
   /** Settlements the store refused, in order, until they land (all of them are in the spool). */
   readonly #deferred = new Set<Settlement>();
+  /** PostgreSQL: trace ids of refused requests whose hold may have been taken (its answer lost). */
+  readonly #uncertainHolds = new Set<string>();
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelayMs: number;
   #failures = 0;
@@ -207,7 +209,7 @@ export class SettlementBatcher {
       // One bad settlement must not fail its neighbours, but with the store away trying each
       // would only fail each: the first alone tells which it is.
       const [first, ...rest] = batch as [Pending, ...Pending[]];
-      if (!(await this.#alone(first))) return this.#defer(batch, error);
+      if (!(await this.#alone(first))) return this.#defer(rest, error);
       for (const p of rest) await this.#alone(p);
     }
   }
@@ -228,6 +230,16 @@ export class SettlementBatcher {
   /** The hot path: the usage rows are new (first attempt), so a plain insert; a duplicate would fail it whole. */
   #commit(settlements: readonly Settlement[]): Promise<void> {
     return this.db.transaction().execute((trx) => commit(trx, this.#queries, settlements, this.recordedHolds));
+  }
+
+  /**
+   * PostgreSQL: a hold whose statement failed may still have committed (the store took it
+   * and the answer was lost). Its request was refused, so whatever it holds is given back,
+   * with the retries (in memory: if this process stops first, its lease sweep releases it).
+   */
+  releaseUncertainHold(traceId: string): void {
+    this.#uncertainHolds.add(traceId);
+    this.#scheduleRetry();
   }
 
   /** The store refused these: spool them (durable), let their requests end, retry later. */
@@ -252,7 +264,7 @@ export class SettlementBatcher {
   }
 
   #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined || this.#closed || this.#deferred.size === 0) return;
+    if (this.#retryTimer !== undefined || this.#closed || (this.#deferred.size === 0 && this.#uncertainHolds.size === 0)) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       void this.#retryRound();
@@ -268,6 +280,7 @@ export class SettlementBatcher {
    */
   #retryRound(): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
+      if (this.#uncertainHolds.size > 0 && this.recordedHolds) await this.#releaseUncertainHolds();
       const waiting = [...this.#deferred];
       for (let i = 0; i < waiting.length; i += this.#maxBatch) {
         const batch = waiting.slice(i, i + this.#maxBatch);
@@ -276,7 +289,7 @@ export class SettlementBatcher {
         if (batch.length === 1 || !(await this.#retry(batch.slice(0, 1)))) break;
         for (const settlement of batch.slice(1)) await this.#retry([settlement]);
       }
-      if (this.#deferred.size === 0) {
+      if (this.#deferred.size === 0 && this.#uncertainHolds.size === 0) {
         this.#retryDelayMs = this.#retryFirstMs;
         await this.#spool?.clear().catch((error: unknown) => this.#onTrouble({ kind: 'spool', error, pending: 0 }));
         return;
@@ -285,6 +298,20 @@ export class SettlementBatcher {
       this.#scheduleRetry();
     });
     return this.#flushing;
+  }
+
+  async #releaseUncertainHolds(): Promise<void> {
+    const traceIds = [...this.#uncertainHolds];
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        const { rows } = await this.#queries.releaseHolds.execute(trx, { traceIds });
+        await moveMoney(trx, this.#queries, [], true, rows);
+      });
+      for (const traceId of traceIds) this.#uncertainHolds.delete(traceId);
+    } catch (error) {
+      this.#failures++;
+      this.#onTrouble({ kind: 'retry', error, pending: this.#deferred.size });
+    }
   }
 
   async #retry(settlements: readonly Settlement[]): Promise<boolean> {
@@ -375,12 +402,26 @@ async function commitOnce(trx: Transaction<Database>, queries: SettlementQueries
   await moveMoney(trx, queries, settlements.filter((s) => fresh.has(s.usage.trace_id)), recordedHolds);
 }
 
-/** Holds removed, wallets charged and holds given back. */
-async function moveMoney(trx: Transaction<Database>, queries: SettlementQueries, settlements: readonly Settlement[], recordedHolds: boolean): Promise<void> {
-  if (settlements.length === 0) return;
-  const released = recordedHolds
-    ? (await queries.releaseHolds.execute(trx, { traceIds: settlements.map((s) => s.usage.trace_id) })).rows
-    : settlements.flatMap((s) => (s.walletId === null ? [] : [{ wallet_id: s.walletId, amount: s.held }]));
+/**
+ * Holds removed, wallets charged and holds given back. `releasedAlready`: holds the caller
+ * removed itself (a refused request's uncertain hold), given back with the rest.
+ */
+async function moveMoney(
+  trx: Transaction<Database>,
+  queries: SettlementQueries,
+  settlements: readonly Settlement[],
+  recordedHolds: boolean,
+  releasedAlready: ReadonlyArray<{ wallet_id: string; amount: number }> = [],
+): Promise<void> {
+  if (settlements.length === 0 && releasedAlready.length === 0) return;
+  const released = [
+    ...releasedAlready,
+    ...(settlements.length === 0
+      ? []
+      : recordedHolds
+        ? (await queries.releaseHolds.execute(trx, { traceIds: settlements.map((s) => s.usage.trace_id) })).rows
+        : settlements.flatMap((s) => (s.walletId === null ? [] : [{ wallet_id: s.walletId, amount: s.held }]))),
+  ];
   // One update per wallet (charge and hold release together), in id order: a fixed lock
   // order keeps concurrent batches of several replicas free of deadlocks on PostgreSQL.
   const changes = new Map<string, { cost: number; held: number }>();

@@ -23,7 +23,7 @@ export interface OpenStoreOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
   /**
-   * Called when PostgreSQL drops an idle pooled connection (a server restart, say).
+   * Called when PostgreSQL drops a pooled connection (a server restart, say).
    * The pool already discards the broken client and the next query reconnects; the
    * default reports it on stderr.
    */
@@ -71,6 +71,13 @@ function openPostgres(connectionString: string, onConnectionError: (error: Error
   const pool = new pg.Pool({ connectionString, types });
   // An idle client's error is emitted on the pool; with no listener it would crash the process.
   pool.on('error', onConnectionError);
+  // A client in use (checked out, between two statements of a transaction) emits its error on
+  // itself, where pg-pool listens only while it is idle: without this, PostgreSQL going away
+  // mid-transaction would crash the process. The statement in flight fails on its own, and the
+  // broken client is dropped when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', onConnectionError);
+  });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
@@ -83,5 +90,5 @@ function parseInt8(text: string): number {
 }
 
 function reportConnectionError(error: Error): void {
-  process.stderr.write(`moongate: an idle PostgreSQL connection failed: ${error.message}\n`);
+  process.stderr.write(`moongate: a PostgreSQL connection failed: ${error.message}\n`);
 }
