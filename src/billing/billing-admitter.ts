@@ -1,8 +1,9 @@
 /**
  * The gateway's Admitter with billing: limits first (in memory, no database), then the
- * hold of the request's worst case; settle() prices what the client received, writes the
- * usage row and replaces the hold with the cost, in one group-committed transaction
- * (docs/billing.md).
+ * hold of the request's worst case; settle() prices what the gateway bills (the usage, or
+ * after an early end the prompt and what was generated once an upstream accepted it; nothing
+ * before), writes the usage row and replaces the hold with the cost, in one group-committed
+ * transaction, or spooled and retried when the store refuses it (docs/billing.md).
  */
 import { MoongateError } from '../contract/errors.js';
 import type { Admission, AdmissionTicket, Admitter, RequestResult } from '../gateway/chat-gateway.js';

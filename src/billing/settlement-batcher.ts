@@ -173,7 +173,7 @@ export class SettlementBatcher {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    if (this.#deferred.size > 0) await this.#retryRound();
+    if (this.#deferred.size > 0 || this.#uncertainHolds.size > 0) await this.#retryRound();
     await this.#flushing;
     await this.#spool?.close();
   }
