@@ -117,6 +117,8 @@ export class ChannelRouter implements ChatRouter {
       if (attempt > 1) {
         const left = this.routing.budgetMs - (this.now() - startedAt);
         if (left <= 0) break;
+        // Moving on: the failed attempt's acceptance is not billed (docs/billing.md, "Early ends").
+        call.onAcceptance?.(false);
         await sleep(Math.min(left, backoff(this.routing.backoffMs, attempt, this.random)), call.signal);
       }
       const channel = this.pick(serving.filter((c) => !excluded.has(c)), tried);

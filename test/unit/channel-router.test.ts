@@ -36,6 +36,22 @@ async function drain(events: AsyncIterator<ChatEvent>): Promise<void> {
 }
 
 describe('ChannelRouter', () => {
+  it('reports acceptance per attempt: a failed-over accepted attempt is forgotten, the last attempt has the last word', async () => {
+    const failing: ScriptStep[] = [{ type: 'accept' }, { type: 'throw', error: new MoongateError('timeout') }];
+    const words: boolean[] = [];
+    const over = new ChannelRouter([channel('a', failing), channel('b', [{ type: 'accept' }, ...OK], { priority: 1 })], ROUTING);
+    const opened = await over.open({ ...call(), onAcceptance: (yes) => words.push(yes) });
+    await drain(opened.events);
+    expect(opened.channel).toBe('b');
+    expect(words).toEqual([false, true, false, false, true]);
+
+    const last: boolean[] = [];
+    const single = new ChannelRouter([channel('a', failing)], routingSchema.parse({ backoffMs: 0, maxAttempts: 1 }));
+    await expect(single.open({ ...call(), onAcceptance: (yes) => last.push(yes) })).rejects.toMatchObject({ code: 'timeout' });
+    // Accepted, then failed, and no other attempt: its prompt is billed.
+    expect(last.at(-1)).toBe(true);
+  });
+
   it('prefers the lowest priority number, then splits by weight', async () => {
     const low = channel('low', OK, { priority: 1, weight: 100 });
     const a = channel('a', OK, { weight: 3 });
