@@ -24,7 +24,7 @@ import { ChannelRouter, type RouterChannel } from './gateway/channel-router.js';
 import { LOG_REDACTIONS, buildApp } from './http/app.js';
 import { InFlightRequests } from './http/in-flight-requests.js';
 import { Metrics } from './observability/metrics.js';
-import { createChannelProvider } from './providers/create-provider.js';
+import { createChannelProvider } from './channels/create-channel-provider.js';
 import { KeyedMutex } from './http/routes/account/keyed-mutex.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';

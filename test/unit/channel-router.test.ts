@@ -116,6 +116,21 @@ describe('ChannelRouter', () => {
     expect(flaky.provider.calls).toHaveLength(4);
   });
 
+  it("reads the upstream status on the error: a 401 moves on to another channel, a 503 may retry the same one", async () => {
+    const rejected = new MoongateError('api_error', 'rejected', { upstreamStatus: 401 });
+    const refusing = channel('refusing', [{ type: 'throw', error: rejected }]);
+    const router = new ChannelRouter([refusing], routingSchema.parse({ backoffMs: 0, maxAttempts: 3 }));
+    await expect(router.open(call())).rejects.toMatchObject({ code: 'api_error', message: 'rejected' });
+    expect(refusing.provider.calls).toHaveLength(1);
+    expect(router.snapshot()[0]).toMatchObject({ breaker: 'closed' });
+
+    const failing = new MoongateError('api_error', 'down', { upstreamStatus: 503 });
+    const down = channel('down', [{ type: 'throw', error: failing }]);
+    const retrying = new ChannelRouter([down], routingSchema.parse({ backoffMs: 0, maxAttempts: 3 }));
+    await expect(retrying.open(call())).rejects.toMatchObject({ message: 'down' });
+    expect(down.provider.calls).toHaveLength(3);
+  });
+
   it('stops retrying at once when the client leaves during the backoff', async () => {
     const flaky = channel('flaky', [{ type: 'throw', error: new MoongateError('api_error', 'boom') }]);
     const router = new ChannelRouter([flaky], routingSchema.parse({ backoffMs: 10_000, maxAttempts: 3 }));
