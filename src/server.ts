@@ -60,6 +60,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** The built console to serve at `/` (default web/dist); false for the plain home page. */
   webRoot?: string | false;
+  /** The router's clock (breaker cool-downs, 429 cool-offs, the retry budget); Date.now by default (tests). */
+  now?: () => number;
 }
 
 export async function startServer(config: Readonly<Config>, options: StartOptions = {}): Promise<RunningServer> {
@@ -82,6 +84,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const router = new ChannelRouter(channels, routing, {
     logger: logger === false ? undefined : logger,
     onAttempt: metrics.attempt,
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   metrics.registerChannels(() => router.snapshot());
   const inFlight = new InFlightRequests();

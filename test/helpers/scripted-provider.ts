@@ -11,12 +11,26 @@ export class ScriptedProvider implements Provider {
   readonly kind = 'scripted';
   readonly calls: ProviderCall[] = [];
   readonly aborted: ProviderCall[] = [];
+  private readonly waiters: Array<() => void> = [];
 
   constructor(private readonly script: ScriptStep[]) {}
 
+  /** Resolves once `check` holds, re-checked at every call and abort: it waits on those, never on a clock. */
+  async until(check: () => boolean): Promise<void> {
+    while (!check()) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
   async *chat(call: ProviderCall): AsyncIterable<ChatEvent> {
     this.calls.push(call);
-    call.signal.addEventListener('abort', () => this.aborted.push(call), { once: true });
+    this.notify();
+    call.signal.addEventListener(
+      'abort',
+      () => {
+        this.aborted.push(call);
+        this.notify();
+      },
+      { once: true },
+    );
     for (const step of this.script) {
       if (step.type === 'throw') throw step.error;
       if (step.type === 'wait') {
@@ -35,5 +49,9 @@ export class ScriptedProvider implements Provider {
       }
       yield step;
     }
+  }
+
+  private notify(): void {
+    for (const resolve of this.waiters.splice(0)) resolve();
   }
 }
