@@ -7,6 +7,7 @@ import { parseAmount } from './billing/money.js';
 import { defaultFreeQuota } from './billing/price-list.js';
 import type { ChannelsFile } from './channels/channel-config.js';
 import { deepFreeze, loadChannelsFile } from './channels/load-channels-file.js';
+import type { SimulatorSettings } from './providers/simulator/index.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -37,13 +38,6 @@ const envSchema = z.object({
   /** The local file for settlements the store could not take yet; default DATA_DIR/settlement-spool.jsonl. */
   MOONGATE_SETTLEMENT_SPOOL: z.string().min(1).optional(),
 });
-
-export interface SimulatorSettings {
-  /** Time to first token, in milliseconds. */
-  ttftMs: number;
-  /** Generation speed; 0 means as fast as possible. */
-  tokensPerSecond: number;
-}
 
 export type UpstreamConfig =
   | { kind: 'simulator'; simulator: SimulatorSettings }

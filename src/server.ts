@@ -25,7 +25,7 @@ import { ChannelRouter, type RouterChannel } from './gateway/channel-router.js';
 import { LOG_REDACTIONS, buildApp } from './http/app.js';
 import { InFlightRequests } from './http/in-flight-requests.js';
 import { Metrics } from './observability/metrics.js';
-import { createChannelProvider } from './providers/create-provider.js';
+import { createChannelProvider } from './channels/create-channel-provider.js';
 import { KeyedMutex } from './http/routes/account/keyed-mutex.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
@@ -61,6 +61,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** The built console to serve at `/` (default web/dist); false for the plain home page. */
   webRoot?: string | false;
+  /** The router's clock (breaker cool-downs, 429 cool-offs, the retry budget); Date.now by default (tests). */
+  now?: () => number;
 }
 
 export async function startServer(config: Readonly<Config>, options: StartOptions = {}): Promise<RunningServer> {
@@ -104,6 +106,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const router = new ChannelRouter(channels, routing, {
     logger: logger === false ? undefined : logger,
     onAttempt: metrics.attempt,
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   metrics.registerChannels(() => router.snapshot());
   const inFlight = new InFlightRequests();

@@ -11,7 +11,7 @@ import { defaultChannel } from '../channels/default-channel.js';
 import { displayUrl } from '../channels/display-url.js';
 import { loadConfig } from '../config.js';
 import { KIMI_MODEL_IDS, MoongateError, asMoongateError, findModel, parseChatRequest } from '../contract/index.js';
-import { createChannelProvider } from '../providers/create-provider.js';
+import { createChannelProvider } from '../channels/create-channel-provider.js';
 import { openStore, type Store } from '../store/open-store.js';
 import { countPromptTokens } from '../tokens/count-tokens.js';
 import { formatTable } from './format-table.js';

@@ -21,7 +21,7 @@ export function registerServeCommand(program: Command): void {
       // Loaded here so that other commands start fast.
       const [{ startServer }, { describeChannel }] = await Promise.all([
         import('../server.js'),
-        import('../providers/create-provider.js'),
+        import('../channels/create-channel-provider.js'),
       ]);
       const server = await startServer(config, { env });
       const store = config.databaseUrl === undefined ? `SQLite in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)';

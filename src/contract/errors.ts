@@ -37,13 +37,25 @@ export class MoongateError extends Error {
   readonly status: number;
   /** Seconds, for 429 (sent as `retry-after`). */
   readonly retryAfter: number | undefined;
+  /**
+   * The HTTP status an upstream answered, set by the provider that made this error from
+   * that answer. The router decides retries from it (a 5xx passes, a 401 or 404 is the
+   * channel's configuration) without knowing which kind of provider it came from, as the
+   * AI SDK's retry helper asks `APICallError.isRetryable`. Never sent to the client.
+   */
+  readonly upstreamStatus: number | undefined;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; retryAfter?: number }) {
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    options?: { cause?: unknown; retryAfter?: number; upstreamStatus?: number },
+  ) {
     super(message ?? ERROR_CATALOGUE[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'MoongateError';
     this.code = code;
     this.status = ERROR_CATALOGUE[code].status;
     this.retryAfter = options?.retryAfter;
+    this.upstreamStatus = options?.upstreamStatus;
   }
 }
 

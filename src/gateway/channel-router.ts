@@ -13,7 +13,6 @@
 import type { Logger } from 'pino';
 import type { ChannelSpec, RoutingSettings } from '../channels/channel-config.js';
 import { MoongateError, asMoongateError, type ChatEvent } from '../contract/index.js';
-import { upstreamStatusOf } from '../providers/openai-compatible/index.js';
 import type { Provider } from '../providers/provider.js';
 import type { ChatRouter, OpenedCall, RouteCall } from './chat-gateway.js';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
@@ -75,7 +74,7 @@ function classify(error: MoongateError): { retry: 'any' | 'other' | 'none'; fail
     case 'too_many_requests':
       return { retry: 'other', failure: false };
     case 'api_error': {
-      const status = upstreamStatusOf(error);
+      const status = error.upstreamStatus;
       return status !== undefined && status < 500 && status !== 408
         ? { retry: 'other', failure: false }
         : { retry: 'any', failure: true };

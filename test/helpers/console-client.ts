@@ -1,8 +1,11 @@
 /**
  * A browser-like client of the console API: keeps the `moongate_session` cookie the
  * server sets and the CSRF token it hands out, and sends both back like the console will.
+ * Given the Fastify app, it calls it with `inject()` (no socket, as Fastify's own route tests
+ * do); given a URL, it uses fetch on a real port (the browser tests' servers).
  */
 import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
 import { expect } from 'vitest';
 
 /** The password console tests register people with. */
@@ -31,18 +34,51 @@ export interface ConsoleResponse<T = Record<string, unknown>> {
   setCookies: string[];
 }
 
+/** Where requests go: a running server's origin, or the app itself. */
+export type ConsoleTarget = string | FastifyInstance;
+
+interface RawResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+async function send(target: ConsoleTarget, method: string, path: string, headers: Record<string, string>, body: string | undefined): Promise<RawResponse> {
+  if (typeof target === 'string') {
+    const res = await fetch(`${target}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+    return { status: res.status, headers: res.headers, text: await res.text() };
+  }
+  // The Host a browser would send to this server (inject's default is localhost:80): the
+  // console's same-origin check compares Origin with it.
+  const address = target.server.address();
+  const host = typeof address === 'object' && address !== null ? `${address.address}:${address.port}` : undefined;
+  const res = await target.inject({
+    method: method as 'GET',
+    url: path,
+    headers: { ...(host === undefined ? {} : { host }), ...headers },
+    ...(body === undefined ? {} : { payload: body }),
+  });
+  // The same Headers a fetch answer has, Set-Cookie lines kept apart for getSetCookie().
+  const answered = new Headers();
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) answered.append(name, String(one));
+  }
+  return { status: res.statusCode, headers: answered, text: res.body };
+}
+
 export class ConsoleClient {
-  readonly baseUrl: string;
+  readonly target: ConsoleTarget;
   cookie: string | undefined;
   csrfToken: string | undefined;
 
-  constructor(baseUrl: string) {
-    this.baseUrl = baseUrl;
+  constructor(target: ConsoleTarget) {
+    this.target = target;
   }
 
   /** A second browser logged in with the same cookie (to test what a stolen or old cookie can do). */
   clone(): ConsoleClient {
-    const other = new ConsoleClient(this.baseUrl);
+    const other = new ConsoleClient(this.target);
     other.cookie = this.cookie;
     other.csrfToken = this.csrfToken;
     return other;
@@ -59,12 +95,8 @@ export class ConsoleClient {
     const csrf = options.csrf ?? method !== 'GET';
     if (typeof csrf === 'string') headers['x-csrf-token'] = csrf;
     else if (csrf && this.csrfToken !== undefined) headers['x-csrf-token'] = this.csrfToken;
-    const res = await fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers,
-      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-    });
-    const text = await res.text();
+    const res = await send(this.target, method, path, headers, options.body === undefined ? undefined : JSON.stringify(options.body));
+    const text = res.text;
     const setCookies = res.headers.getSetCookie();
     for (const line of setCookies) {
       const match = /^moongate_session=([^;]*)/.exec(line);
@@ -77,8 +109,8 @@ export class ConsoleClient {
   }
 
   /** A new person, registered (and so logged in) in a browser of their own. */
-  static async newPerson(baseUrl: string, email: string = uniqueEmail()): Promise<{ browser: ConsoleClient; email: string; id: string }> {
-    const browser = new ConsoleClient(baseUrl);
+  static async newPerson(target: ConsoleTarget, email: string = uniqueEmail()): Promise<{ browser: ConsoleClient; email: string; id: string }> {
+    const browser = new ConsoleClient(target);
     const res = await browser.register(email, CONSOLE_PASSWORD);
     expect(res.status, res.text).toBe(201);
     return { browser, email, id: res.body.person.id };

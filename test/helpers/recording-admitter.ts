@@ -31,16 +31,9 @@ export class RecordingAdmitter implements Admitter {
     return this.admitted - this.settlements.length;
   }
 
-  /** Resolves once `count` settlements have been recorded. */
+  /** Resolves once `count` settlements have been recorded: it waits on them, never on a clock. */
   async settled(count: number): Promise<Settlement[]> {
-    const deadline = Date.now() + 5_000;
-    while (this.settlements.length < count) {
-      if (Date.now() > deadline) throw new Error(`expected ${count} settlements, got ${this.settlements.length}`);
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 20);
-      });
-    }
+    while (this.settlements.length < count) await new Promise<void>((resolve) => this.waiters.push(resolve));
     return this.settlements;
   }
 }

@@ -12,6 +12,7 @@ export class ScriptedProvider implements Provider {
   readonly kind = 'scripted';
   readonly calls: ProviderCall[] = [];
   readonly aborted: ProviderCall[] = [];
+  private readonly waiters: Array<() => void> = [];
 
   /** Test hooks: told of each call, of the acceptance, and of each event handed out (with its count). */
   onCall: (() => void) | undefined;
@@ -20,9 +21,22 @@ export class ScriptedProvider implements Provider {
 
   constructor(private readonly script: ScriptStep[]) {}
 
+  /** Resolves once `check` holds, re-checked at every call and abort: it waits on those, never on a clock. */
+  async until(check: () => boolean): Promise<void> {
+    while (!check()) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
   async *chat(call: ProviderCall): AsyncIterable<ChatEvent> {
     this.calls.push(call);
-    call.signal.addEventListener('abort', () => this.aborted.push(call), { once: true });
+    this.notify();
+    call.signal.addEventListener(
+      'abort',
+      () => {
+        this.aborted.push(call);
+        this.notify();
+      },
+      { once: true },
+    );
     this.onCall?.();
     let yielded = 0;
     for (const step of this.script) {
@@ -51,5 +65,9 @@ export class ScriptedProvider implements Provider {
       yield step;
       this.onYield?.(++yielded);
     }
+  }
+
+  private notify(): void {
+    for (const resolve of this.waiters.splice(0)) resolve();
   }
 }

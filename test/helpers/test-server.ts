@@ -26,7 +26,15 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { provider?: Provider; env?: Record<string, string>; logger?: Logger; admitter?: Admitter; webRoot?: false } = {},
+  options: {
+    provider?: Provider;
+    env?: Record<string, string>;
+    logger?: Logger;
+    admitter?: Admitter;
+    webRoot?: false;
+    /** The router's clock, for tests of cool-downs that move it by hand. */
+    now?: () => number;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'moongate-test-'));
   const config = loadConfig({
@@ -42,6 +50,7 @@ export async function startTestServer(
     ...(options.provider ? { provider: options.provider } : {}),
     ...(options.admitter ? { admitter: options.admitter } : {}),
     ...(options.webRoot === false ? { webRoot: false } : {}),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   const mint = (email: string): Promise<string> => mintToken(server.store, email);
   const token = await mint('ada@example.com');

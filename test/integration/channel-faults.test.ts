@@ -58,6 +58,8 @@ interface StartOptions {
   breaker?: { failures: number; cooldownMs: number };
   keepAliveMs?: number;
   logger?: Logger;
+  /** The router's clock: breaker cool-downs pass when the test moves it, not by waiting. */
+  now?: () => number;
 }
 
 async function start(options: StartOptions = {}): Promise<TestServer> {
@@ -88,6 +90,7 @@ async function start(options: StartOptions = {}): Promise<TestServer> {
     env: { MOONGATE_CONFIG: file, FAULT_KEY: KEY },
     admitter,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   return moongate;
 }
@@ -266,7 +269,8 @@ describe('when every attempt fails, the client gets the HTTP status of the last 
 describe('circuit breaker', () => {
   it('opens after consecutive failures, skips the channel, half-opens after the cool-down and closes on success', async () => {
     primary.fallback = { kind: 'status', status: 500 };
-    const server = await start({ breaker: { failures: 2, cooldownMs: 400 } });
+    let clock = 0;
+    const server = await start({ breaker: { failures: 2, cooldownMs: 400 }, now: () => clock });
     const state = (): string | undefined => server.server.router.snapshot().find((c) => c.name === 'primary')?.breaker;
     for (let i = 0; i < 2; i++) expect((await readStream(await chat(server))).content).toBe('Hello from upstream');
     expect(primary.requests).toHaveLength(2);
@@ -279,7 +283,9 @@ describe('circuit breaker', () => {
     expect(primary.requests).toHaveLength(2);
     expect(backup.requests).toHaveLength(3);
 
-    await new Promise((r) => setTimeout(r, 450));
+    clock += 399;
+    expect(state()).toBe('open');
+    clock += 1;
     expect(state()).toBe('half-open');
     primary.fallback = { kind: 'ok' };
     const trial = await readStream(await chat(server));
@@ -290,11 +296,12 @@ describe('circuit breaker', () => {
 
   it('a failed trial opens it again for another cool-down', async () => {
     primary.fallback = { kind: 'status', status: 500 };
-    const server = await start({ breaker: { failures: 1, cooldownMs: 300 } });
+    let clock = 0;
+    const server = await start({ breaker: { failures: 1, cooldownMs: 300 }, now: () => clock });
     const state = (): string | undefined => server.server.router.snapshot().find((c) => c.name === 'primary')?.breaker;
     await readStream(await chat(server));
     expect(state()).toBe('open');
-    await new Promise((r) => setTimeout(r, 350));
+    clock += 300;
     await readStream(await chat(server));
     expect(primary.requests).toHaveLength(2);
     expect(state()).toBe('open');
@@ -302,10 +309,9 @@ describe('circuit breaker', () => {
 });
 
 describe('client disconnect', () => {
-  it('aborts the upstream call within 100 ms and settles what was sent as aborted', async () => {
+  it('aborts the upstream call and settles what was sent as aborted', async () => {
     primary.next({ kind: 'hang-after-first' });
     const server = await start();
-    let destroyedAt = 0;
     await new Promise<void>((resolve) => {
       const req = request(`${server.url}/kimi/chat/completions`, {
         method: 'POST',
@@ -316,8 +322,7 @@ describe('client disconnect', () => {
         res.setEncoding('utf8');
         res.on('data', (text: string) => {
           seen += text;
-          if (seen.includes('Hello') && destroyedAt === 0) {
-            destroyedAt = performance.now();
+          if (seen.includes('Hello') && !req.destroyed) {
             req.destroy();
             resolve();
           }
@@ -326,8 +331,8 @@ describe('client disconnect', () => {
       req.on('error', () => undefined);
       req.end(JSON.stringify({ model: 'kimi-k2.5', messages: MESSAGES, stream: true }));
     });
-    await primary.until(() => primary.cutAt.length === 1, 'the upstream call to be cut');
-    expect((primary.cutAt[0] ?? Infinity) - destroyedAt).toBeLessThan(100);
+    // The upstream never ends this response by itself: only moongate's abort can cut it.
+    await primary.until(() => primary.cuts === 1, 'the upstream call to be cut');
     const [settlement] = await admitter.settled(1);
     expect(settlement?.result).toMatchObject({ outcome: 'aborted', channel: 'primary', usage: FIRST_WORD_ONLY, error: null });
   });

@@ -18,12 +18,12 @@ describe('moongate admin create', () => {
 
     const moongate = await startTestServer({ env: { DATA_DIR: dataDir.path } });
     try {
-      const browser = new ConsoleClient(moongate.url);
+      const browser = new ConsoleClient(moongate.server.app);
       const login = await browser.login('op@example.com', 'operator password 1');
       expect(login.status, login.text).toBe(200);
       expect(login.body.person.role).toBe('admin');
       // An admin exists, so the first person to register is an ordinary user.
-      const registered = await new ConsoleClient(moongate.url).register('first@example.com', 'a fine password');
+      const registered = await new ConsoleClient(moongate.server.app).register('first@example.com', 'a fine password');
       expect(registered.body.person.role).toBe('user');
     } finally {
       await moongate.close();

@@ -64,7 +64,7 @@ describeEachDialect((target) => {
       env: { ...(location.databaseUrl === undefined ? {} : { DATABASE_URL: location.databaseUrl }), REGISTRATIONS_PER_HOUR: '1000' },
     });
     // A fresh database: the first person to register is the admin.
-    const first = await ConsoleClient.newPerson(moongate.url, uniqueEmail('operator'));
+    const first = await ConsoleClient.newPerson(moongate.server.app, uniqueEmail('operator'));
     admin = first.browser;
     adminId = first.id;
     expect((await admin.request<{ person: { role: string } }>('GET', '/api/session')).body.person.role).toBe('admin');
@@ -75,7 +75,7 @@ describeEachDialect((target) => {
 
   /** A user who acquired the Kimi service: browser, id, email, credential id and token. */
   const user = async () => {
-    const person = await ConsoleClient.newPerson(moongate.url);
+    const person = await ConsoleClient.newPerson(moongate.server.app);
     const acquired = await person.browser.request<{ credential: CredentialJson; token: string }>('POST', `/api/services/${KIMI_SERVICE.slug}/acquire`);
     expect(acquired.status, acquired.text).toBe(201);
     return { ...person, credentialId: acquired.body.credential.id, token: acquired.body.token };
@@ -103,7 +103,7 @@ describeEachDialect((target) => {
   describe('access', () => {
     it('answers 404 no_api to a user and to nobody, exactly as an unknown path, before CSRF and Origin checks', async () => {
       const { browser } = await user();
-      const anonymous = new ConsoleClient(moongate.url);
+      const anonymous = new ConsoleClient(moongate.server.app);
       const unknown = await anonymous.request('GET', '/api/no-such-area');
       for (const [method, path, body] of ADMIN_CALLS) {
         for (const [who, client, options] of [

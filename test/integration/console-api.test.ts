@@ -17,7 +17,7 @@ const PASSWORD = CONSOLE_PASSWORD;
 
 describeEachDialect((target) => {
   let moongate: TestServer;
-  const client = (): ConsoleClient => new ConsoleClient(moongate.url);
+  const client = (): ConsoleClient => new ConsoleClient(moongate.server.app);
   const chatWith = (token: string): Promise<Response> =>
     fetch(`${moongate.url}/kimi/chat/completions`, {
       method: 'POST',
@@ -25,7 +25,7 @@ describeEachDialect((target) => {
       body: JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 16 }),
     });
   /** A person registered and logged in, in their own browser. */
-  const newPerson = (): Promise<{ browser: ConsoleClient; email: string; id: string }> => ConsoleClient.newPerson(moongate.url);
+  const newPerson = (): Promise<{ browser: ConsoleClient; email: string; id: string }> => ConsoleClient.newPerson(moongate.server.app);
 
   beforeAll(async () => {
     // A database nobody used ("the first person registered is the admin"): startTestServer makes
@@ -72,7 +72,7 @@ describeEachDialect((target) => {
     it('behind a trusted https proxy: a Secure cookie, and registrations limited per forwarded address', async () => {
       const proxied = await startTestServer({ env: { TRUST_PROXY: 'true', SESSION_TTL_DAYS: '2', REGISTRATIONS_PER_HOUR: '2' } });
       try {
-        const browser = new ConsoleClient(proxied.url);
+        const browser = new ConsoleClient(proxied.server.app);
         const res = await browser.request('POST', '/api/register', {
           body: { email: uniqueEmail(), password: PASSWORD },
           headers: { 'x-forwarded-proto': 'https' },
@@ -84,7 +84,7 @@ describeEachDialect((target) => {
         // REGISTRATIONS_PER_HOUR=2, counted per client address (X-Forwarded-For, trusted here).
         const from = (address: string) => ({ 'x-forwarded-for': address });
         const register = (address: string) =>
-          new ConsoleClient(proxied.url).request('POST', '/api/register', { body: { email: uniqueEmail(), password: PASSWORD }, headers: from(address) });
+          new ConsoleClient(proxied.server.app).request('POST', '/api/register', { body: { email: uniqueEmail(), password: PASSWORD }, headers: from(address) });
         expect((await register('198.51.100.7')).status).toBe(201);
         expect((await register('198.51.100.7')).status).toBe(201);
         const third = await register('198.51.100.7');

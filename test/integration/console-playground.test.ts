@@ -50,7 +50,7 @@ describeEachDialect((target) => {
 
   /** A new person who has acquired the Kimi service: their browser and their first credential. */
   const personWithCredential = async () => {
-    const person = await ConsoleClient.newPerson(moongate.url);
+    const person = await ConsoleClient.newPerson(moongate.server.app);
     const acquired = await person.browser.request<{ credential: Credential; token: string }>('POST', `/api/services/${KIMI_SERVICE.slug}/acquire`);
     expect(acquired.status, acquired.text).toBe(201);
     return { ...person, credential: acquired.body.credential };
@@ -132,10 +132,10 @@ describeEachDialect((target) => {
     // The logout deleted the token's row with its session.
     expect(await moongate.server.store.db.selectFrom('playground_tokens').select('token_hash').where('token_hash', '=', hashCredentialToken(token)).execute()).toEqual([]);
 
-    const laptop = new ConsoleClient(moongate.url);
+    const laptop = new ConsoleClient(moongate.server.app);
     expect((await laptop.login(email, CONSOLE_PASSWORD)).status).toBe(200);
     const fromLaptop = await mintOk(laptop, credential.id);
-    const phone = new ConsoleClient(moongate.url);
+    const phone = new ConsoleClient(moongate.server.app);
     expect((await phone.login(email, CONSOLE_PASSWORD)).status).toBe(200);
     const fromPhone = await mintOk(phone, credential.id);
     expect((await phone.request('POST', '/api/password', { body: { current: CONSOLE_PASSWORD, next: 'a brand new password' } })).status).toBe(204);
@@ -190,7 +190,7 @@ describeEachDialect((target) => {
 
   it("cannot be minted for another person's credential, nor for an unknown id: the same 404", async () => {
     const ada = await personWithCredential();
-    const eve = await ConsoleClient.newPerson(moongate.url, uniqueEmail('eve'));
+    const eve = await ConsoleClient.newPerson(moongate.server.app, uniqueEmail('eve'));
     const theirs = await mint(eve.browser, ada.credential.id);
     expectError(theirs, 404, 'no_api');
     const unknown = await mint(eve.browser, 'cred_000000000000000000000000');
@@ -200,7 +200,7 @@ describeEachDialect((target) => {
     );
     expect(await moongate.server.store.db.selectFrom('playground_tokens').select('token_hash').where('person_id', '=', eve.id).execute()).toEqual([]);
     // Without a session or without the CSRF token, nothing is minted.
-    expectError(await new ConsoleClient(moongate.url).request('POST', `/api/credentials/${ada.credential.id}/playground-token`), 401, 'invalid_token');
+    expectError(await new ConsoleClient(moongate.server.app).request('POST', `/api/credentials/${ada.credential.id}/playground-token`), 401, 'invalid_token');
     expectError(await ada.browser.request('POST', `/api/credentials/${ada.credential.id}/playground-token`, { csrf: false }), 400, 'bad_request');
   });
 
@@ -217,7 +217,7 @@ describeEachDialect((target) => {
 
   it('keeps at most 10 live tokens per session: minting more ends the oldest, not other sessions\' tokens', async () => {
     const { browser, credential, email } = await personWithCredential();
-    const laptop = new ConsoleClient(moongate.url);
+    const laptop = new ConsoleClient(moongate.server.app);
     expect((await laptop.login(email, CONSOLE_PASSWORD)).status).toBe(200);
     const fromLaptop = await mintOk(laptop, credential.id);
     const minted: Minted[] = [];

@@ -31,7 +31,7 @@ describe('console secrets', () => {
   it('never leave in a later response or in the logs', async () => {
     const password = 'first secret password';
     const nextPassword = 'second secret password';
-    const browser = new ConsoleClient(moongate.url);
+    const browser = new ConsoleClient(moongate.server.app);
     const responses: Array<{ label: string; res: ConsoleResponse }> = [];
     const record = async (label: string, pending: Promise<ConsoleResponse>): Promise<ConsoleResponse> => {
       const res = await pending;
@@ -41,8 +41,8 @@ describe('console secrets', () => {
 
     await record('register', browser.register('secrets@example.com', password));
     const firstSession = browser.cookie ?? '';
-    await record('wrong login', new ConsoleClient(moongate.url).login('secrets@example.com', 'a wrong guess here'));
-    const laptop = new ConsoleClient(moongate.url);
+    await record('wrong login', new ConsoleClient(moongate.server.app).login('secrets@example.com', 'a wrong guess here'));
+    const laptop = new ConsoleClient(moongate.server.app);
     await record('login', laptop.login('secrets@example.com', password));
     const secondSession = laptop.cookie ?? '';
     await record('session', browser.request('GET', '/api/session'));

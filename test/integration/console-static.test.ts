@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_PAGES, hasConsoleBuild } from '../../src/http/routes/console-route.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
+// Fastify's inject(): the pages and assets are plain answers, no socket is needed.
+
 describe('the console', () => {
   let server: TestServer;
   beforeAll(async () => {
@@ -18,44 +20,46 @@ describe('the console', () => {
   it('serves index.html with a strict content security policy at every page', async () => {
     expect(server.server.consoleServed).toBe(true);
     for (const page of CONSOLE_PAGES) {
-      const response = await fetch(`${server.url}${page}`);
-      expect(response.status, page).toBe(200);
-      expect(response.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
-      expect(response.headers.get('x-trace-id')).toMatch(/^[0-9a-f-]{36}$/);
-      expect(await response.text()).toContain('<div id="root"></div>');
+      const response = await server.server.app.inject({ url: page });
+      expect(response.statusCode, page).toBe(200);
+      expect(response.headers['content-type']).toMatch(/^text\/html/);
+      expect(response.headers['content-security-policy']).toContain("script-src 'self'");
+      expect(response.headers['x-trace-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(response.body).toContain('<div id="root"></div>');
     }
   });
 
   it('serves the hashed assets the page names, cached as immutable', async () => {
-    const html = await (await fetch(`${server.url}/`)).text();
+    const html = (await server.server.app.inject({ url: '/' })).body;
     const script = /<script[^>]+src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
     expect(script).toBeDefined();
-    const response = await fetch(`${server.url}${script}`);
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toMatch(/javascript/);
-    expect(response.headers.get('cache-control')).toContain('immutable');
-    expect((await response.text()).length).toBeGreaterThan(1000);
+    const response = await server.server.app.inject({ url: script ?? '' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/javascript/);
+    expect(response.headers['cache-control']).toContain('immutable');
+    expect(response.body.length).toBeGreaterThan(1000);
   });
 
   it('keeps the API envelope for unknown paths, missing assets and wrong methods', async () => {
-    const unknown = await fetch(`${server.url}/nope`);
-    expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toMatchObject({ success: false, error: { code: 'no_api' } });
-    const asset = await fetch(`${server.url}/assets/missing.js`);
-    expect(asset.status).toBe(404);
-    const post = await fetch(`${server.url}/playground`, { method: 'POST', body: '{}' });
-    expect(post.status).toBe(400);
-    expect(await post.json()).toMatchObject({ error: { code: 'api_not_implemented' } });
+    const app = server.server.app;
+    const unknown = await app.inject({ url: '/nope' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ success: false, error: { code: 'no_api' } });
+    const asset = await app.inject({ url: '/assets/missing.js' });
+    expect(asset.statusCode).toBe(404);
+    // The content type fetch gives a string body.
+    const post = await app.inject({ method: 'POST', url: '/playground', payload: '{}', headers: { 'content-type': 'text/plain;charset=UTF-8' } });
+    expect(post.statusCode).toBe(400);
+    expect(post.json()).toMatchObject({ error: { code: 'api_not_implemented' } });
   });
 
   it('falls back to the plain home page when the console is not built', async () => {
     const plain = await startTestServer({ webRoot: false });
     try {
       expect(plain.server.consoleServed).toBe(false);
-      const html = await (await fetch(`${plain.url}/`)).text();
+      const html = (await plain.server.app.inject({ url: '/' })).body;
       expect(html).toContain('/kimi/chat/completions');
-      expect((await fetch(`${plain.url}/playground`)).status).toBe(404);
+      expect((await plain.server.app.inject({ url: '/playground' })).statusCode).toBe(404);
     } finally {
       await plain.close();
     }

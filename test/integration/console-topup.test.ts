@@ -46,7 +46,7 @@ describeEachDialect((target) => {
   const redeem = (browser: ConsoleClient, code: string) => browser.request<Redeemed>('POST', '/api/balance/redeem', { body: { code } });
 
   it('credits the balance once and answers the new summary with what was redeemed', async () => {
-    const { browser, id } = await ConsoleClient.newPerson(moongate.url);
+    const { browser, id } = await ConsoleClient.newPerson(moongate.server.app);
     const code = await newCode(2_500_000);
     expect(code).toMatch(TOPUP_CODE_PATTERN);
     const first = await redeem(browser, code);
@@ -62,7 +62,7 @@ describeEachDialect((target) => {
   });
 
   it('accepts lower case, missing dashes and prefix, and Crockford look-alikes', async () => {
-    const { browser } = await ConsoleClient.newPerson(moongate.url);
+    const { browser } = await ConsoleClient.newPerson(moongate.server.app);
     const plain = await newCode(1);
     expect((await redeem(browser, plain.toLowerCase().replaceAll('-', ''))).status).toBe(200);
     const bare = await newCode(10);
@@ -73,8 +73,8 @@ describeEachDialect((target) => {
   });
 
   it('gives unknown, used and expired codes, and garbage, the same 400', async () => {
-    const { browser } = await ConsoleClient.newPerson(moongate.url);
-    const other = await ConsoleClient.newPerson(moongate.url);
+    const { browser } = await ConsoleClient.newPerson(moongate.server.app);
+    const other = await ConsoleClient.newPerson(moongate.server.app);
     const used = await newCode(5);
     expect((await redeem(other.browser, used)).status).toBe(200);
     const expired = await newCode(5, Date.now() + 1);
@@ -90,8 +90,8 @@ describeEachDialect((target) => {
   });
 
   it('credits once when two people redeem one code at the same moment', async () => {
-    const ada = await ConsoleClient.newPerson(moongate.url);
-    const bob = await ConsoleClient.newPerson(moongate.url);
+    const ada = await ConsoleClient.newPerson(moongate.server.app);
+    const bob = await ConsoleClient.newPerson(moongate.server.app);
     for (let round = 0; round < 5; round++) {
       const code = await newCode(1_000);
       const results = await Promise.all([redeem(ada.browser, code), redeem(bob.browser, code), redeem(ada.browser, code)]);
@@ -103,8 +103,8 @@ describeEachDialect((target) => {
   });
 
   it('credits once when two store connections redeem one code at the same moment', async () => {
-    const ada = await ConsoleClient.newPerson(moongate.url);
-    const bob = await ConsoleClient.newPerson(moongate.url);
+    const ada = await ConsoleClient.newPerson(moongate.server.app);
+    const bob = await ConsoleClient.newPerson(moongate.server.app);
     const second = await openStore(target.location());
     try {
       const other = new TopupCodeStore(second.db);
@@ -119,7 +119,7 @@ describeEachDialect((target) => {
   });
 
   it('throttles a person after 10 failures (429 with retry-after, even for a valid code), not others', async () => {
-    const { browser } = await ConsoleClient.newPerson(moongate.url);
+    const { browser } = await ConsoleClient.newPerson(moongate.server.app);
     for (let i = 0; i < 10; i++) expectError(await redeem(browser, `MG-0000-0000-0000-${String(i).padStart(4, '0')}`), 400, 'bad_request');
     const valid = await newCode(1);
     const blocked = await redeem(browser, valid);
@@ -128,15 +128,15 @@ describeEachDialect((target) => {
     expect(retryAfter).toBeGreaterThan(14 * 60);
     expect(retryAfter).toBeLessThanOrEqual(15 * 60);
     // The code was not spent: someone else can still redeem it.
-    const other = await ConsoleClient.newPerson(moongate.url);
+    const other = await ConsoleClient.newPerson(moongate.server.app);
     expect((await redeem(other.browser, valid)).status).toBe(200);
   });
 
   it('needs a session and the CSRF token, and credits only the session person', async () => {
-    const ada = await ConsoleClient.newPerson(moongate.url);
-    const bob = await ConsoleClient.newPerson(moongate.url);
+    const ada = await ConsoleClient.newPerson(moongate.server.app);
+    const bob = await ConsoleClient.newPerson(moongate.server.app);
     const code = await newCode(42);
-    expectError(await new ConsoleClient(moongate.url).request('POST', '/api/balance/redeem', { body: { code } }), 401, 'invalid_token');
+    expectError(await new ConsoleClient(moongate.server.app).request('POST', '/api/balance/redeem', { body: { code } }), 401, 'invalid_token');
     expectError(await ada.browser.request('POST', '/api/balance/redeem', { body: { code }, csrf: false }), 400, 'bad_request');
     expectError(await ada.browser.request('POST', '/api/balance/redeem', { body: { code }, csrf: bob.browser.csrfToken ?? '' }), 400, 'bad_request');
     expect((await redeem(ada.browser, code)).status).toBe(200);

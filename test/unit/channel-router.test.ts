@@ -2,8 +2,9 @@
  * The router's choices with scripted providers: priority first, then weight; a channel at
  * its concurrency cap is skipped, and all of them at their caps is a 429; a bad request is
  * not retried; a client that left stops the retries at once; attempts stay within budget.
+ * Tests with waits run on Vitest's fake clock (the router reads Date.now, which it fakes too).
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { channelSchema, routingSchema, toChannelSpec } from '../../src/channels/channel-config.js';
 import { MoongateError, findModel, parseChatRequest, type ChatEvent } from '../../src/contract/index.js';
 import { ChannelRouter, type RouterChannel } from '../../src/gateway/channel-router.js';
@@ -35,7 +36,17 @@ async function drain(events: AsyncIterator<ChatEvent>): Promise<void> {
   while ((await events.next()).done !== true);
 }
 
+/** Plays every pending timer (and the promises they settle) in order, then hands back the outcome. */
+async function settled<T>(outcome: Promise<T>): Promise<T> {
+  await vi.runAllTimersAsync();
+  return outcome;
+}
+
 describe('ChannelRouter', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('reports acceptance per attempt: a failed-over accepted attempt is forgotten, the last attempt has the last word', async () => {
     const failing: ScriptStep[] = [{ type: 'accept' }, { type: 'throw', error: new MoongateError('timeout') }];
     const words: boolean[] = [];
@@ -87,18 +98,23 @@ describe('ChannelRouter', () => {
   });
 
   it('gives a stream firstTokenMs for its first event, a non-stream request (one answer when complete) the total time', async () => {
+    vi.useFakeTimers();
     const slow: ScriptStep[] = [{ type: 'wait', ms: 300 }, ...OK];
     const timeouts = { firstTokenMs: 100, idleMs: 100, totalMs: 5_000 };
     const single = routingSchema.parse({ backoffMs: 0, maxAttempts: 1 });
     const streamed = channel('streamed', slow, { timeouts });
-    await expect(new ChannelRouter([streamed], single).open(call(undefined, true))).rejects.toMatchObject({
+    const refused = new ChannelRouter([streamed], single).open(call(undefined, true)).catch((error: unknown) => error);
+    expect(await settled(refused)).toMatchObject({
       code: 'timeout',
       message: 'the upstream sent no first token in time',
     });
     expect(streamed.provider.aborted).toHaveLength(1);
     const whole = channel('whole', slow, { timeouts });
     const router = new ChannelRouter([whole], single);
-    const opened = await router.open(call(undefined, false));
+    const opening = router.open(call(undefined, false));
+    // Past the first-token limit, within the total time: the non-stream request still waits.
+    await vi.advanceTimersByTimeAsync(300);
+    const opened = await opening;
     expect(opened.first.value).toEqual(OK[0]);
     await drain(opened.events);
     expect(whole.provider.aborted).toHaveLength(0);
@@ -132,21 +148,40 @@ describe('ChannelRouter', () => {
     expect(flaky.provider.calls).toHaveLength(4);
   });
 
+  it("reads the upstream status on the error: a 401 moves on to another channel, a 503 may retry the same one", async () => {
+    const rejected = new MoongateError('api_error', 'rejected', { upstreamStatus: 401 });
+    const refusing = channel('refusing', [{ type: 'throw', error: rejected }]);
+    const router = new ChannelRouter([refusing], routingSchema.parse({ backoffMs: 0, maxAttempts: 3 }));
+    await expect(router.open(call())).rejects.toMatchObject({ code: 'api_error', message: 'rejected' });
+    expect(refusing.provider.calls).toHaveLength(1);
+    expect(router.snapshot()[0]).toMatchObject({ breaker: 'closed' });
+
+    const failing = new MoongateError('api_error', 'down', { upstreamStatus: 503 });
+    const down = channel('down', [{ type: 'throw', error: failing }]);
+    const retrying = new ChannelRouter([down], routingSchema.parse({ backoffMs: 0, maxAttempts: 3 }));
+    await expect(retrying.open(call())).rejects.toMatchObject({ message: 'down' });
+    expect(down.provider.calls).toHaveLength(3);
+  });
+
   it('stops retrying at once when the client leaves during the backoff', async () => {
     const flaky = channel('flaky', [{ type: 'throw', error: new MoongateError('api_error', 'boom') }]);
     const router = new ChannelRouter([flaky], routingSchema.parse({ backoffMs: 10_000, maxAttempts: 3 }));
     const client = new AbortController();
+    vi.useFakeTimers();
     const opening = router.open(call(client.signal));
-    await new Promise((r) => setTimeout(r, 20));
+    opening.catch(() => undefined);
+    // The first attempt has failed and the router sleeps its backoff (5 to 10 s).
+    await vi.advanceTimersByTimeAsync(20);
     client.abort(new Error('the client left'));
     await expect(opening).rejects.toThrow('the client left');
     expect(flaky.provider.calls).toHaveLength(1);
   });
 
   it('starts no attempt once the budget is spent', async () => {
+    vi.useFakeTimers();
     const slow = channel('slow', [{ type: 'wait', ms: 120 }, { type: 'throw', error: new MoongateError('api_error', 'late') }]);
     const router = new ChannelRouter([slow], routingSchema.parse({ backoffMs: 0, maxAttempts: 10, budgetMs: 100 }));
-    await expect(router.open(call())).rejects.toMatchObject({ message: 'late' });
+    expect(await settled(router.open(call()).catch((error: unknown) => error))).toMatchObject({ message: 'late' });
     expect(slow.provider.calls).toHaveLength(1);
   });
 

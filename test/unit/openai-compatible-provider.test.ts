@@ -542,6 +542,8 @@ describe('OpenAICompatibleProvider: upstream error statuses', () => {
     expect(before).toEqual([]);
     expect(error.code).toBe(code);
     expect(error.message).toBe(message);
+    // Set where the error is made, so the router decides retries without knowing the provider.
+    expect(error.upstreamStatus).toBe(status);
   });
 
   it('passes a 400 message on, with keys redacted', async () => {

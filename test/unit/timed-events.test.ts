@@ -1,8 +1,9 @@
 /**
  * The per-attempt timers on events: first token, idle gap and total deadline. Each one that
  * expires aborts the upstream and throws MoongateError('timeout'); events in time pass.
+ * On Vitest's fake clock: the upstream's gaps and the limits are played in order, never waited for.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MoongateError, type ChatEvent } from '../../src/contract/index.js';
 import { TimedEvents } from '../../src/gateway/timed-events.js';
 
@@ -21,7 +22,17 @@ async function* paced(gaps: number[], signal: AbortSignal): AsyncGenerator<ChatE
   yield { type: 'finish', index: 0, reason: 'stop' };
 }
 
-async function run(gaps: number[], timeouts: { firstTokenMs: number; idleMs: number; totalMs: number }) {
+/** Plays every pending timer (and the promises they settle) in order, then hands back the outcome. */
+async function settled<T>(outcome: Promise<T>): Promise<T> {
+  await vi.runAllTimersAsync();
+  return outcome;
+}
+
+function run(gaps: number[], timeouts: { firstTokenMs: number; idleMs: number; totalMs: number }) {
+  return settled(consume(gaps, timeouts));
+}
+
+async function consume(gaps: number[], timeouts: { firstTokenMs: number; idleMs: number; totalMs: number }) {
   const controller = new AbortController();
   const events = new TimedEvents(paced(gaps, controller.signal), timeouts, (reason) => controller.abort(reason));
   let received = 0;
@@ -34,6 +45,13 @@ async function run(gaps: number[], timeouts: { firstTokenMs: number; idleMs: num
 }
 
 describe('TimedEvents', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('lets a stream within every limit through, untouched', async () => {
     expect(await run([5, 5, 5], { firstTokenMs: 500, idleMs: 500, totalMs: 5000 })).toEqual({ received: 4, error: undefined, aborted: false });
   });
@@ -55,13 +73,16 @@ describe('TimedEvents', () => {
     const events = new TimedEvents(paced([0, 0, 0], controller.signal), { firstTokenMs: 500, idleMs: 50, totalMs: 5000 }, (reason) =>
       controller.abort(reason),
     );
-    let received = 0;
-    while ((await events.next()).done !== true) {
-      received++;
-      // The consumer (a slow client, say) takes three idle limits before it asks again.
-      await new Promise((resolve) => setTimeout(resolve, 150));
-    }
-    expect(received).toBe(4);
+    const slowConsumer = async (): Promise<number> => {
+      let received = 0;
+      while ((await events.next()).done !== true) {
+        received++;
+        // The consumer (a slow client, say) takes three idle limits before it asks again.
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      return received;
+    };
+    expect(await settled(slowConsumer())).toBe(4);
     expect(controller.signal.aborted).toBe(false);
   });
 
@@ -70,13 +91,18 @@ describe('TimedEvents', () => {
     const ok = new AbortController();
     const done = new TimedEvents(paced([1], ok.signal), { firstTokenMs: 500, idleMs: 500, totalMs: 5000 }, (r) => ok.abort(r));
     done.onEnd = (error) => ends.push(error);
-    while ((await done.next()).done !== true);
+    await settled(
+      (async () => {
+        while ((await done.next()).done !== true);
+      })(),
+    );
     const cut = new AbortController();
     const silent = new TimedEvents(paced([1, 300], cut.signal), { firstTokenMs: 500, idleMs: 50, totalMs: 5000 }, (r) => cut.abort(r));
     silent.onEnd = (error) => ends.push(error);
-    await expect(async () => {
+    const failed = (async () => {
       while ((await silent.next()).done !== true);
-    }).rejects.toMatchObject({ code: 'timeout' });
+    })().catch((error: unknown) => error);
+    expect(await settled(failed)).toMatchObject({ code: 'timeout' });
     expect(ends).toHaveLength(2);
     expect(ends[0]).toBeUndefined();
     expect(ends[1]).toMatchObject({ code: 'timeout', message: 'the upstream went silent for too long mid-stream' });

@@ -10,8 +10,6 @@ export {
   parseUpstreamError,
   readErrorBody,
   redactSecrets,
-  upstreamStatusOf,
-  UpstreamHttpError,
   type UpstreamErrorDetail,
   type UpstreamHeaders,
 } from './upstream-errors.js';

@@ -24,7 +24,6 @@ import {
   mapUpstreamStatus,
   parseUpstreamError,
   readErrorBody,
-  UpstreamHttpError,
   type UpstreamHeaders,
 } from './upstream-errors.js';
 
@@ -131,7 +130,7 @@ export class OpenAICompatibleProvider implements Provider {
         }
         const mapped = this.mapError(response.statusCode, text, response.headers);
         throw new MoongateError(mapped.code, mapped.message, {
-          cause: new UpstreamHttpError(response.statusCode),
+          upstreamStatus: response.statusCode,
           ...(mapped.retryAfter === undefined ? {} : { retryAfter: mapped.retryAfter }),
         });
       }

@@ -75,23 +75,6 @@ export function parseRetryAfter(header: string | string[] | undefined, now: numb
   return Math.max(1, Math.ceil((date - now) / 1000));
 }
 
-/**
- * The cause of a MoongateError made from an upstream's non-2xx answer: the router reads
- * the status to tell a passing failure (5xx: worth retrying) from a lasting one (401,
- * 403, 404: the channel is misconfigured, so only another channel can help).
- */
-export class UpstreamHttpError extends Error {
-  constructor(readonly status: number) {
-    super(`the upstream answered HTTP ${status}`);
-    this.name = 'UpstreamHttpError';
-  }
-}
-
-/** The upstream HTTP status behind an error, when it came from one. */
-export function upstreamStatusOf(error: MoongateError): number | undefined {
-  return error.cause instanceof UpstreamHttpError ? error.cause.status : undefined;
-}
-
 /** The default status mapping (the brief for moongate's providers; SPEC.md, last section). */
 export function mapUpstreamStatus(
   status: number,

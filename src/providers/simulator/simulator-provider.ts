@@ -7,7 +7,7 @@
  * same counter the gateway bills with, and every reply says it is simulated.
  */
 import type { ChatEvent } from '../../contract/index.js';
-import type { SimulatorSettings } from '../../config.js';
+import type { SimulatorSettings } from './simulator-settings.js';
 import type { Provider, ProviderCall } from '../provider.js';
 import { abortableSleep, abortReason } from './abortable-sleep.js';
 import { readConversation } from './conversation-facts.js';

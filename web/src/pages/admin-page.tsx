@@ -13,7 +13,7 @@ import { UsageTab } from '../admin/usage-tab';
 import { usePageTitle } from '../components/use-page-title';
 import { useSession } from '../session';
 import { currencyOf, modelIdsOf, type ServicesAnswer } from '../usage/services';
-import { useApiData } from '../usage/use-api-data';
+import { useApiData } from '../components/use-api-data';
 import './admin-page.css';
 import './usage-page.css';
 

@@ -13,7 +13,7 @@ import { CodeBlock } from '../components/code-block';
 import { CopyButton } from '../components/copy-button';
 import { ErrorAlert } from '../components/error-alert';
 import { TokenReveal } from '../components/token-reveal';
-import { useApiGet } from '../components/use-api-get';
+import { useApiData } from '../components/use-api-data';
 import { usePageTitle } from '../components/use-page-title';
 import type { Service } from '../console-types';
 import { formatCount, formatMoney } from '../format';
@@ -44,7 +44,7 @@ export function ApiPage() {
 }
 
 function ApiPageBody({ loggedIn }: { loggedIn: boolean }) {
-  const services = useApiGet<{ services: Service[] }>('/api/services');
+  const services = useApiData<{ services: Service[] }>('/api/services');
   const service = services.data?.services.find((s) => s.slug === KIMI_SLUG) ?? services.data?.services[0];
   const origin = window.location.origin;
 
@@ -119,7 +119,7 @@ function AcquireCard({ service, loggedIn, onAcquired }: { service: Service | und
   const [token, setToken] = useState<string | null>(null);
   const started = useRef(false);
   const acquired = service?.application != null;
-  const balance = useApiGet<BalanceAnswer>(acquired ? '/api/balance' : null);
+  const balance = useApiData<BalanceAnswer>(acquired ? '/api/balance' : null);
 
   async function acquire(slug: string) {
     setBusy(true);

@@ -7,7 +7,7 @@ import { useState, type FormEvent } from 'react';
 import { Link } from 'wouter';
 import { postJson } from '../api';
 import { ErrorAlert } from '../components/error-alert';
-import { useApiGet } from '../components/use-api-get';
+import { useApiData } from '../components/use-api-data';
 import { usePageTitle } from '../components/use-page-title';
 import { formatMoney } from '../format';
 import './balance-page.css';
@@ -23,7 +23,7 @@ export interface BalanceSummary {
 
 export function BalancePage() {
   usePageTitle('Balance');
-  const summary = useApiGet<BalanceSummary>('/api/balance');
+  const summary = useApiData<BalanceSummary>('/api/balance');
   const [credited, setCredited] = useState<{ amount: number; currency: string } | null>(null);
   const data = summary.data;
 

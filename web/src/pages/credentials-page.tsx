@@ -9,7 +9,7 @@ import { api, postJson } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorAlert } from '../components/error-alert';
 import { TokenReveal } from '../components/token-reveal';
-import { useApiGet } from '../components/use-api-get';
+import { useApiData } from '../components/use-api-data';
 import { usePageTitle } from '../components/use-page-title';
 import type { Credential } from '../console-types';
 import { formatCount, formatTime } from '../format';
@@ -34,7 +34,7 @@ const EXPIRY_CHOICES: Array<{ value: string; label: string }> = [
 
 export function CredentialsPage() {
   usePageTitle('Credentials');
-  const list = useApiGet<CredentialsAnswer>('/api/credentials');
+  const list = useApiData<CredentialsAnswer>('/api/credentials');
   const [issued, setIssued] = useState<{ name: string; token: string } | null>(null);
   const [revoking, setRevoking] = useState<Credential | null>(null);
   const [revokeBusy, setRevokeBusy] = useState(false);

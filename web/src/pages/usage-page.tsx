@@ -10,7 +10,7 @@ import { formatTime } from '../format';
 import { lastDays, type DailyRow } from '../usage/daily-series';
 import { Segmented } from '../usage/segmented';
 import { currencyOf, modelIdsOf, type ServicesAnswer } from '../usage/services';
-import { useApiData } from '../usage/use-api-data';
+import { useApiData } from '../components/use-api-data';
 import { UsageOverview } from '../usage/usage-overview';
 import { UsageTable, usageQuery, type UsagePage as UsageRowsPage } from '../usage/usage-table';
 import './usage-page.css';

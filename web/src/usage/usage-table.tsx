@@ -9,7 +9,7 @@ import { CopyButton } from '../components/copy-button';
 import { ErrorAlert } from '../components/error-alert';
 import type { UsageRow } from '../console-types';
 import { formatCount, formatDuration, formatMoney } from '../format';
-import { useApiData } from './use-api-data';
+import { useApiData } from '../components/use-api-data';
 
 
 export interface UsagePage {

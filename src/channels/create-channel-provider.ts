@@ -1,10 +1,14 @@
-/** Builds the provider for a channel; the only place that knows every kind. */
-import type { ChannelSpec } from '../channels/channel-config.js';
-import { displayUrl } from '../channels/display-url.js';
-import { MoonshotProvider } from './moonshot/index.js';
-import { OpenAICompatibleProvider } from './openai-compatible/index.js';
-import type { Provider } from './provider.js';
-import { SimulatorProvider } from './simulator/index.js';
+/**
+ * Builds the provider for a channel; the only place that knows every kind. It lives with
+ * the channels, not the providers: a channel is configured to use a provider, and the
+ * providers know nothing of channels.
+ */
+import { MoonshotProvider } from '../providers/moonshot/index.js';
+import { OpenAICompatibleProvider } from '../providers/openai-compatible/index.js';
+import type { Provider } from '../providers/provider.js';
+import { SimulatorProvider } from '../providers/simulator/index.js';
+import type { ChannelSpec } from './channel-config.js';
+import { displayUrl } from './display-url.js';
 
 /**
  * The provider behind one channel. Connect, header and body (idle) timeouts go to undici,

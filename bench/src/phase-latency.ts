@@ -1,0 +1,61 @@
+/** Figure 2: added latency, one request at a time and at N connections. */
+import { type Bench, fixed, load, log, noteErrors } from './bench-context.js';
+import { ratioOf, type Pair, type Row } from './bench-report.js';
+import type { LoadResult } from './child-messages.js';
+
+export async function phaseLatency(bench: Bench, rows: Row[], figures: Record<string, unknown>, notes: string[]): Promise<void> {
+  const { settings } = bench;
+  const targets = [bench.upstream, bench.bare, bench.moongate];
+  const sequential: Record<string, Record<string, LoadResult>> = { nonStream: {}, stream: {} };
+  for (const stream of [false, true]) {
+    for (const target of targets) {
+      log(`[latency] ${target.name}, ${stream ? 'stream (time to first byte)' : 'non-stream'}, one at a time: ${settings.sequentialRequests} requests`);
+      const result = await load(bench, target, { stream, connections: 1, durationMs: 60_000, requests: settings.sequentialRequests });
+      noteErrors(result, `${target.name} sequential`, notes);
+      (sequential[stream ? 'stream' : 'nonStream'] as Record<string, LoadResult>)[target.name] = result;
+    }
+  }
+  const get = (kind: string, name: string): LoadResult => {
+    const found = sequential[kind]?.[name];
+    if (found === undefined) throw new Error(`no ${kind} result for ${name}`);
+    return found;
+  };
+  const added = (kind: string, pick: (r: LoadResult) => number): Pair => ({
+    moongate: pick(get(kind, 'moongate')) - pick(get(kind, 'upstream')),
+    bare: pick(get(kind, 'bare proxy')) - pick(get(kind, 'upstream')),
+  });
+  const addedP50 = added('nonStream', (r) => r.p50Ms);
+  const addedP99 = added('nonStream', (r) => r.p99Ms);
+  const ttfbP50 = added('stream', (r) => r.ttfbP50Ms ?? Number.NaN);
+  const ttfbP99 = added('stream', (r) => r.ttfbP99Ms ?? Number.NaN);
+  const row = (figure: string, pair: Pair, target = '', pass: boolean | null = null): Row => ({
+    figure, unit: 'ms', moongate: fixed(pair.moongate), bare: fixed(pair.bare), ratio: ratioOf(pair.moongate, pair.bare), target, pass,
+  });
+  rows.push(
+    row('2. added latency p50, one at a time', addedP50),
+    row('2. added latency p99, one at a time', addedP99),
+    row('2. added time to first byte p50, stream', ttfbP50),
+    row('2. added time to first byte p99, stream', ttfbP99),
+  );
+
+  // At N connections, at a fixed rate every server can carry, so the figure is latency, not queueing.
+  const throughput = figures.throughput as { nonStream?: { moongate: { rps: number } } } | undefined;
+  const moongateMax = throughput?.nonStream?.moongate.rps;
+  const rate = Math.max(20, Math.round(moongateMax !== undefined ? moongateMax / 2 : settings.quick ? 100 : 300));
+  const underLoad: Record<string, LoadResult> = {};
+  for (const target of targets) {
+    log(`[latency] ${target.name}, non-stream, ${settings.connections} connections at ${rate} req/s: ${settings.durationMs / 1000} s`);
+    const result = await load(bench, target, { stream: false, connections: settings.connections, durationMs: settings.durationMs, ratePerSecond: rate });
+    noteErrors(result, `${target.name} at ${rate} req/s`, notes);
+    underLoad[target.name] = result;
+    log(`  p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
+  }
+  const p99 = (name: string): number => underLoad[name]?.p99Ms ?? Number.NaN;
+  const addedAtN: Pair = { moongate: p99('moongate') - p99('upstream'), bare: p99('bare proxy') - p99('upstream') };
+  rows.push(row(`2. added p99, ${settings.connections} conns at ${rate} req/s`, addedAtN, '<= 2 ms', addedAtN.moongate <= 2));
+  figures.latency = {
+    sequential,
+    addedMs: { p50: addedP50, p99: addedP99, ttfbP50, ttfbP99 },
+    underLoad: { connections: settings.connections, ratePerSecond: rate, results: underLoad, addedP99Ms: addedAtN },
+  };
+}
