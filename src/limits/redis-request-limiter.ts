@@ -168,9 +168,9 @@ export class RedisRequestLimiter implements RequestLimiter {
     if (entries.length === 0) throw new Error('acquireAll needs at least one limit entry');
     if (this.#degraded) return this.#acquireLocally(entries);
     const leaseId = `${this.#process}:${(this.#sequence += 1)}`;
-    const tag = `{${hashTag.replace(/[{}]/g, '_')}}`;
-    const leaseKeys = entries.map((entry) => `${this.#prefix}${tag}:${entry.key}:leases`);
-    const keys = entries.flatMap((entry, i) => [leaseKeys[i] ?? '', `${this.#prefix}${tag}:${entry.key}:admitted`]);
+    const tag = `{${encodeURIComponent(hashTag)}}`;
+    const leaseKeys = entries.map((entry) => `${this.#prefix}${tag}:${encodeURIComponent(entry.key)}:leases`);
+    const keys = entries.flatMap((entry, i) => [leaseKeys[i] ?? '', `${this.#prefix}${tag}:${encodeURIComponent(entry.key)}:admitted`]);
     const args = entries.flatMap((entry) => [entry.limits.concurrency, entry.limits.rps]);
     let reply: Array<number | string>;
     try {
