@@ -34,6 +34,12 @@ const envSchema = z.object({
   MOONGATE_FREE_QUOTA: z.string().regex(/^\d+(\.\d{1,6})?$/, 'must be an amount such as 5.00').optional(),
   MOONGATE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code').default('USD'),
   MOONGATE_USAGE_RETENTION_DAYS: positiveInt.default(90),
+  /** Several replicas: the limits live in Redis (docs/scaling.md). */
+  REDIS_URL: z.string().regex(/^(redis|rediss|redis-sentinel|redis-cluster):\/\//, 'must start with redis://, rediss://, redis-sentinel:// or redis-cluster://').optional(),
+  /** While Redis is unreachable, each replica enforces ceil(limit / this). Set it to the number of replicas. */
+  REDIS_FALLBACK_REPLICAS: positiveInt.default(2),
+  /** Every Redis key starts with it: several deployments on one Redis. No braces (they would change the hash tag). */
+  REDIS_KEY_PREFIX: z.string().regex(/^[^{}\s]*$/, 'must not contain braces or spaces').default('moongate:'),
 });
 
 export interface SimulatorSettings {
@@ -61,6 +67,15 @@ export interface Config {
   trustProxy: boolean;
   registrationsPerHour: number;
   billing: BillingConfig;
+  /** Set with REDIS_URL: limits shared by every replica (docs/scaling.md). */
+  redis: RedisConfig | undefined;
+}
+
+export interface RedisConfig {
+  url: string;
+  keyPrefix: string;
+  /** While Redis is unreachable, each replica enforces ceil(limit / fallbackReplicas). */
+  fallbackReplicas: number;
 }
 
 export interface BillingConfig {
@@ -100,5 +115,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       usageRetentionDays: e.MOONGATE_USAGE_RETENTION_DAYS,
     },
     channelsFile: loadChannelsFile(env),
+    redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, fallbackReplicas: e.REDIS_FALLBACK_REPLICAS },
   });
 }

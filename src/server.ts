@@ -29,6 +29,7 @@ import { KeyedMutex } from './http/routes/account/keyed-mutex.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
+import { startRedisLimits, type RedisLimits } from './limits/start-redis-limits.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -68,17 +69,23 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   let channels: RouterChannel[];
   let billing: RunningBilling;
+  const metrics = new Metrics();
+  // With REDIS_URL the limits are every replica's (docs/scaling.md); money stays in the store.
+  let redis: RedisLimits | undefined;
   try {
     channels = await resolveChannels(config, store, options);
-    billing = await startBilling(store, { retentionDays: config.billing.usageRetentionDays, currency: config.billing.currency }, (error) => {
+    if (config.redis !== undefined) redis = await startRedisLimits(config.redis, logger === false ? undefined : logger, metrics);
+    const limiter = redis === undefined ? {} : { limiter: redis.limiter };
+    billing = await startBilling(store, { retentionDays: config.billing.usageRetentionDays, currency: config.billing.currency, ...limiter }, (error) => {
       if (logger !== false) logger.error({ err: error }, 'usage log pruning failed');
     });
   } catch (error) {
+    redis?.limiter.close();
+    await redis?.close();
     await store.close();
     throw error;
   }
   const { routing, keepAliveMs, drainMs } = config.channelsFile;
-  const metrics = new Metrics();
   const router = new ChannelRouter(channels, routing, {
     logger: logger === false ? undefined : logger,
     onAttempt: metrics.attempt,
@@ -117,7 +124,10 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     keepAliveMs,
     inFlight,
     metrics,
-    readiness: [{ name: 'the store', check: async () => void (await sql`select 1`.execute(store.db)) }],
+    readiness: [
+      { name: 'the store', check: async () => void (await sql`select 1`.execute(store.db)) },
+      ...(redis === undefined ? [] : [redis.readiness]),
+    ],
     accounts,
     trustProxy: config.trustProxy,
     ...(consoleServed ? { webRoot } : {}),
@@ -130,6 +140,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       if (logger !== false) logger.error({ err: error }, 'closing billing failed');
     });
     await store.close();
+    await redis?.close();
   });
   try {
     await app.listen({ port: config.port, host: config.host });
