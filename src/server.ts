@@ -25,7 +25,6 @@ import { LOG_REDACTIONS, buildApp } from './http/app.js';
 import { InFlightRequests } from './http/in-flight-requests.js';
 import { Metrics } from './observability/metrics.js';
 import { createChannelProvider } from './providers/create-provider.js';
-import { KeyedMutex } from './http/routes/account/keyed-mutex.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
@@ -112,7 +111,6 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     topupCodes: new TopupCodeStore(store.db),
     redeemThrottle: new RedeemThrottle(),
     prices: billing.prices,
-    acquireLock: new KeyedMutex(),
     currency: config.billing.currency,
   };
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
