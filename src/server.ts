@@ -12,7 +12,7 @@ import { authenticate } from './accounts/authenticate.js';
 import { CredentialStore } from './accounts/credential-store.js';
 import { PlaygroundTokenStore } from './accounts/playground-token-store.js';
 import { SessionStore } from './accounts/session-store.js';
-import { RedeemThrottle } from './billing/redeem-throttle.js';
+import { DEFAULT_REDEEM_THROTTLE, RedeemThrottle } from './billing/redeem-throttle.js';
 import { startBilling, type RunningBilling } from './billing/start-billing.js';
 import { TopupCodeStore } from './billing/topup-code-store.js';
 import type { ChannelSpec } from './channels/channel-config.js';
@@ -28,6 +28,7 @@ import { createChannelProvider } from './providers/create-provider.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
+import { RedisWindowCounter } from './limits/redis-window-counter.js';
 import { startRedisLimits, type RedisLimits } from './limits/start-redis-limits.js';
 
 export interface RunningServer {
@@ -109,7 +110,10 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     credentials: new CredentialStore(store.db, { freeQuota: config.billing.freeQuota }),
     playgroundTokens: new PlaygroundTokenStore(store.db),
     topupCodes: new TopupCodeStore(store.db),
-    redeemThrottle: new RedeemThrottle(),
+    redeemThrottle: new RedeemThrottle(
+      DEFAULT_REDEEM_THROTTLE,
+      redis && new RedisWindowCounter(redis.client, { name: 'redeem', windowMs: DEFAULT_REDEEM_THROTTLE.windowMs, keyPrefix: config.redis?.keyPrefix }),
+    ),
     prices: billing.prices,
     currency: config.billing.currency,
   };

@@ -3,6 +3,7 @@
  * Redis. Two counters or buses on two connections stand for two replicas.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { RedeemThrottle } from '../../src/billing/redeem-throttle.js';
 import { LocalChangeBus, RedisChangeBus, type Change, type ChangeBus } from '../../src/limits/change-bus.js';
 import { openRedis, redisReady, type RedisClient } from '../../src/limits/redis-connection.js';
 import { RedisWindowCounter } from '../../src/limits/redis-window-counter.js';
@@ -88,6 +89,45 @@ describeWithRedis('RedisWindowCounter', () => {
       expect(await counter.take(key(), 1)).toBe(0);
       proxy.cut();
       await expect(counter.take(key(), 1)).rejects.toThrow();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describeWithRedis('RedeemThrottle with REDIS_URL', () => {
+  const options = { windowMs: 60_000, max: 4 };
+
+  it('counts a person\'s failures across replicas', async () => {
+    const [a, b] = [
+      new RedeemThrottle(options, new RedisWindowCounter(await client(), { name: 'redeem', windowMs: options.windowMs, keyPrefix: prefix })),
+      new RedeemThrottle(options, new RedisWindowCounter(await client(), { name: 'redeem', windowMs: options.windowMs, keyPrefix: prefix })),
+    ];
+    const person = key();
+    for (let i = 0; i < 4; i += 1) {
+      await (i % 2 === 0 ? a : b).check(person);
+      await (i % 2 === 0 ? a : b).recordFailure(person);
+    }
+    // Each replica alone saw 2 of the 4 failures; together they are at the limit.
+    for (const replica of [a, b]) {
+      const refused = await replica.check(person).then(() => undefined, (error: unknown) => error);
+      expect(refused).toMatchObject({ code: 'too_many_requests' });
+      expect((refused as { retryAfter: number }).retryAfter).toBeGreaterThanOrEqual(1);
+    }
+    await a.check(key());
+  });
+
+  it('counts in this process while Redis is unreachable, never unlimited', async () => {
+    const proxy = await TcpProxy.start();
+    try {
+      const throttle = new RedeemThrottle(options, new RedisWindowCounter(await client(proxy.url), { name: 'redeem', windowMs: options.windowMs, keyPrefix: prefix }));
+      proxy.cut();
+      const person = key();
+      for (let i = 0; i < 4; i += 1) {
+        await throttle.check(person);
+        await throttle.recordFailure(person);
+      }
+      await expect(throttle.check(person)).rejects.toMatchObject({ code: 'too_many_requests' });
     } finally {
       await proxy.close();
     }
