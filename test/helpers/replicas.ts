@@ -1,7 +1,7 @@
 /**
  * N moongate replicas as an operator runs them: `bin/moongate.js serve` child processes on
  * one PostgreSQL schema (DATABASE_URL) and one Redis (REDIS_URL, with the test file's key
- * prefix), each on its own port. The schema is migrated by the test before they start.
+ * prefix), each on its own port, all started at the same moment.
  *
  * A GatedUpstream is the OpenAI-compatible server behind them: it counts the requests that
  * reach it (the admitted ones) and holds each until the test releases it, so a test knows

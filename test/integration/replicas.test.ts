@@ -27,10 +27,10 @@ describeWithPostgres('two replicas with REDIS_URL', (schema) => {
     if (!redisAvailable) return;
     const dir = await makeTempDir();
     removeDir = dir.remove;
-    // The test migrates the schema first, so the replicas start on a migrated database.
-    store = await openStore({ dataDir: dir.path, databaseUrl: schema.url });
     upstream = await GatedUpstream.start();
+    // Both start at the same moment on an empty schema: the migrations run once (an advisory lock).
     replicas = await startReplicas(2, { databaseUrl: schema.url, redisUrl: TEST_REDIS_URL, redisKeyPrefix: prefix, upstream });
+    store = await openStore({ dataDir: dir.path, databaseUrl: schema.url });
   }, 60_000);
   afterAll(async () => {
     await replicas?.stop();
