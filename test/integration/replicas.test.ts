@@ -98,4 +98,20 @@ describeWithPostgres('two replicas with REDIS_URL', (schema) => {
     expect(all.every((r) => r.status === 200 || r.status === 429)).toBe(true);
     await Promise.all(all.map((r) => r.arrayBuffer()));
   });
+
+  it.skipIf(!redisAvailable)('a credential revoked on one replica is refused by both at once (no replica caches it)', async () => {
+    const token = await credential('revoked@example.com', { rpsLimit: 100, concurrencyLimit: 10 });
+    upstream.gated = false;
+    const ok = await send(1, token);
+    expect(ok.status).toBe(200);
+    await ok.arrayBuffer();
+    const person = await new PersonStore(store.db).ensurePerson('revoked@example.com');
+    const [issued] = await new CredentialStore(store.db).listCredentials(person.id);
+    await new CredentialStore(store.db).revokeCredential(issued?.id ?? '');
+    for (const i of [0, 1]) {
+      const refused = await send(i, token);
+      expect(refused.status).toBe(401);
+      await refused.arrayBuffer();
+    }
+  });
 });
