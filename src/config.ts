@@ -37,6 +37,12 @@ const envSchema = z.object({
   MOONGATE_USAGE_RETENTION_DAYS: positiveInt.default(90),
   /** The local file for settlements the store could not take yet; default DATA_DIR/settlement-spool.jsonl. */
   MOONGATE_SETTLEMENT_SPOOL: z.string().min(1).optional(),
+  /** Several replicas: the limits live in Redis (docs/scaling.md). */
+  REDIS_URL: z.string().regex(/^(redis|rediss|redis-sentinel|redis-cluster):\/\//, 'must start with redis://, rediss://, redis-sentinel:// or redis-cluster://').optional(),
+  /** While Redis is unreachable, each replica enforces ceil(limit / this). Set it to the number of replicas. */
+  REDIS_FALLBACK_REPLICAS: positiveInt.default(2),
+  /** Every Redis key starts with it: several deployments on one Redis. No braces (they would change the hash tag). */
+  REDIS_KEY_PREFIX: z.string().regex(/^[^{}\s]*$/, 'must not contain braces or spaces').default('moongate:'),
 });
 
 export type UpstreamConfig =
@@ -57,6 +63,15 @@ export interface Config {
   trustProxy: boolean;
   registrationsPerHour: number;
   billing: BillingConfig;
+  /** Set with REDIS_URL: limits shared by every replica (docs/scaling.md). */
+  redis: RedisConfig | undefined;
+}
+
+export interface RedisConfig {
+  url: string;
+  keyPrefix: string;
+  /** While Redis is unreachable, each replica enforces ceil(limit / fallbackReplicas). */
+  fallbackReplicas: number;
 }
 
 export interface BillingConfig {
@@ -99,5 +114,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       settlementSpool: e.MOONGATE_SETTLEMENT_SPOOL === undefined ? resolve(e.DATA_DIR, 'settlement-spool.jsonl') : resolve(e.MOONGATE_SETTLEMENT_SPOOL),
     },
     channelsFile: loadChannelsFile(env),
+    redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, fallbackReplicas: e.REDIS_FALLBACK_REPLICAS },
   });
 }

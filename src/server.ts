@@ -12,7 +12,7 @@ import { authenticate } from './accounts/authenticate.js';
 import { CredentialStore } from './accounts/credential-store.js';
 import { PlaygroundTokenStore } from './accounts/playground-token-store.js';
 import { SessionStore } from './accounts/session-store.js';
-import { RedeemThrottle } from './billing/redeem-throttle.js';
+import { DEFAULT_REDEEM_THROTTLE, RedeemThrottle } from './billing/redeem-throttle.js';
 import { startBilling, type RunningBilling } from './billing/start-billing.js';
 import { TopupCodeStore } from './billing/topup-code-store.js';
 import type { ChannelSpec } from './channels/channel-config.js';
@@ -26,10 +26,11 @@ import { LOG_REDACTIONS, buildApp } from './http/app.js';
 import { InFlightRequests } from './http/in-flight-requests.js';
 import { Metrics } from './observability/metrics.js';
 import { createChannelProvider } from './channels/create-channel-provider.js';
-import { KeyedMutex } from './http/routes/account/keyed-mutex.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
+import { RedisWindowCounter } from './limits/redis-window-counter.js';
+import { startRedisLimits, type RedisLimits } from './limits/start-redis-limits.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -71,14 +72,19 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   let channels: RouterChannel[];
   let billing: RunningBilling;
+  const metrics = new Metrics();
+  // With REDIS_URL the limits are every replica's (docs/scaling.md); money stays in the store.
+  let redis: RedisLimits | undefined;
   try {
     channels = await resolveChannels(config, store, options);
+    if (config.redis !== undefined) redis = await startRedisLimits(config.redis, logger === false ? undefined : logger, metrics);
     billing = await startBilling(
       store,
       {
         retentionDays: config.billing.usageRetentionDays,
         currency: config.billing.currency,
         spoolPath: config.billing.settlementSpool,
+        ...(redis === undefined ? {} : { limiter: redis.limiter }),
         onSettlementTrouble: ({ kind, error, pending }) => {
           if (logger === false) return;
           const message = {
@@ -98,11 +104,12 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       logger.warn(replayed, 'settlement spool replayed at start-up');
     }
   } catch (error) {
+    redis?.limiter.close();
+    await redis?.close();
     await store.close();
     throw error;
   }
   const { routing, keepAliveMs, drainMs } = config.channelsFile;
-  const metrics = new Metrics();
   const router = new ChannelRouter(channels, routing, {
     logger: logger === false ? undefined : logger,
     onAttempt: metrics.attempt,
@@ -129,9 +136,11 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     credentials: new CredentialStore(store.db, { freeQuota: config.billing.freeQuota }),
     playgroundTokens: new PlaygroundTokenStore(store.db),
     topupCodes: new TopupCodeStore(store.db),
-    redeemThrottle: new RedeemThrottle(),
+    redeemThrottle: new RedeemThrottle(
+      DEFAULT_REDEEM_THROTTLE,
+      redis && new RedisWindowCounter(redis.client, { name: 'redeem', windowMs: DEFAULT_REDEEM_THROTTLE.windowMs, keyPrefix: config.redis?.keyPrefix }),
+    ),
     prices: billing.prices,
-    acquireLock: new KeyedMutex(),
     currency: config.billing.currency,
   };
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
@@ -154,6 +163,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
           return Promise.reject(new MoongateError('api_error', `not ready: ${pending} settlement${pending === 1 ? '' : 's'} waiting for the store`));
         },
       },
+      ...(redis === undefined ? [] : [redis.readiness]),
     ],
     accounts,
     trustProxy: config.trustProxy,
@@ -167,6 +177,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       if (logger !== false) logger.error({ err: error }, 'closing billing failed');
     });
     await store.close();
+    await redis?.close();
   });
   try {
     await app.listen({ port: config.port, host: config.host });

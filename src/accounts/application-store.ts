@@ -55,6 +55,31 @@ export class ApplicationStore {
     return toApplication(row);
   }
 
+  /**
+   * Claims the right to issue the application's first credential: true for exactly one
+   * caller, however many replicas ask at the same moment (one conditional update: on
+   * PostgreSQL a second update waits for the first's row lock and then finds the row taken;
+   * SQLite has one writer at a time). False when it was claimed before or the application
+   * has a credential already. Acquire issues the credential after a true.
+   */
+  async claimFirstCredential(applicationId: string, now: number = Date.now()): Promise<boolean> {
+    const claimed = await this.#db
+      .updateTable('applications')
+      .set({ first_credential_at: now })
+      .where('id', '=', applicationId)
+      .where('first_credential_at', 'is', null)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('credentials').select('credentials.id').where('credentials.application_id', '=', applicationId))),
+      )
+      .executeTakeFirst();
+    return claimed.numUpdatedRows > 0n;
+  }
+
+  /** Gives a claim back when issuing the credential failed, so the next Acquire can try again. */
+  async releaseFirstCredentialClaim(applicationId: string): Promise<void> {
+    await this.#db.updateTable('applications').set({ first_credential_at: null }).where('id', '=', applicationId).execute();
+  }
+
   async getApplication(id: string): Promise<Application> {
     const row = await this.#db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirst();
     if (row === undefined) throw new MoongateError('bad_request', `application ${id} does not exist`);

@@ -1,12 +1,15 @@
 /**
- * Failed top-up code redemptions, counted per person in memory over a sliding window (the
- * login throttle's counter): past `max` failures, redemptions are 429 too_many_requests
- * with `retry-after` until the oldest failure leaves the window, even for a valid code. 80
- * random bits cannot be guessed at 10 tries per 15 minutes; the limit keeps a script from
- * trying. Per process, like the login throttle.
+ * Failed top-up code redemptions, counted per person over a sliding window: past `max`
+ * failures, redemptions are 429 too_many_requests with `retry-after` until the oldest
+ * failure leaves the window, even for a valid code. 80 random bits cannot be guessed at 10
+ * tries per 15 minutes; the limit keeps a script from trying.
+ *
+ * The count lives in this process, or, with REDIS_URL, in Redis (a RedisWindowCounter), so
+ * that every replica sees the same failures. While Redis is unreachable this process counts
+ * alone (never unlimited) until it answers again.
  */
-import { SlidingWindowCounter } from '../accounts/sliding-window-counter.js';
 import { MoongateError } from '../contract/errors.js';
+import { MemoryWindowCounter, type WindowCounter } from '../limits/window-counter.js';
 
 export interface RedeemThrottleOptions {
   windowMs: number;
@@ -17,22 +20,35 @@ export const DEFAULT_REDEEM_THROTTLE: Readonly<RedeemThrottleOptions> = Object.f
 
 export class RedeemThrottle {
   readonly #options: RedeemThrottleOptions;
-  readonly #failures: SlidingWindowCounter;
+  readonly #local: WindowCounter;
+  readonly #shared: WindowCounter | undefined;
 
-  constructor(options: RedeemThrottleOptions = DEFAULT_REDEEM_THROTTLE) {
+  /** `shared`: the replicas' common counter (Redis); without it, this process's. */
+  constructor(options: RedeemThrottleOptions = DEFAULT_REDEEM_THROTTLE, shared?: WindowCounter, now?: () => number) {
     this.#options = options;
-    this.#failures = new SlidingWindowCounter(options.windowMs);
+    this.#local = new MemoryWindowCounter(options.windowMs, now);
+    this.#shared = shared;
   }
 
-  /** Throws 429 when the person has used up their failures. */
-  check(personId: string, now: number = Date.now()): void {
-    const wait = this.#failures.waitMs(personId, this.#options.max, now);
+  /** Rejects with 429 when the person has used up their failures. */
+  async check(personId: string): Promise<void> {
+    const wait = await this.#counted((counter) => counter.waitMs(personId, this.#options.max));
     if (wait > 0) {
       throw new MoongateError('too_many_requests', 'Too many codes were not valid. Try again later.', { retryAfter: Math.ceil(wait / 1000) });
     }
   }
 
-  recordFailure(personId: string, now: number = Date.now()): void {
-    this.#failures.record(personId, now);
+  async recordFailure(personId: string): Promise<void> {
+    await this.#counted((counter) => counter.record(personId));
+  }
+
+  /** On the shared counter; on this process's when Redis cannot be reached. */
+  async #counted<T>(work: (counter: WindowCounter) => Promise<T>): Promise<T> {
+    if (this.#shared === undefined) return work(this.#local);
+    try {
+      return await work(this.#shared);
+    } catch {
+      return work(this.#local);
+    }
   }
 }

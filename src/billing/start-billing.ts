@@ -5,7 +5,7 @@
  */
 import type { Store } from '../store/open-store.js';
 import { MemoryRequestLimiter } from '../limits/memory-request-limiter.js';
-import type { RequestLimits } from '../limits/request-limiter.js';
+import type { RequestLimiter, RequestLimits } from '../limits/request-limiter.js';
 import { setSummaryCurrency } from './account-queries.js';
 import { BillingAdmitter } from './billing-admitter.js';
 import { HoldLedger } from './hold-ledger.js';
@@ -23,6 +23,8 @@ export interface BillingSettings {
   spoolPath?: string;
   /** Told when settlements are deferred or a retry fails (a warning: nothing is lost). */
   onSettlementTrouble?: (trouble: SettlementTrouble) => void;
+  /** The limiter (Redis with REDIS_URL); this process's own by default. Billing closes it. */
+  limiter?: RequestLimiter;
 }
 
 export interface RunningBilling {
@@ -49,7 +51,7 @@ export async function startBilling(
   const holds = new HoldLedger(store.db, store.dialect);
   const releasedAtStart = await holds.start();
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
-  const limiter = new MemoryRequestLimiter();
+  const limiter = settings.limiter ?? new MemoryRequestLimiter();
   const settlements = new SettlementBatcher(store.db, holds.recordsHolds, {
     ...settings.settlement,
     ...(settings.spoolPath === undefined ? {} : { spool: new SettlementSpool(settings.spoolPath) }),

@@ -185,6 +185,30 @@ export class Metrics {
     this.settlements = totals;
   }
 
+  /**
+   * The Redis-backed limits (REDIS_URL): whether they are degraded to this replica's share
+   * now, and how many admissions were decided locally since start (docs/scaling.md).
+   */
+  registerRedisLimits(state: () => { degraded: boolean; fallbackAdmissions: number }): void {
+    const degraded: Gauge<string> = new Gauge({
+      name: 'moongate_redis_degraded',
+      help: '1 while Redis is unreachable and this replica enforces its local share of the limits, else 0',
+      registers: [this.registry],
+      collect: () => {
+        degraded.set(state().degraded ? 1 : 0);
+      },
+    });
+    const fallback: Counter<string> = new Counter({
+      name: 'moongate_limit_fallback_admissions_total',
+      help: 'Admissions decided by this replica alone because Redis was unreachable',
+      registers: [this.registry],
+      collect: () => {
+        fallback.reset();
+        fallback.inc(state().fallbackAdmissions);
+      },
+    });
+  }
+
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }

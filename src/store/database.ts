@@ -44,6 +44,8 @@ export interface ApplicationsTable {
   service_id: string;
   status: ApplicationStatus;
   created_at: number;
+  /** When Acquire issued the first credential (or the oldest credential's time); null before. */
+  first_credential_at: number | null;
 }
 
 export interface CredentialsTable {

@@ -9,7 +9,6 @@ import type { RedeemThrottle } from '../../../billing/redeem-throttle.js';
 import type { TopupCodeStore } from '../../../billing/topup-code-store.js';
 import type { RequestLimits } from '../../../limits/request-limiter.js';
 import type { Store } from '../../../store/open-store.js';
-import type { KeyedMutex } from './keyed-mutex.js';
 
 export interface AccountContext {
   store: Store;
@@ -27,6 +26,4 @@ export interface AccountContext {
   prices: Pick<PriceBook, 'invalidate'>;
   /** The limits of a credential without its own (DEFAULT_REQUEST_LIMITS when left out). */
   defaultLimits?: RequestLimits;
-  /** Serialises "Acquire" per person and service, so a double click issues one first credential. */
-  acquireLock: KeyedMutex;
 }

@@ -3,11 +3,13 @@
  * for the service (ensureApplication, which also grants a first application its free
  * quota) and, if the application has no credential yet, issues its first one. The token
  * is in this response only (201); acquiring again returns the application with
- * `credential: null` and no token (200). Serialised per person and service so a double
- * click issues one credential.
+ * `credential: null` and no token (200). The database decides who issues the first
+ * credential (ApplicationStore.claimFirstCredential), so a double click issues one, even
+ * when the two clicks reach two replicas.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { IssuedCredential } from '../../../accounts/credential-store.js';
 import { MoongateError } from '../../../contract/errors.js';
 import type { AccountContext } from './account-context.js';
 import { sessionOf } from './console-guard.js';
@@ -24,19 +26,18 @@ export function registerAcquireRoute(api: FastifyInstance, context: AccountConte
     if (service === undefined) throw new MoongateError('no_api', `No service ${slug}`);
     if (service.status !== 'active') throw new MoongateError('disabled', 'The API has been disabled.');
 
-    const acquired = await context.acquireLock.run(`${person.id}:${service.id}`, async () => {
-      const application = await context.applications.ensureApplication(person.id, slug);
-      const existing = (await context.credentials.listCredentials(person.id)).some((c) => c.applicationId === application.id);
-      const issued = existing ? undefined : await context.credentials.issueCredential({ personId: person.id, serviceSlug: slug });
-      return { application, issued };
-    });
-    const application = {
-      id: acquired.application.id,
-      serviceSlug: slug,
-      status: acquired.application.status,
-      createdAt: acquired.application.createdAt,
-    };
-    if (acquired.issued === undefined) return reply.send({ application, credential: null });
-    return reply.code(201).send({ application, credential: credentialView(acquired.issued.credential), token: acquired.issued.token });
+    const acquired = await context.applications.ensureApplication(person.id, slug);
+    let issued: IssuedCredential | undefined;
+    if (await context.applications.claimFirstCredential(acquired.id)) {
+      try {
+        issued = await context.credentials.issueCredential({ personId: person.id, serviceSlug: slug });
+      } catch (error) {
+        await context.applications.releaseFirstCredentialClaim(acquired.id);
+        throw error;
+      }
+    }
+    const application = { id: acquired.id, serviceSlug: slug, status: acquired.status, createdAt: acquired.createdAt };
+    if (issued === undefined) return reply.send({ application, credential: null });
+    return reply.code(201).send({ application, credential: credentialView(issued.credential), token: issued.token });
   });
 }

@@ -20,10 +20,10 @@ export function registerRedeemRoute(api: FastifyInstance, context: AccountContex
   api.post('/balance/redeem', async (request) => {
     const { code } = parseInput(body, request.body, 'body');
     const { person } = sessionOf(request);
-    context.redeemThrottle.check(person.id);
+    await context.redeemThrottle.check(person.id);
     const redeemed = await context.topupCodes.redeem(person.id, code);
     if (redeemed === undefined) {
-      context.redeemThrottle.recordFailure(person.id);
+      await context.redeemThrottle.recordFailure(person.id);
       throw new MoongateError('bad_request', INVALID_CODE_MESSAGE);
     }
     const summary = await getBalanceSummary(context.store.db, person.id);
