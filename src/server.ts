@@ -25,6 +25,7 @@ import { LOG_REDACTIONS, buildApp } from './http/app.js';
 import { InFlightRequests } from './http/in-flight-requests.js';
 import { Metrics } from './observability/metrics.js';
 import { createChannelProvider } from './providers/create-provider.js';
+import { MemoryRequestLimiter } from './limits/memory-request-limiter.js';
 import { KeyedMutex } from './http/routes/account/keyed-mutex.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
@@ -88,8 +89,10 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   metrics.registerInFlightStreams(() => inFlight.streams);
   metrics.registerHoldTotals(() => billing.admitter.openHolds());
 
+  const limiter = new MemoryRequestLimiter();
   const gateway = new ChatGateway({
     authenticate: (authorization, serviceSlug) => authenticate(authorization, serviceSlug, store),
+    limiter,
     router,
     admitter: options.admitter ?? billing.admitter,
     observers: [metrics.observer],
@@ -113,6 +116,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const app = buildApp({
     gateway,
     maxBodyBytes: config.maxBodyBytes,
+    bodies: config.bodies,
     logger,
     keepAliveMs,
     inFlight,
@@ -123,6 +127,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     ...(consoleServed ? { webRoot } : {}),
   });
   app.addHook('onClose', async () => {
+    limiter.close();
     await router.close();
     // After the drain: settlements still batched are committed, this process's holds given back.
     // A store that is already gone must not stop the close (holds are released at the next start).

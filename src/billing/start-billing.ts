@@ -4,8 +4,6 @@
  * gives back this process's holds.
  */
 import type { Store } from '../store/open-store.js';
-import { MemoryRequestLimiter } from '../limits/memory-request-limiter.js';
-import type { RequestLimits } from '../limits/request-limiter.js';
 import { setSummaryCurrency } from './account-queries.js';
 import { BillingAdmitter } from './billing-admitter.js';
 import { HoldLedger } from './hold-ledger.js';
@@ -16,7 +14,6 @@ import { UsagePruner } from './usage-pruner.js';
 export interface BillingSettings {
   retentionDays: number;
   currency?: string;
-  defaultLimits?: RequestLimits;
   settlement?: SettlementBatcherOptions;
 }
 
@@ -40,23 +37,15 @@ export async function startBilling(
   const holds = new HoldLedger(store.db, store.dialect);
   const releasedAtStart = await holds.start();
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
-  const limiter = new MemoryRequestLimiter();
   const settlements = new SettlementBatcher(store.db, holds.recordsHolds, settings.settlement);
   try {
     await pruner.start();
   } catch (error) {
     await holds.close();
-    limiter.close();
     throw error;
   }
   const prices = new PriceBook(store.db);
-  const admitter = new BillingAdmitter({
-    limiter,
-    prices,
-    holds,
-    settlements,
-    ...(settings.defaultLimits === undefined ? {} : { defaultLimits: settings.defaultLimits }),
-  });
+  const admitter = new BillingAdmitter({ prices, holds, settlements });
   return {
     admitter,
     holds,
@@ -64,7 +53,6 @@ export async function startBilling(
     releasedAtStart,
     close: async () => {
       pruner.stop();
-      limiter.close();
       await settlements.flush();
       await holds.close();
     },

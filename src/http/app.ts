@@ -5,6 +5,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { MoongateError, newTraceId } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
+import { installBodyGuard, type Schedule } from './body-guard.js';
 import { installErrorHandler, sendError, toMoongateError } from './error-handler.js';
 import type { AccountContext } from './routes/account/account-context.js';
 import { ACCOUNT_PATHS, registerAccountRoutes } from './routes/account/account-routes.js';
@@ -20,6 +21,10 @@ import type { Metrics } from '../observability/metrics.js';
 export interface AppOptions {
   gateway: ChatGateway;
   maxBodyBytes: number;
+  /** The process-wide cap on bytes of bodies still arriving, and their deadline (docs/security.md). */
+  bodies?: { maxPendingBytes: number; timeoutMs: number };
+  /** Timers of the body deadline and the lingering close (tests inject their own). */
+  bodySchedule?: Schedule;
   logger: FastifyServerOptions['loggerInstance'] | false;
   /** Silence before a stream gets a `: keep-alive` comment (0: none). */
   keepAliveMs?: number;
@@ -34,6 +39,12 @@ export interface AppOptions {
   /** The built console (web/dist, see hasConsoleBuild); left out, `/` is the plain home page. */
   webRoot?: string;
 }
+
+/** Defaults of `bodies` (config.ts has the same). */
+export const DEFAULT_BODY_LIMITS = Object.freeze({ maxPendingBytes: 64 * 1024 * 1024, timeoutMs: 60_000 });
+
+/** How long a connection answered before its body arrived stays open to drain it (docs/security.md). */
+export const LINGER_MS = 5_000;
 
 export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.token', '*.password'];
 
@@ -87,6 +98,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   installErrorHandler(app);
+  const bodies = options.bodies ?? DEFAULT_BODY_LIMITS;
+  installBodyGuard(app, {
+    maxPendingBytes: Math.max(bodies.maxPendingBytes, options.maxBodyBytes),
+    timeoutMs: bodies.timeoutMs,
+    lingerBytes: options.maxBodyBytes,
+    lingerMs: LINGER_MS,
+    ...(options.bodySchedule === undefined ? {} : { schedule: options.bodySchedule }),
+  });
 
   const knownPaths = new Set<string>([
     ...CHAT_COMPLETIONS_PATHS,
