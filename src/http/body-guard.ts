@@ -28,6 +28,9 @@ import { MoongateError } from '../contract/index.js';
  */
 export const CHUNK_OVERHEAD_BYTES = 512;
 
+/** Chunks under this are copied into Buffer's pool (which takes allocations under 4 KiB). */
+const SMALL_CHUNK_BYTES = Buffer.poolSize >>> 1;
+
 /** Runs `fn` after `ms` unless the returned function is called first (injectable for tests). */
 export type Schedule = (fn: () => void, ms: number) => () => void;
 
@@ -100,7 +103,9 @@ class PendingBody extends Transform {
       return;
     }
     this.#held += cost;
-    callback(null, chunk);
+    // A small chunk is copied into Node's shared buffer pool, so the body reader keeps a
+    // slice of a shared slab instead of one allocation (and backing store) per chunk.
+    callback(null, chunk.length < SMALL_CHUNK_BYTES ? Buffer.from(chunk) : chunk);
   }
 
   override _flush(callback: TransformCallback): void {
