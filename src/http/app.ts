@@ -43,8 +43,13 @@ export interface AppOptions {
 /** Defaults of `bodies` (config.ts has the same). */
 export const DEFAULT_BODY_LIMITS = Object.freeze({ maxPendingBytes: 64 * 1024 * 1024, timeoutMs: 60_000 });
 
-/** How long a connection answered before its body arrived stays open to drain it (docs/security.md). */
+/**
+ * How long, and for how many bytes, a connection answered before its body arrived stays
+ * open to drain it (docs/security.md). Dropped bytes cost no memory; a client that streams
+ * its body (undici with a stream body) keeps sending after the answer, and must still read it.
+ */
 export const LINGER_MS = 5_000;
+export const LINGER_BYTES = 64 * 1024 * 1024;
 
 export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.token', '*.password'];
 
@@ -102,7 +107,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   installBodyGuard(app, {
     maxPendingBytes: Math.max(bodies.maxPendingBytes, options.maxBodyBytes),
     timeoutMs: bodies.timeoutMs,
-    lingerBytes: options.maxBodyBytes,
+    lingerBytes: Math.max(options.maxBodyBytes, LINGER_BYTES),
     lingerMs: LINGER_MS,
     ...(options.bodySchedule === undefined ? {} : { schedule: options.bodySchedule }),
   });
