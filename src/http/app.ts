@@ -54,9 +54,14 @@ export const LINGER_BYTES = 64 * 1024 * 1024;
 export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.token', '*.password'];
 
 export function buildApp(options: AppOptions): FastifyInstance {
+  const bodies = options.bodies ?? DEFAULT_BODY_LIMITS;
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.maxBodyBytes,
+    // Node's own deadline for a whole request (head and body), checked every 30 s: a backstop
+    // for bodies no route reads (a GET's), well after the body deadline and the lingering
+    // close (body-guard.ts), which answer first wherever a body is read.
+    requestTimeout: bodies.timeoutMs + LINGER_MS + 30_000,
     trustProxy: options.trustProxy ?? false,
     genReqId: newTraceId,
     // The trace id is always ours (a UUID v4); a client cannot choose it.
@@ -103,7 +108,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   installErrorHandler(app);
-  const bodies = options.bodies ?? DEFAULT_BODY_LIMITS;
   installBodyGuard(app, {
     maxPendingBytes: Math.max(bodies.maxPendingBytes, options.maxBodyBytes),
     timeoutMs: bodies.timeoutMs,
