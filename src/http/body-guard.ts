@@ -186,10 +186,16 @@ export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions
       return;
     }
     const body = new PendingBody(budget, { timeoutMs: options.timeoutMs, schedule });
+    // Fastify's body reader listens for errors while it reads; once it has stopped (a 413),
+    // a late deadline or cap error has nobody to go to, and must not become an uncaught one.
+    body.on('error', () => undefined);
     // However the request ends (answered early, client gone), its bytes are given back.
-    const settle = (): void => body.settle();
-    reply.raw.once('close', settle);
-    request.raw.once('close', settle);
+    reply.raw.once('close', () => body.settle());
+    request.raw.once('close', () => {
+      // pipe() does not pass on the source's end: a client gone mid-upload must end the read too.
+      if (!request.raw.complete) body.destroy(new MoongateError('bad_request', 'The client closed the connection before its body arrived.'));
+      else body.settle();
+    });
     payload.pipe(body);
     done(null, body);
   });
