@@ -20,6 +20,10 @@ const envSchema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   /** Must fit a full 262,144-token context with room to spare. */
   MAX_BODY_BYTES: positiveInt.default(16 * 1024 * 1024),
+  /** Bytes all request bodies still arriving may hold at once (docs/security.md); at least MAX_BODY_BYTES. */
+  MAX_PENDING_BODY_BYTES: positiveInt.default(64 * 1024 * 1024),
+  /** From a request's start to the last byte of its body; a slower body gets 408 request_timeout. */
+  REQUEST_BODY_TIMEOUT_MS: positiveInt.default(60_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MOONSHOT_API_KEY: z.string().min(1).optional(),
   MOONSHOT_BASE_URL: z.url().default('https://api.moonshot.ai/v1'),
@@ -55,6 +59,8 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | undefined;
   maxBodyBytes: number;
+  /** Request bodies: the process-wide byte cap and the deadline (docs/security.md). */
+  bodies: BodyLimits;
   logLevel: string;
   upstream: UpstreamConfig;
   /** Channels, routing, keep-alive and drain settings from moongate.config.json/yaml (docs/channels.md). */
@@ -72,6 +78,13 @@ export interface RedisConfig {
   keyPrefix: string;
   /** While Redis is unreachable, each replica enforces ceil(limit / fallbackReplicas). */
   fallbackReplicas: number;
+}
+
+export interface BodyLimits {
+  /** Bytes held at once by all bodies not yet fully received (each chunk also counts an overhead). */
+  maxPendingBytes: number;
+  /** Milliseconds from a request's start to the last byte of its body. */
+  timeoutMs: number;
 }
 
 export interface BillingConfig {
@@ -92,6 +105,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new Error(`invalid environment: ${issue?.path.join('.') ?? '?'} ${issue?.message ?? ''}`.trim());
   }
   const e = parsed.data;
+  if (e.MAX_PENDING_BODY_BYTES < e.MAX_BODY_BYTES) {
+    // Otherwise a body within MAX_BODY_BYTES could never be received.
+    throw new Error('invalid environment: MAX_PENDING_BODY_BYTES must be at least MAX_BODY_BYTES');
+  }
   const upstream: UpstreamConfig =
     e.MOONSHOT_API_KEY !== undefined
       ? { kind: 'moonshot', apiKey: e.MOONSHOT_API_KEY, baseUrl: e.MOONSHOT_BASE_URL }
@@ -102,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     dataDir: resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    bodies: { maxPendingBytes: e.MAX_PENDING_BODY_BYTES, timeoutMs: e.REQUEST_BODY_TIMEOUT_MS },
     logLevel: e.LOG_LEVEL,
     upstream,
     sessionTtlMs: Math.round(e.SESSION_TTL_DAYS * 86_400_000),

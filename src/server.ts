@@ -26,6 +26,7 @@ import { LOG_REDACTIONS, buildApp } from './http/app.js';
 import { InFlightRequests } from './http/in-flight-requests.js';
 import { Metrics } from './observability/metrics.js';
 import { createChannelProvider } from './channels/create-channel-provider.js';
+import { MemoryRequestLimiter } from './limits/memory-request-limiter.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
@@ -84,7 +85,6 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         retentionDays: config.billing.usageRetentionDays,
         currency: config.billing.currency,
         spoolPath: config.billing.settlementSpool,
-        ...(redis === undefined ? {} : { limiter: redis.limiter }),
         onSettlementTrouble: ({ kind, error, pending }) => {
           if (logger === false) return;
           const message = {
@@ -121,8 +121,11 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   metrics.registerHoldTotals(() => billing.admitter.openHolds());
   metrics.registerSettlements(() => ({ pending: billing.settlements.pending, failures: billing.settlements.failures }));
 
+  // With REDIS_URL the limits are every replica's (docs/scaling.md); otherwise this process's.
+  const limiter = redis?.limiter ?? new MemoryRequestLimiter();
   const gateway = new ChatGateway({
     authenticate: (authorization, serviceSlug) => authenticate(authorization, serviceSlug, store),
+    limiter,
     router,
     admitter: options.admitter ?? billing.admitter,
     observers: [metrics.observer],
@@ -148,6 +151,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const app = buildApp({
     gateway,
     maxBodyBytes: config.maxBodyBytes,
+    bodies: config.bodies,
     logger,
     keepAliveMs,
     inFlight,
@@ -170,6 +174,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     ...(consoleServed ? { webRoot } : {}),
   });
   app.addHook('onClose', async () => {
+    limiter.close();
     await router.close();
     // After the drain: settlements still batched are committed, this process's holds given back.
     // A store that is already gone must not stop the close (holds are released at the next start).

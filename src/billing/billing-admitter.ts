@@ -1,37 +1,31 @@
 /**
- * The gateway's Admitter with billing: limits first (in memory, no database), then the
- * hold of the request's worst case; settle() prices what the gateway bills (the usage, or
- * after an early end the prompt and what was generated once an upstream accepted it; nothing
- * before), writes the usage row and replaces the hold with the cost, in one group-committed
- * transaction, or spooled and retried when the store refuses it (docs/billing.md).
+ * The gateway's Admitter with billing: the hold of the request's worst case (the rate and
+ * concurrency limits were taken before its body was read, ChatGateway.admitCaller); settle() prices what the client received, writes the
+ * usage row and replaces the hold with the cost, in one group-committed transaction
+ * (docs/billing.md).
  */
 import { MoongateError } from '../contract/errors.js';
 import type { Admission, AdmissionTicket, Admitter, RequestResult } from '../gateway/chat-gateway.js';
-import { DEFAULT_REQUEST_LIMITS, type RequestLimiter, type RequestLimits } from '../limits/request-limiter.js';
 import type { HoldLedger } from './hold-ledger.js';
 import { costOf, worstCaseCost } from './price-list.js';
 import type { PriceBook } from './price-store.js';
 import type { SettlementBatcher } from './settlement-batcher.js';
 
 export interface BillingAdmitterParts {
-  limiter: RequestLimiter;
   prices: PriceBook;
   holds: HoldLedger;
   settlements: SettlementBatcher;
-  defaultLimits?: RequestLimits;
   now?: () => number;
 }
 
 export class BillingAdmitter implements Admitter {
   readonly #parts: BillingAdmitterParts;
-  readonly #defaults: RequestLimits;
   readonly #now: () => number;
   /** This process's holds still open, for the metrics (the database has everyone's). */
   #open = { count: 0, amount: 0 };
 
   constructor(parts: BillingAdmitterParts) {
     this.#parts = parts;
-    this.#defaults = parts.defaultLimits ?? DEFAULT_REQUEST_LIMITS;
     this.#now = parts.now ?? Date.now;
   }
 
@@ -42,50 +36,37 @@ export class BillingAdmitter implements Admitter {
 
   async admit(ticket: AdmissionTicket): Promise<Admission> {
     const { caller, model, request, traceId } = ticket;
-    // The row's time is the moment of admission (what the limits counted), not of settlement.
-    const createdAt = this.#now();
-    const limits = {
-      rps: caller.limits?.rps ?? this.#defaults.rps,
-      concurrency: caller.limits?.concurrency ?? this.#defaults.concurrency,
-    };
-    const decision = await this.#parts.limiter.acquire(caller.credentialId, limits);
-    if (!decision.admitted) throw new MoongateError('too_many_requests', undefined, { retryAfter: decision.retryAfter });
-    const permit = decision.permit;
+    // The row's time is the moment the limits counted the request (admitCaller), not of settlement.
+    const createdAt = ticket.admittedAt ?? this.#now();
+    const price = await this.#parts.prices.get(model.id);
+    if (price === undefined) {
+      throw new MoongateError('api_error', undefined, { cause: new Error(`no price for ${model.id}`) });
+    }
+    const worstCase = worstCaseCost(price, model, ticket.promptTokens, request.max_tokens, request.n);
+    let walletId: string | null;
     try {
-      const price = await this.#parts.prices.get(model.id);
-      if (price === undefined) {
-        throw new MoongateError('api_error', undefined, { cause: new Error(`no price for ${model.id}`) });
-      }
-      const worstCase = worstCaseCost(price, model, ticket.promptTokens, request.max_tokens, request.n);
-      let walletId: string | null;
-      try {
-        walletId = await this.#parts.holds.hold(traceId, { personId: caller.personId, applicationId: caller.applicationId }, worstCase);
-      } catch (error) {
-        // The store failed to answer; on PostgreSQL the hold may still have been taken (its
-        // answer lost on the way back), and the request is refused: give it back once the
-        // store is reachable, so it cannot leak.
-        if (this.#parts.holds.recordsHolds) this.#parts.settlements.releaseUncertainHold(traceId);
-        throw error;
-      }
-      if (walletId === null) throw new MoongateError('used_up');
-      this.#open = { count: this.#open.count + 1, amount: this.#open.amount + worstCase };
-      return {
-        settle: async (result: RequestResult) => {
-          try {
-            // Never more than was held: the hold is what the person was shown to afford.
-            const tokens = result.usage === null ? NO_TOKENS : tokensOf(result.usage);
-            const cost = result.usage === null ? 0 : Math.min(worstCase, costOf(price, tokens));
-            await this.#parts.settlements.settle({ walletId, held: worstCase, usage: usageRow(ticket, result, createdAt, walletId, tokens, cost) });
-          } finally {
-            this.#open = { count: this.#open.count - 1, amount: this.#open.amount - worstCase };
-            permit.release();
-          }
-        },
-      };
+      walletId = await this.#parts.holds.hold(traceId, { personId: caller.personId, applicationId: caller.applicationId }, worstCase);
     } catch (error) {
-      permit.release();
+      // The store failed to answer; on PostgreSQL the hold may still have been taken (its
+      // answer lost on the way back), and the request is refused: give it back once the
+      // store is reachable, so it cannot leak.
+      if (this.#parts.holds.recordsHolds) this.#parts.settlements.releaseUncertainHold(traceId);
       throw error;
     }
+    if (walletId === null) throw new MoongateError('used_up');
+    this.#open = { count: this.#open.count + 1, amount: this.#open.amount + worstCase };
+    return {
+      settle: async (result: RequestResult) => {
+        try {
+          // Never more than was held: the hold is what the person was shown to afford.
+          const tokens = result.usage === null ? NO_TOKENS : tokensOf(result.usage);
+          const cost = result.usage === null ? 0 : Math.min(worstCase, costOf(price, tokens));
+          await this.#parts.settlements.settle({ walletId, held: worstCase, usage: usageRow(ticket, result, createdAt, walletId, tokens, cost) });
+        } finally {
+          this.#open = { count: this.#open.count - 1, amount: this.#open.amount - worstCase };
+        }
+      },
+    };
   }
 }
 

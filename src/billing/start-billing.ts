@@ -4,8 +4,6 @@
  * close() commits pending settlements and gives back this process's holds.
  */
 import type { Store } from '../store/open-store.js';
-import { MemoryRequestLimiter } from '../limits/memory-request-limiter.js';
-import type { RequestLimiter, RequestLimits } from '../limits/request-limiter.js';
 import { setSummaryCurrency } from './account-queries.js';
 import { BillingAdmitter } from './billing-admitter.js';
 import { HoldLedger } from './hold-ledger.js';
@@ -17,14 +15,11 @@ import { UsagePruner } from './usage-pruner.js';
 export interface BillingSettings {
   retentionDays: number;
   currency?: string;
-  defaultLimits?: RequestLimits;
   settlement?: Omit<SettlementBatcherOptions, 'spool' | 'onTrouble'>;
   /** The local file settlements the store refused are kept in (docs/billing.md); none: memory only. */
   spoolPath?: string;
   /** Told when settlements are deferred or a retry fails (a warning: nothing is lost). */
   onSettlementTrouble?: (trouble: SettlementTrouble) => void;
-  /** The limiter (Redis with REDIS_URL); this process's own by default. Billing closes it. */
-  limiter?: RequestLimiter;
 }
 
 export interface RunningBilling {
@@ -51,7 +46,6 @@ export async function startBilling(
   const holds = new HoldLedger(store.db, store.dialect);
   const releasedAtStart = await holds.start();
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
-  const limiter = settings.limiter ?? new MemoryRequestLimiter();
   const settlements = new SettlementBatcher(store.db, holds.recordsHolds, {
     ...settings.settlement,
     ...(settings.spoolPath === undefined ? {} : { spool: new SettlementSpool(settings.spoolPath) }),
@@ -66,17 +60,10 @@ export async function startBilling(
   } catch (error) {
     await settlements.close().catch(() => undefined);
     await holds.close();
-    limiter.close();
     throw error;
   }
   const prices = new PriceBook(store.db);
-  const admitter = new BillingAdmitter({
-    limiter,
-    prices,
-    holds,
-    settlements,
-    ...(settings.defaultLimits === undefined ? {} : { defaultLimits: settings.defaultLimits }),
-  });
+  const admitter = new BillingAdmitter({ prices, holds, settlements });
   return {
     admitter,
     holds,
@@ -86,7 +73,6 @@ export async function startBilling(
     settlements,
     close: async () => {
       pruner.stop();
-      limiter.close();
       // Commits what is queued; what the store still refuses stays in the spool for the next start.
       await settlements.close();
       await holds.close();

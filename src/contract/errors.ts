@@ -16,6 +16,7 @@ export const ERROR_CATALOGUE = {
   },
   no_api: { status: 404, message: 'The requested API does not exist.' },
   model_not_found: { status: 404, message: 'The requested model does not exist.' },
+  request_timeout: { status: 408, message: 'The request body did not arrive in time.' },
   too_large: { status: 413, message: 'The request body is too large.' },
   too_many_requests: { status: 429, message: 'You have exceeded the rate limit.' },
   api_error: { status: 500, message: 'Internal server error.' },

@@ -1,6 +1,7 @@
 /**
- * The chat pipeline, independent of HTTP: authenticate, validate, admit (limits and the
- * quota hold), route, call the upstream, encode its events as one JSON response or as
+ * The chat pipeline, independent of HTTP. Cheap checks first: admitCaller authenticates
+ * and takes the rate and concurrency permit before the body is read (the route calls it
+ * from its onRequest hook); handle() then validates, counts the prompt, holds the quota, routes, call the upstream, encode its events as one JSON response or as
  * chunks, and settle.
  *
  * The first event is pulled before anything is sent, so an upstream that fails before
@@ -27,6 +28,7 @@ import {
   type Usage,
   type UsageEvent,
 } from '../contract/index.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimiter, type RequestLimits } from '../limits/request-limiter.js';
 import { countPromptTokens, countTextTokens } from '../tokens/count-tokens.js';
 
 /** Who is calling, as authentication found it. */
@@ -44,10 +46,25 @@ export interface AuthenticatedCaller {
 
 export type Authenticate = (authorization: string | undefined, serviceSlug: string) => Promise<AuthenticatedCaller>;
 
+/**
+ * A caller let through authentication and the rate and concurrency limits, before its
+ * body was read. Its permit is held until release(), which the HTTP layer calls once the
+ * request is over, whichever way it ends.
+ */
+export interface CallerPass {
+  caller: AuthenticatedCaller;
+  /** Epoch ms when the limits counted the request. */
+  admittedAt: number;
+  /** Gives the concurrency slot back; safe to call more than once. */
+  release(): void;
+}
+
 /** What admission is asked to let through. */
 export interface AdmissionTicket {
   traceId: string;
   caller: AuthenticatedCaller;
+  /** Epoch ms when the limits counted the request; the usage row's time. */
+  admittedAt?: number;
   model: KimiModel;
   request: ChatRequest;
   /** The gateway's own count of the prompt. */
@@ -81,7 +98,7 @@ export interface Admission {
   settle(result: RequestResult): Promise<void>;
 }
 
-/** Rate and concurrency limits and the quota hold; throws too_many_requests or used_up. */
+/** The quota hold; throws used_up. */
 export interface Admitter {
   admit(ticket: AdmissionTicket): Promise<Admission>;
 }
@@ -137,11 +154,10 @@ export interface ChatRouter {
   open(call: RouteCall): Promise<OpenedCall>;
 }
 
-/** What the HTTP layer hands the gateway. */
+/** What the HTTP layer hands the gateway, once admitCaller let the caller in and the body was read. */
 export interface ChatExchange {
   traceId: string;
-  authorization: string | undefined;
-  serviceSlug: string;
+  pass: Pick<CallerPass, 'caller' | 'admittedAt'>;
   body: unknown;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
@@ -162,6 +178,10 @@ export type ChatOutcome =
 
 export interface ChatGatewayOptions {
   authenticate: Authenticate;
+  /** Rate and concurrency per credential; left out, nothing is limited. */
+  limiter?: RequestLimiter;
+  /** Limits of a credential without its own; DEFAULT_REQUEST_LIMITS when left out. */
+  defaultLimits?: RequestLimits;
   router: ChatRouter;
   /** Defaults to OPEN_ADMITTER. */
   admitter?: Admitter;
@@ -214,13 +234,40 @@ export class ChatGateway {
     this.observers = options.observers ?? [];
   }
 
-  async handle(exchange: ChatExchange): Promise<ChatOutcome> {
+  /**
+   * The checks that cost almost nothing, before the body is read: the credential (one
+   * indexed query), then the rate and concurrency limits (in memory). A refused caller costs
+   * no body read, no JSON parse and no token count.
+   */
+  async admitCaller(authorization: string | undefined, serviceSlug: string, traceId: string): Promise<CallerPass> {
     const startedAt = performance.now();
     let caller: AuthenticatedCaller | null = null;
+    try {
+      caller = await this.options.authenticate(authorization, serviceSlug);
+      const admittedAt = Date.now();
+      const limiter = this.options.limiter;
+      if (limiter === undefined) return { caller, admittedAt, release: () => undefined };
+      const defaults = this.options.defaultLimits ?? DEFAULT_REQUEST_LIMITS;
+      const limits = {
+        rps: caller.limits?.rps ?? defaults.rps,
+        concurrency: caller.limits?.concurrency ?? defaults.concurrency,
+      };
+      const decision = await limiter.acquire(caller.credentialId, limits);
+      if (!decision.admitted) throw new MoongateError('too_many_requests', undefined, { retryAfter: decision.retryAfter });
+      const { permit } = decision;
+      return { caller, admittedAt, release: () => permit.release() };
+    } catch (error) {
+      this.observe({ traceId, model: null, caller, outcome: 'failed', error: asMoongateError(error), durationMs: performance.now() - startedAt });
+      throw error;
+    }
+  }
+
+  async handle(exchange: ChatExchange): Promise<ChatOutcome> {
+    const startedAt = performance.now();
+    const { caller, admittedAt } = exchange.pass;
     let modelId: string | null = null;
     let admitted: Admitted;
     try {
-      caller = await this.options.authenticate(exchange.authorization, exchange.serviceSlug);
       const asked = parseChatRequest(exchange.body);
       const model = findModel(asked.model);
       if (model === undefined) {
@@ -234,7 +281,7 @@ export class ChatGateway {
       checkContext(asked, model, promptTokens);
       // One completion cap for the hold and the upstream alike.
       const request = withCompletionCap(asked, model, promptTokens);
-      const admission = await this.admitter.admit({ traceId: exchange.traceId, caller, model, request, promptTokens });
+      const admission = await this.admitter.admit({ traceId: exchange.traceId, caller, admittedAt, model, request, promptTokens });
       admitted = { caller, request, model, promptTokens, admission, startedAt };
     } catch (error) {
       // Refused before admission (or admission itself refused): nothing held, nothing billed.

@@ -5,6 +5,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { MoongateError, newTraceId } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
+import { installBodyGuard, type Schedule } from './body-guard.js';
 import { installErrorHandler, sendError, toMoongateError } from './error-handler.js';
 import type { AccountContext } from './routes/account/account-context.js';
 import { ACCOUNT_PATHS, registerAccountRoutes } from './routes/account/account-routes.js';
@@ -20,6 +21,10 @@ import type { Metrics } from '../observability/metrics.js';
 export interface AppOptions {
   gateway: ChatGateway;
   maxBodyBytes: number;
+  /** The process-wide cap on bytes of bodies still arriving, and their deadline (docs/security.md). */
+  bodies?: { maxPendingBytes: number; timeoutMs: number };
+  /** Timers of the body deadline and the lingering close (tests inject their own). */
+  bodySchedule?: Schedule;
   logger: FastifyServerOptions['loggerInstance'] | false;
   /** Silence before a stream gets a `: keep-alive` comment (0: none). */
   keepAliveMs?: number;
@@ -35,12 +40,28 @@ export interface AppOptions {
   webRoot?: string;
 }
 
+/** Defaults of `bodies` (config.ts has the same). */
+export const DEFAULT_BODY_LIMITS = Object.freeze({ maxPendingBytes: 64 * 1024 * 1024, timeoutMs: 60_000 });
+
+/**
+ * How long, and for how many bytes, a connection answered before its body arrived stays
+ * open to drain it (docs/security.md). Dropped bytes cost no memory; a client that streams
+ * its body (undici with a stream body) keeps sending after the answer, and must still read it.
+ */
+export const LINGER_MS = 5_000;
+export const LINGER_BYTES = 64 * 1024 * 1024;
+
 export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.token', '*.password'];
 
 export function buildApp(options: AppOptions): FastifyInstance {
+  const bodies = options.bodies ?? DEFAULT_BODY_LIMITS;
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.maxBodyBytes,
+    // Node's own deadline for a whole request (head and body), checked every 30 s: a backstop
+    // for bodies no route reads (a GET's), well after the body deadline and the lingering
+    // close (body-guard.ts), which answer first wherever a body is read.
+    requestTimeout: bodies.timeoutMs + LINGER_MS + 30_000,
     trustProxy: options.trustProxy ?? false,
     genReqId: newTraceId,
     // The trace id is always ours (a UUID v4); a client cannot choose it.
@@ -87,6 +108,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   installErrorHandler(app);
+  installBodyGuard(app, {
+    maxPendingBytes: Math.max(bodies.maxPendingBytes, options.maxBodyBytes),
+    timeoutMs: bodies.timeoutMs,
+    lingerBytes: Math.max(options.maxBodyBytes, LINGER_BYTES),
+    lingerMs: LINGER_MS,
+    ...(options.bodySchedule === undefined ? {} : { schedule: options.bodySchedule }),
+  });
 
   const knownPaths = new Set<string>([
     ...CHAT_COMPLETIONS_PATHS,

@@ -95,8 +95,7 @@ function setup(script: ScriptStep[], refuse?: MoongateError) {
   const handle = (body: Record<string, unknown>) =>
     gateway.handle({
       traceId: 'trace-1',
-      authorization: 'Bearer x',
-      serviceSlug: 'kimi-chat-completions',
+      pass: { caller: CALLER, admittedAt: 0 },
       body: { model: 'kimi-k2-0905-preview', messages: [{ role: 'user', content: 'Hello' }], ...body },
       signal: controller.signal,
     });

@@ -7,11 +7,16 @@
  * `: keep-alive` comment, so proxies keep the connection. The router may still fail over,
  * since no data chunk was sent; a failure before the first chunk then arrives in-band
  * (SPEC.md's last event and [DONE]) instead of as an HTTP status (docs/channels.md).
+ *
+ * Cheap checks first (docs/security.md, "Order of checks"): the route's onRequest hook
+ * authenticates and takes the rate and concurrency permit before Fastify reads the body,
+ * so a caller without a valid credential, or over its limits, is answered without its
+ * body being read or parsed. The permit is held until the response is over.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { MoongateError, asMoongateError, errorEnvelope } from '../../contract/index.js';
-import type { ChatGateway, ChatOutcome } from '../../gateway/chat-gateway.js';
+import type { CallerPass, ChatGateway, ChatOutcome } from '../../gateway/chat-gateway.js';
 import { KIMI_SERVICE } from '../../store/seed-services.js';
 import type { InFlightRequests } from '../in-flight-requests.js';
 import { SseSink } from '../sse-sink.js';
@@ -30,8 +35,20 @@ function wantsStream(body: unknown): boolean {
 
 export function registerChatCompletionsRoute(app: FastifyInstance, gateway: ChatGateway, options: ChatRouteOptions = {}): void {
   const keepAliveMs = options.keepAliveMs ?? 0;
+  const passes = new WeakMap<FastifyRequest, CallerPass>();
+
+  const admitCaller = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const pass = await gateway.admitCaller(request.headers.authorization, KIMI_SERVICE.slug, request.id);
+    // However the request ends (answered, streamed, refused while its body was read, or its
+    // client gone, even before this line), the permit comes back once.
+    if (reply.raw.destroyed) pass.release();
+    else reply.raw.once('close', pass.release);
+    passes.set(request, pass);
+  };
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const pass = passes.get(request);
+    if (pass === undefined) throw new MoongateError('api_error', undefined, { cause: new Error('the chat route ran without its onRequest hook') });
     // One AbortSignal per request: a client that leaves aborts the upstream call.
     const controller = new AbortController();
     const onClose = (): void => {
@@ -61,8 +78,7 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
       try {
         outcome = await gateway.handle({
           traceId: request.id,
-          authorization: request.headers.authorization,
-          serviceSlug: KIMI_SERVICE.slug,
+          pass,
           body: request.body,
           signal: controller.signal,
         });
@@ -104,7 +120,7 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
       tracked?.end();
     }
   };
-  for (const path of CHAT_COMPLETIONS_PATHS) app.post(path, handler);
+  for (const path of CHAT_COMPLETIONS_PATHS) app.post(path, { onRequest: admitCaller }, handler);
 }
 
 function writeSseHead(reply: FastifyReply): void {

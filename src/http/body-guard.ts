@@ -1,0 +1,212 @@
+/**
+ * What a request body may cost before it has fully arrived (docs/security.md, "Request
+ * bodies and timeouts"):
+ *
+ * - a deadline: the body must arrive within `timeoutMs` of the start of its reading, or
+ *   the request gets 408 request_timeout;
+ * - a process-wide cap: the bytes held by all bodies still arriving, each chunk counted with
+ *   what Node spends on it besides its bytes, stay under `maxPendingBytes`; the body that
+ *   would cross it gets 429 too_many_requests;
+ * - a lingering close: an answer sent before its body fully arrived (a 401 from the chat
+ *   route's onRequest, a 413, a 408, a 429) says `connection: close`, and the rest of the
+ *   body is read and dropped, for a bounded time and size, before the connection closes.
+ *   Node would otherwise close at once, and the client, still uploading, gets a reset
+ *   (EPIPE, ECONNRESET) that can wipe out the answer it had not read yet.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { Transform, type TransformCallback } from 'node:stream';
+import { MoongateError } from '../contract/index.js';
+
+/**
+ * What a chunk costs beyond its bytes: Node's HTTP parser copies each body chunk into a
+ * Buffer of its own (a JS object, an ArrayBuffer and its backing store), and the body
+ * reader keeps them in an array until the last one. A client that sends its body a few
+ * bytes at a time makes that overhead, not the bytes, the cost; measured at about 400
+ * bytes a chunk on Node 20, rounded up.
+ */
+export const CHUNK_OVERHEAD_BYTES = 512;
+
+/** Chunks under this are copied into Buffer's pool (which takes allocations under 4 KiB). */
+const SMALL_CHUNK_BYTES = Buffer.poolSize >>> 1;
+
+/** Runs `fn` after `ms` unless the returned function is called first (injectable for tests). */
+export type Schedule = (fn: () => void, ms: number) => () => void;
+
+const realSchedule: Schedule = (fn, ms) => {
+  const timer = setTimeout(fn, ms);
+  // A pending body must not keep the process alive on its own.
+  timer.unref();
+  return () => clearTimeout(timer);
+};
+
+export interface BodyGuardOptions {
+  /** Bytes (chunk overhead included) all bodies still arriving may hold at once. */
+  maxPendingBytes: number;
+  /** From the start of reading a body to its last byte. */
+  timeoutMs: number;
+  /** After an early answer: the most of the rest of the body read and dropped before closing. */
+  lingerBytes: number;
+  /** After an early answer: the longest the connection stays open to drain the body. */
+  lingerMs: number;
+  schedule?: Schedule;
+}
+
+/** The bytes held by bodies still arriving, across the process. */
+export class PendingBodyBudget {
+  #held = 0;
+  constructor(readonly capacity: number) {}
+
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Takes `bytes` if they fit under the cap. */
+  take(bytes: number): boolean {
+    if (this.#held + bytes > this.capacity) return false;
+    this.#held += bytes;
+    return true;
+  }
+
+  give(bytes: number): void {
+    this.#held -= bytes;
+  }
+}
+
+/** Passes a body through unchanged, counting it against the budget, until it ends or its deadline. */
+class PendingBody extends Transform {
+  #held = 0;
+  #settled = false;
+  readonly #cancelDeadline: () => void;
+
+  constructor(
+    private readonly budget: PendingBodyBudget,
+    options: Pick<BodyGuardOptions, 'timeoutMs'> & { schedule: Schedule },
+  ) {
+    super();
+    this.#cancelDeadline = options.schedule(() => {
+      this.settle();
+      this.destroy(new MoongateError('request_timeout', `The request body did not arrive within ${options.timeoutMs} ms.`));
+    }, options.timeoutMs);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    // Settled (an answer went out, or the body is over): what still comes is not kept.
+    if (this.#settled) return callback(null, chunk);
+    const cost = chunk.length + CHUNK_OVERHEAD_BYTES;
+    if (!this.budget.take(cost)) {
+      this.settle();
+      callback(
+        new MoongateError('too_many_requests', 'The server is receiving too many request bodies at once; retry shortly.', { retryAfter: 1 }),
+      );
+      return;
+    }
+    this.#held += cost;
+    // A small chunk is copied into Node's shared buffer pool, so the body reader keeps a
+    // slice of a shared slab instead of one allocation (and backing store) per chunk.
+    callback(null, chunk.length < SMALL_CHUNK_BYTES ? Buffer.from(chunk) : chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.settle();
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.settle();
+    callback(error);
+  }
+
+  /** The body is no longer pending: its bytes go back to the budget and the deadline is off. Idempotent. */
+  settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#cancelDeadline();
+    this.budget.give(this.#held);
+    this.#held = 0;
+  }
+}
+
+function hasBody(raw: IncomingMessage): boolean {
+  if (raw.method === 'GET' || raw.method === 'HEAD') return false;
+  const length = raw.headers['content-length'];
+  return raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * When Node closes this connection after the current answer (`connection: close`), it first
+ * reads and drops what is left of the request body, up to `lingerBytes` or `lingerMs`,
+ * after sending its FIN: the client can read the answer before the connection is gone.
+ */
+function lingerBeforeClose(raw: IncomingMessage, options: Required<Pick<BodyGuardOptions, 'lingerBytes' | 'lingerMs' | 'schedule'>>): void {
+  const socket: Socket = raw.socket;
+  // Node's http server calls destroySoon() once the last response on a connection is written
+  // (its resOnFinish), which closes the socket as soon as our FIN is out. It has no public
+  // option for a lingering close, so the call is intercepted for this one socket.
+  // light-my-request's stand-in socket has none, and needs none.
+  if (typeof socket.destroySoon !== 'function' || Object.hasOwn(socket, 'destroySoon')) return;
+  socket.destroySoon = function lingeringClose(this: Socket): void {
+    delete (socket as Partial<Pick<Socket, 'destroySoon'>>).destroySoon;
+    if (raw.complete || socket.destroyed) {
+      socket.destroySoon();
+      return;
+    }
+    // Half-close: our answer and FIN go out; the client's remaining bytes are still read.
+    socket.end();
+    let drained = 0;
+    const close = (): void => {
+      cancel();
+      socket.destroy();
+    };
+    const cancel = options.schedule(close, options.lingerMs);
+    socket.once('close', cancel);
+    raw.on('data', (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > options.lingerBytes) close();
+    });
+    // The whole body came: nothing is left unread, so closing sends no reset.
+    raw.once('end', close);
+    raw.once('error', close);
+    raw.resume();
+  };
+}
+
+/**
+ * Installs the deadline, the process-wide cap and the lingering close on every route of
+ * the app (the chat API and the console API alike). Returns the budget, for metrics and tests.
+ */
+export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions): PendingBodyBudget {
+  const budget = new PendingBodyBudget(options.maxPendingBytes);
+  const schedule = options.schedule ?? realSchedule;
+
+  app.addHook('preParsing', (request: FastifyRequest, reply: FastifyReply, payload, done) => {
+    if (!hasBody(request.raw)) {
+      done(null, payload);
+      return;
+    }
+    const body = new PendingBody(budget, { timeoutMs: options.timeoutMs, schedule });
+    // Fastify's body reader listens for errors while it reads; once it has stopped (a 413),
+    // a late deadline or cap error has nobody to go to, and must not become an uncaught one.
+    body.on('error', () => undefined);
+    // However the request ends (answered early, client gone), its bytes are given back.
+    reply.raw.once('close', () => body.settle());
+    request.raw.once('close', () => {
+      // pipe() does not pass on the source's end: a client gone mid-upload must end the read too.
+      if (!request.raw.complete) body.destroy(new MoongateError('bad_request', 'The client closed the connection before its body arrived.'));
+      else body.settle();
+    });
+    payload.pipe(body);
+    done(null, body);
+  });
+
+  // Every answer that leaves before its body has fully arrived closes the connection, lingering.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (!request.raw.complete && hasBody(request.raw)) {
+      reply.header('connection', 'close');
+      lingerBeforeClose(request.raw, { lingerBytes: options.lingerBytes, lingerMs: options.lingerMs, schedule });
+    }
+    done(null, payload);
+  });
+  return budget;
+}
