@@ -34,6 +34,8 @@ const envSchema = z.object({
   MOONGATE_FREE_QUOTA: z.string().regex(/^\d+(\.\d{1,6})?$/, 'must be an amount such as 5.00').optional(),
   MOONGATE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code').default('USD'),
   MOONGATE_USAGE_RETENTION_DAYS: positiveInt.default(90),
+  /** Bearer token Prometheus sends to GET /metrics; unset, /metrics is off (docs/security.md, "Metrics"). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export interface SimulatorSettings {
@@ -61,6 +63,8 @@ export interface Config {
   trustProxy: boolean;
   registrationsPerHour: number;
   billing: BillingConfig;
+  /** The operator's token for /metrics; undefined: /metrics answers 404. */
+  metricsToken: string | undefined;
 }
 
 export interface BillingConfig {
@@ -94,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     sessionTtlMs: Math.round(e.SESSION_TTL_DAYS * 86_400_000),
     trustProxy: e.TRUST_PROXY === 'true' || e.TRUST_PROXY === '1',
     registrationsPerHour: e.REGISTRATIONS_PER_HOUR,
+    metricsToken: e.METRICS_TOKEN,
     billing: {
       freeQuota: e.MOONGATE_FREE_QUOTA === undefined ? defaultFreeQuota() : parseAmount(e.MOONGATE_FREE_QUOTA),
       currency: e.MOONGATE_CURRENCY,

@@ -117,6 +117,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     keepAliveMs,
     inFlight,
     metrics,
+    ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
     readiness: [{ name: 'the store', check: async () => void (await sql`select 1`.execute(store.db)) }],
     accounts,
     trustProxy: config.trustProxy,
