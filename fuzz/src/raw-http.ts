@@ -30,6 +30,8 @@ export interface RawSendOptions {
   chunks: readonly (string | Buffer)[];
   /** Stop reading once this many responses have arrived (pipelined requests on a keep-alive socket). */
   expectResponses?: number;
+  /** Half-close after the last write (the server still answers what it has read). */
+  endAfterWrite?: boolean;
   timeoutMs?: number;
 }
 
@@ -77,6 +79,7 @@ export function rawSend(options: RawSendOptions): Promise<RawExchange> {
           if (socket.destroyed) return;
           await new Promise<void>((done) => socket.write(chunk, () => done()));
         }
+        if (options.endAfterWrite === true && !socket.destroyed) socket.end();
       })();
     });
   });

@@ -56,6 +56,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
       reply.header('x-trace-id', request.id);
       void sendError(reply, toMoongateError(error), request.id);
     },
+    // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; the hook below
+    // answers it with the envelope instead (RFC 9112, section 3.2: a 400 either way).
+    http: { requireHostHeader: false },
     // Requests Node's parser rejects (Fastify never sees them) also get the envelope (error-handler.ts).
     clientErrorHandler(this: FastifyInstance, error, socket) {
       answerClientError(error, socket, this.log);
@@ -63,8 +66,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   // Every answer is JSON, an SSE stream or the console: none may be sniffed into HTML.
-  app.addHook('onRequest', (_request, reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-content-type-options', 'nosniff');
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      reply.header('x-trace-id', request.id).header('connection', 'close');
+      sendError(reply, new MoongateError('bad_request', 'the Host header is required in HTTP/1.1'), request.id);
+      return;
+    }
     done();
   });
 
