@@ -6,6 +6,9 @@
  * the server's RSS back near where it started. One summary line; exit 1 on any failure.
  *
  *   npm run fuzz -- --requests 20000 --seed 7
+ *
+ * Memory: the live heap after a full collection (over the V8 inspector, as the bench reads
+ * it) must come back within --heap-growth-mb of its start, RSS within --rss-growth-mb.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -20,6 +23,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     'healthz-max-ms': { type: 'string', default: '2000' },
     'rss-growth-mb': { type: 'string', default: '192' },
+    'heap-growth-mb': { type: 'string', default: '32' },
   },
 });
 
@@ -70,6 +74,7 @@ async function main(): Promise<number> {
   let summary: string;
   try {
     await sleep(500);
+    const heapStart = await target.liveHeap();
     const rssStart = (await target.rss()) ?? 0;
     const report = await runFuzz({ port: target.port, seed, requests, concurrency: Number(values.concurrency), token: target.token, metricsToken: target.metricsToken });
     for (const failure of report.failures) failures.push(`case ${failure.index} (${failure.family}): ${failure.problem}`);
@@ -82,7 +87,12 @@ async function main(): Promise<number> {
     if (healthzMs > healthzBound) failures.push(`/healthz took ${healthzMs.toFixed(0)} ms during a heavy request (bound ${healthzBound} ms)`);
     if (lagMs > healthzBound) failures.push(`moongate's event loop stalled ${lagMs.toFixed(0)} ms (bound ${healthzBound} ms)`);
 
-    // RSS falls back as V8 collects; give it a few seconds of quiet.
+    // What a leak would keep: the live heap after a full collection.
+    const heapEnd = await target.liveHeap();
+    if (heapEnd > heapStart + Number(values['heap-growth-mb']) * MB) {
+      failures.push(`live heap ${(heapEnd / MB).toFixed(0)} MB after the run, ${(heapStart / MB).toFixed(0)} MB at the start`);
+    }
+    // RSS falls back as V8 returns pages; give it a few seconds of quiet.
     const rssBound = rssStart + Number(values['rss-growth-mb']) * MB;
     let rssEnd = (await target.rss()) ?? 0;
     for (let i = 0; i < 20 && rssEnd > rssBound; i++) {
@@ -94,7 +104,7 @@ async function main(): Promise<number> {
     const statuses = Object.entries(report.byStatus).map(([status, count]) => `${status}:${count}`).join(' ');
     summary =
       `fuzz seed=${seed} requests=${report.requests} cases=${report.cases} answers=${report.answers} failures=${failures.length} ` +
-      `healthz_max=${healthzMs.toFixed(0)}ms loop_lag_max=${lagMs.toFixed(0)}ms rss=${(rssStart / MB).toFixed(0)}->${(rssEnd / MB).toFixed(0)}MB ` +
+      `healthz_max=${healthzMs.toFixed(0)}ms loop_lag_max=${lagMs.toFixed(0)}ms heap=${(heapStart / MB).toFixed(0)}->${(heapEnd / MB).toFixed(0)}MB rss=${(rssStart / MB).toFixed(0)}->${(rssEnd / MB).toFixed(0)}MB ` +
       `time=${((performance.now() - started) / 1000).toFixed(1)}s statuses=[${statuses}] ${failures.length === 0 ? 'OK' : 'FAILED'}`;
   } finally {
     await target.stop();

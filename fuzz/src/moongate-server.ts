@@ -9,8 +9,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { INSPECTOR_LISTENING, INSPECT_PORT_FLAG, liveHeapBytes } from '../../bench/src/live-heap.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+// Compiled, this file is fuzz/dist/fuzz/src/ (it imports bench/src/live-heap.ts); as source, fuzz/src/.
+const ROOT = fileURLToPath(new URL(import.meta.url.includes('/fuzz/dist/') ? '../../../../' : '../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'moongate.js');
 const EMAIL = 'fuzz@example.com';
 
@@ -22,6 +24,8 @@ export interface FuzzTarget {
   metricsToken: string;
   /** Resident memory of the server process, in bytes (Linux /proc; undefined elsewhere). */
   rss(): Promise<number | undefined>;
+  /** The live heap after a full collection, over the V8 inspector (opened by SIGUSR1 on first use). */
+  liveHeap(): Promise<number>;
   /** Whether the process is still running. */
   alive(): boolean;
   stop(): Promise<void>;
@@ -58,7 +62,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
   const token = created.trim().split('\n')[0] ?? '';
   await cli(['balance', 'add', '--email', EMAIL, '--amount', '100000000'], env);
 
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [INSPECT_PORT_FLAG, BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let exited = false;
   child.on('exit', () => (exited = true));
@@ -76,6 +80,20 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
   child.stdout?.resume();
   child.stderr?.resume();
   const pid = child.pid as number;
+  let inspector: Promise<string> | undefined;
+  const openInspector = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("moongate's inspector did not start within 10 s")), 10_000);
+      const check = (): void => {
+        const found = INSPECTOR_LISTENING.exec(output)?.[1];
+        if (found === undefined) return;
+        clearTimeout(timer);
+        child.stderr?.off('data', check);
+        resolve(found);
+      };
+      child.stderr?.on('data', check);
+      child.kill('SIGUSR1');
+    });
   return {
     pid,
     port,
@@ -91,6 +109,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
         return undefined;
       }
     },
+    liveHeap: async () => liveHeapBytes(await (inspector ??= openInspector())),
     alive: () => !exited,
     stop: async () => {
       if (!exited) {
