@@ -74,6 +74,12 @@ describe("a client's mistakes are 4xx envelopes (item 8)", () => {
     },
   );
 
+  it('an HTTP/1.1 request without Host: the envelope, not Node\'s bare 400', async () => {
+    const exchange = await rawSend({ port, chunks: [rawRequest('GET /healthz HTTP/1.1', [])], endAfterWrite: true });
+    expectEnvelope(exchange.responses[0], 400, 'bad_request');
+    expect(exchange.responses[0]?.headers.connection).toBe('close');
+  });
+
   it('logs none of them as a failure', () => {
     expect(logLines.filter((line) => line.level >= 50)).toEqual([]);
   });
