@@ -47,6 +47,8 @@ const envSchema = z.object({
   REDIS_FALLBACK_REPLICAS: positiveInt.default(2),
   /** Every Redis key starts with it: several deployments on one Redis. No braces (they would change the hash tag). */
   REDIS_KEY_PREFIX: z.string().regex(/^[^{}\s]*$/, 'must not contain braces or spaces').default('moongate:'),
+  /** Bearer token Prometheus sends to GET /metrics; unset, /metrics is off (docs/security.md, "Metrics"). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export type UpstreamConfig =
@@ -69,6 +71,8 @@ export interface Config {
   trustProxy: boolean;
   registrationsPerHour: number;
   billing: BillingConfig;
+  /** The operator's token for /metrics; undefined: /metrics answers 404. */
+  metricsToken: string | undefined;
   /** Set with REDIS_URL: limits shared by every replica (docs/scaling.md). */
   redis: RedisConfig | undefined;
 }
@@ -125,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     sessionTtlMs: Math.round(e.SESSION_TTL_DAYS * 86_400_000),
     trustProxy: e.TRUST_PROXY === 'true' || e.TRUST_PROXY === '1',
     registrationsPerHour: e.REGISTRATIONS_PER_HOUR,
+    metricsToken: e.METRICS_TOKEN,
     billing: {
       freeQuota: e.MOONGATE_FREE_QUOTA === undefined ? defaultFreeQuota() : parseAmount(e.MOONGATE_FREE_QUOTA),
       currency: e.MOONGATE_CURRENCY,

@@ -156,7 +156,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     keepAliveMs,
     inFlight,
     metrics,
-    readiness: [
+    ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
+        readiness: [
       { name: 'the store', check: async () => void (await sql`select 1`.execute(store.db)) },
       {
         name: 'settlement',

@@ -1,3 +1,4 @@
+export * from './echo-value.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './ids.js';

@@ -4,6 +4,7 @@
  * `messages[1].role must be one of system, user, assistant, tool`.
  */
 import { z } from 'zod';
+import { echoValue } from './echo-value.js';
 import { MoongateError } from './errors.js';
 
 export const MESSAGE_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
@@ -164,7 +165,7 @@ function joinText(content: z.infer<typeof messageSchema>['content'], index: numb
     if (part?.type !== 'text') {
       throw new MoongateError(
         'api_not_implemented',
-        `messages[${index}].content[${i}].type ${JSON.stringify(part?.type)} is not implemented; only text parts are accepted`,
+        `messages[${index}].content[${i}].type ${echoValue(part?.type)} is not implemented; only text parts are accepted`,
       );
     }
     const parsed = textPart.safeParse(part);
@@ -235,7 +236,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
   });
   const choice = b.tool_choice ?? undefined;
   if (typeof choice === 'object' && !tools?.some((t) => t.function.name === choice.function.name)) {
-    throw new MoongateError('bad_request', `tool_choice.function.name ${JSON.stringify(choice.function.name)} is not one of the tools`);
+    throw new MoongateError('bad_request', `tool_choice.function.name ${echoValue(choice.function.name)} is not one of the tools`);
   }
   if (choice === 'required' && (tools === undefined || tools.length === 0)) {
     throw new MoongateError('bad_request', 'tool_choice required needs at least one tool in tools');

@@ -14,6 +14,7 @@ import { CompletionBuilder } from './completion-builder.js';
 import { ChunkEncoder } from './chunk-encoder.js';
 import {
   KIMI_MODEL_IDS,
+  echoValue,
   MoongateError,
   asMoongateError,
   errorEnvelope,
@@ -273,7 +274,7 @@ export class ChatGateway {
       if (model === undefined) {
         throw new MoongateError(
           'model_not_found',
-          `The model ${JSON.stringify(asked.model)} does not exist; available models: ${KIMI_MODEL_IDS.join(', ')}`,
+          `The model ${echoValue(asked.model)} does not exist; available models: ${KIMI_MODEL_IDS.join(', ')}`,
         );
       }
       modelId = model.id;

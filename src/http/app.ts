@@ -6,7 +6,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { MoongateError, newTraceId } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installBodyGuard, type Schedule } from './body-guard.js';
-import { installErrorHandler, sendError, toMoongateError } from './error-handler.js';
+import { answerClientError, installErrorHandler, sendError, toMoongateError } from './error-handler.js';
 import type { AccountContext } from './routes/account/account-context.js';
 import { ACCOUNT_PATHS, registerAccountRoutes } from './routes/account/account-routes.js';
 import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
@@ -31,6 +31,8 @@ export interface AppOptions {
   /** Requests being served, for graceful shutdown and the open-streams gauge. */
   inFlight?: InFlightRequests;
   metrics?: Metrics;
+  /** The operator's token for /metrics (METRICS_TOKEN); left out, /metrics answers 404 no_api. */
+  metricsToken?: string;
   readiness?: readonly ReadinessCheck[];
   /** The console API under /api/; left out, the app serves the chat API alone. */
   accounts?: AccountContext;
@@ -75,7 +77,25 @@ export function buildApp(options: AppOptions): FastifyInstance {
       reply.header('x-trace-id', request.id);
       void sendError(reply, toMoongateError(error), request.id);
     },
+    // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; the hook below
+    // answers it with the envelope instead (RFC 9112, section 3.2: a 400 either way).
+    http: { requireHostHeader: false },
+    // Requests Node's parser rejects (Fastify never sees them) also get the envelope (error-handler.ts).
+    clientErrorHandler(this: FastifyInstance, error, socket) {
+      answerClientError(error, socket, this.log);
+    },
   }) as unknown as FastifyInstance;
+
+  // Every answer is JSON, an SSE stream or the console: none may be sniffed into HTML.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      reply.header('x-trace-id', request.id).header('connection', 'close');
+      sendError(reply, new MoongateError('bad_request', 'the Host header is required in HTTP/1.1'), request.id);
+      return;
+    }
+    done();
+  });
 
   // A callback hook, not an async one: it runs on every request and needs no promise.
   app.addHook('onRequest', (request, reply, done) => {
@@ -139,7 +159,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   registerModelsRoute(app);
   registerHealthRoute(app, options.readiness, () => options.inFlight?.draining === true);
-  if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics);
+  if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics, options.metricsToken);
   if (options.webRoot === undefined) registerHomeRoute(app);
   else {
     registerConsoleRoute(app, options.webRoot);

@@ -44,23 +44,36 @@ function runEnd(text: string, from: number, spaces: boolean): number {
   return next.exec(text)?.index ?? text.length;
 }
 
-export function countTextTokens(text: string): number {
-  if (text.length === 0) return 0;
+/**
+ * `text` cut into pieces that o200k can encode in linear time: every run of RUN_SLICE or
+ * more non-space (or space) characters is cut every RUN_SLICE characters, the rest is left
+ * whole. Counting and the simulator's streaming both encode these pieces, so what is
+ * streamed and what is counted agree exactly.
+ */
+export function* linearPieces(text: string): Generator<string> {
+  if (text.length === 0) return;
   LONG_RUN.lastIndex = 0;
-  if (text.length < RUN_SLICE || !LONG_RUN.test(text)) return countTokens(text, PLAIN_TEXT_ENCODING);
-  let total = 0;
+  if (text.length < RUN_SLICE || !LONG_RUN.test(text)) {
+    yield text;
+    return;
+  }
   let last = 0;
   LONG_RUN.lastIndex = 0;
   for (let run = LONG_RUN.exec(text); run !== null; run = LONG_RUN.exec(text)) {
-    if (run.index > last) total += countTokens(text.slice(last, run.index), PLAIN_TEXT_ENCODING);
-    const end = runEnd(text, run.index + RUN_SLICE, /\s/.test(run[0].charAt(0)));
-    for (let at = run.index; at < end; at += RUN_SLICE) {
-      total += countTokens(text.slice(at, Math.min(at + RUN_SLICE, end)), PLAIN_TEXT_ENCODING);
-    }
+    // The regexes are module-wide: a consumer may run linearPieces again between two yields.
+    const runStart = run.index;
+    const end = runEnd(text, runStart + RUN_SLICE, /\s/.test(run[0].charAt(0)));
+    if (runStart > last) yield text.slice(last, runStart);
+    for (let at = runStart; at < end; at += RUN_SLICE) yield text.slice(at, Math.min(at + RUN_SLICE, end));
     last = end;
     LONG_RUN.lastIndex = end;
   }
-  if (last < text.length) total += countTokens(text.slice(last), PLAIN_TEXT_ENCODING);
+  if (last < text.length) yield text.slice(last);
+}
+
+export function countTextTokens(text: string): number {
+  let total = 0;
+  for (const piece of linearPieces(text)) total += countTokens(piece, PLAIN_TEXT_ENCODING);
   return total;
 }
 

@@ -62,6 +62,8 @@ interface StartOptions {
   now?: () => number;
 }
 
+const METRICS_TOKEN = 'metrics-token-for-the-fault-tests';
+
 async function start(options: StartOptions = {}): Promise<TestServer> {
   const channels: unknown[] = [
     {
@@ -87,7 +89,7 @@ async function start(options: StartOptions = {}): Promise<TestServer> {
     }),
   );
   moongate = await startTestServer({
-    env: { MOONGATE_CONFIG: file, FAULT_KEY: KEY },
+    env: { MOONGATE_CONFIG: file, FAULT_KEY: KEY, METRICS_TOKEN },
     admitter,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.now === undefined ? {} : { now: options.now }),
@@ -275,7 +277,7 @@ describe('circuit breaker', () => {
     for (let i = 0; i < 2; i++) expect((await readStream(await chat(server))).content).toBe('Hello from upstream');
     expect(primary.requests).toHaveLength(2);
     expect(state()).toBe('open');
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     expect(metrics).toContain('moongate_channel_breaker_state{channel="primary"} 2');
 
     // Open: the primary is not asked at all.
@@ -374,7 +376,7 @@ describe('metrics and health', () => {
     primary.next({ kind: 'status', status: 500 });
     const server = await start();
     await readStream(await chat(server));
-    const res = await fetch(`${server.url}/metrics`);
+    const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
     expect(text).toContain('moongate_upstream_attempts_total{channel="primary",result="api_error"} 1');

@@ -81,18 +81,27 @@ function chooseTool(request: ChatRequest, user: UserWords, afterToolResult: bool
   };
 }
 
+/**
+ * Only the start of a tool's description is matched against the message: the words that say
+ * what a tool is for come first, and reading a client's megabyte-long description would make
+ * the cost grow with it.
+ */
+const DESCRIPTION_READ_CHARS = 600;
+
 /** The tool whose name or description shares the most words with the user's message; the first on a tie. */
 function bestMatch(tools: readonly ToolDefinition[], user: UserWords): ToolDefinition {
   const wanted = new Set(user.contentWords);
+  const wantedList = [...wanted];
   let best = tools[0] as ToolDefinition;
   let bestScore = 0;
   for (const tool of tools) {
-    const words = `${splitIdentifier(tool.function.name)} ${tool.function.description ?? ''}`.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+    const description = (tool.function.description ?? '').slice(0, DESCRIPTION_READ_CHARS);
+    const words = `${splitIdentifier(tool.function.name)} ${description}`.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
     let score = 0;
     for (const word of new Set(words)) {
       if (wanted.has(word)) score += 2;
       // "weather" in the message should match "get_weather_forecast", "flights" match "flight".
-      else if (word.length >= 4 && [...wanted].some((w) => w.startsWith(word) || word.startsWith(w))) score += 1;
+      else if (word.length >= 4 && wantedList.some((w) => w.startsWith(word) || word.startsWith(w))) score += 1;
     }
     if (score > bestScore) [best, bestScore] = [tool, score];
   }

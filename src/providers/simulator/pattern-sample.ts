@@ -9,6 +9,12 @@ import type { SeededRandom } from './seeded-random.js';
 
 /** Longest string a pattern is expanded to; client schemas may ask for far more. */
 const MAX_PATTERN_OUTPUT = 4_096;
+/**
+ * Longest pattern parsed. The parser looks ahead (for `}` or `>`) from many positions, which
+ * is quadratic in a long pattern, and no tool schema needs a thousand-character regex: a
+ * longer one gets the plain-word fallback, like a pattern the generator cannot satisfy.
+ */
+const MAX_PATTERN_SOURCE = 1_000;
 /** Longest string a client's regex is run on (see sampleFromPattern). */
 const SAFE_TEST_LENGTH = 20;
 
@@ -107,7 +113,7 @@ class PatternParser {
       case '+':
       case '?':
       case '{':
-        if (c === '{' && !/^\d/.test(this.source.slice(this.pos))) return { kind: 'literal', text: c };
+        if (c === '{' && !/\d/.test(this.source.charAt(this.pos))) return { kind: 'literal', text: c };
         throw new UnsupportedPattern('nothing to repeat');
       default:
         return { kind: 'literal', text: this.wholeCodePoint(c) };
@@ -297,6 +303,7 @@ export interface PatternSampleOptions {
 
 /** A string matching `pattern` within the length bounds, or undefined when none was found. */
 export function sampleFromPattern(pattern: string, random: SeededRandom, options: PatternSampleOptions = {}): string | undefined {
+  if (pattern.length > MAX_PATTERN_SOURCE) return undefined;
   let regex: RegExp;
   try {
     regex = new RegExp(pattern, 'u');

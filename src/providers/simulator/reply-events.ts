@@ -6,7 +6,7 @@
 import type { ChatEvent, FinishReason } from '../../contract/index.js';
 import type { ReplyPlan } from './reply-plan.js';
 import type { SeededRandom } from './seeded-random.js';
-import { tokenUnits, type TokenUnit } from './token-units.js';
+import { streamTokenUnits, type TokenUnit } from './token-units.js';
 
 export interface ReplyLimits {
   /** Completion tokens this choice may emit: reasoning, content and tool-call arguments together. */
@@ -56,14 +56,16 @@ export function replyEvents(index: number, plan: ReplyPlan, limits: ReplyLimits,
 
   /** The units that fit the remaining budget; a character spanning tokens goes whole or not at all. */
   const fit = (text: string): TokenUnit[] => {
-    const all = tokenUnits(text);
     const taken: TokenUnit[] = [];
-    for (const unit of all) {
-      if (unit.tokens > budget) break;
+    // Lazily: a text far over the budget (a client's huge enum value) is encoded only as far as it is used.
+    for (const unit of streamTokenUnits(text)) {
+      if (unit.tokens > budget) {
+        truncated = true;
+        break;
+      }
       budget -= unit.tokens;
       taken.push(unit);
     }
-    if (taken.length < all.length) truncated = true;
     return taken;
   };
 

@@ -6,7 +6,7 @@
  * back exactly, and their token counts sum to the text's token count.
  */
 import { o200k } from '../../tokens/o200k-encoding.js';
-import { PLAIN_TEXT_ENCODING } from '../../tokens/count-tokens.js';
+import { PLAIN_TEXT_ENCODING, linearPieces } from '../../tokens/count-tokens.js';
 
 export interface TokenUnit {
   readonly text: string;
@@ -35,10 +35,26 @@ const SEGMENT_BOUNDARY = /(?<=[.!?:;)”])(?= \p{L})/u;
 export function tokenUnits(text: string): readonly TokenUnit[] {
   if (text.length === 0) return [];
   const segments = text.split(SEGMENT_BOUNDARY);
-  if (segments.length === 1) return segmentUnits(text);
-  const units: TokenUnit[] = [];
-  for (const segment of segments) units.push(...segmentUnits(segment));
-  return units;
+  if (segments.length === 1 && text.length < LINEAR_PIECE_CHARS) return segmentUnits(text);
+  return Array.from(streamTokenUnits(text));
+}
+
+/**
+ * Below this length a segment is encoded whole (linearPieces would leave it whole anyway).
+ */
+const LINEAR_PIECE_CHARS = 128;
+
+/**
+ * The units of `text` one at a time, so a caller with a token budget stops encoding where
+ * the budget ends. Long runs of one character class are encoded in the same slices that
+ * countTextTokens counts (BPE is quadratic in a run's length), which keeps a client's
+ * megabyte-long word linear here too.
+ */
+export function* streamTokenUnits(text: string): Generator<TokenUnit> {
+  for (const segment of text.split(SEGMENT_BOUNDARY)) {
+    if (segment.length < LINEAR_PIECE_CHARS) yield* segmentUnits(segment);
+    else for (const piece of linearPieces(segment)) yield* segmentUnits(piece);
+  }
 }
 
 function segmentUnits(text: string): readonly TokenUnit[] {

@@ -57,21 +57,38 @@ export function sanitizeText(text: string): string {
     .trim();
 }
 
+/**
+ * UTF-16 units of `text` read per quoted character: far more than any ordinary grapheme
+ * cluster needs. Reading only this much keeps quoting linear and capped, whatever the input:
+ * Intl.Segmenter is superlinear in the length of what it is given (one word of 200,000
+ * characters took minutes), and sanitizing a megabyte to quote sixty characters is waste.
+ */
+const UNITS_PER_QUOTED_CHAR = 16;
+
 /** The first words of `text`, at most `maxChars` user-perceived characters, "…" when cut. */
 export function quoteText(text: string, maxWords = QUOTE_WORDS, maxChars = QUOTE_CHARS): string {
-  const clean = sanitizeText(text);
+  const readUnits = maxChars * UNITS_PER_QUOTED_CHAR;
+  const truncated = text.length > readUnits;
+  // Slicing may split a surrogate pair; sanitizeText drops the half it leaves.
+  const clean = sanitizeText(truncated ? text.slice(0, readUnits) : text);
   const words = clean.split(' ').filter((w) => w !== '');
   let out = words.slice(0, maxWords).join(' ');
-  let cut = words.length > maxWords;
+  // Past the slice there is more text, so the quote is cut even when every word read fits.
+  let cut = words.length > maxWords || truncated;
   // A string no longer in UTF-16 units than maxChars has no more clusters than that either.
   if (out.length > maxChars) {
     graphemes ??= new Intl.Segmenter('en', { granularity: 'grapheme' });
-    const clusters = Array.from(graphemes.segment(out), (s) => s.segment);
-    if (clusters.length > maxChars) {
-      out = clusters.slice(0, maxChars).join('').trimEnd();
-      cut = true;
+    const clusters: string[] = [];
+    for (const { segment } of graphemes.segment(out)) {
+      if (clusters.length === maxChars) {
+        cut = true;
+        break;
+      }
+      clusters.push(segment);
     }
+    out = clusters.join('').trimEnd();
   }
+  if (out === '' && cut) return '…';
   return cut ? `${out}…` : out;
 }
 
