@@ -52,11 +52,13 @@ async function one(requestLine: string, headers: string[] = [], body = ''): Prom
 }
 
 describe("a client's mistakes are 4xx envelopes (item 8)", () => {
-  const chat = (contentType: string): Promise<RawResponse | undefined> =>
-    one('POST /v1/chat/completions HTTP/1.1', [`Content-Type: ${contentType}`, 'Content-Length: 2'], '{}');
+  const chat = (contentType: string, authorization: string[] = [`Authorization: Bearer ${moongate.token}`]): Promise<RawResponse | undefined> =>
+    one('POST /v1/chat/completions HTTP/1.1', [`Content-Type: ${contentType}`, 'Content-Length: 2', ...authorization], '{}');
 
   it.each(['a/b/c', ';', 'application/', '/json', 'a b/c'])('content-type %j', async (contentType) => {
     expectEnvelope(await chat(contentType), 400, 'bad_request');
+    // Cheap checks first: without a credential the body's type is never looked at.
+    expectEnvelope(await chat(contentType, []), 400, 'no_token');
   });
 
   it('a QUERY request (a method with a body) without a content-type', async () => {
