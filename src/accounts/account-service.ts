@@ -15,7 +15,7 @@ import type { StoreDialect } from '../store/migrate-to-latest.js';
 import { newId } from '../store/new-id.js';
 import { LoginThrottle } from './login-throttle.js';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hash.js';
-import { checkPasswordRules } from './password-rules.js';
+import { checkPasswordLength, checkPasswordRules } from './password-rules.js';
 import { normalizeEmail, PersonStore, type Person } from './person-store.js';
 import { SessionStore, type OpenedSession } from './session-store.js';
 import { SlidingWindowCounter } from './sliding-window-counter.js';
@@ -109,20 +109,28 @@ export class AccountService {
     now: number = Date.now(),
   ): Promise<LoggedIn> {
     const email = normalizeEmail(input.email);
-    this.#throttle.check(email, input.address, now);
-    const person = await this.#people.findPersonByEmail(email);
-    const passwordHash = person === undefined ? null : await this.#people.getPasswordHash(person.id);
-    if (person === undefined || passwordHash === null) {
-      await burnPasswordCheck(input.password);
-      this.#throttle.recordFailure(email, input.address, now);
+    checkPasswordLength(input.password);
+    const attempt = this.#throttle.begin(email, input.address, now);
+    let check: { ok: boolean; stale: boolean };
+    let person: Person | undefined;
+    try {
+      person = await this.#people.findPersonByEmail(email);
+      const passwordHash = person === undefined ? null : await this.#people.getPasswordHash(person.id);
+      if (passwordHash === null) {
+        await burnPasswordCheck(input.password);
+        check = { ok: false, stale: false };
+      } else {
+        check = await verifyPassword(input.password, passwordHash);
+      }
+    } catch (error) {
+      attempt.failed();
+      throw error;
+    }
+    if (person === undefined || !check.ok) {
+      attempt.failed();
       throw new MoongateError('invalid_token', WRONG_LOGIN);
     }
-    const check = await verifyPassword(input.password, passwordHash);
-    if (!check.ok) {
-      this.#throttle.recordFailure(email, input.address, now);
-      throw new MoongateError('invalid_token', WRONG_LOGIN);
-    }
-    this.#throttle.recordSuccess(email);
+    attempt.succeeded();
     // Only someone who knows the password learns that the account is disabled.
     if (person.status !== 'active') throw new MoongateError('disabled', 'This account has been disabled.');
     if (check.stale) await this.#people.setPasswordHash(person.id, await hashPassword(input.password));
@@ -138,13 +146,21 @@ export class AccountService {
     now: number = Date.now(),
   ): Promise<void> {
     const person = await this.#people.getPerson(input.personId);
-    this.#throttle.check(person.email, input.address, now);
-    const passwordHash = await this.#people.getPasswordHash(person.id);
-    const check = passwordHash === null ? { ok: false } : await verifyPassword(input.current, passwordHash);
+    checkPasswordLength(input.current, 'current');
+    const attempt = this.#throttle.begin(person.email, input.address, now);
+    let check: { ok: boolean };
+    try {
+      const passwordHash = await this.#people.getPasswordHash(person.id);
+      check = passwordHash === null ? { ok: false } : await verifyPassword(input.current, passwordHash);
+    } catch (error) {
+      attempt.failed();
+      throw error;
+    }
     if (!check.ok) {
-      this.#throttle.recordFailure(person.email, input.address, now);
+      attempt.failed();
       throw new MoongateError('bad_request', 'current is not the current password');
     }
+    attempt.succeeded();
     checkPasswordRules(input.next, person.email, 'next');
     await this.#people.setPasswordHash(person.id, await hashPassword(input.next));
     await this.sessions.revokePersonSessions(person.id, input.sessionId);
