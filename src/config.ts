@@ -28,6 +28,11 @@ const envSchema = z.object({
   SESSION_TTL_DAYS: z.coerce.number().positive().max(365).default(30),
   /** Behind a TLS-terminating proxy: believe its X-Forwarded-Proto/-Host/-For (Secure cookies, Origin checks, client IPs). */
   TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false'),
+  /** The address people reach moongate by (https://moongate.example.com): the console API answers to its host (docs/security.md). */
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine((value) => ['', '/'].includes(new URL(value).pathname), 'must be an origin such as https://moongate.example.com, without a path')
+    .optional(),
   /** Console accounts one client address may register per hour (each can Acquire a free quota). */
   REGISTRATIONS_PER_HOUR: positiveInt.default(10),
   /** Currency amount with up to 6 decimals; default: 500 worst-case "Hello" requests on kimi-k2.5 (docs/billing.md). */
@@ -59,6 +64,8 @@ export interface Config {
   channelsFile: Readonly<ChannelsFile>;
   sessionTtlMs: number;
   trustProxy: boolean;
+  /** PUBLIC_URL's origin (no trailing slash), or undefined. */
+  publicUrl: string | undefined;
   registrationsPerHour: number;
   billing: BillingConfig;
 }
@@ -93,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     upstream,
     sessionTtlMs: Math.round(e.SESSION_TTL_DAYS * 86_400_000),
     trustProxy: e.TRUST_PROXY === 'true' || e.TRUST_PROXY === '1',
+    publicUrl: e.PUBLIC_URL === undefined ? undefined : new URL(e.PUBLIC_URL).origin,
     registrationsPerHour: e.REGISTRATIONS_PER_HOUR,
     billing: {
       freeQuota: e.MOONGATE_FREE_QUOTA === undefined ? defaultFreeQuota() : parseAmount(e.MOONGATE_FREE_QUOTA),

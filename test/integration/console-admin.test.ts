@@ -63,8 +63,8 @@ describeEachDialect((target) => {
     moongate = await startTestServer({
       env: { ...(location.databaseUrl === undefined ? {} : { DATABASE_URL: location.databaseUrl }), REGISTRATIONS_PER_HOUR: '1000' },
     });
-    // A fresh database: the first person to register is the admin.
-    const first = await ConsoleClient.newPerson(moongate.url, uniqueEmail('operator'));
+    // A fresh database: the operator registers through the one-time setup link.
+    const first = await ConsoleClient.newPerson(moongate.url, uniqueEmail('operator'), moongate.setupToken);
     admin = first.browser;
     adminId = first.id;
     expect((await admin.request<{ person: { role: string } }>('GET', '/api/session')).body.person.role).toBe('admin');

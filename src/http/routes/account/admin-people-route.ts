@@ -3,12 +3,14 @@
  * - GET /api/admin/people?query&limit&before: newest first, with balances, live credentials
  *   and the last 30 days' requests and cost;
  * - PATCH /api/admin/people/:id {status?, role?}: disabling ends the person's sessions (and
- *   with them their playground tokens); an admin cannot disable or demote themself;
+ *   with them their playground tokens); an admin cannot disable or demote themself, and
+ *   nobody can disable or demote the last active admin (accounts/operator-roles.ts);
  * - POST /api/admin/people/:id/balance {amount}: credits (or, negative, debits) the person's
  *   global balance in micro-units, like `moongate balance add`.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { changePersonStanding } from '../../../accounts/operator-roles.js';
 import { listPeopleOverview } from '../../../accounts/people-overview.js';
 import { PersonStore } from '../../../accounts/person-store.js';
 import { getBalanceSummary } from '../../../billing/account-queries.js';
@@ -58,8 +60,7 @@ export function registerAdminPeopleRoute(api: FastifyInstance, context: AccountC
       throw new MoongateError('bad_request', 'an admin cannot disable or demote themself; ask another admin');
     }
     await findPerson(id);
-    if (body.role !== undefined) await people.setPersonRole(id, body.role);
-    if (body.status !== undefined) await people.setPersonStatus(id, body.status);
+    await changePersonStanding(context.store.db, context.store.dialect, id, { role: body.role, status: body.status });
     if (body.status === 'disabled') await context.sessions.revokePersonSessions(id);
     return { person: await people.getPerson(id) };
   });
