@@ -26,6 +26,8 @@ const envSchema = z.object({
   MOONGATE_SIM_TOKENS_PER_S: nonNegative.default(80),
   /** Console sessions end this long after their last use. */
   SESSION_TTL_DAYS: z.coerce.number().positive().max(365).default(30),
+  /** Console sessions one person may hold; one more login ends the least recently used. */
+  SESSIONS_PER_PERSON: positiveInt.max(1000).default(10),
   /** Behind a TLS-terminating proxy: believe its X-Forwarded-Proto/-Host/-For (Secure cookies, Origin checks, client IPs). */
   TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false'),
   /** The address people reach moongate by (https://moongate.example.com): the console API answers to its host (docs/security.md). */
@@ -63,6 +65,7 @@ export interface Config {
   /** Channels, routing, keep-alive and drain settings from moongate.config.json/yaml (docs/channels.md). */
   channelsFile: Readonly<ChannelsFile>;
   sessionTtlMs: number;
+  sessionsPerPerson: number;
   trustProxy: boolean;
   /** PUBLIC_URL's origin (no trailing slash), or undefined. */
   publicUrl: string | undefined;
@@ -99,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel: e.LOG_LEVEL,
     upstream,
     sessionTtlMs: Math.round(e.SESSION_TTL_DAYS * 86_400_000),
+    sessionsPerPerson: e.SESSIONS_PER_PERSON,
     trustProxy: e.TRUST_PROXY === 'true' || e.TRUST_PROXY === '1',
     publicUrl: e.PUBLIC_URL === undefined ? undefined : new URL(e.PUBLIC_URL).origin,
     registrationsPerHour: e.REGISTRATIONS_PER_HOUR,

@@ -101,7 +101,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     admitter: options.admitter ?? billing.admitter,
     observers: [metrics.observer],
   });
-  const sessions = new SessionStore(store.db, config.sessionTtlMs);
+  const sessions = new SessionStore(store.db, config.sessionTtlMs, config.sessionsPerPerson);
   const setup = await SetupLink.issue(store.db);
   const accounts = {
     store,
