@@ -41,6 +41,10 @@ const envSchema = z.object({
   MOONGATE_FREE_QUOTA: z.string().regex(/^\d+(\.\d{1,6})?$/, 'must be an amount such as 5.00').optional(),
   MOONGATE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code').default('USD'),
   MOONGATE_USAGE_RETENTION_DAYS: positiveInt.default(90),
+  /** Per person, across all their credentials, where the operator set no limit of their own (docs/security.md). */
+  PERSON_CREDENTIALS_LIMIT: positiveInt.max(1_000_000).default(25),
+  PERSON_RPS_LIMIT: positiveInt.max(1_000_000).default(120),
+  PERSON_CONCURRENCY_LIMIT: positiveInt.max(1_000_000).default(40),
 });
 
 export interface SimulatorSettings {
@@ -70,7 +74,18 @@ export interface Config {
   /** PUBLIC_URL's origin (no trailing slash), or undefined. */
   publicUrl: string | undefined;
   registrationsPerHour: number;
+  /** Defaults of the per-person limits (the operator may set a person's own). */
+  personLimits: PersonLimitDefaults;
   billing: BillingConfig;
+}
+
+export interface PersonLimitDefaults {
+  /** Credentials a person may hold that are not revoked. */
+  credentials: number;
+  /** Requests per second across all their credentials. */
+  rps: number;
+  /** Requests running at once across all their credentials. */
+  concurrency: number;
 }
 
 export interface BillingConfig {
@@ -106,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     trustProxy: e.TRUST_PROXY === 'true' || e.TRUST_PROXY === '1',
     publicUrl: e.PUBLIC_URL === undefined ? undefined : new URL(e.PUBLIC_URL).origin,
     registrationsPerHour: e.REGISTRATIONS_PER_HOUR,
+    personLimits: { credentials: e.PERSON_CREDENTIALS_LIMIT, rps: e.PERSON_RPS_LIMIT, concurrency: e.PERSON_CONCURRENCY_LIMIT },
     billing: {
       freeQuota: e.MOONGATE_FREE_QUOTA === undefined ? defaultFreeQuota() : parseAmount(e.MOONGATE_FREE_QUOTA),
       currency: e.MOONGATE_CURRENCY,

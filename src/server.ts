@@ -77,7 +77,9 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   let billing: RunningBilling;
   try {
     channels = await resolveChannels(config, store, options);
-    billing = await startBilling(store, { retentionDays: config.billing.usageRetentionDays, currency: config.billing.currency }, (error) => {
+    const personLimits = { rps: config.personLimits.rps, concurrency: config.personLimits.concurrency };
+    const settings = { retentionDays: config.billing.usageRetentionDays, currency: config.billing.currency, defaultPersonLimits: personLimits };
+    billing = await startBilling(store, settings, (error) => {
       if (logger !== false) logger.error({ err: error }, 'usage log pruning failed');
     });
   } catch (error) {
@@ -121,6 +123,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     prices: billing.prices,
     acquireLock: new KeyedMutex(),
     hosts: new HostPolicy(config.publicUrl),
+    personLimits: config.personLimits,
     currency: config.billing.currency,
   };
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;

@@ -1,12 +1,13 @@
 /**
- * The gateway's Admitter with billing: limits first (in memory, no database), then the
+ * The gateway's Admitter with billing: limits first (in memory, no database; the
+ * credential's and its person's together), then the
  * hold of the request's worst case; settle() prices what the client received, writes the
  * usage row and replaces the hold with the cost, in one group-committed transaction
  * (docs/billing.md).
  */
 import { MoongateError } from '../contract/errors.js';
 import type { Admission, AdmissionTicket, Admitter, RequestResult } from '../gateway/chat-gateway.js';
-import { DEFAULT_REQUEST_LIMITS, type RequestLimiter, type RequestLimits } from '../limits/request-limiter.js';
+import { DEFAULT_PERSON_LIMITS, DEFAULT_REQUEST_LIMITS, type RequestLimiter, type RequestLimits } from '../limits/request-limiter.js';
 import type { HoldLedger } from './hold-ledger.js';
 import { costOf, worstCaseCost } from './price-list.js';
 import type { PriceBook } from './price-store.js';
@@ -18,12 +19,15 @@ export interface BillingAdmitterParts {
   holds: HoldLedger;
   settlements: SettlementBatcher;
   defaultLimits?: RequestLimits;
+  /** A person's limits across their credentials where the operator set none (DEFAULT_PERSON_LIMITS when left out). */
+  defaultPersonLimits?: RequestLimits;
   now?: () => number;
 }
 
 export class BillingAdmitter implements Admitter {
   readonly #parts: BillingAdmitterParts;
   readonly #defaults: RequestLimits;
+  readonly #personDefaults: RequestLimits;
   readonly #now: () => number;
   /** This process's holds still open, for the metrics (the database has everyone's). */
   #open = { count: 0, amount: 0 };
@@ -31,6 +35,7 @@ export class BillingAdmitter implements Admitter {
   constructor(parts: BillingAdmitterParts) {
     this.#parts = parts;
     this.#defaults = parts.defaultLimits ?? DEFAULT_REQUEST_LIMITS;
+    this.#personDefaults = parts.defaultPersonLimits ?? DEFAULT_PERSON_LIMITS;
     this.#now = parts.now ?? Date.now;
   }
 
@@ -47,7 +52,13 @@ export class BillingAdmitter implements Admitter {
       rps: caller.limits?.rps ?? this.#defaults.rps,
       concurrency: caller.limits?.concurrency ?? this.#defaults.concurrency,
     };
-    const decision = await this.#parts.limiter.acquire(caller.credentialId, limits);
+    // The person's limits are taken in the same call: a person with many credentials still
+    // gets only their own share (both places, or neither).
+    const personLimits = {
+      rps: caller.personLimits?.rps ?? this.#personDefaults.rps,
+      concurrency: caller.personLimits?.concurrency ?? this.#personDefaults.concurrency,
+    };
+    const decision = await this.#parts.limiter.acquire(caller.credentialId, limits, { key: caller.personId, limits: personLimits });
     if (!decision.admitted) throw new MoongateError('too_many_requests', undefined, { retryAfter: decision.retryAfter });
     const permit = decision.permit;
     try {

@@ -17,6 +17,8 @@ export interface BillingSettings {
   retentionDays: number;
   currency?: string;
   defaultLimits?: RequestLimits;
+  /** A person's limits across their credentials, where the operator set none. */
+  defaultPersonLimits?: RequestLimits;
   settlement?: SettlementBatcherOptions;
 }
 
@@ -56,6 +58,7 @@ export async function startBilling(
     holds,
     settlements,
     ...(settings.defaultLimits === undefined ? {} : { defaultLimits: settings.defaultLimits }),
+    ...(settings.defaultPersonLimits === undefined ? {} : { defaultPersonLimits: settings.defaultPersonLimits }),
   });
   return {
     admitter,

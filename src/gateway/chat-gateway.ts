@@ -39,6 +39,8 @@ export interface AuthenticatedCaller {
   global: boolean;
   /** Per-credential limit overrides (null: the default); absent means the defaults. */
   limits?: { rps: number | null; concurrency: number | null };
+  /** The person's limit overrides across their credentials (null: the default); absent means the defaults. */
+  personLimits?: { rps: number | null; concurrency: number | null };
 }
 
 export type Authenticate = (authorization: string | undefined, serviceSlug: string) => Promise<AuthenticatedCaller>;

@@ -10,6 +10,7 @@ import * as channels from './0004-channels.js';
 import * as playgroundTokens from './0005-playground-tokens.js';
 import * as topupCodes from './0006-topup-codes.js';
 import * as usageTimeKey from './0007-usage-time-key.js';
+import * as personLimits from './0009-person-limits.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
@@ -19,6 +20,8 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0005-playground-tokens': playgroundTokens,
   '0006-topup-codes': topupCodes,
   '0007-usage-time-key': usageTimeKey,
+  // 0008 is taken by another change on its way in.
+  '0009-person-limits': personLimits,
 });
 
 /** Migrations ship inside the build, not as files read from disk at run time. */

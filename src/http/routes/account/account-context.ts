@@ -9,6 +9,7 @@ import type { RedeemThrottle } from '../../../billing/redeem-throttle.js';
 import type { TopupCodeStore } from '../../../billing/topup-code-store.js';
 import type { RequestLimits } from '../../../limits/request-limiter.js';
 import type { Store } from '../../../store/open-store.js';
+import type { PersonLimitDefaults } from '../../../config.js';
 import type { HostPolicy } from './host-policy.js';
 import type { KeyedMutex } from './keyed-mutex.js';
 
@@ -28,6 +29,8 @@ export interface AccountContext {
   prices: Pick<PriceBook, 'invalidate'>;
   /** The limits of a credential without its own (DEFAULT_REQUEST_LIMITS when left out). */
   defaultLimits?: RequestLimits;
+  /** Per-person limit defaults (PERSON_*_LIMIT); a person's own, set by the operator, win. */
+  personLimits: PersonLimitDefaults;
   /** The hosts and origins the console API answers to (PUBLIC_URL; docs/security.md). */
   hosts: HostPolicy;
   /** Serialises "Acquire" per person and service, so a double click issues one first credential. */

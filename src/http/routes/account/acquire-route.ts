@@ -27,7 +27,11 @@ export function registerAcquireRoute(api: FastifyInstance, context: AccountConte
     const acquired = await context.acquireLock.run(`${person.id}:${service.id}`, async () => {
       const application = await context.applications.ensureApplication(person.id, slug);
       const existing = (await context.credentials.listCredentials(person.id)).some((c) => c.applicationId === application.id);
-      const issued = existing ? undefined : await context.credentials.issueCredential({ personId: person.id, serviceSlug: slug });
+      const issued = existing ? undefined : await context.credentials.issueCredential({
+            personId: person.id,
+            serviceSlug: slug,
+            credentialsLimit: { defaultLimit: context.personLimits.credentials },
+          });
       return { application, issued };
     });
     const application = {
