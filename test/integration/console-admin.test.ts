@@ -161,6 +161,7 @@ describeEachDialect((target) => {
         credentials: 2,
         requests30d: 1,
         cost30d: own.body.rows[0]?.cost,
+        limits: { credentials: null, rps: null, concurrency: null },
       });
       expect(row?.cost30d).toBeGreaterThan(0);
 
