@@ -71,11 +71,12 @@ function Sessions() {
   }
 
   return (
-    <section className="card" aria-labelledby="sessions-heading">
+    <section className="card account-sessions" aria-labelledby="sessions-heading">
       <h2 id="sessions-heading">Where you are logged in</h2>
       <p className="muted">Each browser you logged in from, the most recently used first. Log out one you do not recognise.</p>
       <ErrorAlert error={error ?? sessions.error} title="The sessions could not be changed." />
       {sessions.data === undefined ? null : (
+        <div className="table-wrap">
         <table className="sessions-table">
           <thead>
             <tr>
@@ -92,7 +93,7 @@ function Sessions() {
               <tr key={session.id} data-session={session.id}>
                 <td>
                   {session.userAgent ?? 'unknown browser'}
-                  {session.current ? <span className="badge"> this browser</span> : null}
+                  {session.current ? <span className="badge">this browser</span> : null}
                 </td>
                 <td>{formatTime(session.createdAt)}</td>
                 <td>{formatTime(session.lastSeenAt)}</td>
@@ -105,6 +106,7 @@ function Sessions() {
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   );
