@@ -31,8 +31,15 @@ const envSchema = z.object({
   MOONGATE_SIM_TOKENS_PER_S: nonNegative.default(80),
   /** Console sessions end this long after their last use. */
   SESSION_TTL_DAYS: z.coerce.number().positive().max(365).default(30),
+  /** Console sessions one person may hold; one more login ends the least recently used. */
+  SESSIONS_PER_PERSON: positiveInt.max(1000).default(10),
   /** Behind a TLS-terminating proxy: believe its X-Forwarded-Proto/-Host/-For (Secure cookies, Origin checks, client IPs). */
   TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false'),
+  /** The address people reach moongate by (https://moongate.example.com): the console API answers to its host (docs/security.md). */
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine((value) => ['', '/'].includes(new URL(value).pathname), 'must be an origin such as https://moongate.example.com, without a path')
+    .optional(),
   /** Console accounts one client address may register per hour (each can Acquire a free quota). */
   REGISTRATIONS_PER_HOUR: positiveInt.default(10),
   /** Currency amount with up to 6 decimals; default: 500 worst-case "Hello" requests on kimi-k2.5 (docs/billing.md). */
@@ -49,6 +56,10 @@ const envSchema = z.object({
   REDIS_KEY_PREFIX: z.string().regex(/^[^{}\s]*$/, 'must not contain braces or spaces').default('moongate:'),
   /** Bearer token Prometheus sends to GET /metrics; unset, /metrics is off (docs/security.md, "Metrics"). */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Per person, across all their credentials, where the operator set no limit of their own (docs/security.md). */
+  PERSON_CREDENTIALS_LIMIT: positiveInt.max(1_000_000).default(25),
+  PERSON_RPS_LIMIT: positiveInt.max(1_000_000).default(120),
+  PERSON_CONCURRENCY_LIMIT: positiveInt.max(1_000_000).default(40),
 });
 
 export type UpstreamConfig =
@@ -68,8 +79,13 @@ export interface Config {
   /** Channels, routing, keep-alive and drain settings from moongate.config.json/yaml (docs/channels.md). */
   channelsFile: Readonly<ChannelsFile>;
   sessionTtlMs: number;
+  sessionsPerPerson: number;
   trustProxy: boolean;
+  /** PUBLIC_URL's origin (no trailing slash), or undefined. */
+  publicUrl: string | undefined;
   registrationsPerHour: number;
+  /** Defaults of the per-person limits (the operator may set a person's own). */
+  personLimits: PersonLimitDefaults;
   billing: BillingConfig;
   /** The operator's token for /metrics; undefined: /metrics answers 404. */
   metricsToken: string | undefined;
@@ -89,6 +105,15 @@ export interface BodyLimits {
   maxPendingBytes: number;
   /** Milliseconds from a request's start to the last byte of its body. */
   timeoutMs: number;
+}
+
+export interface PersonLimitDefaults {
+  /** Credentials a person may hold that are not revoked. */
+  credentials: number;
+  /** Requests per second across all their credentials. */
+  rps: number;
+  /** Requests running at once across all their credentials. */
+  concurrency: number;
 }
 
 export interface BillingConfig {
@@ -127,9 +152,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel: e.LOG_LEVEL,
     upstream,
     sessionTtlMs: Math.round(e.SESSION_TTL_DAYS * 86_400_000),
+    sessionsPerPerson: e.SESSIONS_PER_PERSON,
     trustProxy: e.TRUST_PROXY === 'true' || e.TRUST_PROXY === '1',
+    publicUrl: e.PUBLIC_URL === undefined ? undefined : new URL(e.PUBLIC_URL).origin,
     registrationsPerHour: e.REGISTRATIONS_PER_HOUR,
     metricsToken: e.METRICS_TOKEN,
+    personLimits: { credentials: e.PERSON_CREDENTIALS_LIMIT, rps: e.PERSON_RPS_LIMIT, concurrency: e.PERSON_CONCURRENCY_LIMIT },
     billing: {
       freeQuota: e.MOONGATE_FREE_QUOTA === undefined ? defaultFreeQuota() : parseAmount(e.MOONGATE_FREE_QUOTA),
       currency: e.MOONGATE_CURRENCY,

@@ -12,6 +12,7 @@ import { authenticate } from './accounts/authenticate.js';
 import { CredentialStore } from './accounts/credential-store.js';
 import { PlaygroundTokenStore } from './accounts/playground-token-store.js';
 import { SessionStore } from './accounts/session-store.js';
+import { SetupLink } from './accounts/setup-link.js';
 import { DEFAULT_REDEEM_THROTTLE, RedeemThrottle } from './billing/redeem-throttle.js';
 import { startBilling, type RunningBilling } from './billing/start-billing.js';
 import { TopupCodeStore } from './billing/topup-code-store.js';
@@ -27,6 +28,7 @@ import { InFlightRequests } from './http/in-flight-requests.js';
 import { Metrics } from './observability/metrics.js';
 import { createChannelProvider } from './channels/create-channel-provider.js';
 import { MemoryRequestLimiter } from './limits/memory-request-limiter.js';
+import { HostPolicy } from './http/routes/account/host-policy.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
@@ -42,6 +44,11 @@ export interface RunningServer {
   channels: readonly ChannelSpec[];
   /** e.g. http://127.0.0.1:8700 */
   url: string;
+  /**
+   * The one-time setup link (accounts/setup-link.ts) when the store had no active operator
+   * at start; print it once, beside the console's address. Undefined otherwise.
+   */
+  setupUrl: string | undefined;
   /** Whether `/` is the web console (false: web/dist was not built, `/` is a plain page). */
   consoleServed: boolean;
   close(): Promise<void>;
@@ -126,15 +133,23 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const gateway = new ChatGateway({
     authenticate: (authorization, serviceSlug) => authenticate(authorization, serviceSlug, store),
     limiter,
+    defaultPersonLimits: { rps: config.personLimits.rps, concurrency: config.personLimits.concurrency },
     router,
     admitter: options.admitter ?? billing.admitter,
     observers: [metrics.observer],
   });
-  const sessions = new SessionStore(store.db, config.sessionTtlMs);
+  const sessions = new SessionStore(store.db, config.sessionTtlMs, config.sessionsPerPerson);
+  const setup = await SetupLink.issue(store.db);
   const accounts = {
     store,
     sessions,
-    accounts: new AccountService({ db: store.db, dialect: store.dialect, sessions, registrationsPerHour: config.registrationsPerHour }),
+    accounts: new AccountService({
+      db: store.db,
+      dialect: store.dialect,
+      sessions,
+      registrationsPerHour: config.registrationsPerHour,
+      setup: setup?.link,
+    }),
     applications: new ApplicationStore(store.db, { freeQuota: config.billing.freeQuota }),
     credentials: new CredentialStore(store.db, { freeQuota: config.billing.freeQuota }),
     playgroundTokens: new PlaygroundTokenStore(store.db),
@@ -144,6 +159,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       redis && new RedisWindowCounter(redis.client, { name: 'redeem', windowMs: DEFAULT_REDEEM_THROTTLE.windowMs, keyPrefix: config.redis?.keyPrefix }),
     ),
     prices: billing.prices,
+    hosts: new HostPolicy(config.publicUrl),
+    personLimits: config.personLimits,
     currency: config.billing.currency,
   };
   const webRoot = options.webRoot ?? DEFAULT_WEB_ROOT;
@@ -221,6 +238,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     metrics,
     channels: channels.map((c) => c.spec),
     url,
+    setupUrl: setup === undefined ? undefined : `${config.publicUrl ?? url}/register#setup=${setup.token}`,
     consoleServed,
     close: () => app.close(),
     shutdown,

@@ -3,21 +3,22 @@
  * changing the password. Sessions come from session-store.ts; failed logins are counted
  * by login-throttle.ts.
  *
- * The operator: the first person to register while nobody is an admin becomes the admin
- * (on a fresh install, the first person registered), unless the operator made one first
- * with `moongate admin create`. Deciding "first" and inserting is one atomic step, so two
- * simultaneous registrations cannot both become admin.
+ * The operator: made by `moongate admin create`, or by registering through the one-time
+ * setup link the server prints at start while there is no active operator (setup-link.ts,
+ * docs/security.md). A plain registration is never the operator, even the first one.
  */
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { MoongateError } from '../contract/errors.js';
 import type { Database, PersonRole } from '../store/database.js';
 import type { StoreDialect } from '../store/migrate-to-latest.js';
 import { newId } from '../store/new-id.js';
 import { LoginThrottle } from './login-throttle.js';
+import { activeOperatorIds, withOperatorLock } from './operator-roles.js';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hash.js';
-import { checkPasswordRules } from './password-rules.js';
+import { checkPasswordLength, checkPasswordRules } from './password-rules.js';
 import { normalizeEmail, PersonStore, type Person } from './person-store.js';
 import { SessionStore, type OpenedSession } from './session-store.js';
+import type { SetupLink } from './setup-link.js';
 import { SlidingWindowCounter } from './sliding-window-counter.js';
 
 export interface LoggedIn extends OpenedSession {
@@ -29,6 +30,8 @@ export interface AccountServiceOptions {
   dialect: StoreDialect;
   sessions: SessionStore;
   throttle?: LoginThrottle;
+  /** The one-time setup link printed at start on a fresh install; without it, nobody registers as the operator. */
+  setup?: SetupLink | undefined;
   /** Registrations allowed per client address per hour (default 10). */
   registrationsPerHour?: number;
 }
@@ -38,8 +41,8 @@ const HOUR_MS = 3_600_000;
 /** The same answer for an unknown email and a wrong password, so a login reveals neither. */
 const WRONG_LOGIN = 'The email or password is wrong.';
 
-/** Any constant: the PostgreSQL advisory lock that serialises "is there an admin yet?" with the insert. */
-const FIRST_ADMIN_LOCK = 0x6d67_6164;
+const SETUP_LINK_REFUSED =
+  'the setup link is not valid: it was used, it expired, the server restarted, or an operator exists already (restart for a new link, or run moongate admin create)';
 
 export class AccountService {
   readonly #db: Kysely<Database>;
@@ -53,6 +56,7 @@ export class AccountService {
    */
   readonly #registrations = new SlidingWindowCounter(HOUR_MS);
   readonly #registrationsPerHour: number;
+  readonly #setup: SetupLink | undefined;
   readonly sessions: SessionStore;
 
   constructor(options: AccountServiceOptions) {
@@ -62,15 +66,20 @@ export class AccountService {
     this.sessions = options.sessions;
     this.#throttle = options.throttle ?? new LoginThrottle();
     this.#registrationsPerHour = options.registrationsPerHour ?? 10;
+    this.#setup = options.setup;
   }
 
   /**
    * A new person with a password, logged in. An email already known (registered, or made
    * by the CLI without a password) is refused: without a verified mailbox, claiming it
    * would hand someone else's credentials to whoever registers first.
+   *
+   * A registration is an ordinary user, unless it presents the setup link's token while
+   * there is no active operator (setup-link.ts): then it is the operator. Deciding that and
+   * inserting is one step under the operator lock, so two registrations cannot both be.
    */
   async register(
-    input: { email: string; password: string; address?: string | undefined; userAgent?: string | undefined },
+    input: { email: string; password: string; setupToken?: string | undefined; address?: string | undefined; userAgent?: string | undefined },
     now: number = Date.now(),
   ): Promise<LoggedIn> {
     const email = normalizeEmail(input.email);
@@ -84,23 +93,33 @@ export class AccountService {
       }
       this.#registrations.record(input.address, now);
     }
-    const passwordHash = await hashPassword(input.password);
-    const id = newId('per');
-    await this.#db.transaction().execute(async (trx) => {
-      if (this.#dialect === 'postgres') await sql`select pg_advisory_xact_lock(${FIRST_ADMIN_LOCK})`.execute(trx);
-      // SQLite runs one writer at a time, so the check and the insert below cannot interleave there.
-      const admin = await trx.selectFrom('people').select('id').where('role', '=', 'admin').limit(1).executeTakeFirst();
-      const role: PersonRole = admin === undefined ? 'admin' : 'user';
-      await trx
-        .insertInto('people')
-        .values({ id, email, role, status: 'active', created_at: now, password_hash: passwordHash })
-        .onConflict((conflict) => conflict.column('email').doNothing())
-        .execute();
-    });
-    const person = await this.#people.findPersonByEmail(email);
-    // Someone else's row holds the email when ours was not inserted.
-    if (person?.id !== id) throw new MoongateError('bad_request', 'email is already registered; log in instead');
-    return { person, ...(await this.sessions.createSession(person.id, input.userAgent, now)) };
+    const claim = input.setupToken === undefined ? undefined : this.#setup?.claim(input.setupToken, now);
+    if (input.setupToken !== undefined && claim === undefined) throw new MoongateError('bad_request', SETUP_LINK_REFUSED);
+    try {
+      const passwordHash = await hashPassword(input.password);
+      const id = newId('per');
+      const role: PersonRole = claim === undefined ? 'user' : 'admin';
+      await withOperatorLock(this.#db, this.#dialect, async (trx) => {
+        if (role === 'admin' && (await activeOperatorIds(trx, 1)).length > 0) {
+          // Someone became the operator another way (the CLI) since the link was printed.
+          this.#setup?.retire();
+          throw new MoongateError('bad_request', SETUP_LINK_REFUSED);
+        }
+        await trx
+          .insertInto('people')
+          .values({ id, email, role, status: 'active', created_at: now, password_hash: passwordHash })
+          .onConflict((conflict) => conflict.column('email').doNothing())
+          .execute();
+      });
+      const person = await this.#people.findPersonByEmail(email);
+      // Someone else's row holds the email when ours was not inserted.
+      if (person?.id !== id) throw new MoongateError('bad_request', 'email is already registered; log in instead');
+      return { person, ...(await this.sessions.createSession(person.id, input.userAgent, now)) };
+    } catch (error) {
+      // The link was not spent on an operator: it stays usable (unless retired above).
+      claim?.release();
+      throw error;
+    }
   }
 
   /** Email and password → a new session. `address` is the client's IP, for the throttle. */
@@ -109,20 +128,28 @@ export class AccountService {
     now: number = Date.now(),
   ): Promise<LoggedIn> {
     const email = normalizeEmail(input.email);
-    this.#throttle.check(email, input.address, now);
-    const person = await this.#people.findPersonByEmail(email);
-    const passwordHash = person === undefined ? null : await this.#people.getPasswordHash(person.id);
-    if (person === undefined || passwordHash === null) {
-      await burnPasswordCheck(input.password);
-      this.#throttle.recordFailure(email, input.address, now);
+    checkPasswordLength(input.password);
+    const attempt = this.#throttle.begin(email, input.address, now);
+    let check: { ok: boolean; stale: boolean };
+    let person: Person | undefined;
+    try {
+      person = await this.#people.findPersonByEmail(email);
+      const passwordHash = person === undefined ? null : await this.#people.getPasswordHash(person.id);
+      if (passwordHash === null) {
+        await burnPasswordCheck(input.password);
+        check = { ok: false, stale: false };
+      } else {
+        check = await verifyPassword(input.password, passwordHash);
+      }
+    } catch (error) {
+      attempt.failed();
+      throw error;
+    }
+    if (person === undefined || !check.ok) {
+      attempt.failed();
       throw new MoongateError('invalid_token', WRONG_LOGIN);
     }
-    const check = await verifyPassword(input.password, passwordHash);
-    if (!check.ok) {
-      this.#throttle.recordFailure(email, input.address, now);
-      throw new MoongateError('invalid_token', WRONG_LOGIN);
-    }
-    this.#throttle.recordSuccess(email);
+    attempt.succeeded();
     // Only someone who knows the password learns that the account is disabled.
     if (person.status !== 'active') throw new MoongateError('disabled', 'This account has been disabled.');
     if (check.stale) await this.#people.setPasswordHash(person.id, await hashPassword(input.password));
@@ -138,16 +165,32 @@ export class AccountService {
     now: number = Date.now(),
   ): Promise<void> {
     const person = await this.#people.getPerson(input.personId);
-    this.#throttle.check(person.email, input.address, now);
-    const passwordHash = await this.#people.getPasswordHash(person.id);
-    const check = passwordHash === null ? { ok: false } : await verifyPassword(input.current, passwordHash);
+    checkPasswordLength(input.current, 'current');
+    const attempt = this.#throttle.begin(person.email, input.address, now);
+    let check: { ok: boolean };
+    try {
+      const passwordHash = await this.#people.getPasswordHash(person.id);
+      check = passwordHash === null ? { ok: false } : await verifyPassword(input.current, passwordHash);
+    } catch (error) {
+      attempt.failed();
+      throw error;
+    }
     if (!check.ok) {
-      this.#throttle.recordFailure(person.email, input.address, now);
+      attempt.failed();
       throw new MoongateError('bad_request', 'current is not the current password');
     }
+    attempt.succeeded();
     checkPasswordRules(input.next, person.email, 'next');
     await this.#people.setPasswordHash(person.id, await hashPassword(input.next));
     await this.sessions.revokePersonSessions(person.id, input.sessionId);
+  }
+
+  /** `moongate admin reset`: a new password (the usual rules), and every session of the person ends. */
+  async resetPassword(personId: string, password: string): Promise<void> {
+    const person = await this.#people.getPerson(personId);
+    checkPasswordRules(password, person.email);
+    await this.#people.setPasswordHash(person.id, await hashPassword(password));
+    await this.sessions.revokePersonSessions(person.id);
   }
 
   /**

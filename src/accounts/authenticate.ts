@@ -21,6 +21,8 @@ export interface AuthenticatedCredential {
   global: boolean;
   /** The credential's limit overrides; null means the default (docs/billing.md). */
   limits: { rps: number | null; concurrency: number | null };
+  /** Its person's limit overrides, across all their credentials; null means the default (docs/security.md). */
+  personLimits: { rps: number | null; concurrency: number | null };
 }
 
 // RFC 7235 §2.1: the auth scheme is case-insensitive. RFC 6750 §2.1: one space, then the token;
@@ -92,6 +94,8 @@ function selectCredentialForService(db: Store['db'], serviceSlug: string) {
       'c.rps_limit',
       'c.concurrency_limit',
       'p.status as person_status',
+      'p.rps_limit as person_rps_limit',
+      'p.concurrency_limit as person_concurrency_limit',
       'a.status as application_status',
       's.id as called_service_id',
       's.status as called_service_status',
@@ -109,6 +113,8 @@ interface CredentialAuthRow {
   rps_limit: number | null;
   concurrency_limit: number | null;
   person_status: PersonStatus;
+  person_rps_limit: number | null;
+  person_concurrency_limit: number | null;
   application_status: ApplicationStatus | null;
   called_service_id: string | null;
   called_service_status: ServiceStatus | null;
@@ -138,6 +144,7 @@ function grantCredential(row: CredentialAuthRow, serviceSlug: string, now: numbe
     serviceId: row.called_service_id,
     global: row.service_id === null,
     limits: { rps: row.rps_limit, concurrency: row.concurrency_limit },
+    personLimits: { rps: row.person_rps_limit, concurrency: row.person_concurrency_limit },
   };
 }
 

@@ -39,6 +39,12 @@ export interface CredentialLimits {
  */
 export type IssueCredentialOptions = {
   personId: string;
+  /**
+   * Refuse (400) when the person already holds this many credentials that are neither
+   * revoked nor expired; the person's own limit (set by the operator) wins over
+   * `defaultLimit`. Left out, nothing is counted (the operator's `--over-limit`).
+   */
+  credentialsLimit?: { defaultLimit: number } | undefined;
   name?: string | undefined;
   /** Milliseconds since the epoch; omitted or null for a credential that never expires. */
   expiresAt?: number | null | undefined;
@@ -82,23 +88,47 @@ export class CredentialStore {
     }
     const { token, hash, prefix } = newCredentialToken();
     const id = newId('cred');
-    await this.#db
-      .insertInto('credentials')
-      .values({
-        id,
-        person_id: options.personId,
-        ...scope,
-        name,
-        token_hash: hash,
-        token_prefix: prefix,
-        status: 'active',
-        expires_at: expiresAt,
-        created_at: now,
-        revoked_at: null,
-        rps_limit: options.rpsLimit ?? null,
-        concurrency_limit: options.concurrencyLimit ?? null,
-      })
-      .execute();
+    const row = {
+      id,
+      person_id: options.personId,
+      ...scope,
+      name,
+      token_hash: hash,
+      token_prefix: prefix,
+      status: 'active' as const,
+      expires_at: expiresAt,
+      created_at: now,
+      revoked_at: null,
+      rps_limit: options.rpsLimit ?? null,
+      concurrency_limit: options.concurrencyLimit ?? null,
+    };
+    const limit = options.credentialsLimit;
+    if (limit === undefined) {
+      await this.#db.insertInto('credentials').values(row).execute();
+    } else {
+      await this.#db.transaction().execute(async (trx) => {
+        // A no-op update of the person's row: on PostgreSQL it locks the row until commit, so
+        // two issues for one person count one after the other (SQLite has one writer anyway).
+        const person = await trx
+          .updateTable('people')
+          .set((eb) => ({ credentials_limit: eb.ref('credentials_limit') }))
+          .where('id', '=', options.personId)
+          .returning('credentials_limit')
+          .executeTakeFirstOrThrow();
+        const max = person.credentials_limit ?? limit.defaultLimit;
+        const held = await trx
+          .selectFrom('credentials')
+          .select((eb) => eb.fn.countAll<number | string>().as('n'))
+          .where('person_id', '=', options.personId)
+          .where('status', '!=', 'revoked')
+          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+          .executeTakeFirstOrThrow();
+        if (Number(held.n) >= max) {
+          throw new MoongateError('bad_request', `at most ${max} credentials may be active; revoke one first (or ask the operator for more)`);
+        }
+        await trx.insertInto('credentials').values(row).execute();
+      });
+    }
     return { token, credential: await this.getCredential(id) };
   }
 

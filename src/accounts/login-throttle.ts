@@ -1,10 +1,17 @@
 /**
- * Failed-login counting, in memory: at most `maxPerEmail` failures per email and
+ * Login attempts, counted in memory: at most `maxPerEmail` failures per email and
  * `maxPerAddress` per client address in a sliding window, after which logins for that
  * email (or from that address) get 429 too_many_requests with `retry-after` until the
  * oldest failure leaves the window. The email limit stops guessing one person's password
  * from many addresses; the looser address limit stops one address from spraying many
  * emails while leaving room for people behind one NAT.
+ *
+ * An attempt is counted as a failure when it begins, before the password is checked, in
+ * the same synchronous step as the check: checking first and recording after scrypt let
+ * 100 simultaneous guesses all pass the check (issue 15, item 7). A success then takes its
+ * own attempt back. On top, only `maxInFlightPerEmail` checks of one email and
+ * `maxInFlightPerAddress` from one address may run at once; more are 429 with
+ * `retry-after: 1` without hashing anything.
  *
  * In memory per process: behind several processes an attacker gets the limit once per
  * process, which still bounds guessing to a handful per minute. (Redis-backed limits are
@@ -17,42 +24,81 @@ export interface LoginThrottleOptions {
   windowMs: number;
   maxPerEmail: number;
   maxPerAddress: number;
+  maxInFlightPerEmail: number;
+  maxInFlightPerAddress: number;
 }
 
 export const DEFAULT_LOGIN_THROTTLE: Readonly<LoginThrottleOptions> = Object.freeze({
   windowMs: 15 * 60_000,
   maxPerEmail: 5,
   maxPerAddress: 20,
+  maxInFlightPerEmail: 2,
+  maxInFlightPerAddress: 4,
 });
+
+/** One attempt under way: end it exactly once, with how the password check went. */
+export interface LoginAttempt {
+  succeeded(): void;
+  failed(): void;
+}
+
+const TOO_MANY = 'Too many failed logins. Try again later.';
 
 export class LoginThrottle {
   readonly #options: LoginThrottleOptions;
-  /** Failures, keyed `e:<email>` and `a:<address>`. */
+  /** Attempts not (yet) known to have succeeded, keyed `e:<email>` and `a:<address>`. */
   readonly #failures: SlidingWindowCounter;
+  /** Password checks running now, same keys. */
+  readonly #inFlight = new Map<string, number>();
 
-  constructor(options: LoginThrottleOptions = DEFAULT_LOGIN_THROTTLE) {
-    this.#options = options;
-    this.#failures = new SlidingWindowCounter(options.windowMs);
+  constructor(options: Partial<LoginThrottleOptions> = {}) {
+    this.#options = { ...DEFAULT_LOGIN_THROTTLE, ...options };
+    this.#failures = new SlidingWindowCounter(this.#options.windowMs);
   }
 
-  /** Throws 429 when the email or the address has used up its failures. */
-  check(email: string, address: string, now: number = Date.now()): void {
-    const wait = Math.max(
-      this.#failures.waitMs(`e:${email}`, this.#options.maxPerEmail, now),
-      this.#failures.waitMs(`a:${address}`, this.#options.maxPerAddress, now),
-    );
-    if (wait > 0) {
-      throw new MoongateError('too_many_requests', 'Too many failed logins. Try again later.', { retryAfter: Math.ceil(wait / 1000) });
+  /**
+   * Throws 429 when the email or the address has used up its failures or has too many
+   * checks running; otherwise counts the attempt as a failure now and returns it.
+   * Synchronous from check to record, so parallel attempts cannot all pass the check.
+   */
+  begin(email: string, address: string, now: number = Date.now()): LoginAttempt {
+    const emailKey = `e:${email}`;
+    const addressKey = `a:${address}`;
+    if ((this.#inFlight.get(emailKey) ?? 0) >= this.#options.maxInFlightPerEmail || (this.#inFlight.get(addressKey) ?? 0) >= this.#options.maxInFlightPerAddress) {
+      throw new MoongateError('too_many_requests', TOO_MANY, { retryAfter: 1 });
     }
+    const wait = Math.max(
+      this.#failures.waitMs(emailKey, this.#options.maxPerEmail, now),
+      this.#failures.waitMs(addressKey, this.#options.maxPerAddress, now),
+    );
+    if (wait > 0) throw new MoongateError('too_many_requests', TOO_MANY, { retryAfter: Math.ceil(wait / 1000) });
+    this.#failures.record(emailKey, now);
+    this.#failures.record(addressKey, now);
+    this.#adjust(emailKey, 1);
+    this.#adjust(addressKey, 1);
+    let ended = false;
+    const end = (): boolean => {
+      if (ended) return false;
+      ended = true;
+      this.#adjust(emailKey, -1);
+      this.#adjust(addressKey, -1);
+      return true;
+    };
+    return {
+      failed: () => void end(),
+      succeeded: () => {
+        if (!end()) return;
+        // A success forgets the email's failures, but only takes back its own attempt from
+        // the address: one success must not reset a spray of guesses at other emails.
+        this.#failures.forget(emailKey);
+        this.#failures.remove(addressKey, now);
+      },
+    };
   }
 
-  recordFailure(email: string, address: string, now: number = Date.now()): void {
-    this.#failures.record(`e:${email}`, now);
-    this.#failures.record(`a:${address}`, now);
-  }
-
-  /** A successful login forgets the email's failures (not the address's: one success must not reset a spray). */
-  recordSuccess(email: string): void {
-    this.#failures.forget(`e:${email}`);
+  #adjust(key: string, by: number): void {
+    const count = (this.#inFlight.get(key) ?? 0) + by;
+    if (count <= 0) this.#inFlight.delete(key);
+    else this.#inFlight.set(key, count);
   }
 }

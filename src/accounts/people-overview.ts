@@ -23,6 +23,14 @@ export interface PersonOverview {
   /** Requests logged, and what they cost, over the last 30 days. */
   requests30d: number;
   cost30d: number;
+  /** The operator's limits for this person (null: the default, PERSON_*_LIMIT). */
+  limits: PersonLimitOverrides;
+}
+
+export interface PersonLimitOverrides {
+  credentials: number | null;
+  rps: number | null;
+  concurrency: number | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -33,7 +41,9 @@ export async function listPeopleOverview(
   page: { query?: string | undefined; limit: number; before?: string | undefined },
   now: number = Date.now(),
 ): Promise<{ people: PersonOverview[]; next: string | null }> {
-  let query = db.selectFrom('people').select(['id', 'email', 'role', 'status', 'created_at']);
+  let query = db
+    .selectFrom('people')
+    .select(['id', 'email', 'role', 'status', 'created_at', 'credentials_limit', 'rps_limit', 'concurrency_limit']);
   const search = page.query?.trim().toLowerCase() ?? '';
   if (search !== '') {
     // Emails are stored lowercased; LIKE's wildcards in the search are matched literally.
@@ -62,6 +72,7 @@ export async function listPeopleOverview(
       credentials: 0,
       requests30d: 0,
       cost30d: 0,
+      limits: { credentials: r.credentials_limit, rps: r.rps_limit, concurrency: r.concurrency_limit },
     }),
   );
   if (ids.length > 0) {

@@ -81,6 +81,22 @@ export class PersonStore {
     return this.getPerson(id);
   }
 
+  /** The operator's per-person limits; a field left out stays, null restores the default. */
+  async setPersonLimits(id: string, limits: { credentials?: number | null; rps?: number | null; concurrency?: number | null }): Promise<void> {
+    const set: { credentials_limit?: number | null; rps_limit?: number | null; concurrency_limit?: number | null } = {};
+    if (limits.credentials !== undefined) set.credentials_limit = limits.credentials;
+    if (limits.rps !== undefined) set.rps_limit = limits.rps;
+    if (limits.concurrency !== undefined) set.concurrency_limit = limits.concurrency;
+    if (Object.keys(set).length > 0) await this.#db.updateTable('people').set(set).where('id', '=', id).execute();
+  }
+
+  /** The operator's per-person limits (null: the default). */
+  async getPersonLimits(id: string): Promise<{ credentials: number | null; rps: number | null; concurrency: number | null }> {
+    const row = await this.#db.selectFrom('people').select(['credentials_limit', 'rps_limit', 'concurrency_limit']).where('id', '=', id).executeTakeFirst();
+    if (row === undefined) throw new MoongateError('bad_request', `person ${id} does not exist`);
+    return { credentials: row.credentials_limit, rps: row.rps_limit, concurrency: row.concurrency_limit };
+  }
+
   async setPersonStatus(id: string, status: PersonStatus): Promise<Person> {
     await this.#db.updateTable('people').set({ status }).where('id', '=', id).execute();
     return this.getPerson(id);

@@ -8,6 +8,10 @@
  * logged in and an idle one is logged out TTL after their last request. To keep a read
  * from becoming a write on every console call, the row is only touched when it was last
  * seen more than a minute ago.
+ *
+ * A person holds at most `maxPerPerson` sessions: opening one more ends the one used least
+ * recently, so a script logging in in a loop cannot fill the table, and a person can list
+ * and end their own sessions (GET and DELETE /api/sessions).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
@@ -15,6 +19,8 @@ import type { Database, PersonRole } from '../store/database.js';
 import { newId } from '../store/new-id.js';
 
 export const DEFAULT_SESSION_TTL_MS = 30 * 86_400_000;
+/** Sessions one person may hold; a new login past it ends the longest-idle one (SESSIONS_PER_PERSON). */
+export const DEFAULT_SESSIONS_PER_PERSON = 10;
 const TOUCH_INTERVAL_MS = 60_000;
 /** How often creating a session also deletes expired ones, so the table does not grow without bound. */
 const SWEEP_INTERVAL_MS = 3_600_000;
@@ -50,14 +56,25 @@ export interface OpenedSession {
   session: Session;
 }
 
+/** A session as its person sees it in the console: never the id in the cookie, nor the CSRF token. */
+export interface ListedSession {
+  id: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  userAgent: string | null;
+}
+
 export class SessionStore {
   readonly #db: Kysely<Database>;
   readonly #ttlMs: number;
+  readonly #maxPerPerson: number;
   #lastSweep = 0;
 
-  constructor(db: Kysely<Database>, ttlMs: number = DEFAULT_SESSION_TTL_MS) {
+  constructor(db: Kysely<Database>, ttlMs: number = DEFAULT_SESSION_TTL_MS, maxPerPerson: number = DEFAULT_SESSIONS_PER_PERSON) {
     this.#db = db;
     this.#ttlMs = ttlMs;
+    this.#maxPerPerson = maxPerPerson;
   }
 
   get ttlMs(): number {
@@ -87,6 +104,7 @@ export class SessionStore {
         user_agent: userAgent === undefined ? null : userAgent.slice(0, MAX_USER_AGENT_LENGTH),
       })
       .execute();
+    await this.#endSessionsOverCap(personId, session.id);
     if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) {
       this.#lastSweep = now;
       await this.deleteExpiredSessions(now);
@@ -136,6 +154,40 @@ export class SessionStore {
       person: { id: row.person_id, email: row.email, role: row.role },
       refreshed,
     };
+  }
+
+  /** The person's live sessions, the most recently used first. */
+  async listPersonSessions(personId: string, now: number = Date.now()): Promise<ListedSession[]> {
+    const rows = await this.#db
+      .selectFrom('sessions')
+      .select(['id', 'created_at', 'last_seen_at', 'expires_at', 'user_agent'])
+      .where('person_id', '=', personId)
+      .where('expires_at', '>', now)
+      .orderBy('last_seen_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
+    return rows.map((r) => ({ id: r.id, createdAt: r.created_at, lastSeenAt: r.last_seen_at, expiresAt: r.expires_at, userAgent: r.user_agent }));
+  }
+
+  /** Ends one of the person's own sessions; false when they have none with this id. */
+  async revokeOwnSession(personId: string, id: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('sessions').where('id', '=', id).where('person_id', '=', personId).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /** Past the cap, the least recently used sessions end (never the one just opened). */
+  async #endSessionsOverCap(personId: string, keepId: string): Promise<void> {
+    const surplus = await this.#db
+      .selectFrom('sessions')
+      .select('id')
+      .where('person_id', '=', personId)
+      .where('id', '!=', keepId)
+      .orderBy('last_seen_at', 'desc')
+      .orderBy('id', 'desc')
+      .offset(this.#maxPerPerson - 1)
+      .limit(1000)
+      .execute();
+    if (surplus.length > 0) await this.#db.deleteFrom('sessions').where('id', 'in', surplus.map((r) => r.id)).execute();
   }
 
   /** Logout: the row goes, so the cookie is worthless even if it was copied. */

@@ -30,6 +30,15 @@ export class SlidingWindowCounter {
     this.#events.set(key, times);
   }
 
+  /** Takes back one event recorded at `time` (an attempt that turned out not to count). */
+  remove(key: string, time: number): void {
+    const times = this.#events.get(key);
+    if (times === undefined) return;
+    const at = times.lastIndexOf(time);
+    if (at >= 0) times.splice(at, 1);
+    if (times.length === 0) this.#events.delete(key);
+  }
+
   forget(key: string): void {
     this.#events.delete(key);
   }

@@ -19,6 +19,7 @@ interface CreateOptions {
   expires?: number;
   rps?: number;
   concurrency?: number;
+  overLimit?: true;
 }
 
 interface ListOptions {
@@ -38,11 +39,19 @@ export function registerCredentialCommands(program: Command): void {
     .option('--expires <duration>', 'lifetime, such as 30d, 12h, 90m or 2w (default: never expires)', parseDuration)
     .option('--rps <n>', 'requests per second it may make (default 60)', parseLimit)
     .option('--concurrency <n>', 'requests it may run at once (default 20)', parseLimit)
+    .option('--over-limit', "issue it even if the person holds their limit of credentials (PERSON_CREDENTIALS_LIMIT or their own)")
     .action(async (options: CreateOptions) => {
       await withStore(async (store, config) => {
         const person = await new PersonStore(store.db).ensurePerson(options.email);
         const expiresAt = options.expires === undefined ? undefined : Date.now() + options.expires;
-        const common = { personId: person.id, name: options.name, expiresAt, rpsLimit: options.rps, concurrencyLimit: options.concurrency };
+        const common = {
+          personId: person.id,
+          name: options.name,
+          expiresAt,
+          rpsLimit: options.rps,
+          concurrencyLimit: options.concurrency,
+          credentialsLimit: options.overLimit === true ? undefined : { defaultLimit: config.personLimits.credentials },
+        };
         // A new person's first application gets the operator's free quota, as from the console.
         const { token, credential: created } = await new CredentialStore(store.db, { freeQuota: config.billing.freeQuota }).issueCredential(
           options.global === true ? { ...common, global: true } : { ...common, serviceSlug: KIMI_SERVICE.slug },

@@ -5,6 +5,7 @@ import { registerBalanceCommands } from './balance-commands.js';
 import { registerChannelCommands } from './channel-commands.js';
 import { registerCodeCommands } from './code-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
+import { registerPersonCommands } from './person-commands.js';
 import { registerPriceCommands } from './price-commands.js';
 import { registerUsageCommand } from './usage-command.js';
 import { registerServeCommand } from './serve-command.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerCredentialCommands(program);
   registerAdminCommands(program);
+  registerPersonCommands(program);
   registerBalanceCommands(program);
   registerUsageCommand(program);
   registerPriceCommands(program);

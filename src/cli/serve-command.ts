@@ -29,8 +29,11 @@ export function registerServeCommand(program: Command): void {
       process.stdout.write(
         `moongate is listening on ${server.url}\n` +
           (server.consoleServed
-            ? `  console:  open ${server.url}/ in a browser (the first person to register is the operator)\n`
+            ? `  console:  open ${server.url}/ in a browser\n`
             : `  console:  not built (run npm run build:web); ${server.url}/ shows how to call the API\n`) +
+          (server.setupUrl === undefined
+            ? ''
+            : `  setup:    open ${server.setupUrl} to create the operator's account (works once, for an hour; or: npx moongate admin create --email you@example.com)\n`) +
           `  API:      POST ${server.url}/kimi/chat/completions  (OpenAI SDKs: baseURL ${server.url}/v1)\n` +
           `  channels:${channels}\n` +
           `  store:    ${store}\n` +

@@ -29,7 +29,7 @@ import {
   type Usage,
   type UsageEvent,
 } from '../contract/index.js';
-import { DEFAULT_REQUEST_LIMITS, type RequestLimiter, type RequestLimits } from '../limits/request-limiter.js';
+import { DEFAULT_PERSON_LIMITS, DEFAULT_REQUEST_LIMITS, type RequestLimiter, type RequestLimits } from '../limits/request-limiter.js';
 import { countPromptTokens, countTextTokens } from '../tokens/count-tokens.js';
 
 /** Who is calling, as authentication found it. */
@@ -43,6 +43,8 @@ export interface AuthenticatedCaller {
   global: boolean;
   /** Per-credential limit overrides (null: the default); absent means the defaults. */
   limits?: { rps: number | null; concurrency: number | null };
+  /** The person's limit overrides across their credentials (null: the default); absent means the defaults. */
+  personLimits?: { rps: number | null; concurrency: number | null };
 }
 
 export type Authenticate = (authorization: string | undefined, serviceSlug: string) => Promise<AuthenticatedCaller>;
@@ -183,6 +185,8 @@ export interface ChatGatewayOptions {
   limiter?: RequestLimiter;
   /** Limits of a credential without its own; DEFAULT_REQUEST_LIMITS when left out. */
   defaultLimits?: RequestLimits;
+  /** A person's limits across their credentials where the operator set none; DEFAULT_PERSON_LIMITS when left out. */
+  defaultPersonLimits?: RequestLimits;
   router: ChatRouter;
   /** Defaults to OPEN_ADMITTER. */
   admitter?: Admitter;
@@ -253,7 +257,14 @@ export class ChatGateway {
         rps: caller.limits?.rps ?? defaults.rps,
         concurrency: caller.limits?.concurrency ?? defaults.concurrency,
       };
-      const decision = await limiter.acquire(caller.credentialId, limits);
+      // The person's limits are taken in the same call: a person with many credentials still
+      // gets only their own share (both places, or neither).
+      const personDefaults = this.options.defaultPersonLimits ?? DEFAULT_PERSON_LIMITS;
+      const personLimits = {
+        rps: caller.personLimits?.rps ?? personDefaults.rps,
+        concurrency: caller.personLimits?.concurrency ?? personDefaults.concurrency,
+      };
+      const decision = await limiter.acquire(caller.credentialId, limits, { key: caller.personId, limits: personLimits });
       if (!decision.admitted) throw new MoongateError('too_many_requests', undefined, { retryAfter: decision.retryAfter });
       const { permit } = decision;
       return { caller, admittedAt, release: () => permit.release() };

@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import { MemoryRequestLimiter } from './memory-request-limiter.js';
 import type { RedisClient } from './redis-connection.js';
-import type { LimitDecision, Permit, RequestLimiter, RequestLimits } from './request-limiter.js';
+import type { LimitDecision, Permit, RequestLimiter, RequestLimits, SharedLimit } from './request-limiter.js';
 
 /** A dead replica's concurrency slots come back within this time (docs/scaling.md). */
 export const LEASE_MS = 30_000;
@@ -154,9 +154,14 @@ export class RedisRequestLimiter implements RequestLimiter {
     return this.#fallbackAdmissions;
   }
 
-  /** Today's one-key interface: the key is its own hash tag. */
-  acquire(key: string, limits: RequestLimits): Promise<LimitDecision> {
-    return this.acquireAll([{ key, limits }], key);
+  /**
+   * The credential's place and, when given, its person's, in one script: both or neither.
+   * The person's id is the hash tag, so both keys share one Cluster slot.
+   */
+  acquire(key: string, limits: RequestLimits, shared?: SharedLimit): Promise<LimitDecision> {
+    if (shared === undefined) return this.acquireAll([{ key, limits }], key);
+    // Person keys live in their own namespace, whatever the ids look like (as in memory).
+    return this.acquireAll([{ key, limits }, { key: `person:${shared.key}`, limits: shared.limits }], shared.key);
   }
 
   /**
@@ -181,7 +186,9 @@ export class RedisRequestLimiter implements RequestLimiter {
     }
     if (reply[0] !== 1) {
       const limit = reply[2] === 'rps' ? 'rps' : 'concurrency';
-      return { admitted: false, limit, retryAfter: Math.max(1, Number(reply[3]) || 1) };
+      // Entries are numbered from 1 in the script; the first is the credential's.
+      const scope = Number(reply[1]) > 1 ? 'person' : 'credential';
+      return { admitted: false, limit, scope, retryAfter: Math.max(1, Number(reply[3]) || 1) };
     }
     this.#live.set(leaseId, leaseKeys);
     let released = false;
@@ -208,14 +215,14 @@ export class RedisRequestLimiter implements RequestLimiter {
   async #acquireLocally(entries: readonly LimitEntry[]): Promise<LimitDecision> {
     this.#fallbackAdmissions += 1;
     const taken: Permit[] = [];
-    for (const entry of entries) {
+    for (const [index, entry] of entries.entries()) {
       const decision = await this.#fallback.acquire(entry.key, {
         concurrency: Math.ceil(entry.limits.concurrency / this.#replicas),
         rps: Math.ceil(entry.limits.rps / this.#replicas),
       });
       if (!decision.admitted) {
         for (const permit of taken) permit.release();
-        return decision;
+        return { ...decision, scope: index > 0 ? 'person' : 'credential' };
       }
       taken.push(decision.permit);
     }

@@ -27,6 +27,10 @@ export interface PeopleTable {
   password_hash: string | null;
   /** When the person's first application got the free quota; null until then (once per person). */
   free_quota_granted_at: OptionalNullable<number>;
+  /** The operator's per-person limits (migration 0009); null means the default from the environment. */
+  credentials_limit: OptionalNullable<number>;
+  rps_limit: OptionalNullable<number>;
+  concurrency_limit: OptionalNullable<number>;
 }
 
 export interface ServicesTable {

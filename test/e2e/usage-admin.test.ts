@@ -24,9 +24,9 @@ interface Person {
 }
 
 /** Registers a person through the console API and acquires the Kimi service (its first token). */
-async function register(server: TestServer, email: string): Promise<Person> {
+async function register(server: TestServer, email: string, setupToken?: string): Promise<Person> {
   const client = new ConsoleClient(server.url);
-  expect((await client.register(email, PASSWORD)).status).toBe(201);
+  expect((await client.register(email, PASSWORD, setupToken)).status).toBe(201);
   const acquired = await client.request<{ credential: { id: string }; token: string }>('POST', '/api/services/kimi-chat-completions/acquire', {
     body: {},
   });
@@ -79,8 +79,8 @@ describeWithBrowser('usage page and operator area', (browser) => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    // The first person registered on a fresh install is the operator.
-    admin = await register(server, 'operator@example.com');
+    // A fresh install: the operator registers through the one-time setup link it printed.
+    admin = await register(server, 'operator@example.com', server.setupToken);
     ada = await register(server, 'ada-usage@example.com');
     bob = await register(server, 'bob-usage@example.com');
     await makeRequests(server, ada, MODELS[0], 3);

@@ -109,16 +109,21 @@ export class ConsoleClient {
   }
 
   /** A new person, registered (and so logged in) in a browser of their own. */
-  static async newPerson(target: ConsoleTarget, email: string = uniqueEmail()): Promise<{ browser: ConsoleClient; email: string; id: string }> {
+  static async newPerson(
+    target: ConsoleTarget,
+    email: string = uniqueEmail(),
+    setupToken?: string,
+  ): Promise<{ browser: ConsoleClient; email: string; id: string }> {
     const browser = new ConsoleClient(target);
-    const res = await browser.register(email, CONSOLE_PASSWORD);
+    const res = await browser.register(email, CONSOLE_PASSWORD, setupToken);
     expect(res.status, res.text).toBe(201);
     return { browser, email, id: res.body.person.id };
   }
 
-  register(email: string, password: string) {
+  /** With `setupToken` (the setup link's, see setupTokenOf), the registration of the first operator. */
+  register(email: string, password: string, setupToken?: string) {
     return this.request<{ person: { id: string; email: string; role: string }; csrfToken: string }>('POST', '/api/register', {
-      body: { email, password },
+      body: setupToken === undefined ? { email, password } : { email, password, setupToken },
     });
   }
 

@@ -23,6 +23,9 @@ export async function fundedCredential(
 ): Promise<FundedCredential> {
   const person = await new PersonStore(store.db).ensurePerson(email);
   const limits = { rpsLimit: options.rps ?? null, concurrencyLimit: options.concurrency ?? null };
+  // Limits given for the credential are the person's too, so a test of one credential's
+  // limits or of billing is not cut short by the per-person defaults.
+  await new PersonStore(store.db).setPersonLimits(person.id, { rps: options.rps, concurrency: options.concurrency });
   const credentials = new CredentialStore(store.db);
   if (options.scope === 'service') {
     const { token, credential } = await credentials.issueCredential({ personId: person.id, serviceSlug: KIMI_SERVICE.slug, ...limits });

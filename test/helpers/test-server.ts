@@ -17,6 +17,8 @@ export interface TestServer {
   /** The server's DATA_DIR (its SQLite file), for the real CLI to work on the same store. */
   dataDir: string;
   token: string;
+  /** The token of the one-time setup link the server printed (undefined: it had an operator). */
+  setupToken: string | undefined;
   server: RunningServer;
   /** POSTs a JSON body to /kimi/chat/completions with this server's token. */
   chat(body: unknown): Promise<Response>;
@@ -58,6 +60,7 @@ export async function startTestServer(
     url: server.url,
     dataDir,
     token,
+    setupToken: setupTokenOf(server),
     chat: (body) =>
       fetch(`${server.url}/kimi/chat/completions`, {
         method: 'POST',
@@ -71,4 +74,9 @@ export async function startTestServer(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The token in a server's one-time setup link (…/register#setup=<token>), if it printed one. */
+export function setupTokenOf(server: Pick<RunningServer, 'setupUrl'>): string | undefined {
+  return server.setupUrl === undefined ? undefined : new URL(server.setupUrl).hash.replace(/^#setup=/, '');
 }

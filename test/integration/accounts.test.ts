@@ -209,6 +209,7 @@ describeEachDialect((target) => {
         serviceId: kimi.id,
         global: false,
         limits: { rps: null, concurrency: null },
+        personLimits: { rps: null, concurrency: null },
       });
       expect(counter.count).toBe(1);
     });
@@ -308,6 +309,7 @@ describeEachDialect((target) => {
           serviceId: serviceRow.id,
           global: true,
           limits: { rps: null, concurrency: null },
+        personLimits: { rps: null, concurrency: null },
         });
       }
     });

@@ -63,8 +63,8 @@ describeEachDialect((target) => {
     moongate = await startTestServer({
       env: { ...(location.databaseUrl === undefined ? {} : { DATABASE_URL: location.databaseUrl }), REGISTRATIONS_PER_HOUR: '1000' },
     });
-    // A fresh database: the first person to register is the admin.
-    const first = await ConsoleClient.newPerson(moongate.server.app, uniqueEmail('operator'));
+    // A fresh database: the operator registers through the one-time setup link.
+    const first = await ConsoleClient.newPerson(moongate.server.app, uniqueEmail('operator'), moongate.setupToken);
     admin = first.browser;
     adminId = first.id;
     expect((await admin.request<{ person: { role: string } }>('GET', '/api/session')).body.person.role).toBe('admin');
@@ -161,6 +161,7 @@ describeEachDialect((target) => {
         credentials: 2,
         requests30d: 1,
         cost30d: own.body.rows[0]?.cost,
+        limits: { credentials: null, rps: null, concurrency: null },
       });
       expect(row?.cost30d).toBeGreaterThan(0);
 

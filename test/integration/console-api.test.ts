@@ -47,12 +47,21 @@ describeEachDialect((target) => {
 
   describe('registration', () => {
     // startTestServer already made ada@example.com through the CLI path (no password, not an admin).
-    it('makes the first person to register the admin, and the second a user', async () => {
+    it('makes a plain registration a user even on a fresh install, the one through the setup link the admin, and the link works once', async () => {
+      const plain = await client().register(uniqueEmail(), PASSWORD);
+      expect(plain.status, plain.text).toBe(201);
+      expect(plain.body.person.role).toBe('user');
+      expect(moongate.setupToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expectError(await client().register(uniqueEmail(), PASSWORD, 'A'.repeat(43)), 400, 'bad_request');
       const first = client();
-      const res = await first.register(uniqueEmail(), PASSWORD);
+      const res = await first.register(uniqueEmail(), PASSWORD, moongate.setupToken);
       expect(res.status, res.text).toBe(201);
       expect(res.body.person.role).toBe('admin');
       expect(res.body.csrfToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const again = await client().register(uniqueEmail(), PASSWORD, moongate.setupToken);
+      expectError(again, 400, 'bad_request');
+      expect(again.text).toMatch(/setup link/);
+      expect(again.text).not.toContain(moongate.setupToken);
       const second = await client().register(uniqueEmail(), PASSWORD);
       expect(second.status).toBe(201);
       expect(second.body.person.role).toBe('user');

@@ -1,6 +1,7 @@
 /** SessionStore and AccountService on SQLite and PostgreSQL, with the clock passed in. */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SetupLink } from '../../src/accounts/setup-link.js';
 import { AccountService } from '../../src/accounts/account-service.js';
 import { PersonStore } from '../../src/accounts/person-store.js';
 import { SessionStore } from '../../src/accounts/session-store.js';
@@ -80,13 +81,22 @@ describeEachDialect((target) => {
   });
 
   describe('AccountService', () => {
-    it('makes exactly one admin when the first registrations race', async () => {
+    it('makes exactly one admin when registrations through the setup link race, and none without it', async () => {
       const fresh = await target.freshLocation();
       const own = await openStore(fresh.options);
       try {
-        const accounts = new AccountService({ db: own.db, dialect: own.dialect, sessions: new SessionStore(own.db) });
-        const registered = await Promise.all([1, 2, 3, 4].map(() => accounts.register({ email: uniqueEmail(), password: 'correct horse battery' })));
-        expect(registered.map((r) => r.person.role).sort()).toEqual(['admin', 'user', 'user', 'user']);
+        const issued = await SetupLink.issue(own.db);
+        if (issued === undefined) throw new Error('a fresh store has no operator, so it gets a setup link');
+        const accounts = new AccountService({ db: own.db, dialect: own.dialect, sessions: new SessionStore(own.db), setup: issued.link });
+        const plain = await accounts.register({ email: uniqueEmail(), password: 'correct horse battery' });
+        expect(plain.person.role).toBe('user');
+        const attempts = await Promise.allSettled(
+          [1, 2, 3, 4].map(() => accounts.register({ email: uniqueEmail(), password: 'correct horse battery', setupToken: issued.token })),
+        );
+        const registered = attempts.flatMap((a) => (a.status === 'fulfilled' ? [a.value.person.role] : []));
+        expect(registered).toEqual(['admin']);
+        // An operator exists now: a new link is not issued.
+        expect(await SetupLink.issue(own.db)).toBeUndefined();
       } finally {
         await own.close();
         await fresh.remove();

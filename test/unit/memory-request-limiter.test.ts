@@ -17,7 +17,7 @@ describe('MemoryRequestLimiter', () => {
       permitOf(await limiter.acquire('c', limits)).release();
     }
     now = 10_950;
-    expect(await limiter.acquire('c', limits)).toEqual({ admitted: false, limit: 'rps', retryAfter: 1 });
+    expect(await limiter.acquire('c', limits)).toEqual({ admitted: false, limit: 'rps', scope: 'credential', retryAfter: 1 });
     now = 10_999;
     expect((await limiter.acquire('c', limits)).admitted).toBe(false);
     // 10_000 leaves the window at 11_000: one slot.
@@ -43,11 +43,41 @@ describe('MemoryRequestLimiter', () => {
     const limits = { rps: 1_000, concurrency: 2 };
     const a = permitOf(await limiter.acquire('c', limits));
     permitOf(await limiter.acquire('c', limits));
-    expect(await limiter.acquire('c', limits)).toEqual({ admitted: false, limit: 'concurrency', retryAfter: 1 });
+    expect(await limiter.acquire('c', limits)).toEqual({ admitted: false, limit: 'concurrency', scope: 'credential', retryAfter: 1 });
     a.release();
     a.release(); // a second release must not free a second slot
     permitOf(await limiter.acquire('c', limits));
     expect((await limiter.acquire('c', limits)).admitted).toBe(false);
+    limiter.close();
+  });
+
+  it("caps a person's requests across all their credentials, and a refusal takes no place from either", async () => {
+    const limiter = new MemoryRequestLimiter(() => 5_000);
+    const own = { rps: 100, concurrency: 20 };
+    const person = { key: 'per_1', limits: { rps: 100, concurrency: 3 } };
+    // Three credentials of one person, one request each: the person's concurrency is full.
+    const permits = [permitOf(await limiter.acquire('c1', own, person)), permitOf(await limiter.acquire('c2', own, person)), permitOf(await limiter.acquire('c3', own, person))];
+    expect(await limiter.acquire('c4', own, person)).toEqual({ admitted: false, limit: 'concurrency', scope: 'person', retryAfter: 1 });
+    // Another person is not affected.
+    expect((await limiter.acquire('c5', own, { key: 'per_2', limits: person.limits })).admitted).toBe(true);
+    // The refused request did not take c4's place: with the person's room back, c4 runs up to its own limit.
+    permits[0]?.release();
+    const tight = { rps: 100, concurrency: 1 };
+    const c4 = permitOf(await limiter.acquire('c4', tight, person));
+    expect(await limiter.acquire('c4', tight, person)).toMatchObject({ admitted: false, scope: 'credential' });
+    // A credential refused by its own limit takes no place from its person either.
+    c4.release();
+    permitOf(await limiter.acquire('c4', tight, person));
+    expect(await limiter.acquire('c1', own, person)).toMatchObject({ admitted: false, scope: 'person' });
+    limiter.close();
+  });
+
+  it("caps a person's requests per second across their credentials", async () => {
+    const limiter = new MemoryRequestLimiter(() => 7_000);
+    const person = { key: 'per_1', limits: { rps: 2, concurrency: 100 } };
+    permitOf(await limiter.acquire('a', { rps: 60, concurrency: 20 }, person)).release();
+    permitOf(await limiter.acquire('b', { rps: 60, concurrency: 20 }, person)).release();
+    expect(await limiter.acquire('c', { rps: 60, concurrency: 20 }, person)).toEqual({ admitted: false, limit: 'rps', scope: 'person', retryAfter: 1 });
     limiter.close();
   });
 });

@@ -75,3 +75,14 @@ export function usableCredentials(credentials: Credential[], now: number): Crede
     (c) => c.status === 'active' && (c.expiresAt === null || c.expiresAt > now) && (c.global || c.serviceSlug === KIMI_SERVICE_SLUG),
   );
 }
+
+/** One row of GET /api/sessions: a console session of the logged-in person. */
+export interface ConsoleSession {
+  id: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  userAgent: string | null;
+  /** The session of this browser. */
+  current: boolean;
+}

@@ -11,6 +11,7 @@ import * as playgroundTokens from './0005-playground-tokens.js';
 import * as topupCodes from './0006-topup-codes.js';
 import * as usageTimeKey from './0007-usage-time-key.js';
 import * as firstCredential from './0010-first-credential.js';
+import * as personLimits from './0009-person-limits.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
@@ -21,6 +22,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0006-topup-codes': topupCodes,
   '0007-usage-time-key': usageTimeKey,
   '0010-first-credential': firstCredential,
+  '0009-person-limits': personLimits,
 });
 
 /** Migrations ship inside the build, not as files read from disk at run time. */

@@ -17,6 +17,15 @@ export interface AdminPerson {
   credentials: number;
   requests30d: number;
   cost30d: number;
+  /** The operator's limits for this person across their credentials; null is the default. */
+  limits: PersonLimits<number | null>;
+}
+
+/** Credentials held, and requests per second and at once across them (docs/security.md). */
+export interface PersonLimits<T = number> {
+  credentials: T;
+  rps: T;
+  concurrency: T;
 }
 
 export interface AdminCredential extends Credential {

@@ -1,7 +1,8 @@
 /**
  * Operator: people. Search by email; each person's role, status, money (quota, balance,
  * held), live credentials and last 30 days; disable or enable (with a confirmation) and
- * credit their balance with an exact decimal amount (parseMoney, never floats).
+ * credit their balance with an exact decimal amount (parseMoney, never floats); set their
+ * limits across all their credentials (blank: the default; docs/security.md).
  */
 import { useState } from 'react';
 import { Link } from 'wouter';
@@ -11,7 +12,7 @@ import { ErrorAlert } from '../components/error-alert';
 import { formatCount, formatMoney, parseMoney } from '../format';
 import { useSession } from '../session';
 import { useApiData } from '../usage/use-api-data';
-import { adminPath, type AdminPerson } from './admin-api';
+import { adminPath, type AdminPerson, type PersonLimits } from './admin-api';
 import { useAction } from './use-action';
 
 const PAGE_SIZE = 100;
@@ -26,10 +27,12 @@ export function PeopleTab({ currency }: { currency: string }) {
   const [query, setQuery] = useState('');
   const [refresh, setRefresh] = useState(0);
   const reload = () => setRefresh((n) => n + 1);
-  const people = useApiData<{ people: AdminPerson[]; next: string | null }>(adminPath('/people', { query: query.trim(), limit: PAGE_SIZE }), refresh);
+  const people = useApiData<{ people: AdminPerson[]; next: string | null; defaults?: PersonLimits }>(adminPath('/people', { query: query.trim(), limit: PAGE_SIZE }), refresh);
   const action = useAction();
   const [confirming, setConfirming] = useState<AdminPerson | null>(null);
   const [crediting, setCrediting] = useState<AdminPerson | null>(null);
+  const [limiting, setLimiting] = useState<AdminPerson | null>(null);
+  const defaults = people.data?.defaults;
 
   const toggle = async (target: AdminPerson) => {
     const status = target.status === 'active' ? 'disabled' : 'active';
@@ -72,6 +75,23 @@ export function PeopleTab({ currency }: { currency: string }) {
           onCancel={() => setCrediting(null)}
         />
       )}
+      {limiting === null || defaults === undefined ? null : (
+        <LimitsForm
+          key={limiting.id}
+          person={limiting}
+          defaults={defaults}
+          busy={action.busy}
+          onSave={async (limits) => {
+            const ok = await action.run(
+              () => api('PATCH', adminPath(`/people/${encodeURIComponent(limiting.id)}`), limits),
+              `The limits of ${limiting.email} are saved.`,
+              reload,
+            );
+            if (ok) setLimiting(null);
+          }}
+          onCancel={() => setLimiting(null)}
+        />
+      )}
       {people.data === undefined && people.loading ? <p className="loading">Loading people…</p> : null}
       {people.data !== undefined && rows.length === 0 ? <p className="muted">Nobody matches “{query}”.</p> : null}
       {rows.length === 0 ? null : (
@@ -89,6 +109,7 @@ export function PeopleTab({ currency }: { currency: string }) {
                 <th scope="col" className="num">Credentials</th>
                 <th scope="col" className="num">Requests, 30 d</th>
                 <th scope="col" className="num">Cost, 30 d ({currency})</th>
+                <th scope="col">Limits</th>
                 <th scope="col">Actions</th>
               </tr>
             </thead>
@@ -115,8 +136,12 @@ export function PeopleTab({ currency }: { currency: string }) {
                   </td>
                   <td className="num">{formatCount(row.requests30d)}</td>
                   <td className="num">{amountText(row.cost30d)}</td>
+                  <td className="admin-limits">{defaults === undefined ? null : limitsText(row.limits, defaults)}</td>
                   <td>
                     <div className="row admin-actions">
+                      <button type="button" className="button small secondary" onClick={() => setLimiting(row)} aria-label={`Limits of ${row.email}`}>
+                        Limits
+                      </button>
                       <button type="button" className="button small secondary" onClick={() => setCrediting(row)} aria-label={`Credit ${row.email}`}>
                         Credit
                       </button>
@@ -215,6 +240,87 @@ function CreditForm({
       <div className="row">
         <button type="submit" disabled={busy}>
           {busy ? 'Crediting…' : 'Credit'}
+        </button>
+        <button type="button" className="button secondary" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** "25 credentials · 120/s · 40 at once", a person's own values marked with an asterisk. */
+function limitsText(own: PersonLimits<number | null>, defaults: PersonLimits): string {
+  const show = (value: number | null, fallback: number) => (value === null ? String(fallback) : `${value}*`);
+  return `${show(own.credentials, defaults.credentials)} credentials · ${show(own.rps, defaults.rps)}/s · ${show(own.concurrency, defaults.concurrency)} at once`;
+}
+
+const LIMIT_FIELDS: Array<{ key: keyof PersonLimits; label: string }> = [
+  { key: 'credentials', label: 'Credentials they may hold' },
+  { key: 'rps', label: 'Requests per second, all credentials' },
+  { key: 'concurrency', label: 'Requests at once, all credentials' },
+];
+
+function LimitsForm({
+  person,
+  defaults,
+  busy,
+  onSave,
+  onCancel,
+}: {
+  person: AdminPerson;
+  defaults: PersonLimits;
+  busy: boolean;
+  onSave(limits: PersonLimits<number | null>): Promise<void>;
+  onCancel(): void;
+}) {
+  const [texts, setTexts] = useState<PersonLimits<string>>({
+    credentials: person.limits.credentials?.toString() ?? '',
+    rps: person.limits.rps?.toString() ?? '',
+    concurrency: person.limits.concurrency?.toString() ?? '',
+  });
+  const [invalid, setInvalid] = useState(false);
+  const parse = (text: string): number | null | undefined => {
+    if (text.trim() === '') return null;
+    return /^\d+$/.test(text.trim()) && Number(text) >= 1 && Number(text) <= 1_000_000 ? Number(text) : undefined;
+  };
+  return (
+    <form
+      className="card admin-inline-form"
+      aria-label={`Limits of ${person.email}`}
+      onSubmit={(event) => {
+        event.preventDefault();
+        const values = { credentials: parse(texts.credentials), rps: parse(texts.rps), concurrency: parse(texts.concurrency) };
+        if (values.credentials === undefined || values.rps === undefined || values.concurrency === undefined) {
+          setInvalid(true);
+          return;
+        }
+        void onSave({ credentials: values.credentials, rps: values.rps, concurrency: values.concurrency });
+      }}
+    >
+      <h3>Limits of {person.email}</h3>
+      <p className="hint">Across all their credentials. Leave a field blank for the default.</p>
+      {LIMIT_FIELDS.map(({ key, label }) => (
+        <div className="field" key={key}>
+          <label htmlFor={`limit-${key}`}>{label}</label>
+          <input
+            id={`limit-${key}`}
+            inputMode="numeric"
+            autoComplete="off"
+            placeholder={`${defaults[key]} (default)`}
+            value={texts[key]}
+            aria-invalid={invalid && parse(texts[key]) === undefined}
+            onChange={(event) => {
+              setTexts({ ...texts, [key]: event.target.value });
+              setInvalid(false);
+            }}
+          />
+        </div>
+      ))}
+      {invalid ? <p className="hint error-text">Each limit is a whole number from 1 to 1,000,000, or blank.</p> : null}
+      <div className="row">
+        <button type="submit" disabled={busy}>
+          {busy ? 'Saving…' : 'Save limits'}
         </button>
         <button type="button" className="button secondary" onClick={onCancel}>
           Cancel

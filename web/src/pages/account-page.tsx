@@ -1,13 +1,17 @@
 /**
- * /account: who is logged in, and changing the password (POST /api/password), which also
- * logs out every other session of the person (docs/console-api.md): the way to log out
- * everywhere else.
+ * /account: who is logged in, the person's console sessions (GET /api/sessions, each one
+ * can be logged out with DELETE /api/sessions/:id), and changing the password (POST
+ * /api/password), which also logs out every other session of the person
+ * (docs/console-api.md): the way to log out everywhere else.
  */
 import { useId, useState, type FormEvent } from 'react';
 import { useLocation } from 'wouter';
 import { api } from '../api';
 import { ErrorAlert } from '../components/error-alert';
+import { useApiData } from '../components/use-api-data';
 import { usePageTitle } from '../components/use-page-title';
+import type { ConsoleSession } from '../console-types';
+import { formatTime } from '../format';
 import { useSession } from '../session';
 import './account-page.css';
 
@@ -40,6 +44,70 @@ export function AccountPage() {
         </section>
         <ChangePassword />
       </div>
+      <Sessions />
+    </section>
+  );
+}
+
+function Sessions() {
+  const sessions = useApiData<{ sessions: ConsoleSession[] }>('/api/sessions');
+  const [error, setError] = useState<unknown>(null);
+  const { signOut } = useSession();
+  const [, navigate] = useLocation();
+
+  async function end(session: ConsoleSession) {
+    setError(null);
+    try {
+      await api('DELETE', `/api/sessions/${encodeURIComponent(session.id)}`);
+      if (session.current) {
+        await signOut();
+        navigate('/');
+        return;
+      }
+      sessions.reload();
+    } catch (failure) {
+      setError(failure);
+    }
+  }
+
+  return (
+    <section className="card account-sessions" aria-labelledby="sessions-heading">
+      <h2 id="sessions-heading">Where you are logged in</h2>
+      <p className="muted">Each browser you logged in from, the most recently used first. Log out one you do not recognise.</p>
+      <ErrorAlert error={error ?? sessions.error} title="The sessions could not be changed." />
+      {sessions.data === undefined ? null : (
+        <div className="table-wrap">
+        <table className="sessions-table">
+          <thead>
+            <tr>
+              <th scope="col">Browser</th>
+              <th scope="col">Logged in</th>
+              <th scope="col">Last used</th>
+              <th scope="col">
+                <span className="visually-hidden">Action</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {sessions.data.sessions.map((session) => (
+              <tr key={session.id} data-session={session.id}>
+                <td>
+                  {session.userAgent ?? 'unknown browser'}
+                  {session.current ? <span className="badge">this browser</span> : null}
+                </td>
+                <td>{formatTime(session.createdAt)}</td>
+                <td>{formatTime(session.lastSeenAt)}</td>
+                <td>
+                  <button type="button" className="button secondary" onClick={() => void end(session)}>
+                    Log out
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        </div>
+      )}
     </section>
   );
 }

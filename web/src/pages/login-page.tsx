@@ -1,7 +1,9 @@
 /**
  * /login and /register: email + password, the API's own errors (a wrong password, a throttle
  * with its wait, an email already taken), and back to `next` afterwards: only a path on this
- * site (safeNext), never another origin.
+ * site (safeNext), never another origin. /register#setup=<token> is the one-time setup
+ * link `npm start` prints on a fresh install: registering through it makes the operator
+ * (docs/security.md). The token is in the fragment, so it never reaches a server log.
  */
 import { useEffect, useId, useState, type FormEvent } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
@@ -14,7 +16,8 @@ import './login-page.css';
 
 export function LoginPage({ mode }: { mode: 'login' | 'register' }) {
   const registering = mode === 'register';
-  const title = registering ? 'Create your account' : 'Log in';
+  const [setupToken] = useState(() => (registering ? new URLSearchParams(window.location.hash.slice(1)).get('setup') : null));
+  const title = setupToken !== null ? "Create the operator's account" : registering ? 'Create your account' : 'Log in';
   usePageTitle(registering ? 'Register' : 'Log in');
   const { person, signIn } = useSession();
   const [, navigate] = useLocation();
@@ -38,7 +41,8 @@ export function LoginPage({ mode }: { mode: 'login' | 'register' }) {
     setBusy(true);
     setError(null);
     try {
-      const info = await postJson<SessionInfo>(registering ? '/api/register' : '/api/login', { email, password });
+      const body = setupToken === null ? { email, password } : { email, password, setupToken };
+      const info = await postJson<SessionInfo>(registering ? '/api/register' : '/api/login', body);
       signIn(info);
       navigate(next, { replace: true });
     } catch (failure) {
@@ -52,7 +56,9 @@ export function LoginPage({ mode }: { mode: 'login' | 'register' }) {
       <div className="card login-card">
         <h1>{title}</h1>
         <p className="muted">
-          {registering
+          {setupToken !== null
+            ? 'This one-time setup link makes the account you create here the operator of this moongate.'
+            : registering
             ? 'An account lets you acquire the Kimi API with its free quota, make credentials and watch your usage.'
             : 'Welcome back. Log in to use the console.'}
         </p>

@@ -9,6 +9,8 @@ import type { RedeemThrottle } from '../../../billing/redeem-throttle.js';
 import type { TopupCodeStore } from '../../../billing/topup-code-store.js';
 import type { RequestLimits } from '../../../limits/request-limiter.js';
 import type { Store } from '../../../store/open-store.js';
+import type { PersonLimitDefaults } from '../../../config.js';
+import type { HostPolicy } from './host-policy.js';
 
 export interface AccountContext {
   store: Store;
@@ -26,4 +28,8 @@ export interface AccountContext {
   prices: Pick<PriceBook, 'invalidate'>;
   /** The limits of a credential without its own (DEFAULT_REQUEST_LIMITS when left out). */
   defaultLimits?: RequestLimits;
+  /** Per-person limit defaults (PERSON_*_LIMIT); a person's own, set by the operator, win. */
+  personLimits: PersonLimitDefaults;
+  /** The hosts and origins the console API answers to (PUBLIC_URL; docs/security.md). */
+  hosts: HostPolicy;
 }

@@ -24,6 +24,7 @@ import { registerRedeemRoute } from './redeem-route.js';
 import { registerRegisterRoute } from './register-route.js';
 import { registerServicesRoute } from './services-route.js';
 import { registerSessionRoute } from './session-route.js';
+import { registerSessionsRoute } from './sessions-route.js';
 import { registerUsageRoute } from './usage-route.js';
 
 export const ACCOUNT_API_PREFIX = '/api';
@@ -33,7 +34,7 @@ export const ACCOUNT_API_PREFIX = '/api';
  * (SPEC.md). The operator's /api/admin/ paths are left out on purpose: to anyone, a wrong
  * method there is no_api, like an unknown path, so the area does not show.
  */
-export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'password', 'services', 'credentials', 'balance', 'balance/redeem', 'usage', 'usage/daily'].map(
+export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'sessions', 'password', 'services', 'credentials', 'balance', 'balance/redeem', 'usage', 'usage/daily'].map(
   (path) => `${ACCOUNT_API_PREFIX}/${path}`,
 );
 
@@ -47,6 +48,7 @@ export function registerAccountRoutes(app: FastifyInstance, context: AccountCont
       registerLoginRoute(api, context);
       registerLogoutRoute(api, context);
       registerSessionRoute(api);
+      registerSessionsRoute(api, context);
       registerPasswordRoute(api, context);
       registerServicesRoute(api, context);
       registerAcquireRoute(api, context);

@@ -30,7 +30,11 @@ export function registerAcquireRoute(api: FastifyInstance, context: AccountConte
     let issued: IssuedCredential | undefined;
     if (await context.applications.claimFirstCredential(acquired.id)) {
       try {
-        issued = await context.credentials.issueCredential({ personId: person.id, serviceSlug: slug });
+        issued = await context.credentials.issueCredential({
+          personId: person.id,
+          serviceSlug: slug,
+          credentialsLimit: { defaultLimit: context.personLimits.credentials },
+        });
       } catch (error) {
         await context.applications.releaseFirstCredentialClaim(acquired.id);
         throw error;

@@ -2,13 +2,17 @@
  * The operator's people (admin only; docs/console-api.md, "The operator's area"):
  * - GET /api/admin/people?query&limit&before: newest first, with balances, live credentials
  *   and the last 30 days' requests and cost;
- * - PATCH /api/admin/people/:id {status?, role?}: disabling ends the person's sessions (and
- *   with them their playground tokens); an admin cannot disable or demote themself;
+ * - PATCH /api/admin/people/:id {status?, role?, credentials?, rps?, concurrency?}: the
+ *   person's limits (null: the default; docs/security.md, "Per-person limits") apply to
+ *   their next request and next new credential; disabling ends the person's sessions (and
+ *   with them their playground tokens); an admin cannot disable or demote themself, and
+ *   nobody can disable or demote the last active admin (accounts/operator-roles.ts);
  * - POST /api/admin/people/:id/balance {amount}: credits (or, negative, debits) the person's
  *   global balance in micro-units, like `moongate balance add`.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { changePersonStanding } from '../../../accounts/operator-roles.js';
 import { listPeopleOverview } from '../../../accounts/people-overview.js';
 import { PersonStore } from '../../../accounts/person-store.js';
 import { getBalanceSummary } from '../../../billing/account-queries.js';
@@ -27,9 +31,17 @@ const listQuery = z.object({
   before: z.string().min(1).max(200).optional(),
 });
 const idParams = z.object({ id: z.string().min(1).max(100) });
+const limit = z.number().int().min(1).max(1_000_000).nullable().optional();
 const patchBody = z
-  .object({ status: z.enum(['active', 'disabled']).optional(), role: z.enum(['admin', 'user']).optional() })
-  .refine((body) => body.status !== undefined || body.role !== undefined, { message: 'give status, role or both' });
+  .object({
+    status: z.enum(['active', 'disabled']).optional(),
+    role: z.enum(['admin', 'user']).optional(),
+    // Per-person limits (null: the default): credentials held, requests per second and at once across them.
+    credentials: limit,
+    rps: limit,
+    concurrency: limit,
+  })
+  .refine((body) => Object.values(body).some((value) => value !== undefined), { message: 'give status, role, credentials, rps or concurrency' });
 const balanceBody = z.object({
   amount: z
     .number()
@@ -47,7 +59,7 @@ export function registerAdminPeopleRoute(api: FastifyInstance, context: AccountC
 
   api.get('/admin/people', ADMIN, async (request) => {
     const query = parseInput(listQuery, request.query, 'query');
-    return listPeopleOverview(context.store.db, query);
+    return { ...(await listPeopleOverview(context.store.db, query)), defaults: context.personLimits };
   });
 
   api.patch('/admin/people/:id', ADMIN, async (request) => {
@@ -58,10 +70,10 @@ export function registerAdminPeopleRoute(api: FastifyInstance, context: AccountC
       throw new MoongateError('bad_request', 'an admin cannot disable or demote themself; ask another admin');
     }
     await findPerson(id);
-    if (body.role !== undefined) await people.setPersonRole(id, body.role);
-    if (body.status !== undefined) await people.setPersonStatus(id, body.status);
+    await changePersonStanding(context.store.db, context.store.dialect, id, { role: body.role, status: body.status });
+    await people.setPersonLimits(id, { credentials: body.credentials, rps: body.rps, concurrency: body.concurrency });
     if (body.status === 'disabled') await context.sessions.revokePersonSessions(id);
-    return { person: await people.getPerson(id) };
+    return { person: { ...(await people.getPerson(id)), limits: await people.getPersonLimits(id) } };
   });
 
   api.post('/admin/people/:id/balance', ADMIN, async (request) => {

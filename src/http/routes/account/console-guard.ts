@@ -3,8 +3,9 @@
  * needs one without it, and holds every state-changing call (POST, PUT, PATCH, DELETE) to
  * two CSRF defences on top of the SameSite=Lax cookie:
  *
- * - an Origin header, when the browser sends one, must name this host (OWASP's "verifying
- *   origin with standard headers"); it covers login and register, which have no session yet;
+ * - an Origin header, when the browser sends one, must name this scheme and host (OWASP's
+ *   "verifying origin with standard headers"); it covers login and register, which have no
+ *   session yet;
  * - a session-authenticated call must carry `x-csrf-token` equal to its session's token
  *   (a synchronizer token: a cross-site page cannot read it, and a custom header forces a
  *   CORS preflight that moongate never grants).
@@ -12,6 +13,9 @@
  * SPEC.md's table has no 403 code for a forged request (403 is `disabled` or `used_up`, and
  * clients branch on codes), so a failed check is 400 bad_request naming the header.
  * No session is 401 invalid_token, "Log in first.".
+ *
+ * Before all of that, every /api/ request (reads too) must name a host this server knows as
+ * its own (host-policy.ts: PUBLIC_URL, localhost or an IP address), against DNS rebinding.
  *
  * The operator's area (`admin` routes) stays invisible: for anyone but a logged-in admin it
  * answers 404 no_api, exactly as an unknown path, before any other check.
@@ -44,12 +48,15 @@ export const CSRF_HEADER = 'x-csrf-token';
 
 export function consoleGuard(context: AccountContext) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (!context.hosts.allowsHost(request.host)) {
+      throw new MoongateError('bad_request', 'the host header names a host this server does not answer to as the console: set PUBLIC_URL');
+    }
     const unsafe = !SAFE_METHODS.has(request.method);
     const access = request.routeOptions.config.access ?? 'session';
     // Session-bearing answers must never be cached by a browser or a proxy (an admin route's
     // only once it is known to be one: its refusal must look like an unknown path's, headers too).
     if (access !== 'admin') reply.header('cache-control', 'no-store');
-    if (unsafe && access !== 'admin') checkOrigin(request);
+    if (unsafe && access !== 'admin') checkOrigin(request, context);
     if (access === 'public') return;
 
     const cookie = request.cookies[SESSION_COOKIE];
@@ -59,7 +66,7 @@ export function consoleGuard(context: AccountContext) {
       // The same answer as the app's not-found handler gives an unknown path.
       if (found?.person.role !== 'admin') throw new MoongateError('no_api', `No API at ${request.url.split('?', 1)[0] ?? ''}`);
       reply.header('cache-control', 'no-store');
-      if (unsafe) checkOrigin(request);
+      if (unsafe) checkOrigin(request, context);
     }
     if (found === undefined) {
       if (cookie !== undefined) clearSessionCookie(request, reply);
@@ -80,16 +87,10 @@ export function sessionOf(request: FastifyRequest): FoundSession {
   return found;
 }
 
-function checkOrigin(request: FastifyRequest): void {
+function checkOrigin(request: FastifyRequest, context: AccountContext): void {
   const origin = headerValue(request, 'origin');
   if (origin === undefined) return;
-  let host: string | undefined;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    host = undefined; // "null" (sandboxed frames, some redirects) and garbage are refused below.
-  }
-  if (host === undefined || host !== request.host) {
+  if (!context.hosts.allowsOrigin(origin, request.protocol, request.host)) {
     throw new MoongateError('bad_request', 'the origin header does not match this host: cross-site requests are refused');
   }
 }

@@ -1,14 +1,17 @@
 /**
  * The person's own credentials:
- * - GET /api/credentials: all of them, revoked ones included, never a token, and the
- *   default limits that apply where a credential's own are null;
+ * - GET /api/credentials: all of them, revoked ones included, never a token, the
+ *   default limits that apply where a credential's own are null, and the person's limits
+ *   across all their credentials;
  * - POST /api/credentials {name?, global?, service?, expiresInDays?}: a new one; its token
- *   is in this response only (201);
+ *   is in this response only (201); 400 when the person holds their limit of credentials
+ *   already (docs/security.md, "Per-person limits");
  * - DELETE /api/credentials/:id: revokes it. Someone else's id gets the same 404 no_api
  *   as an id that does not exist, so nobody learns another person's ids.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { PersonStore } from '../../../accounts/person-store.js';
 import { MoongateError } from '../../../contract/errors.js';
 import { DEFAULT_REQUEST_LIMITS } from '../../../limits/request-limiter.js';
 import { KIMI_SERVICE } from '../../../store/seed-services.js';
@@ -18,8 +21,6 @@ import { credentialView } from './credential-view.js';
 import { parseInput } from './parse-input.js';
 
 const DAY_MS = 86_400_000;
-/** Enough for every laptop and CI job a person has; a cap keeps a script from filling the table. */
-const MAX_ACTIVE_CREDENTIALS = 100;
 
 const createBody = z.object({
   name: z.string().trim().min(1).max(100).optional(),
@@ -34,7 +35,17 @@ export function registerCredentialsRoute(api: FastifyInstance, context: AccountC
     const { person } = sessionOf(request);
     const credentials = await context.credentials.listCredentials(person.id);
     const defaults = context.defaultLimits ?? DEFAULT_REQUEST_LIMITS;
-    return { credentials: credentials.map(credentialView), defaults: { rps: defaults.rps, concurrency: defaults.concurrency } };
+    const own = await new PersonStore(context.store.db).getPersonLimits(person.id);
+    return {
+      credentials: credentials.map(credentialView),
+      defaults: { rps: defaults.rps, concurrency: defaults.concurrency },
+      // What the person may do across all their credentials (their own limits, or the defaults).
+      personLimits: {
+        credentials: own.credentials ?? context.personLimits.credentials,
+        rps: own.rps ?? context.personLimits.rps,
+        concurrency: own.concurrency ?? context.personLimits.concurrency,
+      },
+    };
   });
 
   api.post('/credentials', async (request, reply) => {
@@ -43,13 +54,11 @@ export function registerCredentialsRoute(api: FastifyInstance, context: AccountC
     if (body.global === true && body.service !== undefined) {
       throw new MoongateError('bad_request', 'service: a global credential works on every service; give one or the other');
     }
-    const active = (await context.credentials.listCredentials(person.id)).filter((c) => c.status !== 'revoked');
-    if (active.length >= MAX_ACTIVE_CREDENTIALS) {
-      throw new MoongateError('bad_request', `at most ${MAX_ACTIVE_CREDENTIALS} credentials may be active; revoke one first`);
-    }
     const now = Date.now();
     const common = {
       personId: person.id,
+      // The person's credential count (PERSON_CREDENTIALS_LIMIT, or the operator's per person).
+      credentialsLimit: { defaultLimit: context.personLimits.credentials },
       name: body.name,
       expiresAt: body.expiresInDays === undefined || body.expiresInDays === null ? null : now + body.expiresInDays * DAY_MS,
     };

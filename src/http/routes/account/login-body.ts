@@ -2,3 +2,6 @@
 import { z } from 'zod';
 
 export const loginBody = z.object({ email: z.string(), password: z.string() });
+
+/** Register also takes the setup link's token (accounts/setup-link.ts): the operator's registration. */
+export const registerBody = loginBody.extend({ setupToken: z.string().max(100).optional() });
