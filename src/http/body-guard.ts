@@ -8,7 +8,9 @@
  *   what Node spends on it besides its bytes, stay under `maxPendingBytes`; the body that
  *   would cross it gets 429 too_many_requests;
  * - a lingering close: an answer sent before its body fully arrived (a 401 from the chat
- *   route's onRequest, a 413, a 408, a 429) says `connection: close`, and the rest of the
+ *   route's onRequest, a 413, a 408, a 429) says `connection: close` (unless it was
+ *   given before the body was touched and the body is 64 KiB or less by content-length: then
+ *   the body is dropped and the connection kept), and the rest of the
  *   body is read and dropped, for a bounded time and size, before the connection closes.
  *   Node would otherwise close at once, and the client, still uploading, gets a reset
  *   (EPIPE, ECONNRESET) that can wipe out the answer it had not read yet.
@@ -135,6 +137,22 @@ function hasBody(raw: IncomingMessage): boolean {
 }
 
 /**
+ * Bodies no larger than this, declared by content-length, are read and dropped after an early
+ * answer, and the connection stays open: cheaper for the server than a new connection, and a
+ * keep-alive client (or one that pipelines) loses nothing. Larger or chunked bodies close.
+ */
+const DRAIN_KEEP_ALIVE_BYTES = 64 * 1024;
+
+/** Requests whose body moongate started to read: an answer to them is about the body (408, 413, 429), and closes. */
+const bodiesRead = new WeakSet<IncomingMessage>();
+
+function smallDeclaredBody(raw: IncomingMessage): boolean {
+  if (raw.headers['transfer-encoding'] !== undefined) return false;
+  const length = Number(raw.headers['content-length']);
+  return Number.isInteger(length) && length <= DRAIN_KEEP_ALIVE_BYTES;
+}
+
+/**
  * When Node closes this connection after the current answer (`connection: close`), it first
  * reads and drops what is left of the request body, up to `lingerBytes` or `lingerMs`,
  * after sending its FIN: the client can read the answer before the connection is gone.
@@ -185,6 +203,7 @@ export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions
       done(null, payload);
       return;
     }
+    bodiesRead.add(request.raw);
     const body = new PendingBody(budget, { timeoutMs: options.timeoutMs, schedule });
     // Fastify's body reader listens for errors while it reads; once it has stopped (a 413),
     // a late deadline or cap error has nobody to go to, and must not become an uncaught one.
@@ -200,9 +219,12 @@ export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions
     done(null, body);
   });
 
-  // Every answer that leaves before its body has fully arrived closes the connection, lingering.
+  // An answer that leaves before its body has fully arrived closes the connection, lingering;
+  // except one given before the body was touched (a refused credential or limit) to a small
+  // body: Node drops that body as it arrives, and the connection stays.
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (!request.raw.complete && hasBody(request.raw)) {
+    const keep = !bodiesRead.has(request.raw) && smallDeclaredBody(request.raw);
+    if (!request.raw.complete && hasBody(request.raw) && !keep) {
       reply.header('connection', 'close');
       lingerBeforeClose(request.raw, { lingerBytes: options.lingerBytes, lingerMs: options.lingerMs, schedule });
     }

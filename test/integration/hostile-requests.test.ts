@@ -124,6 +124,28 @@ describe('requests the HTTP parser rejects (item 9)', () => {
   });
 });
 
+describe('a keep-alive client refused before its body was read', () => {
+  it('keeps its connection when the body is small: the requests pipelined after it are answered', async () => {
+    const body = JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }] });
+    const refused = rawRequest('POST /kimi/chat/completions HTTP/1.1', ['Host: x', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, 'Authorization: Bearer sk-not-a-token'], body);
+    const next = rawRequest('GET /healthz HTTP/1.1', ['Host: x']);
+    const exchange = await rawSend({ port, chunks: [Buffer.concat([refused, next])], expectResponses: 2 });
+    expect(exchange.timedOut).toBe(false);
+    expect(exchange.responses.map((r) => `${r.status} ${r.body}`)).toEqual([expect.stringMatching(/^401/), expect.stringMatching(/^200/)]);
+    expectEnvelope(exchange.responses[0], 401, 'invalid_token');
+    expect(exchange.responses[0]?.headers.connection).not.toBe('close');
+  });
+
+  it('closes it when the declared body is large, without reading it', async () => {
+    const refused = rawRequest('POST /kimi/chat/completions HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Content-Length: 16000000'], '');
+    const exchange = await rawSend({ port, chunks: [refused] });
+    expect(exchange.timedOut).toBe(false);
+    expectEnvelope(exchange.responses[0], 400, 'no_token');
+    expect(exchange.responses[0]?.headers.connection).toBe('close');
+    expect(exchange.closedByServer).toBe(true);
+  });
+});
+
 describe('nosniff and /metrics (item 13)', () => {
   it('JSON answers carry x-content-type-options: nosniff, success and error alike', async () => {
     const models = await fetch(`${moongate.url}/v1/models`);

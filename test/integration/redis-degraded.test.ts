@@ -8,6 +8,8 @@ import { loadConfig } from '../../src/config.js';
 import { TcpProxy, describeWithRedis, useRedisPrefix } from '../helpers/redis.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
+const METRICS_TOKEN = 'metrics-token-for-the-redis-tests';
+
 const prefix = useRedisPrefix();
 
 it('REDIS_URL is read with its fallback share and key prefix; a URL of another kind is refused without echoing it', () => {
@@ -25,7 +27,7 @@ describeWithRedis('a replica whose Redis is cut off', () => {
 
   beforeAll(async () => {
     proxy = await TcpProxy.start();
-    server = await startTestServer({ env: { REDIS_URL: proxy.url, REDIS_KEY_PREFIX: prefix, REDIS_FALLBACK_REPLICAS: '4' } });
+    server = await startTestServer({ env: { REDIS_URL: proxy.url, REDIS_KEY_PREFIX: prefix, REDIS_FALLBACK_REPLICAS: '4', METRICS_TOKEN } });
   });
   afterAll(async () => {
     await server.close();
@@ -39,7 +41,7 @@ describeWithRedis('a replica whose Redis is cut off', () => {
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
-    expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/^moongate_redis_degraded 0$/m);
+    expect(await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text()).toMatch(/^moongate_redis_degraded 0$/m);
   });
 
   it('serves on, says so in /readyz and /metrics, and enforces its share of the limit', async () => {
@@ -51,7 +53,7 @@ describeWithRedis('a replica whose Redis is cut off', () => {
     const body = (await ready.json()) as { status: string; degraded: string[] };
     expect(body.status).toBe('ready');
     expect(body.degraded).toEqual([expect.stringMatching(/Redis is unreachable.*1\/4/)]);
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     expect(metrics).toMatch(/^moongate_redis_degraded 1$/m);
     expect(metrics).toMatch(/^moongate_limit_fallback_admissions_total [1-9]/m);
     // Default limits 60 rps and 20 at once; a quarter of them is 15 rps and 5 at once, so of

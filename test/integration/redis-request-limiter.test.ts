@@ -66,7 +66,7 @@ for (const deployment of deployments) {
       const decisions = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).acquire(k, limits)));
       const admitted = decisions.filter((d) => d.admitted);
       expect(admitted).toHaveLength(5);
-      for (const refused of decisions.filter((d) => !d.admitted)) expect(refused).toEqual({ admitted: false, limit: 'concurrency', retryAfter: 1 });
+      for (const refused of decisions.filter((d) => !d.admitted)) expect(refused).toEqual({ admitted: false, limit: 'concurrency', scope: 'credential', retryAfter: 1 });
       const first = permitOf(admitted[0] as LimitDecision);
       first.release();
       first.release(); // twice is once
@@ -124,6 +124,7 @@ describeWithRedis('RedisRequestLimiter', () => {
     expect(await limiter.acquireAll([{ key: c2, limits: generous }, { key: person, limits: personLimits }], person)).toEqual({
       admitted: false,
       limit: 'concurrency',
+      scope: 'person',
       retryAfter: 1,
     });
     // The refused admission left nothing behind in c2's lease set or admission log.
@@ -159,7 +160,7 @@ describeWithRedis('RedisRequestLimiter', () => {
     await redis.zadd(keysOf(k, k).admitted, now - 1_500, 'old:1', now - 1_001, 'old:2');
     permitOf(await limiter.acquire(k, limits)).release();
     await redis.zadd(keysOf(k, k).admitted, now + 60_000, 'late:1');
-    expect(await limiter.acquire(k, limits)).toEqual({ admitted: false, limit: 'rps', retryAfter: 1 });
+    expect(await limiter.acquire(k, limits)).toEqual({ admitted: false, limit: 'rps', scope: 'credential', retryAfter: 1 });
   });
 
   it('renews the live leases in one call, and puts them back into an emptied (restarted) Redis', async () => {

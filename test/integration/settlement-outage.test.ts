@@ -28,8 +28,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+const METRICS_TOKEN = 'metrics-token-for-the-outage-tests';
+
 async function start(env: Record<string, string>, provider?: Provider): Promise<RunningServer> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MOONGATE_SIM_TTFT_MS: '0', MOONGATE_SIM_TOKENS_PER_S: '2000', ...env });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MOONGATE_SIM_TTFT_MS: '0', MOONGATE_SIM_TOKENS_PER_S: '2000', METRICS_TOKEN, ...env });
   return startServer(config, { logger: false, webRoot: false, ...(provider === undefined ? {} : { provider }) });
 }
 
@@ -60,7 +62,7 @@ async function chat(url: string, token: string, stream: boolean): Promise<Reply>
 }
 
 async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return Number(line?.split(' ')[1] ?? NaN);
 }

@@ -33,7 +33,17 @@ let stderr = '';
 beforeAll(async () => {
   await ensureBuilt();
   dir = await mkdtemp(join(tmpdir(), 'moongate-flood-'));
-  const env = { DATA_DIR: dir, LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1', MOONGATE_SIM_TTFT_MS: '0', MOONGATE_SIM_TOKENS_PER_S: '0' };
+  // The flood is one person's: their own limits are lifted like the credential's, so what is measured is memory.
+  const env = {
+    DATA_DIR: dir,
+    LOG_LEVEL: 'warn',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    MOONGATE_SIM_TTFT_MS: '0',
+    MOONGATE_SIM_TOKENS_PER_S: '0',
+    PERSON_RPS_LIMIT: '1000000',
+    PERSON_CONCURRENCY_LIMIT: '100000',
+  };
   const created = await runMoongate(['credential', 'create', '--email', 'flood@example.com', '--rps', '1000000', '--concurrency', '100000'], env);
   expect(created.code, created.stderr).toBe(0);
   token = created.stdout.trim();
