@@ -173,11 +173,15 @@ function lingerBeforeClose(raw: IncomingMessage, options: Required<Pick<BodyGuar
     // Half-close: our answer and FIN go out; the client's remaining bytes are still read.
     socket.end();
     let drained = 0;
+    // The body is over (or too much of it came): close once our answer has left, never
+    // before: a destroy() with the answer still buffered would throw it away.
     const close = (): void => {
       cancel();
-      socket.destroy();
+      if (socket.writableFinished) socket.destroy();
+      else socket.once('finish', () => socket.destroy());
     };
-    const cancel = options.schedule(close, options.lingerMs);
+    // The linger is over: the client is not reading, so nothing more is owed to it.
+    const cancel = options.schedule(() => socket.destroy(), options.lingerMs);
     socket.once('close', cancel);
     raw.on('data', (chunk: Buffer) => {
       drained += chunk.length;
