@@ -29,6 +29,7 @@ import { createChannelProvider } from './channels/create-channel-provider.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
+import { RedisChannelRests } from './limits/channel-rests.js';
 import { RedisWindowCounter } from './limits/redis-window-counter.js';
 import { startRedisLimits, type RedisLimits } from './limits/start-redis-limits.js';
 
@@ -84,6 +85,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         retentionDays: config.billing.usageRetentionDays,
         currency: config.billing.currency,
         spoolPath: config.billing.settlementSpool,
+        instanceLeaseMs: config.billing.instanceLeaseMs,
         ...(redis === undefined ? {} : { limiter: redis.limiter }),
         onSettlementTrouble: ({ kind, error, pending }) => {
           if (logger === false) return;
@@ -114,6 +116,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     logger: logger === false ? undefined : logger,
     onAttempt: metrics.attempt,
     ...(options.now === undefined ? {} : { now: options.now }),
+    ...(redis === undefined ? {} : { rests: sharedChannelRests(redis, config, logger === false ? undefined : logger, options.now) }),
   });
   metrics.registerChannels(() => router.snapshot());
   const inFlight = new InFlightRequests();
@@ -219,6 +222,22 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     close: () => app.close(),
     shutdown,
   };
+}
+
+/**
+ * With Redis, a channel's rest after a 429 is every replica's (docs/scaling.md). The
+ * subscription is made in the background: a Redis that is down does not delay the start,
+ * and until it answers each replica rests channels on its own 429s.
+ */
+function sharedChannelRests(redis: RedisLimits, config: Readonly<Config>, logger: Logger | undefined, now: (() => number) | undefined): RedisChannelRests {
+  const rests = new RedisChannelRests(redis.client, {
+    keyPrefix: config.redis?.keyPrefix,
+    ...(now === undefined ? {} : { now }),
+    onHeard: (channel, ms) => logger?.info({ channel, rest_ms: ms }, 'another replica saw a 429: the channel rests here too'),
+    onError: (error) => logger?.debug({ err: error }, 'channel rest announcement failed'),
+  });
+  rests.ready().catch((error: unknown) => logger?.debug({ err: error }, 'channel rests subscription failed; retried on reconnect'));
+  return rests;
 }
 
 /**

@@ -25,6 +25,8 @@ export interface BillingSettings {
   onSettlementTrouble?: (trouble: SettlementTrouble) => void;
   /** The limiter (Redis with REDIS_URL); this process's own by default. Billing closes it. */
   limiter?: RequestLimiter;
+  /** PostgreSQL: how long a silent instance still owns its holds (HoldLedger's lease; 60 s by default). */
+  instanceLeaseMs?: number;
 }
 
 export interface RunningBilling {
@@ -48,7 +50,7 @@ export async function startBilling(
 ): Promise<RunningBilling> {
   if (settings.currency !== undefined) setSummaryCurrency(settings.currency);
   await seedPrices(store.db);
-  const holds = new HoldLedger(store.db, store.dialect);
+  const holds = new HoldLedger(store.db, store.dialect, settings.instanceLeaseMs === undefined ? {} : { leaseMs: settings.instanceLeaseMs });
   const releasedAtStart = await holds.start();
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
   const limiter = settings.limiter ?? new MemoryRequestLimiter();
