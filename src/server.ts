@@ -116,7 +116,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     logger: logger === false ? undefined : logger,
     onAttempt: metrics.attempt,
     ...(options.now === undefined ? {} : { now: options.now }),
-    ...(redis === undefined ? {} : { rests: sharedChannelRests(redis, config, logger === false ? undefined : logger, options.now) }),
+    ...(redis === undefined ? {} : { rests: await sharedChannelRests(redis, config, logger === false ? undefined : logger, options.now) }),
   });
   metrics.registerChannels(() => router.snapshot());
   const inFlight = new InFlightRequests();
@@ -224,19 +224,38 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   };
 }
 
+/** How long start-up waits for the channel-rests subscription before going on without it. */
+const SUBSCRIBE_WAIT_MS = 2_000;
+
 /**
- * With Redis, a channel's rest after a 429 is every replica's (docs/scaling.md). The
- * subscription is made in the background: a Redis that is down does not delay the start,
- * and until it answers each replica rests channels on its own 429s.
+ * With Redis, a channel's rest after a 429 is every replica's (docs/scaling.md). Start-up
+ * waits a moment for the subscription, so a replica that says it listens also hears; a
+ * Redis that is down does not stop the start: the subscription is made when it answers,
+ * and until then this replica rests channels on its own 429s.
  */
-function sharedChannelRests(redis: RedisLimits, config: Readonly<Config>, logger: Logger | undefined, now: (() => number) | undefined): RedisChannelRests {
+async function sharedChannelRests(
+  redis: RedisLimits,
+  config: Readonly<Config>,
+  logger: Logger | undefined,
+  now: (() => number) | undefined,
+): Promise<RedisChannelRests> {
   const rests = new RedisChannelRests(redis.client, {
     keyPrefix: config.redis?.keyPrefix,
     ...(now === undefined ? {} : { now }),
     onHeard: (channel, ms) => logger?.info({ channel, rest_ms: ms }, 'another replica saw a 429: the channel rests here too'),
     onError: (error) => logger?.debug({ err: error }, 'channel rest announcement failed'),
   });
-  rests.ready().catch((error: unknown) => logger?.debug({ err: error }, 'channel rests subscription failed; retried on reconnect'));
+  let timer: NodeJS.Timeout | undefined;
+  const subscribed = rests.ready().then(
+    () => true,
+    (error: unknown) => {
+      logger?.debug({ err: error }, 'channel rests subscription failed; retried on reconnect');
+      return false;
+    },
+  );
+  const waited = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS)));
+  await Promise.race([subscribed, waited]);
+  clearTimeout(timer);
   return rests;
 }
 

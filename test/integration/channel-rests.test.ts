@@ -2,8 +2,13 @@
  * A channel that answered 429 rests for its retry-after, run once in memory (one process)
  * and once on a real Redis, where two routers on two connections stand for two replicas:
  * one replica's 429 rests the channel on the other, for the retry-after counted on the
- * other's own clock. Clocks are injected; deliveries are waited for as events.
+ * other's own clock. Clocks are injected; deliveries are waited for as events. Last, two
+ * real servers with REDIS_URL: the wiring.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { channelSchema, routingSchema, toChannelSpec } from '../../src/channels/channel-config.js';
 import { MoongateError, findModel, parseChatRequest, type ChatEvent } from '../../src/contract/index.js';
@@ -14,6 +19,9 @@ import { openRedis, redisReady, type RedisClient } from '../../src/limits/redis-
 import { TEST_REDIS_URL, TcpProxy, describeWithRedis, useRedisPrefix } from '../helpers/redis.js';
 import type { Provider } from '../../src/providers/provider.js';
 import { ScriptedProvider, type ScriptStep } from '../helpers/scripted-provider.js';
+import { FaultUpstream } from '../helpers/fault-upstream.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const prefix = useRedisPrefix();
 const OK: ScriptStep[] = [
@@ -193,5 +201,55 @@ describeWithRedis('RedisChannelRests while Redis is unreachable', () => {
     // Capped at an hour, whatever a message says.
     expect(listening.remainingMs('good')).toBe(3_600_000);
     expect(listening.remainingMs('c')).toBe(0);
+  });
+});
+
+describeWithRedis('two servers with REDIS_URL', () => {
+  it("one server's upstream 429 rests the channel on the other, which refuses without asking the upstream", async () => {
+    const upstream = await FaultUpstream.start();
+    const dir = await makeTempDir();
+    const servers: TestServer[] = [];
+    try {
+      const file = join(dir.path, 'moongate.config.json');
+      await writeFile(
+        file,
+        JSON.stringify({
+          channels: [{ name: 'only', kind: 'openai-compatible', baseUrl: upstream.baseUrl, models: '*' }],
+          routing: { maxAttempts: 3, budgetMs: 5000, backoffMs: 0 },
+        }),
+      );
+      const env = { MOONGATE_CONFIG: file, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: prefix };
+      let heard = (): void => undefined;
+      const restHeard = new Promise<void>((resolve) => (heard = resolve));
+      const sink = new Writable({
+        write(line: Buffer, _encoding, done) {
+          if (line.toString('utf8').includes('another replica saw a 429')) heard();
+          done();
+        },
+      });
+      servers.push(await startTestServer({ env }));
+      servers.push(await startTestServer({ env, logger: pino({ level: 'info' }, sink) }));
+      const [a, b] = servers as [TestServer, TestServer];
+      const body = { model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }] };
+
+      upstream.next({ kind: 'status', status: 429, retryAfter: 30 });
+      const first = await a.chat(body);
+      expect(first.status).toBe(429);
+      expect(first.headers.get('retry-after')).toBe('30');
+      await first.arrayBuffer();
+      await restHeard;
+
+      const onB = await b.chat(body);
+      expect(onB.status).toBe(429);
+      expect(Number(onB.headers.get('retry-after'))).toBeGreaterThanOrEqual(29);
+      expect(Number(onB.headers.get('retry-after'))).toBeLessThanOrEqual(30);
+      await onB.arrayBuffer();
+      // B never asked the upstream: the one request it saw was A's.
+      expect(upstream.requests).toHaveLength(1);
+    } finally {
+      for (const server of servers) await server.close();
+      await upstream.close();
+      await dir.remove();
+    }
   });
 });
