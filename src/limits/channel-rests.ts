@@ -102,12 +102,9 @@ export class RedisChannelRests implements ChannelRests {
       this.#local.rest(message.channel, message.ms);
       options.onHeard?.(message.channel, message.ms);
     });
-    let wasReady = false;
+    // On every connection, the first included: a subscribe queued before Redis first answered
+    // may have been dropped by a failed connection attempt. Subscribing twice is harmless.
     this.#subscriber.on('ready', () => {
-      if (!wasReady) {
-        wasReady = true;
-        return;
-      }
       this.#subscriber.subscribe(this.#channel).catch(() => undefined); // dropped again: the next 'ready' retries
     });
   }

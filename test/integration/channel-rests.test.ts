@@ -174,6 +174,31 @@ describeWithRedis('RedisChannelRests while Redis is unreachable', () => {
     expect(await served(a.router)).toBe('limited');
   });
 
+  it('subscribes when Redis first answers, though it was down when the replica started', async () => {
+    const proxy = await TcpProxy.start();
+    proxies.push(proxy);
+    proxy.cut();
+    const publisher = openRedis(proxy.url);
+    clients.push(publisher);
+    let heard = (): void => undefined;
+    const restHeard = new Promise<void>((resolve) => (heard = resolve));
+    const late = new RedisChannelRests(publisher, { keyPrefix: prefix, onHeard: () => heard() });
+    rests.push(late);
+    void late.ready().catch(() => undefined);
+    proxy.resume();
+    const sender = await client();
+    const channelName = `${prefix}channel-rests`;
+    // Bounded wait for the subscription to be in place (Redis counts the subscribers).
+    for (let i = 0; i < 200; i++) {
+      const [, count] = (await sender.pubsub('NUMSUB', channelName)) as [string, number];
+      if (Number(count) > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await sender.publish(channelName, JSON.stringify({ origin: 'other', channel: 'limited', ms: 5_000 }));
+    await restHeard;
+    expect(late.remainingMs('limited')).toBeGreaterThan(0);
+  });
+
   it('ignores messages on its channel that are not rests', async () => {
     const publisher = await client();
     const clock = new Clock();
