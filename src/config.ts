@@ -60,6 +60,10 @@ const envSchema = z.object({
   PERSON_CREDENTIALS_LIMIT: positiveInt.max(1_000_000).default(25),
   PERSON_RPS_LIMIT: positiveInt.max(1_000_000).default(120),
   PERSON_CONCURRENCY_LIMIT: positiveInt.max(1_000_000).default(40),
+  /** A dead replica's concurrency places come back within this time (Redis leases). */
+  REDIS_LEASE_MS: z.coerce.number().int().min(300).max(3_600_000).default(30_000),
+  /** PostgreSQL: a replica that stopped heartbeating owns its quota holds this long, then any other replica releases them. */
+  MOONGATE_INSTANCE_LEASE_MS: z.coerce.number().int().min(3_000).max(3_600_000).default(60_000),
 });
 
 export type UpstreamConfig =
@@ -98,6 +102,8 @@ export interface RedisConfig {
   keyPrefix: string;
   /** While Redis is unreachable, each replica enforces ceil(limit / fallbackReplicas). */
   fallbackReplicas: number;
+  /** A dead replica's concurrency leases expire within this time. */
+  leaseMs: number;
 }
 
 export interface BodyLimits {
@@ -123,6 +129,8 @@ export interface BillingConfig {
   usageRetentionDays: number;
   /** Absolute path of the settlement spool (docs/billing.md, "When the store is down"). */
   settlementSpool: string;
+  /** PostgreSQL: how long a silent instance still owns its holds (docs/billing.md, "Crashes"). */
+  instanceLeaseMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -163,8 +171,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       currency: e.MOONGATE_CURRENCY,
       usageRetentionDays: e.MOONGATE_USAGE_RETENTION_DAYS,
       settlementSpool: e.MOONGATE_SETTLEMENT_SPOOL === undefined ? resolve(e.DATA_DIR, 'settlement-spool.jsonl') : resolve(e.MOONGATE_SETTLEMENT_SPOOL),
+      instanceLeaseMs: e.MOONGATE_INSTANCE_LEASE_MS,
     },
     channelsFile: loadChannelsFile(env),
-    redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, fallbackReplicas: e.REDIS_FALLBACK_REPLICAS },
+    redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, fallbackReplicas: e.REDIS_FALLBACK_REPLICAS, leaseMs: e.REDIS_LEASE_MS },
   });
 }

@@ -32,6 +32,7 @@ import { HostPolicy } from './http/routes/account/host-policy.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
+import { RedisChannelRests } from './limits/channel-rests.js';
 import { RedisWindowCounter } from './limits/redis-window-counter.js';
 import { startRedisLimits, type RedisLimits } from './limits/start-redis-limits.js';
 
@@ -92,6 +93,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
         retentionDays: config.billing.usageRetentionDays,
         currency: config.billing.currency,
         spoolPath: config.billing.settlementSpool,
+        instanceLeaseMs: config.billing.instanceLeaseMs,
         onSettlementTrouble: ({ kind, error, pending }) => {
           if (logger === false) return;
           const message = {
@@ -121,6 +123,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     logger: logger === false ? undefined : logger,
     onAttempt: metrics.attempt,
     ...(options.now === undefined ? {} : { now: options.now }),
+    ...(redis === undefined ? {} : { rests: await sharedChannelRests(redis, config, logger === false ? undefined : logger, options.now) }),
   });
   metrics.registerChannels(() => router.snapshot());
   const inFlight = new InFlightRequests();
@@ -243,6 +246,41 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     close: () => app.close(),
     shutdown,
   };
+}
+
+/** How long start-up waits for the channel-rests subscription before going on without it. */
+const SUBSCRIBE_WAIT_MS = 2_000;
+
+/**
+ * With Redis, a channel's rest after a 429 is every replica's (docs/scaling.md). Start-up
+ * waits a moment for the subscription, so a replica that says it listens also hears; a
+ * Redis that is down does not stop the start: the subscription is made when it answers,
+ * and until then this replica rests channels on its own 429s.
+ */
+async function sharedChannelRests(
+  redis: RedisLimits,
+  config: Readonly<Config>,
+  logger: Logger | undefined,
+  now: (() => number) | undefined,
+): Promise<RedisChannelRests> {
+  const rests = new RedisChannelRests(redis.client, {
+    keyPrefix: config.redis?.keyPrefix,
+    ...(now === undefined ? {} : { now }),
+    onHeard: (channel, ms) => logger?.info({ channel, rest_ms: ms }, 'another replica saw a 429: the channel rests here too'),
+    onError: (error) => logger?.debug({ err: error }, 'channel rest announcement failed'),
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const subscribed = rests.ready().then(
+    () => true,
+    (error: unknown) => {
+      logger?.debug({ err: error }, 'channel rests subscription failed; retried on reconnect');
+      return false;
+    },
+  );
+  const waited = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS)));
+  await Promise.race([subscribed, waited]);
+  clearTimeout(timer);
+  return rests;
 }
 
 /**

@@ -5,11 +5,13 @@ import { parseArgs } from 'node:util';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** In the order they run: the soak comes before the open streams, whose memory takes a while to be given back. */
-export const PHASES = ['rps', 'latency', 'memory', 'streams', 'settle'] as const;
+export const PHASES = ['rps', 'latency', 'memory', 'streams', 'settle', 'scale'] as const;
+/** Left out of --quick unless --only names them: scale starts three more moongates, PostgreSQL and Redis included. */
+const NOT_QUICK: readonly Phase[] = ['scale'];
 export type Phase = (typeof PHASES)[number];
 export const USAGE = `usage: npm run bench -- [options]
   --quick               a few seconds in all (the smoke test): tiny runs, no wrk install
-  --only <phases>       comma-separated: ${PHASES.join(',')} (default: all)
+  --only <phases>       comma-separated: ${PHASES.join(',')} (default: all; --quick leaves out scale)
   --duration <s>        seconds of throughput measured per server and mode (default 8)
   --rounds <n>          alternating rounds the duration is split into (default 4)
   --connections <n>     connections for the throughput runs (default 32)
@@ -70,7 +72,7 @@ export function parseSettings(argv: string[]): Settings {
     return value;
   };
   const quick = values.quick;
-  const phases = (values.only ?? PHASES.join(',')).split(',').map((p) => p.trim());
+  const phases = (values.only ?? PHASES.filter((p) => !quick || !NOT_QUICK.includes(p)).join(',')).split(',').map((p) => p.trim());
   for (const phase of phases) {
     if (!(PHASES as readonly string[]).includes(phase)) throw new Error(`--only: unknown phase ${JSON.stringify(phase)} (phases: ${PHASES.join(', ')})`);
   }

@@ -101,6 +101,10 @@ export interface MoongateFlags {
   profileDir?: string;
   /** Extra node flags for moongate alone (heap sizes, say). */
   nodeFlags?: string[];
+  /** More environment (REDIS_URL, DATABASE_URL for the scale phase), set after the defaults. */
+  env?: Record<string, string>;
+  /** Another replica on the same store: use this token instead of creating a credential and a balance. */
+  token?: string;
 }
 
 export async function startMoongate(
@@ -119,9 +123,15 @@ export async function startMoongate(
   };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
-  const pipeline = ['store: SQLite (embedded default) in a temp DATA_DIR', 'auth: bearer credential from `moongate credential create`'];
-  const token = await createCredential(env, pipeline);
-  await addBalance(env, pipeline);
+  Object.assign(env, flags.env);
+  const store = env.DATABASE_URL === undefined ? 'SQLite (embedded default) in a temp DATA_DIR' : 'PostgreSQL (DATABASE_URL)';
+  const pipeline = [`store: ${store}`, `admission limits kept: ${env.REDIS_URL === undefined ? 'in this process' : 'in Redis (REDIS_URL)'}`];
+  let token = flags.token;
+  if (token === undefined) {
+    pipeline.push('auth: bearer credential from `moongate credential create`');
+    token = await createCredential(env, pipeline);
+    await addBalance(env, pipeline);
+  }
 
   const profile = flags.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', flags.profileDir];
   // The flags moongate's own launcher gives node (its shebang), then the bench's; for a V8

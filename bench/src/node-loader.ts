@@ -15,6 +15,8 @@ import { percentile } from './percentile.js';
 
 export interface NodeLoadSettings {
   url: string;
+  /** More servers of the same path: requests alternate over url and these (a trivial round-robin balancer). */
+  alsoUrls?: string[];
   body: string;
   headers: Record<string, string>;
   connections: number;
@@ -29,7 +31,10 @@ export interface NodeLoadSettings {
 
 async function runJob(settings: NodeLoadSettings): Promise<Omit<LoadResult, 'id'>> {
   const target = new URL(settings.url);
-  const pool = new Pool(target.origin, { connections: settings.connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  const pools = [settings.url, ...(settings.alsoUrls ?? [])].map(
+    (url) => new Pool(new URL(url).origin, { connections: settings.connections, pipelining: 1, keepAliveTimeout: 60_000 }),
+  );
+  let turn = 0;
   const latencies: number[] = [];
   const ttfbs: number[] = [];
   let errors = 0;
@@ -37,6 +42,7 @@ async function runJob(settings: NodeLoadSettings): Promise<Omit<LoadResult, 'id'
 
   const one = async (dueAt: number): Promise<void> => {
     try {
+      const pool = pools[turn++ % pools.length] as Pool;
       const response = await pool.request({
         method: 'POST',
         path: target.pathname,
@@ -94,7 +100,7 @@ async function runJob(settings: NodeLoadSettings): Promise<Omit<LoadResult, 'id'
   if (settings.ratePerSecond === undefined) await closedLoop(deadline, limit);
   else await openLoop(deadline, limit, settings.ratePerSecond);
   const durationMs = performance.now() - startedAt;
-  await pool.close();
+  await Promise.all(pools.map((pool) => pool.close()));
 
   latencies.sort((a, b) => a - b);
   ttfbs.sort((a, b) => a - b);

@@ -5,7 +5,8 @@
  * Writes bench/results/<date>.json and .md. See README, "Performance".
  *
  * This file starts the processes and runs the phases in order; each phase is its own file
- * (phase-rps.ts, phase-latency.ts, phase-memory.ts, phase-streams.ts, phase-settle.ts),
+ * (phase-rps.ts, phase-latency.ts, phase-memory.ts, phase-streams.ts, phase-settle.ts,
+ * phase-scale.ts),
  * the options are in bench-settings.ts, and what the phases share in bench-context.ts.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import { NodeLoaderClient } from './node-loader-client.js';
 import { phaseLatency } from './phase-latency.js';
 import { phaseMemory } from './phase-memory.js';
 import { phaseRps } from './phase-rps.js';
+import { phaseScale } from './phase-scale.js';
 import { phaseSettle } from './phase-settle.js';
 import { fdLimit, phaseStreams } from './phase-streams.js';
 import { sampleProcess } from './process-sample.js';
@@ -115,7 +117,8 @@ async function main(): Promise<void> {
       else if (phase === 'latency') await phaseLatency(bench, rows, figures, notes);
       else if (phase === 'streams') await phaseStreams(bench, rows, figures, notes);
       else if (phase === 'memory') await phaseMemory(bench, idle, rows, figures, notes);
-      else await phaseSettle(rows, figures, notes, settings.quick);
+      else if (phase === 'settle') await phaseSettle(rows, figures, notes, settings.quick);
+      else await phaseScale(bench, rows, figures, notes);
     }
 
     // By figure number, whatever order the phases ran in.

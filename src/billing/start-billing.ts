@@ -20,6 +20,8 @@ export interface BillingSettings {
   spoolPath?: string;
   /** Told when settlements are deferred or a retry fails (a warning: nothing is lost). */
   onSettlementTrouble?: (trouble: SettlementTrouble) => void;
+  /** PostgreSQL: how long a silent instance still owns its holds (HoldLedger's lease; 60 s by default). */
+  instanceLeaseMs?: number;
 }
 
 export interface RunningBilling {
@@ -43,7 +45,7 @@ export async function startBilling(
 ): Promise<RunningBilling> {
   if (settings.currency !== undefined) setSummaryCurrency(settings.currency);
   await seedPrices(store.db);
-  const holds = new HoldLedger(store.db, store.dialect);
+  const holds = new HoldLedger(store.db, store.dialect, settings.instanceLeaseMs === undefined ? {} : { leaseMs: settings.instanceLeaseMs });
   const releasedAtStart = await holds.start();
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
   const settlements = new SettlementBatcher(store.db, holds.recordsHolds, {

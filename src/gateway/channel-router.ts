@@ -8,11 +8,14 @@
  *
  * Each channel has a circuit breaker (consecutive failures open it) and a concurrency cap
  * (a channel at its cap is skipped, like an unhealthy one); a 429's retry-after keeps the
- * channel out of rotation for that long.
+ * channel out of rotation for that long. Those rests live in a ChannelRests (injected: in
+ * memory by default, shared by every replica with Redis, src/limits/channel-rests.ts); the
+ * breakers and caps stay in this process (docs/scaling.md says why).
  */
 import type { Logger } from 'pino';
 import type { ChannelSpec, RoutingSettings } from '../channels/channel-config.js';
 import { MoongateError, asMoongateError, type ChatEvent } from '../contract/index.js';
+import { MemoryChannelRests, type ChannelRests } from '../limits/channel-rests.js';
 import type { Provider } from '../providers/provider.js';
 import type { ChatRouter, OpenedCall, RouteCall } from './chat-gateway.js';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
@@ -32,6 +35,8 @@ export interface ChannelRouterOptions {
   random?: () => number;
   now?: () => number;
   onAttempt?: AttemptListener;
+  /** Where 429 rests are kept; in this process (on `now`) by default. */
+  rests?: ChannelRests;
 }
 
 export interface ChannelSnapshot {
@@ -43,8 +48,6 @@ export interface ChannelSnapshot {
 class Channel {
   readonly breaker: CircuitBreaker;
   inFlight = 0;
-  /** Epoch ms before which the channel is left alone (an upstream 429's retry-after). */
-  coolUntil = 0;
 
   constructor(
     readonly spec: ChannelSpec,
@@ -88,6 +91,7 @@ export class ChannelRouter implements ChatRouter {
   private readonly channels: Channel[];
   private readonly random: () => number;
   private readonly now: () => number;
+  private readonly rests: ChannelRests;
 
   constructor(
     channels: readonly RouterChannel[],
@@ -96,6 +100,7 @@ export class ChannelRouter implements ChatRouter {
   ) {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
+    this.rests = options.rests ?? new MemoryChannelRests(this.now);
     this.channels = channels.filter((c) => c.spec.enabled).map((c) => new Channel(c.spec, c.provider, routing, this.now));
   }
 
@@ -148,13 +153,12 @@ export class ChannelRouter implements ChatRouter {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.channels.map((c) => c.provider.close?.()));
+    await Promise.all([...this.channels.map((c) => c.provider.close?.()), this.rests.close()]);
   }
 
   /** The best untried channel that can take a request now (a tried one only if none is left). */
   private pick(serving: Channel[], tried: Set<Channel>): Channel | undefined {
-    const now = this.now();
-    const ready = serving.filter((c) => c.breaker.canPass() && c.coolUntil <= now && c.inFlight < c.spec.maxConcurrency);
+    const ready = serving.filter((c) => c.breaker.canPass() && this.rests.remainingMs(c.spec.name) === 0 && c.inFlight < c.spec.maxConcurrency);
     const untried = ready.filter((c) => !tried.has(c));
     const pool = untried.length > 0 ? untried : ready;
     if (pool.length === 0) return undefined;
@@ -174,10 +178,9 @@ export class ChannelRouter implements ChatRouter {
    * is a 429 the client may retry; every breaker open is the operator's problem, a 500.
    */
   private unavailable(serving: Channel[], model: string): MoongateError {
-    const now = this.now();
     const busy = serving.filter((c) => c.breaker.canPass());
     if (busy.length > 0) {
-      const soonest = Math.min(...busy.map((c) => (c.coolUntil > now ? c.coolUntil - now : 1000)));
+      const soonest = Math.min(...busy.map((c) => this.rests.remainingMs(c.spec.name) || 1000));
       return new MoongateError('too_many_requests', `every channel serving ${model} is busy, please retry later`, {
         retryAfter: Math.max(1, Math.ceil(soonest / 1000)),
       });
@@ -239,7 +242,7 @@ export class ChannelRouter implements ChatRouter {
       const failure = asMoongateError(error);
       if (call.signal.aborted) release('neutral');
       else release(classify(failure).failure ? 'failure' : 'success');
-      if (failure.code === 'too_many_requests') channel.coolUntil = this.now() + (failure.retryAfter ?? 1) * 1000;
+      if (failure.code === 'too_many_requests') this.rests.rest(spec.name, (failure.retryAfter ?? 1) * 1000);
       // A failed first step has already ended the provider's iteration; make sure of it.
       void events.return().catch(() => undefined);
       throw call.signal.aborted ? error : failure;

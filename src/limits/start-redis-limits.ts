@@ -30,6 +30,7 @@ export async function startRedisLimits(config: RedisConfig, logger: Logger | und
     client,
     keyPrefix: config.keyPrefix,
     fallbackReplicas: config.fallbackReplicas,
+    leaseMs: config.leaseMs,
     onDegraded: (degraded, error) => {
       if (degraded) logger?.warn({ err: error }, `Redis is unreachable: limits are enforced by this replica alone, at ${share} of each`);
       else logger?.info('Redis answers again: limits are global again');

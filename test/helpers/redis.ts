@@ -9,6 +9,7 @@
  * touching the shared server: cut() drops every connection and refuses new ones, resume()
  * lets them through again.
  */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -120,3 +121,82 @@ export class TcpProxy {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }
+
+/**
+ * A `redis-server` of the test's own, on a free port, that the test may kill and start again
+ * (the shared one at TEST_REDIS_URL must never be restarted: other files use it). Nothing is
+ * kept on disk, as in production: a restart is an empty Redis.
+ */
+export class OwnRedis {
+  readonly port: number;
+  #child: ChildProcess | undefined;
+
+  private constructor(port: number) {
+    this.port = port;
+  }
+
+  /** Starts one; resolves undefined (with a loud warning) when redis-server is missing, and throws under CI=true. */
+  static async start(): Promise<OwnRedis | undefined> {
+    if (!ownRedisAvailable) return undefined;
+    const port = await freePort();
+    const own = new OwnRedis(port);
+    await own.restart();
+    return own;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the server (again) on the same port; resolves once it accepts connections. */
+  async restart(): Promise<void> {
+    if (this.#child !== undefined) throw new Error('this Redis is running');
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#child = child;
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        out += chunk;
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      child.on('error', reject);
+      child.on('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)));
+    });
+  }
+
+  /** SIGKILL: the server is gone at once, with everything it held. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    if (child === undefined) return;
+    this.#child = undefined;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function hasRedisServer(): boolean {
+  const found = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
+  if (found.error === undefined && found.status === 0) return true;
+  const message = 'redis-server is not installed: the tests that restart their own Redis cannot run.';
+  if (IN_CI) throw new Error(`${message} CI=true, so they fail instead of skipping.`);
+  console.warn(`\n!!! ${message}\n!!! SKIPPING them. They run (and must pass) in CI.\n`);
+  return false;
+}
+
+/** Whether this machine can start a redis-server of its own (checked once, at collection). */
+export const ownRedisAvailable = hasRedisServer();

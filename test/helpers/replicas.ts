@@ -71,8 +71,11 @@ export class GatedUpstream {
 }
 
 export interface Replicas {
+  /** Each replica's URL (a restarted one listens on a new port: see restart). */
   readonly urls: readonly string[];
   readonly children: readonly ServingMoongate[];
+  /** Starts replica `i` again with the same environment (its DATA_DIR: its settlement spool), after it died. */
+  restart(i: number): Promise<ServingMoongate>;
   stop(): Promise<void>;
 }
 
@@ -85,20 +88,18 @@ export async function startReplicas(
   const dir = await mkdtemp(join(tmpdir(), 'moongate-replicas-'));
   const configFile = join(dir, 'moongate.config.json');
   await writeFile(configFile, JSON.stringify({ channels: [{ name: 'gated', kind: 'openai-compatible', baseUrl: options.upstream.baseUrl }] }));
-  const started = await Promise.allSettled(
-    Array.from({ length: count }, (_, i) =>
-      serveMoongate({
-        DATABASE_URL: options.databaseUrl,
-        REDIS_URL: options.redisUrl,
-        REDIS_KEY_PREFIX: options.redisKeyPrefix,
-        REDIS_FALLBACK_REPLICAS: String(count),
-        MOONGATE_CONFIG: configFile,
-        DATA_DIR: join(dir, `replica-${i}`),
-        ...options.env,
-      }),
-    ),
-  );
+  const envs = Array.from({ length: count }, (_, i) => ({
+    DATABASE_URL: options.databaseUrl,
+    REDIS_URL: options.redisUrl,
+    REDIS_KEY_PREFIX: options.redisKeyPrefix,
+    REDIS_FALLBACK_REPLICAS: String(count),
+    MOONGATE_CONFIG: configFile,
+    DATA_DIR: join(dir, `replica-${i}`),
+    ...options.env,
+  }));
+  const started = await Promise.allSettled(envs.map((env) => serveMoongate(env)));
   const children = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const urls = children.map((c) => c.url);
   const stop = async (): Promise<void> => {
     await Promise.all(
       children.map(async ({ child, exited }) => {
@@ -113,5 +114,13 @@ export async function startReplicas(
     await stop();
     throw failed.reason;
   }
-  return { urls: children.map((c) => c.url), children, stop };
+  const restart = async (i: number): Promise<ServingMoongate> => {
+    const env = envs[i];
+    if (env === undefined) throw new Error(`no replica ${i}`);
+    const child = await serveMoongate(env);
+    children[i] = child;
+    urls[i] = child.url;
+    return child;
+  };
+  return { urls, children, restart, stop };
 }

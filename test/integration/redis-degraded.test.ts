@@ -14,7 +14,7 @@ const prefix = useRedisPrefix();
 
 it('REDIS_URL is read with its fallback share and key prefix; a URL of another kind is refused without echoing it', () => {
   const config = loadConfig({ REDIS_URL: 'redis://:secret@127.0.0.1:6379/2', REDIS_FALLBACK_REPLICAS: '3', REDIS_KEY_PREFIX: 'prod:' });
-  expect(config.redis).toEqual({ url: 'redis://:secret@127.0.0.1:6379/2', fallbackReplicas: 3, keyPrefix: 'prod:' });
+  expect(config.redis).toEqual({ url: 'redis://:secret@127.0.0.1:6379/2', fallbackReplicas: 3, keyPrefix: 'prod:', leaseMs: 30_000 });
   expect(loadConfig({}).redis).toBeUndefined();
   expect(() => loadConfig({ REDIS_URL: 'http://:secret@host' })).toThrow(/REDIS_URL/);
   expect(() => loadConfig({ REDIS_URL: 'http://:secret@host' })).not.toThrow(/secret/);

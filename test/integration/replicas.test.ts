@@ -4,8 +4,10 @@
  * replica counted alone, and every limit was twice what the operator set.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { CredentialStore } from '../../src/accounts/credential-store.js';
 import { PersonStore } from '../../src/accounts/person-store.js';
+import { migrationProvider } from '../../src/store/migrations/index.js';
 import { KIMI_SERVICE } from '../../src/store/seed-services.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { describeWithPostgres } from '../helpers/postgres.js';
@@ -37,6 +39,15 @@ describeWithPostgres('two replicas with REDIS_URL', (schema) => {
     await upstream?.close();
     await store?.close();
     await removeDir?.();
+  });
+
+  it.skipIf(!redisAvailable)('replicas started at the same moment on an empty schema ran each migration once', async () => {
+    const expected = Object.keys(await migrationProvider.getMigrations()).sort();
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(store.db);
+    expect(rows.map((row) => row.name)).toEqual(expected);
+    // And the lock table Kysely serialises runners with holds its one row.
+    const locks = await sql<{ n: string }>`select count(*) as n from kysely_migration_lock`.execute(store.db);
+    expect(Number(locks.rows[0]?.n)).toBe(1);
   });
 
   async function credential(email: string, limits: { rpsLimit: number; concurrencyLimit: number }): Promise<string> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../../src/limits/redis-connection.js';
+import { loadConfig } from '../../src/config.js';
 
 describe('parseRedisUrl', () => {
   it('reads a single server, with password and database', () => {
@@ -36,6 +37,20 @@ describe('parseRedisUrl', () => {
     for (const bad of ['http://:pw@h', 'redis://a:1,b:2', 'redis-sentinel://:pw@s1', 'redis://:pw@h:99999', 'redis://h/x']) {
       expect(() => parseRedisUrl(bad)).toThrow();
       expect(() => parseRedisUrl(bad)).not.toThrow(/pw/);
+    }
+  });
+});
+
+describe('lease settings', () => {
+  it('default to 30 s (Redis places) and 60 s (PostgreSQL holds), and take whole milliseconds within bounds', () => {
+    const plain = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(plain.redis?.leaseMs).toBe(30_000);
+    expect(plain.billing.instanceLeaseMs).toBe(60_000);
+    const short = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_LEASE_MS: '1500', MOONGATE_INSTANCE_LEASE_MS: '5000' });
+    expect(short.redis?.leaseMs).toBe(1_500);
+    expect(short.billing.instanceLeaseMs).toBe(5_000);
+    for (const env of [{ REDIS_LEASE_MS: '50' }, { REDIS_LEASE_MS: '1.5' }, { MOONGATE_INSTANCE_LEASE_MS: '1000' }]) {
+      expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', ...env })).toThrow(/invalid environment: (REDIS_LEASE_MS|MOONGATE_INSTANCE_LEASE_MS)/);
     }
   });
 });
