@@ -10,7 +10,7 @@ import type { AccountContext } from './routes/account/account-context.js';
 import { ACCOUNT_PATHS, registerAccountRoutes } from './routes/account/account-routes.js';
 import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
 import { registerHealthRoute, type ReadinessCheck } from './routes/health-route.js';
-import { CONSOLE_PAGES, registerConsoleRoute } from './routes/console-route.js';
+import { CONSOLE_PAGES, registerConsoleRoute, type ConsoleNotFound } from './routes/console-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { MODELS_PATHS, registerModelsRoute } from './routes/models-route.js';
@@ -97,7 +97,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     '/',
     ...(options.accounts === undefined ? [] : ACCOUNT_PATHS),
   ]);
+  let consoleNotFound: ConsoleNotFound | undefined;
   app.setNotFoundHandler((request, reply) => {
+    if (consoleNotFound?.(request, reply) === true) return reply;
     const path = request.url.split('?', 1)[0] ?? '';
     const error = knownPaths.has(path)
       ? new MoongateError('api_not_implemented', `The API is not implemented: ${request.method} ${path}`)
@@ -114,7 +116,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics);
   if (options.webRoot === undefined) registerHomeRoute(app);
   else {
-    registerConsoleRoute(app, options.webRoot);
+    consoleNotFound = registerConsoleRoute(app, options.webRoot);
     for (const page of CONSOLE_PAGES) knownPaths.add(page);
   }
   if (options.accounts !== undefined) registerAccountRoutes(app, options.accounts);

@@ -46,6 +46,7 @@ export function CredentialsPage() {
   async function revoke(credential: Credential) {
     setRevokeBusy(true);
     setRevokeError(null);
+    setStatus('');
     try {
       await api('DELETE', `/api/credentials/${encodeURIComponent(credential.id)}`);
       setStatus(`Credential ${credential.name} revoked.`);
@@ -69,6 +70,11 @@ export function CredentialsPage() {
       </p>
 
       <CreateCredential
+        onSending={() => {
+          setIssued(null);
+          setStatus('');
+          setRevokeError(null);
+        }}
         onCreated={(name, token) => {
           setIssued({ name, token });
           setStatus(`Credential ${name} created. Its token is shown once.`);
@@ -217,7 +223,7 @@ function limitText(value: number | null | undefined, fallback: number | null | u
   return 'default';
 }
 
-function CreateCredential({ onCreated }: { onCreated(name: string, token: string): void }) {
+function CreateCredential({ onCreated, onSending }: { onCreated(name: string, token: string): void; onSending(): void }) {
   const [name, setName] = useState('');
   const [expiry, setExpiry] = useState('');
   const [global, setGlobal] = useState(false);
@@ -229,6 +235,7 @@ function CreateCredential({ onCreated }: { onCreated(name: string, token: string
     event.preventDefault();
     setBusy(true);
     setError(null);
+    onSending();
     try {
       const answer = await postJson<{ credential: Credential; token: string }>('/api/credentials', {
         name: name.trim() === '' ? undefined : name.trim(),

@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'react';
 import { Link } from 'wouter';
 import { usePageTitle } from '../components/use-page-title';
-import { formatTime } from '../format';
+import { LocalTime } from '../components/local-time';
 import { lastDays, type DailyRow } from '../usage/daily-series';
 import { Segmented } from '../usage/segmented';
 import { currencyOf, modelIdsOf, type ServicesAnswer } from '../usage/services';
@@ -66,7 +66,14 @@ export function UsagePage() {
       </div>
       <p className="muted usage-updated" role="status" aria-live="polite">
         {/* Quiet while data is on screen: an auto-refresh every 10 s must not chatter "Loading…" to a screen reader. */}
-        {daily.data === undefined ? 'Loading…' : `Updated ${formatTime(clock.now)}${auto ? `, refreshing every ${AUTO_REFRESH_MS / 1000} s` : ''}.`}
+        {daily.data === undefined ? (
+          'Loading…'
+        ) : (
+          <>
+            Updated <LocalTime ms={clock.now} />
+            {auto ? `, refreshing every ${AUTO_REFRESH_MS / 1000} s` : ''}.
+          </>
+        )}
       </p>
 
       {never ? (
