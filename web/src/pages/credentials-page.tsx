@@ -8,11 +8,12 @@ import { Link } from 'wouter';
 import { api, postJson } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorAlert } from '../components/error-alert';
+import { LocalTime } from '../components/local-time';
 import { TokenReveal } from '../components/token-reveal';
 import { useApiData } from '../components/use-api-data';
 import { usePageTitle } from '../components/use-page-title';
 import type { Credential } from '../console-types';
-import { formatCount, formatTime } from '../format';
+import { formatCount } from '../format';
 import './credentials-page.css';
 
 interface Limits {
@@ -208,13 +209,9 @@ function CredentialRow({
   );
 }
 
-/** A date that fits a table cell; the time to the second is in its tooltip. */
+/** A date that fits a table cell; the time to the second and the zone are in its tooltip. */
 function Day({ ms }: { ms: number }) {
-  return (
-    <time dateTime={new Date(ms).toISOString()} title={formatTime(ms)}>
-      {new Date(ms).toLocaleDateString(undefined, { dateStyle: 'medium' })}
-    </time>
-  );
+  return <LocalTime ms={ms} date />;
 }
 
 function limitText(value: number | null | undefined, fallback: number | null | undefined, unit: string): string {

@@ -8,8 +8,8 @@ import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Link } from 'wouter';
 import { ApiError, getJson } from '../api';
 import { ErrorAlert } from '../components/error-alert';
+import { Money } from '../components/money';
 import { usePageTitle } from '../components/use-page-title';
-import { formatMoney } from '../format';
 import { KIMI_SERVICE_SLUG, usableCredentials, type Credential, type Service } from '../console-types';
 import { CredentialPicker } from '../playground/credential-picker';
 import { MessagesEditor, newMessage, type EditableMessage } from '../playground/messages-editor';
@@ -147,9 +147,14 @@ export function PlaygroundPage() {
                 {selectedModel === undefined ? null : (
                   <p className="hint">
                     {selectedModel.thinking ? <span className="badge">thinking</span> : null}{' '}
-                    {selectedModel.price === null
-                      ? 'No price set.'
-                      : `${formatMoney(selectedModel.price.input, service.currency)} in · ${formatMoney(selectedModel.price.output, service.currency)} out per 1M tokens`}
+                    {selectedModel.price === null ? (
+                      'No price set.'
+                    ) : (
+                      <>
+                        <Money micro={selectedModel.price.input} currency={service.currency} /> in ·{' '}
+                        <Money micro={selectedModel.price.output} currency={service.currency} /> out per 1M tokens
+                      </>
+                    )}
                   </p>
                 )}
               </div>
