@@ -10,6 +10,7 @@ import type { AccountContext } from './routes/account/account-context.js';
 import { ACCOUNT_PATHS, registerAccountRoutes } from './routes/account/account-routes.js';
 import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
 import { registerHealthRoute, type ReadinessCheck } from './routes/health-route.js';
+import { registerOpenApiRoute } from './routes/openapi-route.js';
 import { CONSOLE_PAGES, registerConsoleRoute, type ConsoleNotFound } from './routes/console-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
@@ -112,6 +113,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.inFlight === undefined ? {} : { inFlight: options.inFlight }),
   });
   registerModelsRoute(app);
+  registerOpenApiRoute(app);
   registerHealthRoute(app, options.readiness, () => options.inFlight?.draining === true);
   if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics);
   if (options.webRoot === undefined) registerHomeRoute(app);

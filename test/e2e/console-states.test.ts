@@ -312,6 +312,27 @@ describeWithBrowser('the console states', (browser: TestBrowser) => {
       expectNoPageErrors(browser);
     });
 
+    it(`API reference at ${size.name}: the API page lists the operations and schemas of /openapi.json`, async () => {
+      const page = await pageAs(null, size);
+      await page.goto(`${server.url}/`);
+      const reference = page.getByRole('region', { name: 'Reference' });
+      await reference.getByText('/kimi/chat/completions', { exact: true }).waitFor();
+      const operations = await reference.locator('.api-operation p').allTextContents();
+      expect(operations).toEqual([
+        'POST /kimi/chat/completions Create a chat completion',
+        'POST /v1/chat/completions Create a chat completion',
+        'GET /v1/models List the models',
+        'GET /kimi/models List the models',
+      ]);
+      await reference.getByText('ChatRequest', { exact: true }).click();
+      const fields = reference.locator('.api-schema[open] .api-fields > li > code');
+      expect(await fields.allTextContents()).toEqual(expect.arrayContaining(['model', 'messages', 'stream', 'max_tokens']));
+      expect(await reference.getByRole('link', { name: '/openapi.json' }).getAttribute('href')).toBe('/openapi.json');
+      expect(await overflow(page)).toBeLessThanOrEqual(0);
+      await screenshot(page, `states-api-reference-${size.name}`);
+      expectNoPageErrors(browser);
+    });
+
     it(`money at ${size.name}: prices carry the currency, a balance is rounded to what fits with the exact figure on hover`, async () => {
       const ada = await person(`money-${size.name}`);
       await ensureBuilt();

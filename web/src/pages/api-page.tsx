@@ -9,6 +9,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import { postJson } from '../api';
+import { ApiReference } from '../components/api-reference';
 import { CodeBlock } from '../components/code-block';
 import { CopyButton } from '../components/copy-button';
 import { ErrorAlert } from '../components/error-alert';
@@ -101,6 +102,8 @@ function ApiPageBody({ loggedIn }: { loggedIn: boolean }) {
               <CodeBlock label="Response" language="json" code={EXAMPLE_RESPONSE} />
             </div>
           </section>
+
+          <ApiReference />
         </div>
 
         <aside className="api-aside">
