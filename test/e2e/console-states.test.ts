@@ -5,8 +5,10 @@
  * the playground while a reply streams and after Stop, the phone's menu, the usage table's
  * scrollbar in view, and one money and one time format.
  */
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CSV_HEADER, USAGE_COLUMNS } from '../../src/billing/usage-export.js';
 import { AccountService } from '../../src/accounts/account-service.js';
 import { SessionStore } from '../../src/accounts/session-store.js';
 import type { ChatEvent } from '../../src/contract/index.js';
@@ -309,6 +311,20 @@ describeWithBrowser('the console states', (browser: TestBrowser) => {
       expect(await cost.textContent()).toMatch(/^\d[\d,]*\.\d{2,6} USD$/);
       expect(await cost.getAttribute('title')).toBe(exactMoney(newest.cost));
       await screenshot(page, `states-usage-${size.name}`);
+
+      // Download: every row of the filtered view as CSV, with the CLI's columns and a trace id in each.
+      await page.getByLabel('Model').selectOption('kimi-k2.5');
+      await page.getByLabel('Credential').selectOption({ index: 1 });
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download CSV' }).click()]);
+      expect(download.suggestedFilename()).toBe('moongate-usage.csv');
+      const csv = readFileSync((await download.path())!, 'utf8');
+      const lines = csv.split('\r\n');
+      expect(`${lines[0]}\r\n`).toBe(CSV_HEADER);
+      const body = lines.slice(1, -1);
+      expect(body).toHaveLength(30);
+      const all = await ada.client.request<{ rows: Array<{ traceId: string }> }>('GET', '/api/usage?limit=100');
+      expect(body.map((line) => line.split(',')[0]).sort()).toEqual(all.body.rows.map((r) => r.traceId).sort());
+      expect(body[0]!.split(',')[USAGE_COLUMNS.indexOf('cost')]).toBe(exactMoney(newest.cost).replace(' USD', ''));
       expectNoPageErrors(browser);
     });
 
