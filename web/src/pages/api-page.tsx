@@ -220,7 +220,8 @@ function AcquireCard({ service, loggedIn, onAcquired }: { service: Service | und
 function ModelsTable({ service }: { service: Service }) {
   return (
     <>
-      <div className="table-wrap">
+      {/* Focusable: on a phone the table scrolls sideways, and a keyboard must be able to scroll it. */}
+      <div className="table-wrap" tabIndex={0} role="region" aria-label="Models and prices (scrolls sideways on a small screen)">
         <table>
           <caption className="visually-hidden">Models, context length and prices per 1M tokens</caption>
           <thead>
