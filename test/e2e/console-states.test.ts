@@ -371,6 +371,26 @@ describeWithBrowser('the console states', (browser: TestBrowser) => {
       expect(await balance.textContent()).toBe('995.00 USD');
       expect(await balance.locator('.money').getAttribute('title')).toBe('994.997879 USD');
       expect(await page.getByTestId('stat-quota').textContent()).toBe('5.50 USD');
+
+      // Where the money came from: the free quota (still 5.50 after a request spent some of it) and a redeemed code.
+      const spent = await fetch(`${server.url}/kimi/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ada.token}` },
+        body: JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }] }),
+      });
+      expect(spent.status).toBe(200);
+      await spent.text();
+      const made = await runMoongate(['code', 'create', '--amount', '2.5', '--count', '1', '--json'], { DATA_DIR: server.dataDir, DATABASE_URL: undefined });
+      const [{ code }] = JSON.parse(made.stdout) as [{ code: string }];
+      expect((await ada.client.request('POST', '/api/balance/redeem', { body: { code } })).status).toBe(200);
+      await page.reload();
+      const history = page.getByRole('figure', { name: 'Where the money came from' });
+      await history.getByRole('listitem').nth(1).waitFor();
+      const items = await history.getByRole('listitem').allTextContents();
+      expect(items).toHaveLength(2);
+      expect(items[0]).toMatch(/^Free quota, .+: 5\.50 USD$/);
+      expect(items[1]).toMatch(/^Top-up code, .+: 2\.50 USD$/);
+      expect(await history.locator('.recharts-bar-rectangle').count()).toBe(2);
       await screenshot(page, `states-balance-${size.name}`);
       expectNoPageErrors(browser);
     });

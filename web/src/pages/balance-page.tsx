@@ -10,6 +10,7 @@ import { ErrorAlert } from '../components/error-alert';
 import { Money } from '../components/money';
 import { useApiData } from '../components/use-api-data';
 import { usePageTitle } from '../components/use-page-title';
+import { MoneyInChart } from './money-in-chart';
 import './balance-page.css';
 
 export interface BalanceSummary {
@@ -26,6 +27,7 @@ export function BalancePage() {
   const summary = useApiData<BalanceSummary>('/api/balance');
   const [credited, setCredited] = useState<{ amount: number; currency: string } | null>(null);
   const data = summary.data;
+  const [historyRefresh, setHistoryRefresh] = useState(0);
 
   return (
     <section className="page balance-page">
@@ -50,11 +52,14 @@ export function BalancePage() {
         </>
       )}
 
+      <MoneyInChart refresh={historyRefresh} />
+
       <div className="grid two balance-actions">
         <RedeemCard
           onRedeemed={(answer) => {
             summary.setData(answer);
             setCredited({ amount: answer.redeemed, currency: answer.currency });
+            setHistoryRefresh((n) => n + 1);
           }}
           credited={credited}
           onSending={() => setCredited(null)}
