@@ -67,6 +67,8 @@ export interface UsageQuery {
   until?: number;
   model?: string;
   status?: string;
+  /** One credential's rows. */
+  credentialId?: string;
   /** Default 50, at most 500. */
   limit?: number;
   /** The `next` of the previous page. */
@@ -76,10 +78,14 @@ export interface UsageQuery {
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
 
-/** The person's usage rows, newest first, a page at a time (keyset pagination on time and trace id). */
+/**
+ * The person's usage rows (everyone's with personId null, for operators), newest first, a
+ * page at a time (keyset pagination on time and trace id: rows written while someone pages
+ * are newer than the cursor, so no row shows twice or goes missing across pages).
+ */
 export async function listUsage(
   db: Kysely<Database>,
-  personId: string,
+  personId: string | null,
   q: UsageQuery,
 ): Promise<{ rows: UsageRow[]; next: string | null }> {
   const limit = q.limit ?? DEFAULT_PAGE;
@@ -108,7 +114,8 @@ export async function listUsage(
       'u.ttft_ms',
       'u.channel',
     ])
-    .where('u.person_id', '=', personId);
+    .$if(personId !== null, (qb) => qb.where('u.person_id', '=', personId ?? ''));
+  if (q.credentialId !== undefined) query = query.where('u.credential_id', '=', q.credentialId);
   if (q.since !== undefined) query = query.where('u.created_at', '>=', q.since);
   if (q.until !== undefined) query = query.where('u.created_at', '<', q.until);
   if (q.model !== undefined) query = query.where('u.model', '=', q.model);

@@ -55,7 +55,8 @@ const toolChoiceSchema = z.union(
 
 const stopString = z.string().min(1).max(32);
 
-const chatRequestSchema = z.object({
+/** The request body as validated; also the source of the OpenAPI document's request schema (openapi-document.ts). */
+export const chatRequestSchema = z.object({
   model: z.string().min(1),
   messages: z.array(messageSchema).min(1),
   stream: z.boolean().nullish(),

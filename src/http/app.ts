@@ -11,7 +11,8 @@ import type { AccountContext } from './routes/account/account-context.js';
 import { ACCOUNT_PATHS, registerAccountRoutes } from './routes/account/account-routes.js';
 import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
 import { registerHealthRoute, type ReadinessCheck } from './routes/health-route.js';
-import { CONSOLE_PAGES, registerConsoleRoute } from './routes/console-route.js';
+import { registerOpenApiRoute } from './routes/openapi-route.js';
+import { CONSOLE_PAGES, registerConsoleRoute, type ConsoleNotFound } from './routes/console-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { MODELS_PATHS, registerModelsRoute } from './routes/models-route.js';
@@ -145,7 +146,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     '/',
     ...(options.accounts === undefined ? [] : ACCOUNT_PATHS),
   ]);
+  let consoleNotFound: ConsoleNotFound | undefined;
   app.setNotFoundHandler((request, reply) => {
+    if (consoleNotFound?.(request, reply) === true) return reply;
     const path = request.url.split('?', 1)[0] ?? '';
     const error = knownPaths.has(path)
       ? new MoongateError('api_not_implemented', `The API is not implemented: ${request.method} ${path}`)
@@ -158,11 +161,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.inFlight === undefined ? {} : { inFlight: options.inFlight }),
   });
   registerModelsRoute(app);
+  registerOpenApiRoute(app);
   registerHealthRoute(app, options.readiness, () => options.inFlight?.draining === true);
   if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics, options.metricsToken);
   if (options.webRoot === undefined) registerHomeRoute(app);
   else {
-    registerConsoleRoute(app, options.webRoot);
+    consoleNotFound = registerConsoleRoute(app, options.webRoot);
     for (const page of CONSOLE_PAGES) knownPaths.add(page);
   }
   if (options.accounts !== undefined) registerAccountRoutes(app, options.accounts);

@@ -74,7 +74,8 @@ describeWithBrowser('the playground', (browser) => {
     const row = (await usageRow(client, traceId))!;
     expect(row.model).toBe('kimi-k2-thinking');
     await expect.poll(() => page.getByLabel('Cost').textContent(), { timeout: 10_000 }).toContain('charged');
-    const costText = (await page.getByLabel('Cost').textContent())!;
+    // The exact figure is the one on hover (the text may round to the decimals that fit).
+    const costText = (await page.getByLabel('Cost').locator('.money').getAttribute('title'))!;
     const shownMicros = Math.round(Number(/([\d.]+) USD/.exec(costText)![1]) * 1_000_000);
     expect(shownMicros).toBe(row.cost);
     expect(Number((await page.getByLabel('Completion tokens').textContent())!.replace(/,/g, ''))).toBeGreaterThan(0);

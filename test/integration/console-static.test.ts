@@ -53,6 +53,36 @@ describe('the console', () => {
     expect(post.json()).toMatchObject({ error: { code: 'api_not_implemented' } });
   });
 
+  it("answers a browser's navigation with the console: a trailing slash redirects to the page, an unknown path is its not-found page", async () => {
+    const app = server.server.app;
+    const html = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
+    const slashed = await app.inject({ url: '/usage/?model=kimi-k2.5', headers: html });
+    expect(slashed.statusCode).toBe(308);
+    expect(slashed.headers.location).toBe('/usage?model=kimi-k2.5');
+    expect((await app.inject({ url: '/balance//', headers: html })).headers.location).toBe('/balance');
+    for (const url of ['/anything', '/anything/', '//evil.example/', '/usage/more']) {
+      const page = await app.inject({ url, headers: html });
+      expect(page.statusCode, url).toBe(404);
+      expect(page.headers['content-type'], url).toMatch(/^text\/html/);
+      expect(page.headers.location, url).toBeUndefined();
+      expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+      expect(page.body).toContain('<div id="root"></div>');
+    }
+    // The API's own paths, other methods and clients that ask for JSON keep the envelope.
+    for (const request of [
+      { url: '/api/nope', headers: html },
+      { url: '/v1/nope', headers: html },
+      { url: '/assets/missing.js', headers: html },
+      { url: '/usage/', headers: { accept: 'application/json' } },
+      { url: '/anything' },
+      { url: '/anything', method: 'POST' as const, headers: html, payload: '{}' },
+    ]) {
+      const answer = await app.inject({ ...request, headers: { ...request.headers, 'content-type': 'application/json' } });
+      expect(answer.statusCode, request.url).toBe(404);
+      expect(answer.json(), request.url).toMatchObject({ success: false, error: { code: 'no_api' } });
+    }
+  });
+
   it('falls back to the plain home page when the console is not built', async () => {
     const plain = await startTestServer({ webRoot: false });
     try {

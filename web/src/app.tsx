@@ -2,7 +2,7 @@
  * The console's shell: the header with its navigation, and one route per page. Pages that
  * need a person send a visitor to /login?next=<this page> and come back after.
  */
-import { type ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { Link, Redirect, Route, Switch, useLocation, useSearch } from 'wouter';
 import { SessionProvider, useSession } from './session';
 import { AdminPage } from './pages/admin-page';
@@ -13,6 +13,7 @@ import { LoginPage } from './pages/login-page';
 import { PlaygroundPage } from './pages/playground-page';
 import { UsagePage } from './pages/usage-page';
 import { AccountPage } from './pages/account-page';
+import { usePageTitle } from './components/use-page-title';
 
 export function App() {
   return (
@@ -27,10 +28,11 @@ export function App() {
             <ApiPage />
           </Route>
           <Route path="/login">
-            <LoginPage mode="login" />
+            {/* Keyed: switching between the two forms starts the other one afresh, without the last one's error. */}
+            <LoginPage key="login" mode="login" />
           </Route>
           <Route path="/register">
-            <LoginPage mode="register" />
+            <LoginPage key="register" mode="register" />
           </Route>
           <Route path="/playground">
             <RequireLogin>
@@ -63,16 +65,26 @@ export function App() {
             </RequireLogin>
           </Route>
           <Route>
-            <section className="page">
-              <h1>Not found</h1>
-              <p>
-                There is no page here. <Link href="/">Back to the API page</Link>.
-              </p>
-            </section>
+            <NotFoundPage />
           </Route>
         </Switch>
       </main>
     </SessionProvider>
+  );
+}
+
+function NotFoundPage() {
+  usePageTitle('Not found');
+  return (
+    <section className="page not-found">
+      <h1>Page not found</h1>
+      <p>There is no console page at this address. It may have moved, or the link has a typo.</p>
+      <p>
+        <Link href="/" className="button">
+          Go to the console home
+        </Link>
+      </p>
+    </section>
   );
 }
 
@@ -88,13 +100,27 @@ const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
 function Header() {
   const { person, signOut } = useSession();
   const [location, navigate] = useLocation();
+  // On a phone the links fold behind a Menu button (styles.css shows it below 640 px), so
+  // none sits off-screen.
+  // (Open at one location: a new page folds them again.)
+  const [openAt, setOpenAt] = useState<string | null>(null);
+  const menuOpen = openAt === location;
   return (
     <header className="site-header">
       <Link href="/" className="brand" aria-label="moongate home">
         <span className="brand-mark" aria-hidden="true" />
         moongate
       </Link>
-      <nav aria-label="Console">
+      <button
+        type="button"
+        className="button small secondary menu-button"
+        aria-expanded={menuOpen}
+        aria-controls="console-nav"
+        onClick={() => setOpenAt(menuOpen ? null : location)}
+      >
+        Menu
+      </button>
+      <nav aria-label="Console" id="console-nav" className={menuOpen ? 'open' : undefined}>
         <ul>
           {NAV.filter((item) => !item.admin || person?.role === 'admin').map((item) => (
             <li key={item.href}>

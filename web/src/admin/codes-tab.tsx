@@ -7,7 +7,9 @@ import { useState } from 'react';
 import { api } from '../api';
 import { CopyButton } from '../components/copy-button';
 import { ErrorAlert } from '../components/error-alert';
-import { formatMoney, formatTime, parseMoney } from '../format';
+import { formatMoneyExact, parseMoney } from '../format';
+import { LocalTime } from '../components/local-time';
+import { Money } from '../components/money';
 import { useApiData } from '../usage/use-api-data';
 import { adminPath, type AdminCode, type NewCode } from './admin-api';
 import { useAction } from './use-action';
@@ -39,7 +41,7 @@ export function CodesTab({ currency }: { currency: string }) {
       async () => {
         answer = await api<{ codes: NewCode[] }>('POST', adminPath('/codes'), { amount, count, ...(days === null ? {} : { expiresInDays: days }) });
       },
-      `${count} code${count === 1 ? '' : 's'} of ${formatMoney(amount, currency)} made.`,
+      `${count} code${count === 1 ? '' : 's'} of ${formatMoneyExact(amount, currency)} made.`,
       () => setRefresh((n) => n + 1),
     );
     if (ok && answer !== undefined) {
@@ -128,13 +130,30 @@ export function CodesTab({ currency }: { currency: string }) {
                   <td>
                     <code>{row.id}</code>
                   </td>
-                  <td className="num">{formatMoney(row.amount, currency)}</td>
+                  <td className="num">
+                    <Money micro={row.amount} currency={currency} />
+                  </td>
                   <td>
                     <span className={`badge ${row.status === 'unused' ? 'ok' : 'muted'}`}>{row.status}</span>
                   </td>
-                  <td>{formatTime(row.createdAt)}</td>
-                  <td>{row.expiresAt === null ? <span className="muted">never</span> : formatTime(row.expiresAt)}</td>
-                  <td>{row.redeemedBy === null ? <span className="muted">–</span> : `${row.redeemedBy.email}${row.redeemedAt === null ? '' : `, ${formatTime(row.redeemedAt)}`}`}</td>
+                  <td>
+                    <LocalTime ms={row.createdAt} />
+                  </td>
+                  <td>{row.expiresAt === null ? <span className="muted">never</span> : <LocalTime ms={row.expiresAt} />}</td>
+                  <td>
+                    {row.redeemedBy === null ? (
+                      <span className="muted">–</span>
+                    ) : (
+                      <>
+                        {row.redeemedBy.email}
+                        {row.redeemedAt === null ? null : (
+                          <>
+                            , <LocalTime ms={row.redeemedAt} />
+                          </>
+                        )}
+                      </>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>

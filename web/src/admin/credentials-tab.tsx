@@ -8,6 +8,7 @@ import { Link } from 'wouter';
 import { api } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorAlert } from '../components/error-alert';
+import { LocalTime } from '../components/local-time';
 import { useApiData } from '../usage/use-api-data';
 import { adminPath, type AdminCredential } from './admin-api';
 import { useAction } from './use-action';
@@ -94,7 +95,9 @@ export function CredentialsTab({ personId }: { personId: string }) {
                   </td>
                   <td className="num">{row.rps ?? <span className="muted">default</span>}</td>
                   <td className="num">{row.concurrency ?? <span className="muted">default</span>}</td>
-                  <td title={new Date(row.createdAt).toISOString()}>{new Date(row.createdAt).toLocaleDateString(undefined, { dateStyle: 'medium' })}</td>
+                  <td>
+                    <LocalTime ms={row.createdAt} date />
+                  </td>
                   <td>
                     {row.status === 'revoked' ? (
                       <span className="muted">revoked</span>

@@ -9,7 +9,7 @@ import { Link } from 'wouter';
 import { api } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorAlert } from '../components/error-alert';
-import { formatCount, formatMoney, parseMoney } from '../format';
+import { formatCount, formatMoneyExact, parseMoney } from '../format';
 import { useSession } from '../session';
 import { useApiData } from '../usage/use-api-data';
 import { adminPath, type AdminPerson, type PersonLimits } from './admin-api';
@@ -19,7 +19,7 @@ const PAGE_SIZE = 100;
 
 /** Money in a column whose header names the currency: "49.155". */
 function amountText(micro: number): string {
-  return formatMoney(micro, '').trim();
+  return formatMoneyExact(micro, '');
 }
 
 export function PeopleTab({ currency }: { currency: string }) {
@@ -67,7 +67,7 @@ export function PeopleTab({ currency }: { currency: string }) {
           onCredit={async (amount) => {
             const ok = await action.run(
               () => api('POST', adminPath(`/people/${encodeURIComponent(crediting.id)}/balance`), { amount }),
-              `Credited ${formatMoney(amount, currency)} to ${crediting.email}.`,
+              `Credited ${formatMoneyExact(amount, currency)} to ${crediting.email}.`,
               reload,
             );
             if (ok) setCrediting(null);
@@ -234,7 +234,7 @@ function CreditForm({
           autoFocus
         />
         <div id="credit-amount-hint" className={invalid ? 'hint error-text' : 'hint'}>
-          {invalid ? 'Enter a positive amount like 5 or 12.50 (at most 6 decimals).' : amount === null || amount === 0 ? 'For example 5 or 12.50.' : `Adds ${formatMoney(amount, currency)} to the balance.`}
+          {invalid ? 'Enter a positive amount like 5 or 12.50 (at most 6 decimals).' : amount === null || amount === 0 ? 'For example 5 or 12.50.' : `Adds ${formatMoneyExact(amount, currency)} to the balance.`}
         </div>
       </div>
       <div className="row">

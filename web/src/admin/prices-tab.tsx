@@ -6,7 +6,7 @@
 import { useState } from 'react';
 import { api } from '../api';
 import { ErrorAlert } from '../components/error-alert';
-import { formatMoney, parseMoney } from '../format';
+import { formatMoneyExact, parseMoney } from '../format';
 import { useApiData } from '../usage/use-api-data';
 import { adminPath, type AdminPrice } from './admin-api';
 import { useAction } from './use-action';
@@ -20,7 +20,7 @@ const FIELDS: ReadonlyArray<{ key: PriceField; label: string }> = [
 
 /** 1150000 → "1.15": the amount without the currency, as the person types it back. */
 function priceText(micro: number): string {
-  return formatMoney(micro, '').trim();
+  return formatMoneyExact(micro, '');
 }
 
 export function PricesTab({ models, currency }: { models: readonly string[]; currency: string }) {
@@ -90,7 +90,7 @@ export function PricesTab({ models, currency }: { models: readonly string[]; cur
                     <th scope="row">{model}</th>
                     {FIELDS.map((field) => (
                       <td key={field.key} className="num">
-                        {price === undefined ? <span className="muted">no price</span> : formatMoney(price[field.key], currency)}
+                        {price === undefined ? <span className="muted">no price</span> : formatMoneyExact(price[field.key], currency)}
                       </td>
                     ))}
                     <td>

@@ -7,7 +7,9 @@ import { ApiError } from '../api';
 export function ErrorAlert({ error, title }: { error: unknown; title?: string }) {
   if (error === null || error === undefined) return null;
   const apiError = error instanceof ApiError ? error : null;
-  const message = error instanceof Error ? error.message : String(error);
+  const raw = error instanceof Error ? error.message : String(error);
+  // The API's throttles say "Try again later."; with the wait known, the wait says it instead.
+  const message = apiError?.retryAfter == null ? raw : raw.replace(/\s*Try again later\.?$/, '');
   return (
     <div className="alert error" role="alert">
       {title === undefined ? null : <strong>{title} </strong>}

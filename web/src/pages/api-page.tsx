@@ -9,14 +9,16 @@
 import { useEffect, useRef, useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import { postJson } from '../api';
+import { ApiReference } from '../components/api-reference';
 import { CodeBlock } from '../components/code-block';
 import { CopyButton } from '../components/copy-button';
 import { ErrorAlert } from '../components/error-alert';
+import { Money } from '../components/money';
 import { TokenReveal } from '../components/token-reveal';
 import { useApiData } from '../components/use-api-data';
 import { usePageTitle } from '../components/use-page-title';
 import type { Service } from '../console-types';
-import { formatCount, formatMoney } from '../format';
+import { formatCount } from '../format';
 import { useSession } from '../session';
 import './api-page.css';
 
@@ -100,6 +102,8 @@ function ApiPageBody({ loggedIn }: { loggedIn: boolean }) {
               <CodeBlock label="Response" language="json" code={EXAMPLE_RESPONSE} />
             </div>
           </section>
+
+          <ApiReference />
         </div>
 
         <aside className="api-aside">
@@ -169,7 +173,7 @@ function AcquireCard({ service, loggedIn, onAcquired }: { service: Service | und
           <div className="stat acquire-quota" aria-live="polite">
             <div className="label">Free quota left</div>
             <div className="value">
-              {balance.data === undefined ? '…' : formatMoney(balance.data.quota, balance.data.currency)}
+              {balance.data === undefined ? '…' : <Money micro={balance.data.quota} currency={balance.data.currency} />}
             </div>
           </div>
           <ErrorAlert error={balance.error} />
@@ -214,10 +218,10 @@ function AcquireCard({ service, loggedIn, onAcquired }: { service: Service | und
 }
 
 function ModelsTable({ service }: { service: Service }) {
-  const money = (micro: number) => formatMoney(micro, '').trim();
   return (
     <>
-      <div className="table-wrap">
+      {/* Focusable: on a phone the table scrolls sideways, and a keyboard must be able to scroll it. */}
+      <div className="table-wrap" tabIndex={0} role="region" aria-label="Models and prices (scrolls sideways on a small screen)">
         <table>
           <caption className="visually-hidden">Models, context length and prices per 1M tokens</caption>
           <thead>
@@ -253,9 +257,15 @@ function ModelsTable({ service }: { service: Service }) {
                   </td>
                 ) : (
                   <>
-                    <td className="num">{money(model.price.input)}</td>
-                    <td className="num">{money(model.price.cachedInput)}</td>
-                    <td className="num">{money(model.price.output)}</td>
+                    <td className="num">
+                      <Money micro={model.price.input} currency={service.currency} />
+                    </td>
+                    <td className="num">
+                      <Money micro={model.price.cachedInput} currency={service.currency} />
+                    </td>
+                    <td className="num">
+                      <Money micro={model.price.output} currency={service.currency} />
+                    </td>
                   </>
                 )}
               </tr>

@@ -3,13 +3,14 @@
  * top-up code (POST /api/balance/redeem). All amounts are integer micro-units from the API,
  * shown with formatMoney; nothing here does arithmetic on money but the quota bar's ratio.
  */
-import { useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { Link } from 'wouter';
 import { postJson } from '../api';
 import { ErrorAlert } from '../components/error-alert';
+import { Money } from '../components/money';
 import { useApiData } from '../components/use-api-data';
 import { usePageTitle } from '../components/use-page-title';
-import { formatMoney } from '../format';
+import { MoneyInChart } from './money-in-chart';
 import './balance-page.css';
 
 export interface BalanceSummary {
@@ -26,6 +27,7 @@ export function BalancePage() {
   const summary = useApiData<BalanceSummary>('/api/balance');
   const [credited, setCredited] = useState<{ amount: number; currency: string } | null>(null);
   const data = summary.data;
+  const [historyRefresh, setHistoryRefresh] = useState(0);
 
   return (
     <section className="page balance-page">
@@ -40,9 +42,9 @@ export function BalancePage() {
       ) : (
         <>
           <div className="grid stats" aria-live="polite">
-            <Stat label="Free quota left" value={formatMoney(data.quota, data.currency)} testId="stat-quota" />
-            <Stat label="Balance" value={formatMoney(data.balance, data.currency)} testId="stat-balance" />
-            <Stat label="Held by running requests" value={formatMoney(data.held, data.currency)} testId="stat-held" />
+            <Stat label="Free quota left" value={<Money micro={data.quota} currency={data.currency} />} testId="stat-quota" />
+            <Stat label="Balance" value={<Money micro={data.balance} currency={data.currency} />} testId="stat-balance" />
+            <Stat label="Held by running requests" value={<Money micro={data.held} currency={data.currency} />} testId="stat-held" />
           </div>
           {data.quotaGranted === undefined || data.quotaGranted <= 0 ? null : (
             <QuotaBar left={data.quota} granted={data.quotaGranted} currency={data.currency} />
@@ -50,13 +52,17 @@ export function BalancePage() {
         </>
       )}
 
+      <MoneyInChart refresh={historyRefresh} />
+
       <div className="grid two balance-actions">
         <RedeemCard
           onRedeemed={(answer) => {
             summary.setData(answer);
             setCredited({ amount: answer.redeemed, currency: answer.currency });
+            setHistoryRefresh((n) => n + 1);
           }}
           credited={credited}
+          onSending={() => setCredited(null)}
         />
         <section className="card" aria-labelledby="spending-heading">
           <h2 id="spending-heading">Where it went</h2>
@@ -70,7 +76,7 @@ export function BalancePage() {
   );
 }
 
-function Stat({ label, value, testId }: { label: string; value: string; testId: string }) {
+function Stat({ label, value, testId }: { label: string; value: ReactNode; testId: string }) {
   return (
     <div className="card stat">
       <div className="label" id={`${testId}-label`}>
@@ -88,7 +94,7 @@ function QuotaBar({ left, granted, currency }: { left: number; granted: number; 
   return (
     <div className="card quota-bar">
       <label htmlFor="quota-progress">
-        Free quota used: {formatMoney(used, currency)} of {formatMoney(granted, currency)}
+        Free quota used: <Money micro={used} currency={currency} /> of <Money micro={granted} currency={currency} />
       </label>
       <progress id="quota-progress" max={granted} value={used} />
     </div>
@@ -98,8 +104,11 @@ function QuotaBar({ left, granted, currency }: { left: number; granted: number; 
 function RedeemCard({
   onRedeemed,
   credited,
+  onSending,
 }: {
   onRedeemed(answer: BalanceSummary & { redeemed: number }): void;
+  /** A new try: the last one's banner (its success or its error) goes. */
+  onSending(): void;
   credited: { amount: number; currency: string } | null;
 }) {
   const [code, setCode] = useState('');
@@ -110,6 +119,7 @@ function RedeemCard({
     event.preventDefault();
     setBusy(true);
     setError(null);
+    onSending();
     try {
       const answer = await postJson<BalanceSummary & { redeemed: number }>('/api/balance/redeem', { code: code.trim() });
       setCode('');
@@ -127,7 +137,9 @@ function RedeemCard({
       <div role="status" aria-live="polite">
         {credited === null ? null : (
           <p className="alert ok">
-            Credited <strong>{formatMoney(credited.amount, credited.currency)}</strong> to your balance.
+            Credited <strong>
+              <Money micro={credited.amount} currency={credited.currency} />
+            </strong> to your balance.
           </p>
         )}
       </div>

@@ -8,11 +8,12 @@ import { Link } from 'wouter';
 import { api, postJson } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorAlert } from '../components/error-alert';
+import { LocalTime } from '../components/local-time';
 import { TokenReveal } from '../components/token-reveal';
 import { useApiData } from '../components/use-api-data';
 import { usePageTitle } from '../components/use-page-title';
 import type { Credential } from '../console-types';
-import { formatCount, formatTime } from '../format';
+import { formatCount } from '../format';
 import './credentials-page.css';
 
 interface Limits {
@@ -46,6 +47,7 @@ export function CredentialsPage() {
   async function revoke(credential: Credential) {
     setRevokeBusy(true);
     setRevokeError(null);
+    setStatus('');
     try {
       await api('DELETE', `/api/credentials/${encodeURIComponent(credential.id)}`);
       setStatus(`Credential ${credential.name} revoked.`);
@@ -69,6 +71,11 @@ export function CredentialsPage() {
       </p>
 
       <CreateCredential
+        onSending={() => {
+          setIssued(null);
+          setStatus('');
+          setRevokeError(null);
+        }}
         onCreated={(name, token) => {
           setIssued({ name, token });
           setStatus(`Credential ${name} created. Its token is shown once.`);
@@ -202,13 +209,9 @@ function CredentialRow({
   );
 }
 
-/** A date that fits a table cell; the time to the second is in its tooltip. */
+/** A date that fits a table cell; the time to the second and the zone are in its tooltip. */
 function Day({ ms }: { ms: number }) {
-  return (
-    <time dateTime={new Date(ms).toISOString()} title={formatTime(ms)}>
-      {new Date(ms).toLocaleDateString(undefined, { dateStyle: 'medium' })}
-    </time>
-  );
+  return <LocalTime ms={ms} date />;
 }
 
 function limitText(value: number | null | undefined, fallback: number | null | undefined, unit: string): string {
@@ -217,7 +220,7 @@ function limitText(value: number | null | undefined, fallback: number | null | u
   return 'default';
 }
 
-function CreateCredential({ onCreated }: { onCreated(name: string, token: string): void }) {
+function CreateCredential({ onCreated, onSending }: { onCreated(name: string, token: string): void; onSending(): void }) {
   const [name, setName] = useState('');
   const [expiry, setExpiry] = useState('');
   const [global, setGlobal] = useState(false);
@@ -229,6 +232,7 @@ function CreateCredential({ onCreated }: { onCreated(name: string, token: string
     event.preventDefault();
     setBusy(true);
     setError(null);
+    onSending();
     try {
       const answer = await postJson<{ credential: Credential; token: string }>('/api/credentials', {
         name: name.trim() === '' ? undefined : name.trim(),

@@ -14,6 +14,8 @@ import { safeNext } from '../safe-next';
 import { useSession } from '../session';
 import './login-page.css';
 
+const MIN_PASSWORD = 8;
+
 export function LoginPage({ mode }: { mode: 'login' | 'register' }) {
   const registering = mode === 'register';
   const [setupToken] = useState(() => (registering ? new URLSearchParams(window.location.hash.slice(1)).get('setup') : null));
@@ -30,6 +32,7 @@ export function LoginPage({ mode }: { mode: 'login' | 'register' }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const hintId = useId();
+  const [passwordProblem, setPasswordProblem] = useState<string | null>(null);
 
   // Someone already logged in (another tab, the back button) goes on to where they were headed.
   useEffect(() => {
@@ -38,8 +41,12 @@ export function LoginPage({ mode }: { mode: 'login' | 'register' }) {
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    setBusy(true);
     setError(null);
+    // Said on the page, not only in the browser's bubble (which some readers never see).
+    const problem = registering && password.length < MIN_PASSWORD ? `The password needs at least ${MIN_PASSWORD} characters.` : null;
+    setPasswordProblem(problem);
+    if (problem !== null) return;
+    setBusy(true);
     try {
       const body = setupToken === null ? { email, password } : { email, password, setupToken };
       const info = await postJson<SessionInfo>(registering ? '/api/register' : '/api/login', body);
@@ -68,7 +75,7 @@ export function LoginPage({ mode }: { mode: 'login' | 'register' }) {
           </p>
         ) : null}
         <ErrorAlert error={error} />
-        <form onSubmit={(event) => void submit(event)}>
+        <form noValidate={registering} onSubmit={(event) => void submit(event)}>
           <div className="field">
             <label htmlFor="login-email">Email</label>
             <input
@@ -87,11 +94,17 @@ export function LoginPage({ mode }: { mode: 'login' | 'register' }) {
               type="password"
               autoComplete={registering ? 'new-password' : 'current-password'}
               required
-              minLength={registering ? 8 : undefined}
-              aria-describedby={registering ? hintId : undefined}
+              minLength={registering ? MIN_PASSWORD : undefined}
+              aria-invalid={passwordProblem !== null}
+              aria-describedby={registering ? `${hintId}-problem ${hintId}` : undefined}
               value={password}
               onChange={(event) => setPassword(event.target.value)}
             />
+            {passwordProblem === null ? null : (
+              <p className="field-error" id={`${hintId}-problem`} role="alert">
+                {passwordProblem}
+              </p>
+            )}
             {registering ? (
               <p className="hint" id={hintId}>
                 At least 8 characters, and not your email.

@@ -8,8 +8,8 @@ import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { Link } from 'wouter';
 import { ApiError, getJson } from '../api';
 import { ErrorAlert } from '../components/error-alert';
+import { Money } from '../components/money';
 import { usePageTitle } from '../components/use-page-title';
-import { formatMoney } from '../format';
 import { KIMI_SERVICE_SLUG, usableCredentials, type Credential, type Service } from '../console-types';
 import { CredentialPicker } from '../playground/credential-picker';
 import { MessagesEditor, newMessage, type EditableMessage } from '../playground/messages-editor';
@@ -93,7 +93,16 @@ export function PlaygroundPage() {
   const { service } = loaded;
   const selectedModel = service.models.find((m) => m.id === model);
   const running = run !== null && (run.phase === 'waiting' || run.phase === 'streaming');
-  const canTry = credentialId !== '' && maxTokensError === null && temperatureError === null && messages.some((m) => m.content.trim() !== '');
+  // Why Try is disabled, said beside it (a disabled button alone explains nothing).
+  const blocked =
+    credentialId === ''
+      ? 'Pick or create a credential first.'
+      : !messages.some((m) => m.content.trim() !== '')
+        ? 'Write a message first.'
+        : maxTokensError !== null || temperatureError !== null
+          ? 'Fix the options marked above first.'
+          : null;
+  const canTry = blocked === null;
 
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
@@ -112,6 +121,8 @@ export function PlaygroundPage() {
         <div className="pg-main">
           <form className="card pg-request" aria-labelledby="pg-request-heading" onSubmit={onSubmit}>
             <h2 id="pg-request-heading">Request</h2>
+            {/* While a reply streams the form shows what is running: read-only until it ends or is stopped. */}
+            <fieldset className="pg-fieldset" disabled={running}>
             <div className="pg-pickers">
               <CredentialPicker
                 credentials={loaded.credentials}
@@ -136,9 +147,14 @@ export function PlaygroundPage() {
                 {selectedModel === undefined ? null : (
                   <p className="hint">
                     {selectedModel.thinking ? <span className="badge">thinking</span> : null}{' '}
-                    {selectedModel.price === null
-                      ? 'No price set.'
-                      : `${formatMoney(selectedModel.price.input, service.currency)} in · ${formatMoney(selectedModel.price.output, service.currency)} out per 1M tokens`}
+                    {selectedModel.price === null ? (
+                      'No price set.'
+                    ) : (
+                      <>
+                        <Money micro={selectedModel.price.input} currency={service.currency} /> in ·{' '}
+                        <Money micro={selectedModel.price.output} currency={service.currency} /> out per 1M tokens
+                      </>
+                    )}
                   </p>
                 )}
               </div>
@@ -193,8 +209,9 @@ export function PlaygroundPage() {
                 </p>
               </div>
             </div>
+            </fieldset>
             <div className="row pg-actions">
-              <button type="submit" disabled={!canTry || running}>
+              <button type="submit" disabled={!canTry || running} aria-describedby={blocked === null ? undefined : 'pg-try-blocked'}>
                 {running ? 'Running…' : 'Try'}
               </button>
               {running ? (
@@ -202,7 +219,11 @@ export function PlaygroundPage() {
                   Stop
                 </button>
               ) : null}
-              {credentialId === '' ? <span className="muted">Pick or create a credential first.</span> : null}
+              {blocked === null || running ? null : (
+                <span className="muted" id="pg-try-blocked">
+                  {blocked}
+                </span>
+              )}
             </div>
           </form>
           {run === null ? (

@@ -6,11 +6,12 @@
 import { useEffect, useState } from 'react';
 import { Link } from 'wouter';
 import { usePageTitle } from '../components/use-page-title';
-import { formatTime } from '../format';
+import { LocalTime } from '../components/local-time';
 import { lastDays, type DailyRow } from '../usage/daily-series';
 import { Segmented } from '../usage/segmented';
 import { currencyOf, modelIdsOf, type ServicesAnswer } from '../usage/services';
 import { useApiData } from '../components/use-api-data';
+import type { Credential } from '../console-types';
 import { UsageOverview } from '../usage/usage-overview';
 import { UsageTable, usageQuery, type UsagePage as UsageRowsPage } from '../usage/usage-table';
 import './usage-page.css';
@@ -30,6 +31,7 @@ export function UsagePage() {
   const [days, setDays] = useState<Days>('7');
   const [model, setModel] = useState('');
   const [status, setStatus] = useState('');
+  const [credential, setCredential] = useState('');
   const [auto, setAuto] = useState(false);
   // The clock is read on refresh, not during render: the range only moves when asked to.
   const [clock, setClock] = useState(() => ({ now: Date.now(), refresh: 0 }));
@@ -48,7 +50,9 @@ export function UsagePage() {
   const daily = useApiData<{ days: DailyRow[] }>(`/api/usage/daily?${usageQuery({ since: range.since, until: range.until })}`, clock.refresh);
   // Has this person ever made a request? Decides between the first-steps page and the charts.
   const any = useApiData<UsageRowsPage>('/api/usage?limit=1', clock.refresh);
+  const credentials = useApiData<{ credentials: Credential[] }>('/api/credentials');
   const loading = daily.loading || any.loading;
+  const filters = usageQuery({ since: range.since, until: range.until, model, status, credential });
   const never = any.data !== undefined && any.data.rows.length === 0;
 
   return (
@@ -66,7 +70,14 @@ export function UsagePage() {
       </div>
       <p className="muted usage-updated" role="status" aria-live="polite">
         {/* Quiet while data is on screen: an auto-refresh every 10 s must not chatter "Loading…" to a screen reader. */}
-        {daily.data === undefined ? 'Loading…' : `Updated ${formatTime(clock.now)}${auto ? `, refreshing every ${AUTO_REFRESH_MS / 1000} s` : ''}.`}
+        {daily.data === undefined ? (
+          'Loading…'
+        ) : (
+          <>
+            Updated <LocalTime ms={clock.now} />
+            {auto ? `, refreshing every ${AUTO_REFRESH_MS / 1000} s` : ''}.
+          </>
+        )}
       </p>
 
       {never ? (
@@ -96,6 +107,17 @@ export function UsagePage() {
               </select>
             </div>
             <div className="field">
+              <label htmlFor="usage-credential">Credential</label>
+              <select id="usage-credential" value={credential} onChange={(event) => setCredential(event.target.value)}>
+                <option value="">All credentials</option>
+                {(credentials.data?.credentials ?? []).map((c) => (
+                  <option key={c.id} value={c.id}>
+                    {c.name}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div className="field">
               <label htmlFor="usage-status">Status</label>
               <select id="usage-status" value={status} onChange={(event) => setStatus(event.target.value)}>
                 <option value="">Any status</option>
@@ -106,9 +128,13 @@ export function UsagePage() {
                 ))}
               </select>
             </div>
+            {/* Every row of this filtered view, streamed by the server as CSV (the CLI's columns). */}
+            <a className="button secondary usage-download" href={`/api/usage/export.csv?${filters}`} download="moongate-usage.csv">
+              Download CSV
+            </a>
           </form>
           <UsageTable
-            path={`/api/usage?${usageQuery({ since: range.since, until: range.until, model, status })}`}
+            path={`/api/usage?${filters}`}
             refresh={clock.refresh}
             currency={currency}
             caption="Recent requests, newest first"

@@ -4,9 +4,10 @@
  * counts, the cost (what the usage log charged), the trace id, TTFT and duration.
  */
 import { useState, type ReactNode } from 'react';
-import { formatCount, formatDuration, formatMoney } from '../format';
+import { formatCount, formatDuration } from '../format';
 import { CodeBlock } from '../components/code-block';
 import { ErrorAlert } from '../components/error-alert';
+import { Money } from '../components/money';
 import { Tabs } from './tabs';
 import type { RunView } from './use-completion-run';
 
@@ -35,12 +36,13 @@ export function ResponsePanel({ run, currency }: { run: RunView; currency: strin
             Reasoning <span className="muted">({formatCount(run.reasoning.length)} characters)</span>
           </summary>
           <div role="log" aria-label="Reasoning" aria-busy={running} className="pg-text">
-            {run.reasoning}
+            {run.reasoning.trimStart()}
           </div>
         </details>
       )}
       <div role="log" aria-label="Answer" aria-busy={running} className="pg-text pg-answer">
-        {run.content}
+        {/* The model sends a leading space; the display trims it (Raw keeps every byte). */}
+        {run.content.trimStart()}
         {running ? <span className="pg-cursor" aria-hidden="true" /> : null}
       </div>
       {!running && run.content === '' && run.error === null ? (
@@ -96,6 +98,10 @@ function prettyJson(text: string): string {
 function Stats({ run, currency }: { run: RunView; currency: string }) {
   const usage = run.usage;
   const reasoningTokens = usage?.completion_tokens_details?.reasoning_tokens;
+  // A stopped stream never got its usage chunk; the usage log's row has the counts then.
+  const logged = run.charged;
+  const count = (fromUsage: number | undefined, fromLog: number | undefined) =>
+    fromUsage !== undefined ? formatCount(fromUsage) : fromLog !== undefined ? formatCount(fromLog) : '–';
   const items: Array<{ id: string; label: string; value: ReactNode }> = [
     {
       id: 'trace',
@@ -104,9 +110,9 @@ function Stats({ run, currency }: { run: RunView; currency: string }) {
     },
     { id: 'ttft', label: 'Time to first token', value: formatDuration(run.ttftMs) },
     { id: 'duration', label: 'Duration', value: formatDuration(run.durationMs) },
-    { id: 'prompt', label: 'Prompt tokens', value: usage ? formatCount(usage.prompt_tokens) : '–' },
-    { id: 'cached', label: 'Cached tokens', value: usage ? formatCount(usage.prompt_tokens_details?.cached_tokens ?? 0) : '–' },
-    { id: 'completion', label: 'Completion tokens', value: usage ? formatCount(usage.completion_tokens) : '–' },
+    { id: 'prompt', label: 'Prompt tokens', value: count(usage?.prompt_tokens, logged?.promptTokens) },
+    { id: 'cached', label: 'Cached tokens', value: count(usage ? (usage.prompt_tokens_details?.cached_tokens ?? 0) : undefined, logged?.cachedTokens) },
+    { id: 'completion', label: 'Completion tokens', value: count(usage?.completion_tokens, logged?.completionTokens) },
   ];
   if (reasoningTokens !== undefined) items.push({ id: 'reasoning', label: 'Reasoning tokens', value: formatCount(reasoningTokens) });
   items.push({
@@ -115,11 +121,11 @@ function Stats({ run, currency }: { run: RunView; currency: string }) {
     value:
       run.charged !== null ? (
         <>
-          {formatMoney(run.charged.cost, currency)} <span className="pg-note">charged</span>
+          <Money micro={run.charged.cost} currency={currency} /> <span className="pg-note">charged</span>
         </>
       ) : run.estimate !== null ? (
         <>
-          ≈ {formatMoney(run.estimate, currency)} <span className="pg-note">{run.lookingUpCost ? 'checking the usage log…' : 'by the price list'}</span>
+          ≈ <Money micro={run.estimate} currency={currency} /> <span className="pg-note">{run.lookingUpCost ? 'checking the usage log…' : 'by the price list'}</span>
         </>
       ) : run.lookingUpCost ? (
         <span className="pg-note">checking the usage log…</span>

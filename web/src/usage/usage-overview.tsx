@@ -3,9 +3,10 @@
  * range: the person's own (GET /api/usage/daily) or everybody's on the operator page
  * (GET /api/admin/usage/daily); both answer `{days: DailyRow[]}`.
  */
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { ErrorAlert } from '../components/error-alert';
-import { formatCount, formatMoney } from '../format';
+import { Money } from '../components/money';
+import { formatCount } from '../format';
 import { DailyChart } from './daily-chart';
 import { modelsOf, totalsOf, type DailyMetric, type DailyRow, type DayRange } from './daily-series';
 import { Segmented } from './segmented';
@@ -42,7 +43,7 @@ export function UsageOverview({
         <Stat label="Requests" value={daily.data === undefined ? '…' : formatCount(totals.requests)} />
         <Stat label="Prompt tokens" value={daily.data === undefined ? '…' : formatCount(totals.promptTokens)} />
         <Stat label="Completion tokens" value={daily.data === undefined ? '…' : formatCount(totals.completionTokens)} />
-        <Stat label="Cost" value={daily.data === undefined ? '…' : formatMoney(totals.cost, currency)} />
+        <Stat label="Cost" value={daily.data === undefined ? '…' : <Money micro={totals.cost} currency={currency} />} />
       </div>
       <div className="usage-charts">
         <DailyChart title="Requests per day" metric="requests" {...chart} />
@@ -58,7 +59,7 @@ export function UsageOverview({
   );
 }
 
-function Stat({ label, value }: { label: string; value: string }) {
+function Stat({ label, value }: { label: string; value: ReactNode }) {
   return (
     <div className="card stat" role="group" aria-label={label}>
       <div className="label">{label}</div>

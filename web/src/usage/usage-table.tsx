@@ -7,8 +7,10 @@ import { useState } from 'react';
 import { getJson } from '../api';
 import { CopyButton } from '../components/copy-button';
 import { ErrorAlert } from '../components/error-alert';
+import { LocalTime } from '../components/local-time';
+import { Money } from '../components/money';
 import type { UsageRow } from '../console-types';
-import { formatCount, formatDuration, formatMoney } from '../format';
+import { formatCount, formatDuration } from '../format';
 import { useApiData } from '../components/use-api-data';
 
 
@@ -84,7 +86,7 @@ export function UsageTable({
       {first.data === undefined && first.loading ? <p className="loading">Loading requests…</p> : null}
       {first.data !== undefined && rows.length === 0 ? <p className="muted usage-table-empty">{emptyText}</p> : null}
       {rows.length === 0 ? null : (
-        <div className="table-wrap" aria-busy={first.loading}>
+        <div className="table-wrap tall" aria-busy={first.loading}>
           <table>
             <caption className="visually-hidden">{caption}</caption>
             <thead>
@@ -108,7 +110,7 @@ export function UsageTable({
               {rows.map((row) => (
                 <tr key={row.traceId}>
                   <td>
-                    <time dateTime={new Date(row.createdAt).toISOString()}>{shortTime(row.createdAt)}</time>
+                    <LocalTime ms={row.createdAt} />
                   </td>
                   <td>{row.model}</td>
                   <td title={row.credentialId}>{row.credentialName}</td>
@@ -119,7 +121,9 @@ export function UsageTable({
                   <td className="num">{formatCount(row.promptTokens)}</td>
                   <td className="num">{formatCount(row.cachedTokens)}</td>
                   <td className="num">{formatCount(row.completionTokens)}</td>
-                  <td className="num">{formatMoney(row.cost, currency)}</td>
+                  <td className="num">
+                    <Money micro={row.cost} currency={currency} />
+                  </td>
                   <td className="num">{formatDuration(row.durationMs)}</td>
                   <td className="num">{formatDuration(row.ttftMs)}</td>
                   <td>
@@ -148,11 +152,6 @@ export function UsageTable({
       </div>
     </div>
   );
-}
-
-/** "Nov 25, 23:05:13" in the browser's time zone: a table of many rows needs no year. */
-function shortTime(ms: number): string {
-  return new Date(ms).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 }
 
 export function StatusBadge({ status }: { status: string }) {
