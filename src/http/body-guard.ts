@@ -227,7 +227,10 @@ export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions
   // except one given before the body was touched (a refused credential or limit) to a small
   // body: Node drops that body as it arrives, and the connection stays.
   app.addHook('onSend', (request, reply, payload, done) => {
-    const keep = !bodiesRead.has(request.raw) && smallDeclaredBody(request.raw);
+    // A connection closing anyway (the client said `connection: close`, or HTTP/1.0) must
+    // linger too: closing with its body unread would reset it, and the reset throws away the
+    // answers the client has not read yet (pipelined ones included).
+    const keep = reply.raw.shouldKeepAlive && !bodiesRead.has(request.raw) && smallDeclaredBody(request.raw);
     if (!request.raw.complete && hasBody(request.raw) && !keep) {
       reply.header('connection', 'close');
       lingerBeforeClose(request.raw, { lingerBytes: options.lingerBytes, lingerMs: options.lingerMs, schedule });
