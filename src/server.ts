@@ -13,7 +13,7 @@ import { CredentialStore } from './accounts/credential-store.js';
 import { PlaygroundTokenStore } from './accounts/playground-token-store.js';
 import { SessionStore } from './accounts/session-store.js';
 import { SetupLink } from './accounts/setup-link.js';
-import { DEFAULT_REDEEM_THROTTLE, RedeemThrottle } from './billing/redeem-throttle.js';
+import { DEFAULT_REDEEM_THROTTLE, RedeemThrottle } from './limits/redeem-throttle.js';
 import { startBilling, type RunningBilling } from './billing/start-billing.js';
 import { TopupCodeStore } from './billing/topup-code-store.js';
 import type { ChannelSpec } from './channels/channel-config.js';
@@ -90,7 +90,6 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       store,
       {
         retentionDays: config.billing.usageRetentionDays,
-        currency: config.billing.currency,
         spoolPath: config.billing.settlementSpool,
         onSettlementTrouble: ({ kind, error, pending }) => {
           if (logger === false) return;

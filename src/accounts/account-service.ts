@@ -1,7 +1,7 @@
 /**
  * Console accounts: registering with an email and a password, logging in and out, and
  * changing the password. Sessions come from session-store.ts; failed logins are counted
- * by login-throttle.ts.
+ * by limits/login-throttle.ts.
  *
  * The operator: made by `moongate admin create`, or by registering through the one-time
  * setup link the server prints at start while there is no active operator (setup-link.ts,
@@ -12,14 +12,14 @@ import { MoongateError } from '../contract/errors.js';
 import type { Database, PersonRole } from '../store/database.js';
 import type { StoreDialect } from '../store/migrate-to-latest.js';
 import { newId } from '../store/new-id.js';
-import { LoginThrottle } from './login-throttle.js';
+import { LoginThrottle } from '../limits/login-throttle.js';
 import { activeOperatorIds, withOperatorLock } from './operator-roles.js';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hash.js';
 import { checkPasswordLength, checkPasswordRules } from './password-rules.js';
 import { normalizeEmail, PersonStore, type Person } from './person-store.js';
 import { SessionStore, type OpenedSession } from './session-store.js';
 import type { SetupLink } from './setup-link.js';
-import { SlidingWindowCounter } from './sliding-window-counter.js';
+import { SlidingWindowCounter } from '../limits/sliding-window-counter.js';
 
 export interface LoggedIn extends OpenedSession {
   person: Person;

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { PersonStore } from '../accounts/person-store.js';
-import { listUsage, type UsageRow } from '../billing/account-queries.js';
+import { listUsage, type UsageRow } from '../billing/usage-summaries.js';
 import { formatAmount } from '../billing/money.js';
 import { MoongateError } from '../contract/errors.js';
 import { parseDuration } from './credential-commands.js';

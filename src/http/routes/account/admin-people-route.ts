@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { changePersonStanding } from '../../../accounts/operator-roles.js';
 import { listPeopleOverview } from '../../../accounts/people-overview.js';
 import { PersonStore } from '../../../accounts/person-store.js';
-import { getBalanceSummary } from '../../../billing/account-queries.js';
+import { getBalanceSummary } from '../../../billing/usage-summaries.js';
 import { addBalance } from '../../../billing/wallet-store.js';
 import { MoongateError } from '../../../contract/errors.js';
 import type { AccountContext } from './account-context.js';
@@ -81,6 +81,6 @@ export function registerAdminPeopleRoute(api: FastifyInstance, context: AccountC
     const { amount } = parseInput(balanceBody, request.body, 'body');
     await findPerson(id);
     await addBalance(context.store.db, id, amount);
-    return { personId: id, ...(await getBalanceSummary(context.store.db, id)), currency: context.currency };
+    return { personId: id, ...(await getBalanceSummary(context.store.db, id, context.currency)) };
   });
 }

@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { listPrices } from '../../../billing/account-queries.js';
+import { listPrices } from '../../../billing/usage-summaries.js';
 import { setPrice } from '../../../billing/price-store.js';
 import { MoongateError } from '../../../contract/errors.js';
 import { findModel } from '../../../contract/models.js';

@@ -1,6 +1,6 @@
 /** GET /api/admin/usage/daily?since&until (admin only): everyone's totals per UTC day and model, for the operator's chart. */
 import type { FastifyInstance } from 'fastify';
-import { dailyUsageOfEveryone } from '../../../billing/account-queries.js';
+import { dailyUsageOfEveryone } from '../../../billing/usage-summaries.js';
 import type { AccountContext } from './account-context.js';
 import { parseDailyRange } from './usage-route.js';
 

@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { dailyUsage, listUsage } from '../../../billing/account-queries.js';
+import { dailyUsage, listUsage } from '../../../billing/usage-summaries.js';
 import { MoongateError } from '../../../contract/errors.js';
 import type { AccountContext } from './account-context.js';
 import { sessionOf } from './console-guard.js';
