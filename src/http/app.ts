@@ -10,7 +10,8 @@ import { answerClientError, installErrorHandler, sendError, toMoongateError } fr
 import type { AccountContext } from './routes/account/account-context.js';
 import { ACCOUNT_PATHS, registerAccountRoutes } from './routes/account/account-routes.js';
 import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
-import { registerHealthRoute, type ReadinessCheck } from './routes/health-route.js';
+import type { ReadinessCheck } from '../observability/readiness-check.js';
+import { registerHealthRoute } from './routes/health-route.js';
 import { CONSOLE_PAGES, registerConsoleRoute } from './routes/console-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
