@@ -13,7 +13,10 @@ import { CredentialStore } from './accounts/credential-store.js';
 import { PlaygroundTokenStore } from './accounts/playground-token-store.js';
 import { SessionStore } from './accounts/session-store.js';
 import { SetupLink } from './accounts/setup-link.js';
+import { LoginThrottle } from './limits/login-throttle.js';
 import { DEFAULT_REDEEM_THROTTLE, RedeemThrottle } from './limits/redeem-throttle.js';
+import { RedisLoginCounter } from './limits/redis-login-counter.js';
+import { REGISTRATION_WINDOW_MS, RegistrationThrottle } from './limits/registration-throttle.js';
 import { startBilling, type RunningBilling } from './billing/start-billing.js';
 import { TopupCodeStore } from './billing/topup-code-store.js';
 import type { ChannelSpec } from './channels/channel-config.js';
@@ -146,7 +149,12 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       db: store.db,
       dialect: store.dialect,
       sessions,
-      registrationsPerHour: config.registrationsPerHour,
+      // With REDIS_URL the login and registration counts are every replica's (docs/scaling.md).
+      throttle: new LoginThrottle({}, redis && new RedisLoginCounter(redis.client, { keyPrefix: config.redis?.keyPrefix })),
+      registrations: new RegistrationThrottle(
+        config.registrationsPerHour,
+        redis && new RedisWindowCounter(redis.client, { name: 'registrations', windowMs: REGISTRATION_WINDOW_MS, keyPrefix: config.redis?.keyPrefix }),
+      ),
       setup: setup?.link,
     }),
     applications: new ApplicationStore(store.db, { freeQuota: config.billing.freeQuota }),
