@@ -31,7 +31,7 @@ import { InFlightRequests } from './http/in-flight-requests.js';
 import { Metrics } from './observability/metrics.js';
 import { createChannelProvider } from './channels/create-channel-provider.js';
 import { MemoryRequestLimiter } from './limits/memory-request-limiter.js';
-import { HostPolicy } from './http/routes/account/host-policy.js';
+import { HostPolicy } from './http/routes/console-api/host-policy.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';

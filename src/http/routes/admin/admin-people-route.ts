@@ -18,9 +18,9 @@ import { PersonStore } from '../../../accounts/person-store.js';
 import { getBalanceSummary } from '../../../billing/usage-summaries.js';
 import { addBalance } from '../../../billing/wallet-store.js';
 import { MoongateError } from '../../../contract/errors.js';
-import type { AccountContext } from './account-context.js';
-import { sessionOf } from './console-guard.js';
-import { parseInput } from './parse-input.js';
+import type { AccountContext } from '../console-api/account-context.js';
+import { sessionOf } from '../console-api/console-guard.js';
+import { parseInput } from '../console-api/parse-input.js';
 
 const ADMIN = { config: { access: 'admin' as const } };
 const MAX_PAGE = 200;
