@@ -24,7 +24,8 @@ import { ChannelStore } from './channels/channel-store.js';
 import { defaultChannel } from './channels/default-channel.js';
 import type { Config } from './config.js';
 import { MoongateError } from './contract/index.js';
-import { ChatGateway, type Admitter } from './gateway/chat-gateway.js';
+import { ChatGateway } from './gateway/chat-gateway.js';
+import type { Admitter } from './gateway/pipeline.js';
 import { ChannelRouter, type RouterChannel } from './gateway/channel-router.js';
 import { LOG_REDACTIONS, buildApp } from './http/app.js';
 import { InFlightRequests } from './http/in-flight-requests.js';
@@ -67,7 +68,7 @@ export interface StartOptions {
   logger?: Logger | false;
   /** One provider serving every model as channel `provider.kind`, instead of the configured channels (tests). */
   provider?: Provider;
-  /** Admission and settlement to use instead of billing's (tests of the pipeline alone). */
+  /** The quota hold and settlement to use instead of billing's (tests of the pipeline alone). */
   admitter?: Admitter;
   /** Read for `${VAR}` keys of channels stored in the database; process.env by default. */
   env?: NodeJS.ProcessEnv;
