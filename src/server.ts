@@ -13,7 +13,10 @@ import { CredentialStore } from './accounts/credential-store.js';
 import { PlaygroundTokenStore } from './accounts/playground-token-store.js';
 import { SessionStore } from './accounts/session-store.js';
 import { SetupLink } from './accounts/setup-link.js';
-import { DEFAULT_REDEEM_THROTTLE, RedeemThrottle } from './billing/redeem-throttle.js';
+import { LoginThrottle } from './limits/login-throttle.js';
+import { DEFAULT_REDEEM_THROTTLE, RedeemThrottle } from './limits/redeem-throttle.js';
+import { RedisLoginCounter } from './limits/redis-login-counter.js';
+import { REGISTRATION_WINDOW_MS, RegistrationThrottle } from './limits/registration-throttle.js';
 import { startBilling, type RunningBilling } from './billing/start-billing.js';
 import { TopupCodeStore } from './billing/topup-code-store.js';
 import type { ChannelSpec } from './channels/channel-config.js';
@@ -21,14 +24,15 @@ import { ChannelStore } from './channels/channel-store.js';
 import { defaultChannel } from './channels/default-channel.js';
 import type { Config } from './config.js';
 import { MoongateError } from './contract/index.js';
-import { ChatGateway, type Admitter } from './gateway/chat-gateway.js';
+import { ChatGateway } from './gateway/chat-gateway.js';
+import type { Admitter } from './gateway/pipeline.js';
 import { ChannelRouter, type RouterChannel } from './gateway/channel-router.js';
 import { LOG_REDACTIONS, buildApp } from './http/app.js';
 import { InFlightRequests } from './http/in-flight-requests.js';
 import { Metrics } from './observability/metrics.js';
 import { createChannelProvider } from './channels/create-channel-provider.js';
 import { MemoryRequestLimiter } from './limits/memory-request-limiter.js';
-import { HostPolicy } from './http/routes/account/host-policy.js';
+import { HostPolicy } from './http/routes/console-api/host-policy.js';
 import { DEFAULT_WEB_ROOT, hasConsoleBuild } from './http/routes/console-route.js';
 import type { Provider } from './providers/provider.js';
 import { openStore, type Store } from './store/open-store.js';
@@ -65,7 +69,7 @@ export interface StartOptions {
   logger?: Logger | false;
   /** One provider serving every model as channel `provider.kind`, instead of the configured channels (tests). */
   provider?: Provider;
-  /** Admission and settlement to use instead of billing's (tests of the pipeline alone). */
+  /** The quota hold and settlement to use instead of billing's (tests of the pipeline alone). */
   admitter?: Admitter;
   /** Read for `${VAR}` keys of channels stored in the database; process.env by default. */
   env?: NodeJS.ProcessEnv;
@@ -91,7 +95,6 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       store,
       {
         retentionDays: config.billing.usageRetentionDays,
-        currency: config.billing.currency,
         spoolPath: config.billing.settlementSpool,
         instanceLeaseMs: config.billing.instanceLeaseMs,
         onSettlementTrouble: ({ kind, error, pending }) => {
@@ -150,7 +153,12 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       db: store.db,
       dialect: store.dialect,
       sessions,
-      registrationsPerHour: config.registrationsPerHour,
+      // With REDIS_URL the login and registration counts are every replica's (docs/scaling.md).
+      throttle: new LoginThrottle({}, redis && new RedisLoginCounter(redis.client, { keyPrefix: config.redis?.keyPrefix })),
+      registrations: new RegistrationThrottle(
+        config.registrationsPerHour,
+        redis && new RedisWindowCounter(redis.client, { name: 'registrations', windowMs: REGISTRATION_WINDOW_MS, keyPrefix: config.redis?.keyPrefix }),
+      ),
       setup: setup?.link,
     }),
     applications: new ApplicationStore(store.db, { freeQuota: config.billing.freeQuota }),

@@ -78,7 +78,13 @@ function firstLine(text: string): string {
 async function createCredential(env: NodeJS.ProcessEnv, pipeline: string[]): Promise<string> {
   const limited = await cli(['credential', 'create', '--email', EMAIL, '--rps', '1000000', '--concurrency', '100000'], env);
   if (limited.code === 0) {
-    pipeline.push('limits: on (credential with --rps 1000000 --concurrency 100000)');
+    // The person's own limits (across their credentials) are checked in the same call: lifted the same way.
+    const person = await cli(['person', 'limits', '--email', EMAIL, '--rps', '1000000', '--concurrency', '100000'], env);
+    pipeline.push(
+      person.code === 0
+        ? 'limits: on (credential and person with --rps 1000000 --concurrency 100000)'
+        : `limits: on (credential with --rps 1000000 --concurrency 100000; person limits not in this build: ${firstLine(person.stderr)})`,
+    );
     return limited.stdout.trim();
   }
   pipeline.push(`limits: not in this build (credential create --rps: ${firstLine(limited.stderr)})`);

@@ -61,6 +61,8 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
   // The token is stdout's one line (the notice goes to stderr).
   const token = created.trim().split('\n')[0] ?? '';
   await cli(['balance', 'add', '--email', EMAIL, '--amount', '100000000'], env);
+  // The person's own limits too, so the fuzzer's cases reach the parser and the pipeline rather than a 429.
+  await cli(['person', 'limits', '--email', EMAIL, '--rps', '1000000', '--concurrency', '100000'], env);
 
   const child: ChildProcess = spawn(process.execPath, [INSPECT_PORT_FLAG, BIN, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

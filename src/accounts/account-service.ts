@@ -1,7 +1,7 @@
 /**
  * Console accounts: registering with an email and a password, logging in and out, and
  * changing the password. Sessions come from session-store.ts; failed logins are counted
- * by login-throttle.ts.
+ * by limits/login-throttle.ts.
  *
  * The operator: made by `moongate admin create`, or by registering through the one-time
  * setup link the server prints at start while there is no active operator (setup-link.ts,
@@ -12,14 +12,14 @@ import { MoongateError } from '../contract/errors.js';
 import type { Database, PersonRole } from '../store/database.js';
 import type { StoreDialect } from '../store/migrate-to-latest.js';
 import { newId } from '../store/new-id.js';
-import { LoginThrottle } from './login-throttle.js';
+import { LoginThrottle } from '../limits/login-throttle.js';
 import { activeOperatorIds, withOperatorLock } from './operator-roles.js';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hash.js';
 import { checkPasswordLength, checkPasswordRules } from './password-rules.js';
 import { normalizeEmail, PersonStore, type Person } from './person-store.js';
 import { SessionStore, type OpenedSession } from './session-store.js';
 import type { SetupLink } from './setup-link.js';
-import { SlidingWindowCounter } from './sliding-window-counter.js';
+import { RegistrationThrottle } from '../limits/registration-throttle.js';
 
 export interface LoggedIn extends OpenedSession {
   person: Person;
@@ -32,11 +32,10 @@ export interface AccountServiceOptions {
   throttle?: LoginThrottle;
   /** The one-time setup link printed at start on a fresh install; without it, nobody registers as the operator. */
   setup?: SetupLink | undefined;
-  /** Registrations allowed per client address per hour (default 10). */
-  registrationsPerHour?: number;
+  /** Registrations per client address and hour (default: 10 per hour, in this process). */
+  registrations?: RegistrationThrottle;
 }
 
-const HOUR_MS = 3_600_000;
 
 /** The same answer for an unknown email and a wrong password, so a login reveals neither. */
 const WRONG_LOGIN = 'The email or password is wrong.';
@@ -49,13 +48,8 @@ export class AccountService {
   readonly #dialect: StoreDialect;
   readonly #people: PersonStore;
   readonly #throttle: LoginThrottle;
-  /**
-   * Every new account can Acquire a free quota, so one address may open only a few an hour.
-   * It slows a script down; it cannot stop one with many addresses (that needs verified
-   * email or an operator's approval, which the console issue may add).
-   */
-  readonly #registrations = new SlidingWindowCounter(HOUR_MS);
-  readonly #registrationsPerHour: number;
+  /** Every new account can take a free quota, so one address may open only a few an hour. */
+  readonly #registrations: RegistrationThrottle;
   readonly #setup: SetupLink | undefined;
   readonly sessions: SessionStore;
 
@@ -65,7 +59,7 @@ export class AccountService {
     this.#people = new PersonStore(options.db);
     this.sessions = options.sessions;
     this.#throttle = options.throttle ?? new LoginThrottle();
-    this.#registrationsPerHour = options.registrationsPerHour ?? 10;
+    this.#registrations = options.registrations ?? new RegistrationThrottle();
     this.#setup = options.setup;
   }
 
@@ -84,15 +78,7 @@ export class AccountService {
   ): Promise<LoggedIn> {
     const email = normalizeEmail(input.email);
     checkPasswordRules(input.password, email);
-    if (input.address !== undefined) {
-      const wait = this.#registrations.waitMs(input.address, this.#registrationsPerHour, now);
-      if (wait > 0) {
-        throw new MoongateError('too_many_requests', 'Too many accounts were registered from this address. Try again later.', {
-          retryAfter: Math.ceil(wait / 1000),
-        });
-      }
-      this.#registrations.record(input.address, now);
-    }
+    if (input.address !== undefined) await this.#registrations.take(input.address, now);
     const claim = input.setupToken === undefined ? undefined : this.#setup?.claim(input.setupToken, now);
     if (input.setupToken !== undefined && claim === undefined) throw new MoongateError('bad_request', SETUP_LINK_REFUSED);
     try {
@@ -129,7 +115,7 @@ export class AccountService {
   ): Promise<LoggedIn> {
     const email = normalizeEmail(input.email);
     checkPasswordLength(input.password);
-    const attempt = this.#throttle.begin(email, input.address, now);
+    const attempt = await this.#throttle.admit(email, input.address, now);
     let check: { ok: boolean; stale: boolean };
     let person: Person | undefined;
     try {
@@ -166,7 +152,7 @@ export class AccountService {
   ): Promise<void> {
     const person = await this.#people.getPerson(input.personId);
     checkPasswordLength(input.current, 'current');
-    const attempt = this.#throttle.begin(person.email, input.address, now);
+    const attempt = await this.#throttle.admit(person.email, input.address, now);
     let check: { ok: boolean };
     try {
       const passwordHash = await this.#people.getPasswordHash(person.id);

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { decodeCursor, encodeCursor } from '../billing/account-queries.js';
+import { decodeCursor, encodeCursor } from '../store/cursor.js';
 import { MoongateError } from '../contract/errors.js';
 import type { CredentialStatus, Database } from '../store/database.js';
 import { newId } from '../store/new-id.js';

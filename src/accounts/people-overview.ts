@@ -5,7 +5,7 @@
  * people only, so the cost follows the page size, not the number of people.
  */
 import { sql, type Kysely } from 'kysely';
-import { decodeCursor, encodeCursor } from '../billing/account-queries.js';
+import { decodeCursor, encodeCursor } from '../store/cursor.js';
 import type { Database, PersonRole, PersonStatus } from '../store/database.js';
 
 export interface PersonOverview {

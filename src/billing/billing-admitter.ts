@@ -5,7 +5,7 @@
  * (docs/billing.md).
  */
 import { MoongateError } from '../contract/errors.js';
-import type { Admission, AdmissionTicket, Admitter, RequestResult } from '../gateway/chat-gateway.js';
+import type { Admitter, HoldRequest, QuotaHold, RequestResult } from '../gateway/pipeline.js';
 import type { HoldLedger } from './hold-ledger.js';
 import { costOf, worstCaseCost } from './price-list.js';
 import type { PriceBook } from './price-store.js';
@@ -34,7 +34,7 @@ export class BillingAdmitter implements Admitter {
     return { ...this.#open };
   }
 
-  async admit(ticket: AdmissionTicket): Promise<Admission> {
+  async admit(ticket: HoldRequest): Promise<QuotaHold> {
     const { caller, model, request, traceId } = ticket;
     // The row's time is the moment the limits counted the request (admitCaller), not of settlement.
     const createdAt = ticket.admittedAt ?? this.#now();
@@ -42,7 +42,7 @@ export class BillingAdmitter implements Admitter {
     if (price === undefined) {
       throw new MoongateError('api_error', undefined, { cause: new Error(`no price for ${model.id}`) });
     }
-    const worstCase = worstCaseCost(price, model, ticket.promptTokens, request.max_tokens, request.n);
+    const worstCase = worstCaseCost(price, ticket.promptTokens, request.max_tokens, request.n);
     let walletId: string | null;
     try {
       walletId = await this.#parts.holds.hold(traceId, { personId: caller.personId, applicationId: caller.applicationId }, worstCase);
@@ -81,7 +81,7 @@ function tokensOf(usage: NonNullable<RequestResult['usage']>) {
 const NO_TOKENS = { promptTokens: 0, cachedTokens: 0, completionTokens: 0 };
 
 function usageRow(
-  ticket: AdmissionTicket,
+  ticket: HoldRequest,
   result: RequestResult,
   createdAt: number,
   walletId: string,

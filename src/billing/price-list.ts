@@ -2,7 +2,7 @@
  * Prices and the one cost formula. A price is micro-units per 1M tokens; a request's cost
  * is rounded up, once, to the micro-unit (docs/billing.md, "Rounding").
  */
-import { KIMI_MODELS, type KimiModel } from '../contract/models.js';
+import { KIMI_MODELS } from '../contract/models.js';
 
 export interface Price {
   model: string;
@@ -46,17 +46,12 @@ export function costOf(price: Price, tokens: TokenCounts): number {
   return Math.ceil(scaled / TOKENS_PER_PRICE_UNIT);
 }
 
-/** The completion cap of a request: its max_tokens, or the model's default. */
-export function completionCap(model: KimiModel, maxTokens: number | undefined): number {
-  return maxTokens ?? model.defaultMaxTokens;
-}
-
 /**
  * The most a request can cost: every prompt token uncached, and each of its n choices
- * running to the cap.
+ * running to its completion cap (the gateway's, CappedChatRequest's max_tokens: the one rule).
  */
-export function worstCaseCost(price: Price, model: KimiModel, promptTokens: number, maxTokens: number | undefined, n: number): number {
-  return costOf(price, { promptTokens, cachedTokens: 0, completionTokens: n * completionCap(model, maxTokens) });
+export function worstCaseCost(price: Price, promptTokens: number, maxTokens: number, n: number): number {
+  return costOf(price, { promptTokens, cachedTokens: 0, completionTokens: n * maxTokens });
 }
 
 /** How many "Hello" requests the default free quota is sized for. */
@@ -69,5 +64,5 @@ export function defaultFreeQuota(): number {
   const model = KIMI_MODELS.find((m) => m.id === 'kimi-k2.5');
   const price = SEED_PRICES.find((p) => p.model === 'kimi-k2.5');
   if (model === undefined || price === undefined) throw new Error('kimi-k2.5 is missing from the model or price table');
-  return FREE_QUOTA_HELLO_REQUESTS * worstCaseCost(price, model, HELLO_PROMPT_TOKENS, undefined, 1);
+  return FREE_QUOTA_HELLO_REQUESTS * worstCaseCost(price, HELLO_PROMPT_TOKENS, model.defaultMaxTokens, 1);
 }

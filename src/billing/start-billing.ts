@@ -4,7 +4,6 @@
  * close() commits pending settlements and gives back this process's holds.
  */
 import type { Store } from '../store/open-store.js';
-import { setSummaryCurrency } from './account-queries.js';
 import { BillingAdmitter } from './billing-admitter.js';
 import { HoldLedger } from './hold-ledger.js';
 import { PriceBook, seedPrices } from './price-store.js';
@@ -14,7 +13,6 @@ import { UsagePruner } from './usage-pruner.js';
 
 export interface BillingSettings {
   retentionDays: number;
-  currency?: string;
   settlement?: Omit<SettlementBatcherOptions, 'spool' | 'onTrouble'>;
   /** The local file settlements the store refused are kept in (docs/billing.md); none: memory only. */
   spoolPath?: string;
@@ -43,7 +41,6 @@ export async function startBilling(
   settings: BillingSettings,
   onError: (error: unknown) => void,
 ): Promise<RunningBilling> {
-  if (settings.currency !== undefined) setSummaryCurrency(settings.currency);
   await seedPrices(store.db);
   const holds = new HoldLedger(store.db, store.dialect, settings.instanceLeaseMs === undefined ? {} : { leaseMs: settings.instanceLeaseMs });
   const releasedAtStart = await holds.start();

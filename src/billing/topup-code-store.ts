@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import { MoongateError } from '../contract/errors.js';
 import type { Database } from '../store/database.js';
 import { newId } from '../store/new-id.js';
-import { decodeCursor, encodeCursor } from './account-queries.js';
+import { decodeCursor, encodeCursor } from '../store/cursor.js';
 import { hashTopupCode, newTopupCode } from './topup-code.js';
 import { addBalance } from './wallet-store.js';
 

@@ -6,7 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
-import { listUsage, type UsageQuery, type UsageRow } from './account-queries.js';
+import { listUsage, type UsageQuery, type UsageRow } from './usage-summaries.js';
 import { formatAmount } from './money.js';
 
 export const EXPORT_PAGE_SIZE = 500;

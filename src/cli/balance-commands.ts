@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { PersonStore } from '../accounts/person-store.js';
-import { getBalanceSummary } from '../billing/account-queries.js';
+import { getBalanceSummary } from '../billing/usage-summaries.js';
 import { formatAmount, parseAmount } from '../billing/money.js';
 import { addBalance } from '../billing/wallet-store.js';
 import { MoongateError } from '../contract/errors.js';
@@ -32,7 +32,7 @@ export function registerBalanceCommands(program: Command): void {
       await withStore(async (store, config) => {
         const person = await new PersonStore(store.db).ensurePerson(options.email);
         await addBalance(store.db, person.id, options.amount);
-        const summary = await getBalanceSummary(store.db, person.id);
+        const summary = await getBalanceSummary(store.db, person.id, config.billing.currency);
         process.stderr.write(
           `Added ${formatAmount(options.amount)} ${config.billing.currency} to ${person.email}; balance ${formatAmount(summary.balance)} ${config.billing.currency}.\n`,
         );
@@ -48,7 +48,7 @@ export function registerBalanceCommands(program: Command): void {
       await withStore(async (store, config) => {
         const person = await new PersonStore(store.db).findPersonByEmail(options.email);
         if (person === undefined) throw new MoongateError('bad_request', `no person has the email ${options.email.trim()}`);
-        const summary = { ...(await getBalanceSummary(store.db, person.id)), currency: config.billing.currency };
+        const summary = await getBalanceSummary(store.db, person.id, config.billing.currency);
         if (options.json === true) {
           process.stdout.write(`${JSON.stringify(summary)}\n`);
           return;

@@ -4,7 +4,7 @@
  * running requests keep the price they were admitted at (docs/billing.md).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { listPrices } from '../billing/account-queries.js';
+import { listPrices } from '../billing/usage-summaries.js';
 import { formatAmount, parseAmount } from '../billing/money.js';
 import { setPrice } from '../billing/price-store.js';
 import { MoongateError } from '../contract/errors.js';

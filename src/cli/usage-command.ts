@@ -11,7 +11,7 @@
 import { once } from 'node:events';
 import { InvalidArgumentError, type Command } from 'commander';
 import { PersonStore } from '../accounts/person-store.js';
-import { listUsage, type UsageRow } from '../billing/account-queries.js';
+import { listUsage, type UsageRow } from '../billing/usage-summaries.js';
 import { formatAmount } from '../billing/money.js';
 import { usageExportChunks } from '../billing/usage-export.js';
 import { MoongateError } from '../contract/errors.js';

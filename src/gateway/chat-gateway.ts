@@ -22,7 +22,6 @@ import {
   makeUsage,
   newCompletionId,
   parseChatRequest,
-  type ChatCompletion,
   type ChatEvent,
   type ChatRequest,
   type KimiModel,
@@ -31,98 +30,21 @@ import {
 } from '../contract/index.js';
 import { DEFAULT_PERSON_LIMITS, DEFAULT_REQUEST_LIMITS, type RequestLimiter, type RequestLimits } from '../limits/request-limiter.js';
 import { countPromptTokens, countTextTokens } from '../tokens/count-tokens.js';
-
-/** Who is calling, as authentication found it. */
-export interface AuthenticatedCaller {
-  credentialId: string;
-  personId: string;
-  /** The application the request draws on; null for a global credential. */
-  applicationId: string | null;
-  /** The service being called (for a global credential too). */
-  serviceId: string;
-  global: boolean;
-  /** Per-credential limit overrides (null: the default); absent means the defaults. */
-  limits?: { rps: number | null; concurrency: number | null };
-  /** The person's limit overrides across their credentials (null: the default); absent means the defaults. */
-  personLimits?: { rps: number | null; concurrency: number | null };
-}
-
-export type Authenticate = (authorization: string | undefined, serviceSlug: string) => Promise<AuthenticatedCaller>;
-
-/**
- * A caller let through authentication and the rate and concurrency limits, before its
- * body was read. Its permit is held until release(), which the HTTP layer calls once the
- * request is over, whichever way it ends.
- */
-export interface CallerPass {
-  caller: AuthenticatedCaller;
-  /** Epoch ms when the limits counted the request. */
-  admittedAt: number;
-  /** Gives the concurrency slot back; safe to call more than once. */
-  release(): void;
-}
-
-/** What admission is asked to let through. */
-export interface AdmissionTicket {
-  traceId: string;
-  caller: AuthenticatedCaller;
-  /** Epoch ms when the limits counted the request; the usage row's time. */
-  admittedAt?: number;
-  model: KimiModel;
-  request: ChatRequest;
-  /** The gateway's own count of the prompt. */
-  promptTokens: number;
-}
-
-/** How a request that was admitted ended. */
-export type RequestOutcome = 'completed' | 'failed' | 'aborted';
-
-export interface RequestResult {
-  outcome: RequestOutcome;
-  /**
-   * What is billed (docs/billing.md, "Early ends"): once the upstream accepted the request,
-   * the prompt and every token generated so far (the upstream's own usage when it sent one),
-   * however the request ended; null when no upstream accepted it.
-   */
-  usage: Usage | null;
-  /** Why it failed; null when it completed or the client left. */
-  error: MoongateError | null;
-  /** The channel that served it; null when none was reached. */
-  channel: string | null;
-  stream: boolean;
-  /** From the start of handling to the first upstream event; null when none came. */
-  ttftMs: number | null;
-  durationMs: number;
-}
-
-/** A request that passed admission: it holds its worst case until it is settled. */
-export interface Admission {
-  /** Replaces the hold with the real cost and records the request. Called exactly once. */
-  settle(result: RequestResult): Promise<void>;
-}
-
-/** The quota hold; throws used_up. */
-export interface Admitter {
-  admit(ticket: AdmissionTicket): Promise<Admission>;
-}
-
-/** Lets everything through and records nothing (tests and tools that need no billing). */
-export const OPEN_ADMITTER: Admitter = {
-  admit: () => Promise.resolve({ settle: () => Promise.resolve() }),
-};
-
-/** Every request the gateway handled, for metrics and logs (never throws back). */
-export interface RequestRecord extends Partial<RequestResult> {
-  traceId: string;
-  /** The model the client asked for, when the body named a known one. */
-  model: string | null;
-  caller: AuthenticatedCaller | null;
-  outcome: RequestOutcome;
-  error: MoongateError | null;
-  durationMs: number;
-}
-
-export type RequestObserver = (record: RequestRecord) => void;
+import {
+  OPEN_ADMITTER,
+  type Admitter,
+  type Authenticate,
+  type AuthenticatedCaller,
+  type CallerPass,
+  type CappedChatRequest,
+  type ChatAnswer,
+  type ChatExchange,
+  type QuotaHold,
+  type RequestEnding,
+  type RequestObserver,
+  type RequestRecord,
+  type RequestResult,
+} from './pipeline.js';
 
 /** What the router is asked to serve. */
 export interface RouteCall {
@@ -156,28 +78,6 @@ export interface OpenedCall {
 export interface ChatRouter {
   open(call: RouteCall): Promise<OpenedCall>;
 }
-
-/** What the HTTP layer hands the gateway, once admitCaller let the caller in and the body was read. */
-export interface ChatExchange {
-  traceId: string;
-  pass: Pick<CallerPass, 'caller' | 'admittedAt'>;
-  body: unknown;
-  /** Aborted when the client goes away. */
-  signal: AbortSignal;
-}
-
-/** Where a stream's chunks go; the HTTP layer frames them as SSE. */
-export interface ChunkSink {
-  /** Resolves when the chunk may be followed by another (backpressure). */
-  send(json: string): Promise<void>;
-  /** Writes the terminator and ends the response. */
-  done(): Promise<void>;
-  readonly closed: boolean;
-}
-
-export type ChatOutcome =
-  | { kind: 'json'; body: ChatCompletion }
-  | { kind: 'stream'; pipe(sink: ChunkSink): Promise<void> };
 
 export interface ChatGatewayOptions {
   authenticate: Authenticate;
@@ -274,11 +174,11 @@ export class ChatGateway {
     }
   }
 
-  async handle(exchange: ChatExchange): Promise<ChatOutcome> {
+  async handle(exchange: ChatExchange): Promise<ChatAnswer> {
     const startedAt = performance.now();
     const { caller, admittedAt } = exchange.pass;
     let modelId: string | null = null;
-    let admitted: Admitted;
+    let admitted: ServedRequest;
     try {
       const asked = parseChatRequest(exchange.body);
       const model = findModel(asked.model);
@@ -307,12 +207,12 @@ export class ChatGateway {
       });
       throw error;
     }
-    // Admitted: from here every path settles (and is observed) exactly once, in serve().
+    // ServedRequest: from here every path settles (and is observed) exactly once, in serve().
     return this.serve(exchange, admitted);
   }
 
-  /** The admitted part: route, answer, settle. Every path settles exactly once. */
-  private async serve(exchange: ChatExchange, admitted: Admitted): Promise<ChatOutcome> {
+  /** The admitted part: route, then answer as JSON or as a stream. Every path settles exactly once. */
+  private async serve(exchange: ChatExchange, admitted: ServedRequest): Promise<ChatAnswer> {
     const { caller, request, model, promptTokens, admission, startedAt } = admitted;
     let settled = false;
     let channel: string | null = null;
@@ -320,28 +220,6 @@ export class ChatGateway {
     // Once an upstream accepted the request, its prompt and every token generated are billed,
     // however it ends (docs/billing.md, "Early ends").
     let accepted = false;
-    const settle = async (
-      outcome: RequestOutcome,
-      usage: Usage | null,
-      error: MoongateError | null,
-    ): Promise<void> => {
-      if (settled) return;
-      settled = true;
-      const result: RequestResult = {
-        outcome,
-        usage,
-        error,
-        channel,
-        stream: request.stream,
-        ttftMs,
-        durationMs: performance.now() - startedAt,
-      };
-      try {
-        await admission.settle(result);
-      } finally {
-        this.observe({ traceId: exchange.traceId, model: model.id, caller, ...result });
-      }
-    };
     const generated = new GeneratedText();
     let reported: UsageEvent | undefined;
     const usageOf = (): Usage =>
@@ -350,12 +228,40 @@ export class ChatGateway {
         reported?.completionTokens ?? generated.tokens(),
         reported?.cachedTokens ?? 0,
       );
-    /** What an early end bills: nothing before acceptance, then the prompt and what was generated. */
-    const billable = (): Usage | null => (accepted ? usageOf() : null);
-    const failed = async (error: unknown): Promise<never> => {
-      const aborted = exchange.signal.aborted;
-      await settle(aborted ? 'aborted' : 'failed', billable(), aborted ? null : asMoongateError(error));
-      throw error;
+    const tally: Tally = {
+      get settled() {
+        return settled;
+      },
+      settle: async (ending, usage, error) => {
+        if (settled) return;
+        settled = true;
+        const result: RequestResult = {
+          outcome: ending,
+          usage,
+          error,
+          channel,
+          stream: request.stream,
+          ttftMs,
+          durationMs: performance.now() - startedAt,
+        };
+        try {
+          await admission.settle(result);
+        } finally {
+          this.observe({ traceId: exchange.traceId, model: model.id, caller, ...result });
+        }
+      },
+      count: (event) => {
+        checkEvent(event, request.n);
+        generated.add(event);
+        if (event.type === 'usage') reported = event;
+      },
+      usage: usageOf,
+      billable: () => (accepted ? usageOf() : null),
+      failed: async (error) => {
+        const aborted = exchange.signal.aborted;
+        await tally.settle(aborted ? 'aborted' : 'failed', tally.billable(), aborted ? null : asMoongateError(error));
+        throw error;
+      },
     };
 
     let opened: OpenedCall;
@@ -376,93 +282,13 @@ export class ChatGateway {
       ttftMs = performance.now() - startedAt;
       if (opened.first.done !== true) checkEvent(opened.first.value, request.n);
     } catch (error) {
-      return failed(error);
+      return tally.failed(error);
     }
-    const iterator = opened.events;
 
     const id = newCompletionId();
     const created = this.clock();
-
-    if (!request.stream) {
-      try {
-        const builder = new CompletionBuilder(id, created, request.model, model.thinking, request.n);
-        for (let step = opened.first; step.done !== true; step = await iterator.next()) {
-          const event = step.value;
-          checkEvent(event, request.n);
-          generated.add(event);
-          if (event.type === 'delta') builder.addDelta(event);
-          else if (event.type === 'finish') builder.finish(event.index, event.reason);
-          else reported = event;
-        }
-        const usage = usageOf();
-        const body = builder.build(usage);
-        await settle('completed', usage, null);
-        return { kind: 'json', body };
-      } catch (error) {
-        await iterator.return?.().catch(() => undefined);
-        return failed(error);
-      }
-    }
-
-    const encoder = new ChunkEncoder(id, created, request.model);
-    return {
-      kind: 'stream',
-      pipe: async (sink) => {
-        // A choice's role chunk goes out with its first event, so an upstream that sends
-        // fewer choices than n (Ollama ignores n) gets the same choices as non-stream.
-        // Callers check `started` first, so an event of a started choice awaits nothing extra.
-        const started = new Set<number>();
-        const start = (index: number): Promise<void> => {
-          started.add(index);
-          return sink.send(encoder.role(index));
-        };
-        try {
-          for (let step = opened.first; step.done !== true; step = await iterator.next()) {
-            if (sink.closed) break;
-            const event = step.value;
-            checkEvent(event, request.n);
-            generated.add(event);
-            if (event.type === 'delta') {
-              if (!started.has(event.index)) await start(event.index);
-              await sink.send(encoder.delta(event));
-            } else if (event.type === 'finish') {
-              if (!started.has(event.index)) await start(event.index);
-              await sink.send(encoder.finish(event.index, event.reason));
-            } else {
-              reported = event;
-            }
-          }
-          if (sink.closed) {
-            await settle('aborted', billable(), null);
-            return;
-          }
-          const usage = usageOf();
-          if (!started.has(0)) await start(0);
-          await sink.send(encoder.usage(usage));
-          // Billed before the terminator: a client that saw [DONE] was charged.
-          await settle('completed', usage, null);
-          await sink.done();
-        } catch (error) {
-          // The client left: there is nobody to tell, but what was generated for it is billed.
-          if (sink.closed || exchange.signal.aborted) {
-            await settle('aborted', billable(), null);
-            return;
-          }
-          const failure = asMoongateError(error);
-          await settle('failed', billable(), failure);
-          // SPEC.md: an error after the stream started is a last event, then [DONE].
-          if (!started.has(0)) await start(0);
-          await sink.send(JSON.stringify(errorEnvelope(failure, exchange.traceId)));
-          await sink.done();
-          // The client has been told; the caller logs it.
-          throw error;
-        } finally {
-          // Whatever happened above (even a settle that threw), the hold must not outlive us.
-          if (!settled) await settle(exchange.signal.aborted ? 'aborted' : 'failed', billable(), null).catch(() => undefined);
-          await iterator.return?.();
-        }
-      },
-    };
+    if (!request.stream) return answerJson(opened, tally, () => new CompletionBuilder(id, created, request.model, model.thinking, request.n));
+    return answerStream(opened, tally, new ChunkEncoder(id, created, request.model), exchange);
   }
 
   private observe(record: RequestRecord): void {
@@ -476,13 +302,112 @@ export class ChatGateway {
   }
 }
 
-interface Admitted {
+interface ServedRequest {
   caller: AuthenticatedCaller;
-  request: ChatRequest;
+  request: CappedChatRequest;
   model: KimiModel;
   promptTokens: number;
-  admission: Admission;
+  admission: QuotaHold;
   startedAt: number;
+}
+
+/**
+ * One admitted request's bookkeeping, shared by the JSON and the stream answer: what was
+ * generated, and its one settlement.
+ */
+interface Tally {
+  readonly settled: boolean;
+  /** Settles (and observes) the request; later calls do nothing. */
+  settle(ending: RequestEnding, usage: Usage | null, error: MoongateError | null): Promise<void>;
+  /** Checks an upstream event and counts what it generated (or the usage it reported). */
+  count(event: ChatEvent): void;
+  /** The upstream's usage when it reported one, else the gateway's own count. */
+  usage(): Usage;
+  /** What an early end bills: nothing before acceptance, then the prompt and what was generated. */
+  billable(): Usage | null;
+  /** Settles a request that failed (or whose client left) and rethrows. */
+  failed(error: unknown): Promise<never>;
+}
+
+/** The non-stream answer: every event aggregated into one completion, settled before it is returned. */
+async function answerJson(opened: OpenedCall, tally: Tally, newBuilder: () => CompletionBuilder): Promise<ChatAnswer> {
+  const iterator = opened.events;
+  try {
+    const builder = newBuilder();
+    for (let step = opened.first; step.done !== true; step = await iterator.next()) {
+      const event = step.value;
+      tally.count(event);
+      if (event.type === 'delta') builder.addDelta(event);
+      else if (event.type === 'finish') builder.finish(event.index, event.reason);
+    }
+    const usage = tally.usage();
+    const body = builder.build(usage);
+    await tally.settle('completed', usage, null);
+    return { kind: 'json', body };
+  } catch (error) {
+    await iterator.return?.().catch(() => undefined);
+    return tally.failed(error);
+  }
+}
+
+/** The stream answer: chunks piped to the HTTP layer's sink, settled before the terminator. */
+function answerStream(opened: OpenedCall, tally: Tally, encoder: ChunkEncoder, exchange: ChatExchange): ChatAnswer {
+  const iterator = opened.events;
+  return {
+    kind: 'stream',
+    pipe: async (sink) => {
+      // A choice's role chunk goes out with its first event, so an upstream that sends
+      // fewer choices than n (Ollama ignores n) gets the same choices as non-stream.
+      // Callers check `started` first, so an event of a started choice awaits nothing extra.
+      const started = new Set<number>();
+      const start = (index: number): Promise<void> => {
+        started.add(index);
+        return sink.send(encoder.role(index));
+      };
+      try {
+        for (let step = opened.first; step.done !== true; step = await iterator.next()) {
+          if (sink.closed) break;
+          const event = step.value;
+          tally.count(event);
+          if (event.type === 'delta') {
+            if (!started.has(event.index)) await start(event.index);
+            await sink.send(encoder.delta(event));
+          } else if (event.type === 'finish') {
+            if (!started.has(event.index)) await start(event.index);
+            await sink.send(encoder.finish(event.index, event.reason));
+          }
+        }
+        if (sink.closed) {
+          await tally.settle('aborted', tally.billable(), null);
+          return;
+        }
+        const usage = tally.usage();
+        if (!started.has(0)) await start(0);
+        await sink.send(encoder.usage(usage));
+        // Billed before the terminator: a client that saw [DONE] was charged.
+        await tally.settle('completed', usage, null);
+        await sink.done();
+      } catch (error) {
+        // The client left: there is nobody to tell, but what was generated for it is billed.
+        if (sink.closed || exchange.signal.aborted) {
+          await tally.settle('aborted', tally.billable(), null);
+          return;
+        }
+        const failure = asMoongateError(error);
+        await tally.settle('failed', tally.billable(), failure);
+        // SPEC.md: an error after the stream started is a last event, then [DONE].
+        if (!started.has(0)) await start(0);
+        await sink.send(JSON.stringify(errorEnvelope(failure, exchange.traceId)));
+        await sink.done();
+        // The client has been told; the caller logs it.
+        throw error;
+      } finally {
+        // Whatever happened above (even a settle that threw), the hold must not outlive us.
+        if (!tally.settled) await tally.settle(exchange.signal.aborted ? 'aborted' : 'failed', tally.billable(), null).catch(() => undefined);
+        await iterator.return?.();
+      }
+    },
+  };
 }
 
 /** Most tool calls one choice may make; an index beyond it is an upstream fault. */
@@ -504,8 +429,8 @@ function checkEvent(event: ChatEvent, n: number): void {
  * sent (kept within the context), so the upstream can never generate more than
  * admission held for (docs/billing.md, "Worst case").
  */
-function withCompletionCap(request: ChatRequest, model: KimiModel, promptTokens: number): ChatRequest {
-  if (request.max_tokens !== undefined) return request;
+function withCompletionCap(request: ChatRequest, model: KimiModel, promptTokens: number): CappedChatRequest {
+  if (request.max_tokens !== undefined) return { ...request, max_tokens: request.max_tokens };
   return { ...request, max_tokens: Math.min(model.defaultMaxTokens, model.contextTokens - promptTokens) };
 }
 

@@ -7,15 +7,16 @@ import { MoongateError, newTraceId } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installBodyGuard, type Schedule } from './body-guard.js';
 import { answerClientError, installErrorHandler, sendError, toMoongateError } from './error-handler.js';
-import type { AccountContext } from './routes/account/account-context.js';
-import { ACCOUNT_PATHS, registerAccountRoutes } from './routes/account/account-routes.js';
-import { CHAT_COMPLETIONS_PATHS, registerChatCompletionsRoute } from './routes/chat-completions-route.js';
-import { registerHealthRoute, type ReadinessCheck } from './routes/health-route.js';
+import type { AccountContext } from './routes/console-api/account-context.js';
+import { ADMIN_API_PREFIX, registerConsoleApiRoutes } from './routes/console-api/console-api-routes.js';
+import { registerChatCompletionsRoute } from './routes/chat-completions-route.js';
+import type { ReadinessCheck } from '../observability/readiness-check.js';
+import { registerHealthRoute } from './routes/health-route.js';
+import { registerConsoleRoute, type ConsoleNotFound } from './routes/console-route.js';
 import { registerOpenApiRoute } from './routes/openapi-route.js';
-import { CONSOLE_PAGES, registerConsoleRoute, type ConsoleNotFound } from './routes/console-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
-import { MODELS_PATHS, registerModelsRoute } from './routes/models-route.js';
+import { registerModelsRoute } from './routes/models-route.js';
 import type { InFlightRequests } from './in-flight-requests.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -137,15 +138,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.bodySchedule === undefined ? {} : { schedule: options.bodySchedule }),
   });
 
-  const knownPaths = new Set<string>([
-    ...CHAT_COMPLETIONS_PATHS,
-    ...MODELS_PATHS,
-    '/healthz',
-    '/readyz',
-    '/metrics',
-    '/',
-    ...(options.accounts === undefined ? [] : ACCOUNT_PATHS),
-  ]);
+  // The fixed paths of every route registered below, so that a wrong method on one is
+  // api_not_implemented rather than no_api (SPEC.md). Parametric and wildcard paths stay
+  // unknown, and so do the operator's (see ADMIN_API_PREFIX). /metrics is an API path even
+  // where no registry was given.
+  const knownPaths = new Set<string>(['/metrics']);
+  app.addHook('onRoute', (route) => {
+    if (/[:*]/.test(route.url) || route.url.startsWith(ADMIN_API_PREFIX)) return;
+    knownPaths.add(route.url);
+  });
   let consoleNotFound: ConsoleNotFound | undefined;
   app.setNotFoundHandler((request, reply) => {
     if (consoleNotFound?.(request, reply) === true) return reply;
@@ -165,10 +166,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerHealthRoute(app, options.readiness, () => options.inFlight?.draining === true);
   if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics, options.metricsToken);
   if (options.webRoot === undefined) registerHomeRoute(app);
-  else {
-    consoleNotFound = registerConsoleRoute(app, options.webRoot);
-    for (const page of CONSOLE_PAGES) knownPaths.add(page);
-  }
-  if (options.accounts !== undefined) registerAccountRoutes(app, options.accounts);
+  else consoleNotFound = registerConsoleRoute(app, options.webRoot);
+  if (options.accounts !== undefined) registerConsoleApiRoutes(app, options.accounts);
   return app;
 }

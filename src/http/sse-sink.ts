@@ -17,7 +17,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { SSE_DONE, encodeSseComment, encodeSseData } from '../sse/index.js';
-import type { ChunkSink } from '../gateway/chat-gateway.js';
+import type { ChunkSink } from '../gateway/pipeline.js';
 
 const KEEP_ALIVE = encodeSseComment('keep-alive');
 const WRITTEN: Promise<void> = Promise.resolve();

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { RedisConfig } from '../config.js';
-import type { ReadinessCheck } from '../http/routes/health-route.js';
+import type { ReadinessCheck } from '../observability/readiness-check.js';
 import type { Metrics } from '../observability/metrics.js';
 import { openRedis, redisReady, type RedisClient } from './redis-connection.js';
 import { RedisRequestLimiter } from './redis-request-limiter.js';

@@ -7,7 +7,7 @@
  * `take` is the atomic form the throttles want: count-then-check-then-record in one step,
  * so parallel attempts cannot all pass a check made before any of them was recorded.
  */
-import { SlidingWindowCounter } from '../accounts/sliding-window-counter.js';
+import { SlidingWindowCounter } from './sliding-window-counter.js';
 
 export interface WindowCounter {
   /** Milliseconds until `key` has fewer than `max` events in the window; 0 when it has already. */

@@ -5,7 +5,7 @@
  * the present (streams open, breaker states, holds) are read when /metrics is scraped.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RequestObserver, RequestRecord } from '../gateway/chat-gateway.js';
+import type { RequestObserver, RequestRecord } from '../gateway/pipeline.js';
 import type { ChannelSnapshot } from '../gateway/channel-router.js';
 
 export interface HoldTotals {

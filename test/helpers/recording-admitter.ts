@@ -3,7 +3,7 @@
  * prove each admitted request settled exactly once, with the usage it should be billed.
  * (The real quota hold is billing's; the lead adds that assertion once both are merged.)
  */
-import type { Admission, AdmissionTicket, Admitter, RequestResult } from '../../src/gateway/chat-gateway.js';
+import type { Admitter, HoldRequest, QuotaHold, RequestResult } from '../../src/gateway/pipeline.js';
 
 export interface Settlement {
   traceId: string;
@@ -15,7 +15,7 @@ export class RecordingAdmitter implements Admitter {
   readonly settlements: Settlement[] = [];
   private readonly waiters: Array<() => void> = [];
 
-  admit(ticket: AdmissionTicket): Promise<Admission> {
+  admit(ticket: HoldRequest): Promise<QuotaHold> {
     this.admitted++;
     return Promise.resolve({
       settle: (result: RequestResult) => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
-import type { Admitter } from '../../src/gateway/chat-gateway.js';
+import type { Admitter } from '../../src/gateway/pipeline.js';
 import type { Provider } from '../../src/providers/provider.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { mintToken } from './mint-token.js';

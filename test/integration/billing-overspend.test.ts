@@ -39,7 +39,7 @@ describeEachDialect((target) => {
     const model = findModel('kimi-k2.5');
     if (price === undefined || model === undefined) throw new Error('kimi-k2.5 is not seeded');
     // "Hello" is 9 prompt tokens: ceil(9 × 0.6 + 100 × 3.0) = ceil(305.4) micro-units.
-    const worstCase = worstCaseCost(price, model, 9, MAX_TOKENS, 1);
+    const worstCase = worstCaseCost(price, 9, MAX_TOKENS, 1);
     expect(worstCase).toBe(306);
     const cost = costOf(price, { promptTokens: 9, cachedTokens: 0, completionTokens: COMPLETION_TOKENS });
     expect(cost).toBe(156);

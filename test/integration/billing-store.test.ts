@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApplicationStore } from '../../src/accounts/application-store.js';
 import { PersonStore } from '../../src/accounts/person-store.js';
-import { dailyUsage, getBalanceSummary, listPrices, listUsage } from '../../src/billing/account-queries.js';
+import { dailyUsage, getBalanceSummary, listPrices, listUsage } from '../../src/billing/usage-summaries.js';
 import { HoldLedger } from '../../src/billing/hold-ledger.js';
 import { PriceBook, seedPrices, setPrice } from '../../src/billing/price-store.js';
 import { pruneUsage } from '../../src/billing/usage-pruner.js';
@@ -45,7 +45,7 @@ describeEachDialect((target) => {
     const wallets = await store.db.selectFrom('wallets').select(['kind', 'amount']).where('person_id', '=', person.id).execute();
     expect(wallets.map((w) => w.kind)).toEqual(['quota', 'quota']);
     expect(wallets.reduce((sum, w) => sum + w.amount, 0)).toBe(1_000);
-    expect((await getBalanceSummary(store.db, person.id)).quota).toBe(1_000);
+    expect((await getBalanceSummary(store.db, person.id, 'USD')).quota).toBe(1_000);
   });
 
   it('sums quota, balance and held for the console', async () => {
@@ -55,9 +55,9 @@ describeEachDialect((target) => {
     const ledger = new HoldLedger(store.db, target.dialect);
     await ledger.start();
     expect(await ledger.hold('trace-summary', { personId: caller.personId, applicationId: null }, 300)).toBe(caller.personId);
-    expect(await getBalanceSummary(store.db, caller.personId)).toEqual({ quota: 700, balance: 3_000, held: 300, currency: 'USD' });
+    expect(await getBalanceSummary(store.db, caller.personId, 'USD')).toEqual({ quota: 700, balance: 3_000, held: 300, currency: 'USD' });
     await ledger.close();
-    expect(await getBalanceSummary(store.db, caller.personId)).toMatchObject({ held: 0, balance: 3_000 });
+    expect(await getBalanceSummary(store.db, caller.personId, 'USD')).toMatchObject({ held: 0, balance: 3_000 });
   });
 
   it('holds on the quota first, then on the balance only where the application allows it', async () => {

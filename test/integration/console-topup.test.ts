@@ -6,7 +6,7 @@
  * (in memory and on Redis).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { getBalanceSummary } from '../../src/billing/account-queries.js';
+import { getBalanceSummary } from '../../src/billing/usage-summaries.js';
 import { TOPUP_CODE_PATTERN, hashTopupCode } from '../../src/billing/topup-code.js';
 import { TopupCodeStore } from '../../src/billing/topup-code-store.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -99,7 +99,7 @@ describeEachDialect((target) => {
       expect(results.map((r) => r.status).sort()).toEqual([200, 400, 400]);
     }
     const db = moongate.server.store.db;
-    const total = (await getBalanceSummary(db, ada.id)).balance + (await getBalanceSummary(db, bob.id)).balance;
+    const total = (await getBalanceSummary(db, ada.id, 'USD')).balance + (await getBalanceSummary(db, bob.id, 'USD')).balance;
     expect(total).toBe(5 * 1_000);
   });
 
@@ -113,7 +113,7 @@ describeEachDialect((target) => {
       const outcomes = await Promise.all(made.map((c) => Promise.all([codes.redeem(ada.id, c.code), other.redeem(bob.id, c.code)])));
       for (const pair of outcomes) expect(pair.filter((amount) => amount === 7)).toHaveLength(1);
       const db = moongate.server.store.db;
-      expect((await getBalanceSummary(db, ada.id)).balance + (await getBalanceSummary(db, bob.id)).balance).toBe(20 * 7);
+      expect((await getBalanceSummary(db, ada.id, 'USD')).balance + (await getBalanceSummary(db, bob.id, 'USD')).balance).toBe(20 * 7);
     } finally {
       await second.close();
     }

@@ -3,7 +3,7 @@
  * Redis. Two counters or buses on two connections stand for two replicas.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedeemThrottle } from '../../src/billing/redeem-throttle.js';
+import { RedeemThrottle } from '../../src/limits/redeem-throttle.js';
 import { LocalChangeBus, RedisChangeBus, type Change, type ChangeBus } from '../../src/limits/change-bus.js';
 import { openRedis, redisReady, type RedisClient } from '../../src/limits/redis-connection.js';
 import { RedisWindowCounter } from '../../src/limits/redis-window-counter.js';

@@ -6,7 +6,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { listUsage } from '../../src/billing/account-queries.js';
+import { listUsage } from '../../src/billing/usage-summaries.js';
 import { seedPrices } from '../../src/billing/price-store.js';
 import { CSV_HEADER, EXPORT_PAGE_SIZE, USAGE_COLUMNS, csvLine, exportUsage } from '../../src/billing/usage-export.js';
 import { openStore, type Store } from '../../src/store/open-store.js';

@@ -6,29 +6,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MoongateError, type ChatEvent } from '../../src/contract/index.js';
-import {
-  ChatGateway,
-  type Admission,
-  type AdmissionTicket,
-  type Admitter,
-  type ChatRouter,
-  type ChunkSink,
-  type RequestRecord,
-  type RequestResult,
-} from '../../src/gateway/chat-gateway.js';
+import { ChatGateway, type ChatRouter } from '../../src/gateway/chat-gateway.js';
+import type { Admitter, ChunkSink, HoldRequest, QuotaHold, RequestRecord, RequestResult } from '../../src/gateway/pipeline.js';
 import { countTextTokens } from '../../src/tokens/count-tokens.js';
 import { ScriptedProvider, type ScriptStep } from '../helpers/scripted-provider.js';
 
 const CALLER = { credentialId: 'cred_1', personId: 'per_1', applicationId: 'app_1', serviceId: 'svc_1', global: false };
 
 class RecordingAdmitter implements Admitter {
-  readonly tickets: AdmissionTicket[] = [];
+  readonly tickets: HoldRequest[] = [];
   readonly results: RequestResult[] = [];
   constructor(
     private readonly log: string[],
     private readonly refuse?: MoongateError,
   ) {}
-  admit(ticket: AdmissionTicket): Promise<Admission> {
+  admit(ticket: HoldRequest): Promise<QuotaHold> {
     if (this.refuse !== undefined) return Promise.reject(this.refuse);
     this.tickets.push(ticket);
     return Promise.resolve({

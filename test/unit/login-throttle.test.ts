@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoginThrottle, type LoginAttempt } from '../../src/accounts/login-throttle.js';
+import { LoginThrottle, type LoginAttempt } from '../../src/limits/login-throttle.js';
 import { MoongateError } from '../../src/contract/errors.js';
 
 const MINUTE = 60_000;

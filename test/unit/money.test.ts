@@ -38,8 +38,8 @@ describe('cost', () => {
 
   it('holds n × the completion cap as the worst case, the model default when max_tokens is absent', () => {
     const model = findModel('kimi-k2.5')!;
-    expect(worstCaseCost(K25, model, 9, undefined, 1)).toBe(98_310);
-    expect(worstCaseCost(K25, model, 9, 100, 3)).toBe(906); // ceil(5.4 + 900)
+    expect(worstCaseCost(K25, 9, model.defaultMaxTokens, 1)).toBe(98_310);
+    expect(worstCaseCost(K25, 9, 100, 3)).toBe(906); // ceil(5.4 + 900)
   });
 
   it('sizes the default free quota for 500 worst-case "Hello" requests on kimi-k2.5', () => {

@@ -16,7 +16,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { MoongateError, asMoongateError, errorEnvelope } from '../../contract/index.js';
-import type { CallerPass, ChatGateway, ChatOutcome } from '../../gateway/chat-gateway.js';
+import type { ChatGateway } from '../../gateway/chat-gateway.js';
+import type { CallerPass, ChatAnswer } from '../../gateway/pipeline.js';
 import { KIMI_SERVICE } from '../../store/seed-services.js';
 import type { InFlightRequests } from '../in-flight-requests.js';
 import { SseSink } from '../sse-sink.js';
@@ -74,7 +75,7 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
         : undefined;
 
     try {
-      let outcome: ChatOutcome;
+      let outcome: ChatAnswer;
       try {
         outcome = await gateway.handle({
           traceId: request.id,

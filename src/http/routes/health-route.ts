@@ -9,13 +9,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { MoongateError } from '../../contract/index.js';
+import type { ReadinessCheck } from '../../observability/readiness-check.js';
 import { sendError } from '../error-handler.js';
-
-export interface ReadinessCheck {
-  name: string;
-  /** Rejects when not ready; resolves a note when ready but degraded. */
-  check(): Promise<void | string>;
-}
 
 export function registerHealthRoute(app: FastifyInstance, checks: readonly ReadinessCheck[] = [], draining = (): boolean => false): void {
   app.get('/healthz', async (_request, reply) => reply.type('application/json').send('{"status":"ok"}'));

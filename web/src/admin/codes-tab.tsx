@@ -10,8 +10,9 @@ import { ErrorAlert } from '../components/error-alert';
 import { formatMoneyExact, parseMoney } from '../format';
 import { LocalTime } from '../components/local-time';
 import { Money } from '../components/money';
-import { useApiData } from '../usage/use-api-data';
+import { useApiData } from '../components/use-api-data';
 import { adminPath, type AdminCode, type NewCode } from './admin-api';
+import { AdminTable } from './admin-table';
 import { useAction } from './use-action';
 
 const MAX_COUNT = 1000;
@@ -108,58 +109,59 @@ export function CodesTab({ currency }: { currency: string }) {
         </div>
       )}
       <h3>All codes</h3>
-      <ErrorAlert error={codes.error} title="Codes could not be loaded." />
-      {codes.data !== undefined && rows.length === 0 ? <p className="muted">No codes yet.</p> : null}
-      {rows.length === 0 ? null : (
-        <div className="table-wrap" aria-busy={codes.loading}>
-          <table>
-            <caption className="visually-hidden">Top-up codes</caption>
-            <thead>
-              <tr>
-                <th scope="col">Id</th>
-                <th scope="col" className="num">Amount</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Redeemed by</th>
+      <AdminTable
+        load={codes}
+        loadError="Codes could not be loaded."
+        empty="No codes yet."
+        rows={rows.length}
+      >
+        <table>
+          <caption className="visually-hidden">Top-up codes</caption>
+          <thead>
+            <tr>
+              <th scope="col">Id</th>
+              <th scope="col" className="num">Amount</th>
+              <th scope="col">Status</th>
+              <th scope="col">Created</th>
+              <th scope="col">Expires</th>
+              <th scope="col">Redeemed by</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((row) => (
+              <tr key={row.id}>
+                <td>
+                  <code>{row.id}</code>
+                </td>
+                <td className="num">
+                  <Money micro={row.amount} currency={currency} />
+                </td>
+                <td>
+                  <span className={`badge ${row.status === 'unused' ? 'ok' : 'muted'}`}>{row.status}</span>
+                </td>
+                <td>
+                  <LocalTime ms={row.createdAt} />
+                </td>
+                <td>{row.expiresAt === null ? <span className="muted">never</span> : <LocalTime ms={row.expiresAt} />}</td>
+                <td>
+                  {row.redeemedBy === null ? (
+                    <span className="muted">–</span>
+                  ) : (
+                    <>
+                      {row.redeemedBy.email}
+                      {row.redeemedAt === null ? null : (
+                        <>
+                          , <LocalTime ms={row.redeemedAt} />
+                        </>
+                      )}
+                    </>
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {rows.map((row) => (
-                <tr key={row.id}>
-                  <td>
-                    <code>{row.id}</code>
-                  </td>
-                  <td className="num">
-                    <Money micro={row.amount} currency={currency} />
-                  </td>
-                  <td>
-                    <span className={`badge ${row.status === 'unused' ? 'ok' : 'muted'}`}>{row.status}</span>
-                  </td>
-                  <td>
-                    <LocalTime ms={row.createdAt} />
-                  </td>
-                  <td>{row.expiresAt === null ? <span className="muted">never</span> : <LocalTime ms={row.expiresAt} />}</td>
-                  <td>
-                    {row.redeemedBy === null ? (
-                      <span className="muted">–</span>
-                    ) : (
-                      <>
-                        {row.redeemedBy.email}
-                        {row.redeemedAt === null ? null : (
-                          <>
-                            , <LocalTime ms={row.redeemedAt} />
-                          </>
-                        )}
-                      </>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+            ))}
+          </tbody>
+        </table>
+      </AdminTable>
       {codes.data?.next == null ? null : <p className="muted">Showing the newest 100 codes.</p>}
     </section>
   );

@@ -9,8 +9,9 @@ import { api } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorAlert } from '../components/error-alert';
 import { LocalTime } from '../components/local-time';
-import { useApiData } from '../usage/use-api-data';
+import { useApiData } from '../components/use-api-data';
 import { adminPath, type AdminCredential } from './admin-api';
+import { AdminTable } from './admin-table';
 import { useAction } from './use-action';
 
 export function CredentialsTab({ personId }: { personId: string }) {
@@ -40,100 +41,102 @@ export function CredentialsTab({ personId }: { personId: string }) {
           The credentials of {credentials.data?.credentials[0]?.ownerEmail ?? 'one person'}. <Link href="/admin?tab=credentials">Show everyone’s</Link>
         </p>
       )}
-      <ErrorAlert error={credentials.error} title="Credentials could not be loaded." />
-      {confirming === null ? <ErrorAlert error={action.error} /> : null}
-      <p className="visually-hidden" role="status" aria-live="polite">
-        {action.done}
-      </p>
-      {action.done === '' ? null : <div className="alert ok">{action.done}</div>}
-      {editing === null ? null : (
-        <LimitsForm
-          key={editing.id}
-          credential={editing}
-          busy={action.busy}
-          onSave={async (limits) => {
-            const ok = await action.run(
-              () => api('PATCH', adminPath(`/credentials/${encodeURIComponent(editing.id)}`), limits),
-              `Limits of ${editing.name} (${editing.tokenPrefix}…) saved.`,
-              reload,
-            );
-            if (ok) setEditing(null);
-          }}
-          onCancel={() => setEditing(null)}
-        />
-      )}
-      {credentials.data === undefined && credentials.loading ? <p className="loading">Loading credentials…</p> : null}
-      {credentials.data !== undefined && rows.length === 0 ? <p className="muted">No credentials yet.</p> : null}
-      {rows.length === 0 ? null : (
-        <div className="table-wrap" aria-busy={credentials.loading}>
-          <table>
-            <caption className="visually-hidden">Credentials</caption>
-            <thead>
-              <tr>
-                <th scope="col">Owner</th>
-                <th scope="col">Name</th>
-                <th scope="col">Token</th>
-                <th scope="col">Scope</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="num">rps</th>
-                <th scope="col" className="num">Concurrency</th>
-                <th scope="col">Created</th>
-                <th scope="col">Actions</th>
+      <AdminTable
+        load={credentials}
+        loadError="Credentials could not be loaded."
+        action={action}
+        showActionError={confirming === null}
+        loadingText="Loading credentials…"
+        empty="No credentials yet."
+        rows={rows.length}
+        forms={
+          <>
+            {editing === null ? null : (
+              <LimitsForm
+                key={editing.id}
+                credential={editing}
+                busy={action.busy}
+                onSave={async (limits) => {
+                  const ok = await action.run(
+                    () => api('PATCH', adminPath(`/credentials/${encodeURIComponent(editing.id)}`), limits),
+                    `Limits of ${editing.name} (${editing.tokenPrefix}…) saved.`,
+                    reload,
+                  );
+                  if (ok) setEditing(null);
+                }}
+                onCancel={() => setEditing(null)}
+              />
+            )}
+          </>
+        }
+      >
+        <table>
+          <caption className="visually-hidden">Credentials</caption>
+          <thead>
+            <tr>
+              <th scope="col">Owner</th>
+              <th scope="col">Name</th>
+              <th scope="col">Token</th>
+              <th scope="col">Scope</th>
+              <th scope="col">Status</th>
+              <th scope="col" className="num">rps</th>
+              <th scope="col" className="num">Concurrency</th>
+              <th scope="col">Created</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((row) => (
+              <tr key={row.id}>
+                <td className="admin-email">{row.ownerEmail}</td>
+                <th scope="row">{row.name}</th>
+                <td>
+                  <code>{row.tokenPrefix}…</code>
+                </td>
+                <td>{row.global ? 'global' : (row.serviceSlug ?? '–')}</td>
+                <td>
+                  <span className={`badge ${row.status === 'active' ? 'ok' : row.status === 'disabled' ? 'danger' : 'muted'}`}>{row.status}</span>
+                </td>
+                <td className="num">{row.rps ?? <span className="muted">default</span>}</td>
+                <td className="num">{row.concurrency ?? <span className="muted">default</span>}</td>
+                <td>
+                  <LocalTime ms={row.createdAt} date />
+                </td>
+                <td>
+                  {row.status === 'revoked' ? (
+                    <span className="muted">revoked</span>
+                  ) : (
+                    <div className="row admin-actions">
+                      <button
+                        type="button"
+                        className="button small secondary"
+                        onClick={() => {
+                          action.clear();
+                          setEditing(row);
+                        }}
+                        aria-label={`Limits of ${row.name} (${row.tokenPrefix}) of ${row.ownerEmail}`}
+                      >
+                        Limits
+                      </button>
+                      <button
+                        type="button"
+                        className={`button small ${row.status === 'active' ? 'danger' : 'secondary'}`}
+                        onClick={() => {
+                          action.clear();
+                          setConfirming(row);
+                        }}
+                        aria-label={`${row.status === 'active' ? 'Disable' : 'Enable'} ${row.name} (${row.tokenPrefix}) of ${row.ownerEmail}`}
+                      >
+                        {row.status === 'active' ? 'Disable' : 'Enable'}
+                      </button>
+                    </div>
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {rows.map((row) => (
-                <tr key={row.id}>
-                  <td className="admin-email">{row.ownerEmail}</td>
-                  <th scope="row">{row.name}</th>
-                  <td>
-                    <code>{row.tokenPrefix}…</code>
-                  </td>
-                  <td>{row.global ? 'global' : (row.serviceSlug ?? '–')}</td>
-                  <td>
-                    <span className={`badge ${row.status === 'active' ? 'ok' : row.status === 'disabled' ? 'danger' : 'muted'}`}>{row.status}</span>
-                  </td>
-                  <td className="num">{row.rps ?? <span className="muted">default</span>}</td>
-                  <td className="num">{row.concurrency ?? <span className="muted">default</span>}</td>
-                  <td>
-                    <LocalTime ms={row.createdAt} date />
-                  </td>
-                  <td>
-                    {row.status === 'revoked' ? (
-                      <span className="muted">revoked</span>
-                    ) : (
-                      <div className="row admin-actions">
-                        <button
-                          type="button"
-                          className="button small secondary"
-                          onClick={() => {
-                            action.clear();
-                            setEditing(row);
-                          }}
-                          aria-label={`Limits of ${row.name} (${row.tokenPrefix}) of ${row.ownerEmail}`}
-                        >
-                          Limits
-                        </button>
-                        <button
-                          type="button"
-                          className={`button small ${row.status === 'active' ? 'danger' : 'secondary'}`}
-                          onClick={() => {
-                            action.clear();
-                            setConfirming(row);
-                          }}
-                          aria-label={`${row.status === 'active' ? 'Disable' : 'Enable'} ${row.name} (${row.tokenPrefix}) of ${row.ownerEmail}`}
-                        >
-                          {row.status === 'active' ? 'Disable' : 'Enable'}
-                        </button>
-                      </div>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+            ))}
+          </tbody>
+        </table>
+      </AdminTable>
       {credentials.data?.next == null ? null : <p className="muted">Showing the newest 100; open a person’s credentials from the People tab to see theirs.</p>}
       <ConfirmDialog
         open={confirming !== null}

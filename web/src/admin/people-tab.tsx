@@ -11,8 +11,9 @@ import { ConfirmDialog } from '../components/confirm-dialog';
 import { ErrorAlert } from '../components/error-alert';
 import { formatCount, formatMoneyExact, parseMoney } from '../format';
 import { useSession } from '../session';
-import { useApiData } from '../usage/use-api-data';
+import { useApiData } from '../components/use-api-data';
 import { adminPath, type AdminPerson, type PersonLimits } from './admin-api';
+import { AdminTable } from './admin-table';
 import { useAction } from './use-action';
 
 const PAGE_SIZE = 100;
@@ -52,120 +53,122 @@ export function PeopleTab({ currency }: { currency: string }) {
         <label htmlFor="people-search">Search by email</label>
         <input id="people-search" type="search" value={query} onChange={(event) => setQuery(event.target.value)} placeholder="ada@" />
       </div>
-      <ErrorAlert error={people.error} title="People could not be loaded." />
-      {confirming === null ? <ErrorAlert error={action.error} /> : null}
-      <p className="visually-hidden" role="status" aria-live="polite">
-        {action.done}
-      </p>
-      {action.done === '' ? null : <div className="alert ok">{action.done}</div>}
-      {crediting === null ? null : (
-        <CreditForm
-          key={crediting.id}
-          person={crediting}
-          currency={currency}
-          busy={action.busy}
-          onCredit={async (amount) => {
-            const ok = await action.run(
-              () => api('POST', adminPath(`/people/${encodeURIComponent(crediting.id)}/balance`), { amount }),
-              `Credited ${formatMoneyExact(amount, currency)} to ${crediting.email}.`,
-              reload,
-            );
-            if (ok) setCrediting(null);
-          }}
-          onCancel={() => setCrediting(null)}
-        />
-      )}
-      {limiting === null || defaults === undefined ? null : (
-        <LimitsForm
-          key={limiting.id}
-          person={limiting}
-          defaults={defaults}
-          busy={action.busy}
-          onSave={async (limits) => {
-            const ok = await action.run(
-              () => api('PATCH', adminPath(`/people/${encodeURIComponent(limiting.id)}`), limits),
-              `The limits of ${limiting.email} are saved.`,
-              reload,
-            );
-            if (ok) setLimiting(null);
-          }}
-          onCancel={() => setLimiting(null)}
-        />
-      )}
-      {people.data === undefined && people.loading ? <p className="loading">Loading people…</p> : null}
-      {people.data !== undefined && rows.length === 0 ? <p className="muted">Nobody matches “{query}”.</p> : null}
-      {rows.length === 0 ? null : (
-        <div className="table-wrap" aria-busy={people.loading}>
-          <table>
-            <caption className="visually-hidden">People</caption>
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="num">Quota ({currency})</th>
-                <th scope="col" className="num">Balance ({currency})</th>
-                <th scope="col" className="num">Held ({currency})</th>
-                <th scope="col" className="num">Credentials</th>
-                <th scope="col" className="num">Requests, 30 d</th>
-                <th scope="col" className="num">Cost, 30 d ({currency})</th>
-                <th scope="col">Limits</th>
-                <th scope="col">Actions</th>
+      <AdminTable
+        load={people}
+        loadError="People could not be loaded."
+        action={action}
+        showActionError={confirming === null}
+        loadingText="Loading people…"
+        empty={<>Nobody matches “{query}”.</>}
+        rows={rows.length}
+        forms={
+          <>
+            {crediting === null ? null : (
+              <CreditForm
+                key={crediting.id}
+                person={crediting}
+                currency={currency}
+                busy={action.busy}
+                onCredit={async (amount) => {
+                  const ok = await action.run(
+                    () => api('POST', adminPath(`/people/${encodeURIComponent(crediting.id)}/balance`), { amount }),
+                    `Credited ${formatMoneyExact(amount, currency)} to ${crediting.email}.`,
+                    reload,
+                  );
+                  if (ok) setCrediting(null);
+                }}
+                onCancel={() => setCrediting(null)}
+              />
+            )}
+            {limiting === null || defaults === undefined ? null : (
+              <LimitsForm
+                key={limiting.id}
+                person={limiting}
+                defaults={defaults}
+                busy={action.busy}
+                onSave={async (limits) => {
+                  const ok = await action.run(
+                    () => api('PATCH', adminPath(`/people/${encodeURIComponent(limiting.id)}`), limits),
+                    `The limits of ${limiting.email} are saved.`,
+                    reload,
+                  );
+                  if (ok) setLimiting(null);
+                }}
+                onCancel={() => setLimiting(null)}
+              />
+            )}
+          </>
+        }
+      >
+        <table>
+          <caption className="visually-hidden">People</caption>
+          <thead>
+            <tr>
+              <th scope="col">Email</th>
+              <th scope="col">Role</th>
+              <th scope="col">Status</th>
+              <th scope="col" className="num">Quota ({currency})</th>
+              <th scope="col" className="num">Balance ({currency})</th>
+              <th scope="col" className="num">Held ({currency})</th>
+              <th scope="col" className="num">Credentials</th>
+              <th scope="col" className="num">Requests, 30 d</th>
+              <th scope="col" className="num">Cost, 30 d ({currency})</th>
+              <th scope="col">Limits</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((row) => (
+              <tr key={row.id}>
+                <th scope="row" className="admin-email">
+                  {row.email}
+                  {row.id === me?.id ? <span className="muted"> (you)</span> : null}
+                </th>
+                <td>
+                  <span className={`badge ${row.role === 'admin' ? '' : 'muted'}`}>{row.role}</span>
+                </td>
+                <td>
+                  <span className={`badge ${row.status === 'active' ? 'ok' : 'danger'}`}>{row.status}</span>
+                </td>
+                <td className="num">{amountText(row.quota)}</td>
+                <td className="num">{amountText(row.balance)}</td>
+                <td className="num">{amountText(row.held)}</td>
+                <td className="num">
+                  <Link href={`/admin?tab=credentials&person=${encodeURIComponent(row.id)}`} aria-label={`${row.credentials} credentials of ${row.email}`}>
+                    {formatCount(row.credentials)}
+                  </Link>
+                </td>
+                <td className="num">{formatCount(row.requests30d)}</td>
+                <td className="num">{amountText(row.cost30d)}</td>
+                <td className="admin-limits">{defaults === undefined ? null : limitsText(row.limits, defaults)}</td>
+                <td>
+                  <div className="row admin-actions">
+                    <button type="button" className="button small secondary" onClick={() => setLimiting(row)} aria-label={`Limits of ${row.email}`}>
+                      Limits
+                    </button>
+                    <button type="button" className="button small secondary" onClick={() => setCrediting(row)} aria-label={`Credit ${row.email}`}>
+                      Credit
+                    </button>
+                    {row.id === me?.id ? null : (
+                      <button
+                        type="button"
+                        className={`button small ${row.status === 'active' ? 'danger' : 'secondary'}`}
+                        onClick={() => {
+                          action.clear();
+                          setConfirming(row);
+                        }}
+                        aria-label={`${row.status === 'active' ? 'Disable' : 'Enable'} ${row.email}`}
+                      >
+                        {row.status === 'active' ? 'Disable' : 'Enable'}
+                      </button>
+                    )}
+                  </div>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {rows.map((row) => (
-                <tr key={row.id}>
-                  <th scope="row" className="admin-email">
-                    {row.email}
-                    {row.id === me?.id ? <span className="muted"> (you)</span> : null}
-                  </th>
-                  <td>
-                    <span className={`badge ${row.role === 'admin' ? '' : 'muted'}`}>{row.role}</span>
-                  </td>
-                  <td>
-                    <span className={`badge ${row.status === 'active' ? 'ok' : 'danger'}`}>{row.status}</span>
-                  </td>
-                  <td className="num">{amountText(row.quota)}</td>
-                  <td className="num">{amountText(row.balance)}</td>
-                  <td className="num">{amountText(row.held)}</td>
-                  <td className="num">
-                    <Link href={`/admin?tab=credentials&person=${encodeURIComponent(row.id)}`} aria-label={`${row.credentials} credentials of ${row.email}`}>
-                      {formatCount(row.credentials)}
-                    </Link>
-                  </td>
-                  <td className="num">{formatCount(row.requests30d)}</td>
-                  <td className="num">{amountText(row.cost30d)}</td>
-                  <td className="admin-limits">{defaults === undefined ? null : limitsText(row.limits, defaults)}</td>
-                  <td>
-                    <div className="row admin-actions">
-                      <button type="button" className="button small secondary" onClick={() => setLimiting(row)} aria-label={`Limits of ${row.email}`}>
-                        Limits
-                      </button>
-                      <button type="button" className="button small secondary" onClick={() => setCrediting(row)} aria-label={`Credit ${row.email}`}>
-                        Credit
-                      </button>
-                      {row.id === me?.id ? null : (
-                        <button
-                          type="button"
-                          className={`button small ${row.status === 'active' ? 'danger' : 'secondary'}`}
-                          onClick={() => {
-                            action.clear();
-                            setConfirming(row);
-                          }}
-                          aria-label={`${row.status === 'active' ? 'Disable' : 'Enable'} ${row.email}`}
-                        >
-                          {row.status === 'active' ? 'Disable' : 'Enable'}
-                        </button>
-                      )}
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+            ))}
+          </tbody>
+        </table>
+      </AdminTable>
       {people.data?.next == null ? null : <p className="muted">Showing the newest {PAGE_SIZE}; search to find others.</p>}
       <ConfirmDialog
         open={confirming !== null}

@@ -7,8 +7,9 @@ import { useState } from 'react';
 import { api } from '../api';
 import { ErrorAlert } from '../components/error-alert';
 import { formatMoneyExact, parseMoney } from '../format';
-import { useApiData } from '../usage/use-api-data';
+import { useApiData } from '../components/use-api-data';
 import { adminPath, type AdminPrice } from './admin-api';
+import { AdminTable } from './admin-table';
 import { useAction } from './use-action';
 
 type PriceField = 'cachedInput' | 'input' | 'output';
@@ -37,82 +38,86 @@ export function PricesTab({ models, currency }: { models: readonly string[]; cur
     <section aria-labelledby="prices-heading">
       <h2 id="prices-heading">Prices</h2>
       <p className="muted">Per 1M tokens, in {currency}. A change applies to requests admitted after it.</p>
-      <ErrorAlert error={prices.error} title="Prices could not be loaded." />
-      <p className="visually-hidden" role="status" aria-live="polite">
-        {action.done}
-      </p>
-      {action.done === '' ? null : <div className="alert ok">{action.done}</div>}
-      {editing === null ? null : (
-        <PriceForm
-          key={editing}
-          model={editing}
-          price={editingPrice}
-          currency={currency}
-          busy={action.busy}
-          error={action.error}
-          onSave={async (price) => {
-            const ok = await action.run(
-              () => api('PUT', adminPath(`/prices/${encodeURIComponent(editing)}`), price),
-              `The price of ${editing} is saved.`,
-              () => setRefresh((n) => n + 1),
-            );
-            if (ok) setEditing(null);
-          }}
-          onCancel={() => {
-            action.clear();
-            setEditing(null);
-          }}
-        />
-      )}
-      {prices.data === undefined && prices.loading ? <p className="loading">Loading prices…</p> : null}
-      {prices.data === undefined ? null : (
-        <div className="table-wrap" aria-busy={prices.loading}>
-          <table>
-            <caption className="visually-hidden">Prices per 1M tokens</caption>
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                {FIELDS.map((field) => (
-                  <th key={field.key} scope="col" className="num">
-                    {field.label}
-                  </th>
-                ))}
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
+      <AdminTable
+        load={prices}
+        loadError="Prices could not be loaded."
+        action={action}
+        showActionError={false}
+        loadingText="Loading prices…"
+        rows={prices.data?.prices.length ?? 0}
+        showEmptyTable
+        forms={
+          <>
+            {editing === null ? null : (
+              <PriceForm
+                key={editing}
+                model={editing}
+                price={editingPrice}
+                currency={currency}
+                busy={action.busy}
+                error={action.error}
+                onSave={async (price) => {
+                  const ok = await action.run(
+                    () => api('PUT', adminPath(`/prices/${encodeURIComponent(editing)}`), price),
+                    `The price of ${editing} is saved.`,
+                    () => setRefresh((n) => n + 1),
+                  );
+                  if (ok) setEditing(null);
+                }}
+                onCancel={() => {
+                  action.clear();
+                  setEditing(null);
+                }}
+              />
+            )}
+          </>
+        }
+      >
+        <table>
+          <caption className="visually-hidden">Prices per 1M tokens</caption>
+          <thead>
+            <tr>
+              <th scope="col">Model</th>
+              {FIELDS.map((field) => (
+                <th key={field.key} scope="col" className="num">
+                  {field.label}
                 </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((model) => {
-                const price = byModel.get(model);
-                return (
-                  <tr key={model}>
-                    <th scope="row">{model}</th>
-                    {FIELDS.map((field) => (
-                      <td key={field.key} className="num">
-                        {price === undefined ? <span className="muted">no price</span> : formatMoneyExact(price[field.key], currency)}
-                      </td>
-                    ))}
-                    <td>
-                      <button
-                        type="button"
-                        className="button small secondary"
-                        onClick={() => {
-                          action.clear();
-                          setEditing(model);
-                        }}
-                        aria-label={`Edit the price of ${model}`}
-                      >
-                        Edit
-                      </button>
+              ))}
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((model) => {
+              const price = byModel.get(model);
+              return (
+                <tr key={model}>
+                  <th scope="row">{model}</th>
+                  {FIELDS.map((field) => (
+                    <td key={field.key} className="num">
+                      {price === undefined ? <span className="muted">no price</span> : formatMoneyExact(price[field.key], currency)}
                     </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
+                  ))}
+                  <td>
+                    <button
+                      type="button"
+                      className="button small secondary"
+                      onClick={() => {
+                        action.clear();
+                        setEditing(model);
+                      }}
+                      aria-label={`Edit the price of ${model}`}
+                    >
+                      Edit
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </AdminTable>
     </section>
   );
 }

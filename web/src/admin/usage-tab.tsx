@@ -2,7 +2,7 @@
 import { useState } from 'react';
 import { lastDays, type DailyRow } from '../usage/daily-series';
 import { Segmented } from '../usage/segmented';
-import { useApiData } from '../usage/use-api-data';
+import { useApiData } from '../components/use-api-data';
 import { UsageOverview } from '../usage/usage-overview';
 import { adminPath } from './admin-api';
 

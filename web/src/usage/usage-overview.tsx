@@ -10,7 +10,7 @@ import { formatCount } from '../format';
 import { DailyChart } from './daily-chart';
 import { modelsOf, totalsOf, type DailyMetric, type DailyRow, type DayRange } from './daily-series';
 import { Segmented } from './segmented';
-import type { ApiData } from './use-api-data';
+import type { ApiData } from '../components/use-api-data';
 
 type TokenMetric = Extract<DailyMetric, 'tokens' | 'promptTokens' | 'completionTokens'>;
 

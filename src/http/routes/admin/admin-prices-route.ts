@@ -7,12 +7,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { listPrices } from '../../../billing/account-queries.js';
+import { listPrices } from '../../../billing/usage-summaries.js';
 import { setPrice } from '../../../billing/price-store.js';
 import { MoongateError } from '../../../contract/errors.js';
 import { findModel } from '../../../contract/models.js';
-import type { AccountContext } from './account-context.js';
-import { parseInput } from './parse-input.js';
+import type { AccountContext } from '../console-api/account-context.js';
+import { parseInput } from '../console-api/parse-input.js';
 
 const ADMIN = { config: { access: 'admin' as const } };
 

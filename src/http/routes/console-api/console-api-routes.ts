@@ -8,11 +8,11 @@ import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import type { AccountContext } from './account-context.js';
 import { registerAcquireRoute } from './acquire-route.js';
-import { registerAdminCodesRoute } from './admin-codes-route.js';
-import { registerAdminCredentialsRoute } from './admin-credentials-route.js';
-import { registerAdminPeopleRoute } from './admin-people-route.js';
-import { registerAdminPricesRoute } from './admin-prices-route.js';
-import { registerAdminUsageRoute } from './admin-usage-route.js';
+import { registerAdminCodesRoute } from '../admin/admin-codes-route.js';
+import { registerAdminCredentialsRoute } from '../admin/admin-credentials-route.js';
+import { registerAdminPeopleRoute } from '../admin/admin-people-route.js';
+import { registerAdminPricesRoute } from '../admin/admin-prices-route.js';
+import { registerAdminUsageRoute } from '../admin/admin-usage-route.js';
 import { registerBalanceRoute } from './balance-route.js';
 import { consoleGuard } from './console-guard.js';
 import { registerCredentialsRoute } from './credentials-route.js';
@@ -27,18 +27,16 @@ import { registerSessionRoute } from './session-route.js';
 import { registerSessionsRoute } from './sessions-route.js';
 import { registerUsageRoute } from './usage-route.js';
 
-export const ACCOUNT_API_PREFIX = '/api';
+export const CONSOLE_API_PREFIX = '/api';
 
 /**
- * The fixed paths, so that a wrong method on one is api_not_implemented rather than no_api
- * (SPEC.md). The operator's /api/admin/ paths are left out on purpose: to anyone, a wrong
- * method there is no_api, like an unknown path, so the area does not show.
+ * The operator's routes (admin/), under the same cookie and guard. Their paths are kept out of
+ * the known paths (http/app.ts): to anyone, a wrong method there is no_api, like an unknown
+ * path, so the area does not show.
  */
-export const ACCOUNT_PATHS = ['register', 'login', 'logout', 'session', 'sessions', 'password', 'services', 'credentials', 'balance', 'balance/redeem', 'usage', 'usage/daily'].map(
-  (path) => `${ACCOUNT_API_PREFIX}/${path}`,
-);
+export const ADMIN_API_PREFIX = `${CONSOLE_API_PREFIX}/admin/`;
 
-export function registerAccountRoutes(app: FastifyInstance, context: AccountContext): void {
+export function registerConsoleApiRoutes(app: FastifyInstance, context: AccountContext): void {
   void app.register(
     async (api) => {
       await api.register(cookie);
@@ -63,6 +61,6 @@ export function registerAccountRoutes(app: FastifyInstance, context: AccountCont
       registerAdminUsageRoute(api, context);
       registerAdminCodesRoute(api, context);
     },
-    { prefix: ACCOUNT_API_PREFIX },
+    { prefix: CONSOLE_API_PREFIX },
   );
 }

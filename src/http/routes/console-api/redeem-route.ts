@@ -2,11 +2,11 @@
  * POST /api/balance/redeem {code}: redeems a top-up code into the person's global balance,
  * exactly once (TopupCodeStore.redeem), and answers the new balance summary with
  * `redeemed` (micro-units). An unknown, used or expired code gets one answer, so a guess
- * learns nothing; failures are throttled per person (billing/redeem-throttle.ts).
+ * learns nothing; failures are throttled per person (limits/redeem-throttle.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { getBalanceSummary } from '../../../billing/account-queries.js';
+import { getBalanceSummary } from '../../../billing/usage-summaries.js';
 import { MoongateError } from '../../../contract/errors.js';
 import type { AccountContext } from './account-context.js';
 import { sessionOf } from './console-guard.js';
@@ -26,7 +26,7 @@ export function registerRedeemRoute(api: FastifyInstance, context: AccountContex
       await context.redeemThrottle.recordFailure(person.id);
       throw new MoongateError('bad_request', INVALID_CODE_MESSAGE);
     }
-    const summary = await getBalanceSummary(context.store.db, person.id);
-    return { ...summary, currency: context.currency, redeemed };
+    const summary = await getBalanceSummary(context.store.db, person.id, context.currency);
+    return { ...summary, redeemed };
   });
 }

@@ -5,7 +5,7 @@ import type { CredentialStore } from '../../../accounts/credential-store.js';
 import type { PlaygroundTokenStore } from '../../../accounts/playground-token-store.js';
 import type { SessionStore } from '../../../accounts/session-store.js';
 import type { PriceBook } from '../../../billing/price-store.js';
-import type { RedeemThrottle } from '../../../billing/redeem-throttle.js';
+import type { RedeemThrottle } from '../../../limits/redeem-throttle.js';
 import type { TopupCodeStore } from '../../../billing/topup-code-store.js';
 import type { RequestLimits } from '../../../limits/request-limiter.js';
 import type { Store } from '../../../store/open-store.js';

@@ -6,7 +6,7 @@
  * has acquired it.
  */
 import type { FastifyInstance } from 'fastify';
-import { listPrices } from '../../../billing/account-queries.js';
+import { listPrices } from '../../../billing/usage-summaries.js';
 import { KIMI_MODELS } from '../../../contract/models.js';
 import type { AccountContext } from './account-context.js';
 

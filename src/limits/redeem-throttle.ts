@@ -9,7 +9,7 @@
  * alone (never unlimited) until it answers again.
  */
 import { MoongateError } from '../contract/errors.js';
-import { MemoryWindowCounter, type WindowCounter } from '../limits/window-counter.js';
+import { MemoryWindowCounter, type WindowCounter } from './window-counter.js';
 
 export interface RedeemThrottleOptions {
   windowMs: number;

@@ -15,12 +15,12 @@ import { z } from 'zod';
 import { changePersonStanding } from '../../../accounts/operator-roles.js';
 import { listPeopleOverview } from '../../../accounts/people-overview.js';
 import { PersonStore } from '../../../accounts/person-store.js';
-import { getBalanceSummary } from '../../../billing/account-queries.js';
+import { getBalanceSummary } from '../../../billing/usage-summaries.js';
 import { addBalance } from '../../../billing/wallet-store.js';
 import { MoongateError } from '../../../contract/errors.js';
-import type { AccountContext } from './account-context.js';
-import { sessionOf } from './console-guard.js';
-import { parseInput } from './parse-input.js';
+import type { AccountContext } from '../console-api/account-context.js';
+import { sessionOf } from '../console-api/console-guard.js';
+import { parseInput } from '../console-api/parse-input.js';
 
 const ADMIN = { config: { access: 'admin' as const } };
 const MAX_PAGE = 200;
@@ -81,6 +81,6 @@ export function registerAdminPeopleRoute(api: FastifyInstance, context: AccountC
     const { amount } = parseInput(balanceBody, request.body, 'body');
     await findPerson(id);
     await addBalance(context.store.db, id, amount);
-    return { personId: id, ...(await getBalanceSummary(context.store.db, id)), currency: context.currency };
+    return { personId: id, ...(await getBalanceSummary(context.store.db, id, context.currency)) };
   });
 }

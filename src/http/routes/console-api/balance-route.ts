@@ -4,7 +4,7 @@
  * grants and the redeemed top-up codes, billing/balance-history.ts).
  */
 import type { FastifyInstance } from 'fastify';
-import { getBalanceSummary } from '../../../billing/account-queries.js';
+import { getBalanceSummary } from '../../../billing/usage-summaries.js';
 import { balanceHistory } from '../../../billing/balance-history.js';
 import type { AccountContext } from './account-context.js';
 import { sessionOf } from './console-guard.js';
@@ -12,10 +12,7 @@ import { sessionOf } from './console-guard.js';
 export function registerBalanceRoute(api: FastifyInstance, context: AccountContext): void {
   api.get('/balance', async (request) => {
     const { person } = sessionOf(request);
-    const summary = await getBalanceSummary(context.store.db, person.id);
-    // This server's own currency: getBalanceSummary's label is one module-wide setting, which the
-    // last server started in the process (tests start several) would otherwise decide.
-    return { ...summary, currency: context.currency };
+    return getBalanceSummary(context.store.db, person.id, context.currency);
   });
   api.get('/balance/history', async (request) => ({
     events: await balanceHistory(context.store.db, sessionOf(request).person.id),

@@ -4,6 +4,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import { MoongateError } from '../contract/errors.js';
+import { decodeCursor, encodeCursor } from '../store/cursor.js';
 import type { Database, UsageStatus } from '../store/database.js';
 import { readPrices } from './price-store.js';
 
@@ -17,22 +18,15 @@ export interface BalanceSummary {
   currency: string;
 }
 
-/** The currency label of the summary; the operator's MOONGATE_CURRENCY. */
-let summaryCurrency = 'USD';
-
-/** Set once at start-up from the config (the queries keep the console's exact signatures). */
-export function setSummaryCurrency(currency: string): void {
-  summaryCurrency = currency;
-}
-
-export async function getBalanceSummary(db: Kysely<Database>, personId: string): Promise<BalanceSummary> {
+/** `currency` labels the summary: the operator's MOONGATE_CURRENCY, which the caller holds. */
+export async function getBalanceSummary(db: Kysely<Database>, personId: string, currency: string): Promise<BalanceSummary> {
   const rows = await db
     .selectFrom('wallets')
     .select(['kind', sql<number>`sum(amount)`.as('amount'), sql<number>`sum(held)`.as('held')])
     .where('person_id', '=', personId)
     .groupBy('kind')
     .execute();
-  const summary: BalanceSummary = { quota: 0, balance: 0, held: 0, currency: summaryCurrency };
+  const summary: BalanceSummary = { quota: 0, balance: 0, held: 0, currency };
   for (const row of rows) {
     // sum() of int8 is numeric on PostgreSQL (a string); of INTEGER, an integer on SQLite.
     const amount = Number(row.amount);
@@ -153,22 +147,6 @@ export async function listUsage(
   const last = rows.at(-1);
   const next = found.length > limit && last !== undefined ? encodeCursor(last.createdAt, last.traceId) : null;
   return { rows, next };
-}
-
-/**
- * The opaque `next` of a page ordered newest first by (created_at, a unique key): the last
- * row's pair, for a keyset condition on the next page. Used by every paged console listing.
- */
-export function encodeCursor(createdAt: number, key: string): string {
-  return Buffer.from(`${createdAt}:${key}`, 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { createdAt: number; key: string } {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const colon = text.indexOf(':');
-  const createdAt = Number(text.slice(0, colon));
-  if (colon < 1 || !Number.isSafeInteger(createdAt)) throw new MoongateError('bad_request', 'before is not a cursor this API gave');
-  return { createdAt, key: text.slice(colon + 1) };
 }
 
 export interface DailyUsage {

@@ -5,9 +5,9 @@
  * - GET /api/admin/usage/export.csv?…: every matching row as CSV, streamed.
  */
 import type { FastifyInstance } from 'fastify';
-import { dailyUsageOfEveryone, listUsage } from '../../../billing/account-queries.js';
-import type { AccountContext } from './account-context.js';
-import { parseDailyRange, parseUsageRowsQuery, sendUsageCsv } from './usage-route.js';
+import { dailyUsageOfEveryone, listUsage } from '../../../billing/usage-summaries.js';
+import type { AccountContext } from '../console-api/account-context.js';
+import { parseDailyRange, parseUsageRowsQuery, sendUsageCsv } from '../console-api/usage-route.js';
 
 export function registerAdminUsageRoute(api: FastifyInstance, context: AccountContext): void {
   api.get('/admin/usage/daily', { config: { access: 'admin' } }, async (request) => {

@@ -12,7 +12,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { dailyUsage, listUsage } from '../../../billing/account-queries.js';
+import { dailyUsage, listUsage } from '../../../billing/usage-summaries.js';
 import { usageExportText } from '../../../billing/usage-export.js';
 import { MoongateError } from '../../../contract/errors.js';
 import type { AccountContext } from './account-context.js';

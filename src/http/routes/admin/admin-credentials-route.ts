@@ -8,9 +8,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { MoongateError } from '../../../contract/errors.js';
-import type { AccountContext } from './account-context.js';
-import { credentialView } from './credential-view.js';
-import { parseInput } from './parse-input.js';
+import type { AccountContext } from '../console-api/account-context.js';
+import { credentialView } from '../console-api/credential-view.js';
+import { parseInput } from '../console-api/parse-input.js';
 
 const ADMIN = { config: { access: 'admin' as const } };
 

@@ -13,11 +13,13 @@
  * `maxInFlightPerAddress` from one address may run at once; more are 429 with
  * `retry-after: 1` without hashing anything.
  *
- * In memory per process: behind several processes an attacker gets the limit once per
- * process, which still bounds guessing to a handful per minute. (Redis-backed limits are
- * the limits module's job.)
+ * The failures are counted in this process, or, with REDIS_URL, in Redis (a
+ * RedisLoginCounter, through `admit`), so that every replica counts the same attempts;
+ * while Redis is unreachable this process counts alone (never unlimited). The in-flight
+ * caps are per process either way: they bound the scrypt work one process takes on.
  */
 import { MoongateError } from '../contract/errors.js';
+import type { SharedLoginCounter } from './redis-login-counter.js';
 import { SlidingWindowCounter } from './sliding-window-counter.js';
 
 export interface LoginThrottleOptions {
@@ -51,9 +53,42 @@ export class LoginThrottle {
   /** Password checks running now, same keys. */
   readonly #inFlight = new Map<string, number>();
 
-  constructor(options: Partial<LoginThrottleOptions> = {}) {
+  readonly #shared: SharedLoginCounter | undefined;
+
+  /** `shared`: the replicas' common count of failures (Redis); without it, this process's. */
+  constructor(options: Partial<LoginThrottleOptions> = {}, shared?: SharedLoginCounter) {
     this.#options = { ...DEFAULT_LOGIN_THROTTLE, ...options };
     this.#failures = new SlidingWindowCounter(this.#options.windowMs);
+    this.#shared = shared;
+  }
+
+  /**
+   * `begin`, counted on the shared counter when there is one. The in-flight places are
+   * taken before Redis is asked, so the caps hold while it answers; the count on Redis is
+   * one script (check and record both keys), so parallel attempts on every replica cannot
+   * all pass. Redis unreachable: `begin` on this process's count.
+   */
+  async admit(email: string, address: string, now: number = Date.now()): Promise<LoginAttempt> {
+    const shared = this.#shared;
+    if (shared === undefined) return this.begin(email, address, now);
+    const emailKey = `e:${email}`;
+    const addressKey = `a:${address}`;
+    this.#holdPlaces(emailKey, addressKey);
+    let counted: { wait: number; id: string } | undefined;
+    try {
+      counted = await shared.begin(email, address, this.#options);
+    } catch {
+      counted = undefined;
+    }
+    if (counted === undefined || counted.wait > 0) {
+      this.#adjust(emailKey, -1);
+      this.#adjust(addressKey, -1);
+      if (counted === undefined) return this.begin(email, address, now);
+      throw new MoongateError('too_many_requests', TOO_MANY, { retryAfter: Math.ceil(counted.wait / 1000) });
+    }
+    const { id } = counted;
+    // A lost forget only leaves failures that expire with the window: never worth failing a login for.
+    return this.#attempt(emailKey, addressKey, () => void shared.succeeded(email, address, id).catch(() => undefined));
   }
 
   /**
@@ -64,9 +99,7 @@ export class LoginThrottle {
   begin(email: string, address: string, now: number = Date.now()): LoginAttempt {
     const emailKey = `e:${email}`;
     const addressKey = `a:${address}`;
-    if ((this.#inFlight.get(emailKey) ?? 0) >= this.#options.maxInFlightPerEmail || (this.#inFlight.get(addressKey) ?? 0) >= this.#options.maxInFlightPerAddress) {
-      throw new MoongateError('too_many_requests', TOO_MANY, { retryAfter: 1 });
-    }
+    this.#checkPlaces(emailKey, addressKey);
     const wait = Math.max(
       this.#failures.waitMs(emailKey, this.#options.maxPerEmail, now),
       this.#failures.waitMs(addressKey, this.#options.maxPerAddress, now),
@@ -74,8 +107,30 @@ export class LoginThrottle {
     if (wait > 0) throw new MoongateError('too_many_requests', TOO_MANY, { retryAfter: Math.ceil(wait / 1000) });
     this.#failures.record(emailKey, now);
     this.#failures.record(addressKey, now);
+    this.#holdPlaces(emailKey, addressKey);
+    return this.#attempt(emailKey, addressKey, () => {
+      // A success forgets the email's failures, but only takes back its own attempt from
+      // the address: one success must not reset a spray of guesses at other emails.
+      this.#failures.forget(emailKey);
+      this.#failures.remove(addressKey, now);
+    });
+  }
+
+  /** Throws 429 (retry-after 1) when the email or the address has too many checks running. */
+  #checkPlaces(emailKey: string, addressKey: string): void {
+    if ((this.#inFlight.get(emailKey) ?? 0) >= this.#options.maxInFlightPerEmail || (this.#inFlight.get(addressKey) ?? 0) >= this.#options.maxInFlightPerAddress) {
+      throw new MoongateError('too_many_requests', TOO_MANY, { retryAfter: 1 });
+    }
+  }
+
+  #holdPlaces(emailKey: string, addressKey: string): void {
+    this.#checkPlaces(emailKey, addressKey);
     this.#adjust(emailKey, 1);
     this.#adjust(addressKey, 1);
+  }
+
+  /** The attempt whose end frees its places once; `onSuccess` takes its failure back. */
+  #attempt(emailKey: string, addressKey: string, onSuccess: () => void): LoginAttempt {
     let ended = false;
     const end = (): boolean => {
       if (ended) return false;
@@ -87,11 +142,7 @@ export class LoginThrottle {
     return {
       failed: () => void end(),
       succeeded: () => {
-        if (!end()) return;
-        // A success forgets the email's failures, but only takes back its own attempt from
-        // the address: one success must not reset a spray of guesses at other emails.
-        this.#failures.forget(emailKey);
-        this.#failures.remove(addressKey, now);
+        if (end()) onSuccess();
       },
     };
   }

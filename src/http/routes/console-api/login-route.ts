@@ -1,7 +1,7 @@
 /**
  * POST /api/login {email, password}: a new session (cookie) and its CSRF token. A wrong
  * email or password is 401 invalid_token with one message for both; too many failures
- * are 429 too_many_requests with retry-after (accounts/login-throttle.ts).
+ * are 429 too_many_requests with retry-after (limits/login-throttle.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import type { AccountContext } from './account-context.js';

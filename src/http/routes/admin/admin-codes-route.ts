@@ -7,9 +7,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { MAX_CODES_PER_BATCH } from '../../../billing/topup-code-store.js';
-import type { AccountContext } from './account-context.js';
-import { sessionOf } from './console-guard.js';
-import { parseInput } from './parse-input.js';
+import type { AccountContext } from '../console-api/account-context.js';
+import { sessionOf } from '../console-api/console-guard.js';
+import { parseInput } from '../console-api/parse-input.js';
 
 const ADMIN = { config: { access: 'admin' as const } };
 const DAY_MS = 86_400_000;
