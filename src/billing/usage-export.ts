@@ -12,7 +12,7 @@ import { formatAmount } from './money.js';
 export const EXPORT_PAGE_SIZE = 500;
 
 /** The columns, in order: the CSV header and the JSON Lines keys. */
-export const USAGE_COLUMNS = [
+export const USAGE_EXPORT_COLUMNS = [
   'trace_id',
   'created_at',
   'model',
@@ -31,7 +31,7 @@ export const USAGE_COLUMNS = [
   'channel',
 ] as const;
 
-export type UsageRecord = Record<(typeof USAGE_COLUMNS)[number], string | number | boolean | null>;
+export type UsageRecord = Record<(typeof USAGE_EXPORT_COLUMNS)[number], string | number | boolean | null>;
 
 /** One row with the wire names; `cost` a decimal string in the currency ("0.000123"). */
 export function usageRecord(row: UsageRow): UsageRecord {
@@ -70,7 +70,7 @@ export async function* exportUsage(
   }
 }
 
-export const CSV_HEADER = `${USAGE_COLUMNS.join(',')}\r\n`;
+export const CSV_HEADER = `${USAGE_EXPORT_COLUMNS.join(',')}\r\n`;
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. */
 function csvField(value: string | number | boolean | null): string {
@@ -83,7 +83,7 @@ function csvField(value: string | number | boolean | null): string {
 
 export function csvLine(row: UsageRow): string {
   const record = usageRecord(row);
-  return `${USAGE_COLUMNS.map((column) => csvField(record[column])).join(',')}\r\n`;
+  return `${USAGE_EXPORT_COLUMNS.map((column) => csvField(record[column])).join(',')}\r\n`;
 }
 
 export function jsonLine(row: UsageRow): string {

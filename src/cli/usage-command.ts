@@ -13,7 +13,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { PersonStore } from '../accounts/person-store.js';
 import { listUsage, type UsageRow } from '../billing/usage-summaries.js';
 import { formatAmount } from '../billing/money.js';
-import { usageExportChunks } from '../billing/usage-export.js';
+import { usageExportChunks, usageRecord } from '../billing/usage-export.js';
 import { MoongateError } from '../contract/errors.js';
 import { parseDuration } from './credential-commands.js';
 import { formatTable } from './format-table.js';
@@ -121,26 +121,9 @@ async function writeExport(chunks: AsyncIterable<{ text: string; rows: number }>
 /** A progress line per this many rows (a line, not a flood, in a log file). */
 const PROGRESS_EVERY = 10_000;
 
-/** The wire names scripts expect (snake_case, like the API's usage object); cost in micro-units. */
+/** The wire names scripts expect (the export's columns, snake_case like the API's usage object), but cost in micro-units. */
 function toJson(row: UsageRow) {
-  return {
-    trace_id: row.traceId,
-    created_at: new Date(row.createdAt).toISOString(),
-    model: row.model,
-    credential_id: row.credentialId,
-    credential_name: row.credentialName,
-    service: row.serviceSlug,
-    stream: row.stream,
-    status: row.status,
-    error_code: row.errorCode,
-    prompt_tokens: row.promptTokens,
-    cached_tokens: row.cachedTokens,
-    completion_tokens: row.completionTokens,
-    cost: row.cost,
-    duration_ms: row.durationMs,
-    ttft_ms: row.ttftMs,
-    channel: row.channel,
-  };
+  return { ...usageRecord(row), cost: row.cost };
 }
 
 function table(rows: readonly UsageRow[]): string {

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CSV_HEADER, USAGE_COLUMNS } from '../../src/billing/usage-export.js';
+import { CSV_HEADER, USAGE_EXPORT_COLUMNS } from '../../src/billing/usage-export.js';
 import { AccountService } from '../../src/accounts/account-service.js';
 import { SessionStore } from '../../src/accounts/session-store.js';
 import type { ChatEvent } from '../../src/contract/index.js';
@@ -324,7 +324,7 @@ describeWithBrowser('the console states', (browser: TestBrowser) => {
       expect(body).toHaveLength(30);
       const all = await ada.client.request<{ rows: Array<{ traceId: string }> }>('GET', '/api/usage?limit=100');
       expect(body.map((line) => line.split(',')[0]).sort()).toEqual(all.body.rows.map((r) => r.traceId).sort());
-      expect(body[0]!.split(',')[USAGE_COLUMNS.indexOf('cost')]).toBe(exactMoney(newest.cost).replace(' USD', ''));
+      expect(body[0]!.split(',')[USAGE_EXPORT_COLUMNS.indexOf('cost')]).toBe(exactMoney(newest.cost).replace(' USD', ''));
       expectNoPageErrors(browser);
     });
 

@@ -8,7 +8,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { listUsage } from '../../src/billing/usage-summaries.js';
 import { seedPrices } from '../../src/billing/price-store.js';
-import { CSV_HEADER, EXPORT_PAGE_SIZE, USAGE_COLUMNS, csvLine, exportUsage } from '../../src/billing/usage-export.js';
+import { CSV_HEADER, EXPORT_PAGE_SIZE, USAGE_EXPORT_COLUMNS, csvLine, exportUsage } from '../../src/billing/usage-export.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { KIMI_SERVICE } from '../../src/store/seed-services.js';
 import { fundedCredential, type FundedCredential } from '../helpers/funded-credential.js';
@@ -157,14 +157,14 @@ describeEachDialect((target) => {
     expect(new Set(body.map((line) => line.split(',')[0])).size).toBe(1_200);
     const newest = body[0]!.split(',');
     expect(newest[0]).toBe('exp-001199');
-    expect(newest[USAGE_COLUMNS.indexOf('cost')]).toBe('0.001322');
+    expect(newest[USAGE_EXPORT_COLUMNS.indexOf('cost')]).toBe('0.001322');
     expect(csv.stderr).toContain('Exported 1,200 rows');
 
     const jsonl = await runMoongate(['usage', '--email', 'exporter@example.com', '--format', 'jsonl', '--until', until, '--status', 'failed'], env);
     expect(jsonl.code, jsonl.stderr).toBe(0);
     const records = jsonl.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(records).toHaveLength(120);
-    expect(Object.keys(records[0]!)).toEqual([...USAGE_COLUMNS]);
+    expect(Object.keys(records[0]!)).toEqual([...USAGE_EXPORT_COLUMNS]);
     expect(records[0]).toMatchObject({ trace_id: 'exp-001190', status: 'failed', error_code: 'timeout', cost: '0.001313' });
   }, 120_000);
 });
