@@ -88,20 +88,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
   }) as unknown as FastifyInstance;
 
-  // Every answer is JSON, an SSE stream or the console: none may be sniffed into HTML.
+  // One callback hook (no promise) on every request: the trace id, and nosniff because every
+  // answer is JSON, an SSE stream or the console, none to be sniffed into HTML.
   app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-trace-id', request.id).header('x-content-type-options', 'nosniff');
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
-      reply.header('x-trace-id', request.id).header('connection', 'close');
+      reply.header('connection', 'close');
       sendError(reply, new MoongateError('bad_request', 'the Host header is required in HTTP/1.1'), request.id);
       return;
     }
-    done();
-  });
-
-  // A callback hook, not an async one: it runs on every request and needs no promise.
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-trace-id', request.id);
     // SPEC.md's table has no 503: a request during shutdown is a 500 api_error, and the
     // connection closes so the client's next attempt goes to a live process. Answering
     // here without calling done() ends the request (Fastify, "Respond to a request from a hook").
