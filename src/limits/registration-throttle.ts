@@ -30,12 +30,12 @@ export class RegistrationThrottle {
   async take(address: string, now: number = Date.now()): Promise<void> {
     let wait: number;
     if (this.#shared === undefined) {
-      wait = this.#takeLocal(address, now);
+      wait = this.#local.take(address, this.#perHour, now);
     } else {
       try {
         wait = await this.#shared.take(address, this.#perHour);
       } catch {
-        wait = this.#takeLocal(address, now);
+        wait = this.#local.take(address, this.#perHour, now);
       }
     }
     if (wait > 0) {
@@ -43,11 +43,5 @@ export class RegistrationThrottle {
         retryAfter: Math.ceil(wait / 1000),
       });
     }
-  }
-
-  #takeLocal(address: string, now: number): number {
-    const wait = this.#local.waitMs(address, this.#perHour, now);
-    if (wait === 0) this.#local.record(address, now);
-    return wait;
   }
 }

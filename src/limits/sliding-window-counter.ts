@@ -23,6 +23,13 @@ export class SlidingWindowCounter {
     return freeing === undefined ? 0 : freeing + this.#windowMs - now;
   }
 
+  /** Check and count in one step: counts one event when `key` is under `max` and returns 0; else counts nothing and returns the wait. */
+  take(key: string, max: number, now: number): number {
+    const wait = this.waitMs(key, max, now);
+    if (wait === 0) this.record(key, now);
+    return wait;
+  }
+
   record(key: string, now: number): void {
     if (this.#events.size >= SWEEP_AT) this.#sweep(now);
     const times = this.#recent(key, now);

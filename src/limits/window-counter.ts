@@ -43,11 +43,7 @@ export class MemoryWindowCounter implements WindowCounter {
   }
 
   take(key: string, max: number): Promise<number> {
-    const now = this.#now();
-    const wait = this.#counter.waitMs(key, max, now);
-    if (wait > 0) return Promise.resolve(wait);
-    this.#counter.record(key, now);
-    return Promise.resolve(0);
+    return Promise.resolve(this.#counter.take(key, max, this.#now()));
   }
 
   forget(key: string): Promise<void> {
