@@ -76,7 +76,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return503OnClosing: false,
     // Errors Fastify raises before routing (a malformed URL) still get our envelope and trace id.
     frameworkErrors: (error, request, reply) => {
-      reply.header('x-trace-id', request.id);
+      // Raised before the onRequest hook, which sets these two on every other answer.
+      reply.header('x-trace-id', request.id).header('x-content-type-options', 'nosniff');
       void sendError(reply, toMoongateError(error), request.id);
     },
     // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; the hook below

@@ -70,8 +70,6 @@ export function toMoongateError(error: unknown): MoongateError {
 
 export function sendError(reply: FastifyReply, error: MoongateError, traceId: string): FastifyReply {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter))));
-  // Errors raised before the onRequest hooks (frameworkErrors) still get the header.
-  reply.header('x-content-type-options', 'nosniff');
   return reply.code(error.status).type('application/json').send(JSON.stringify(errorEnvelope(error, traceId)));
 }
 

@@ -34,13 +34,14 @@ export class MemoryRequestLimiter implements RequestLimiter {
     const own = this.#state(key, now);
     const refusal = refuse(own, limits, now, 'credential');
     if (refusal !== undefined) return Promise.resolve(refusal);
-    // Person keys live in their own namespace, whatever the ids look like.
-    const person = shared === undefined ? undefined : this.#state(`person:${shared.key}`, now);
-    if (person !== undefined && shared !== undefined) {
+    const held = [own];
+    if (shared !== undefined) {
+      // Person keys live in their own namespace, whatever the ids look like.
+      const person = this.#state(`person:${shared.key}`, now);
       const personRefusal = refuse(person, shared.limits, now, 'person');
       if (personRefusal !== undefined) return Promise.resolve(personRefusal);
+      held.push(person);
     }
-    const held = person === undefined ? [own] : [own, person];
     for (const state of held) {
       state.admitted.push(now);
       state.running += 1;
