@@ -39,12 +39,15 @@ import { openStore, type Store } from './store/open-store.js';
 import { RedisChannelRests } from './limits/channel-rests.js';
 import { RedisWindowCounter } from './limits/redis-window-counter.js';
 import { startRedisLimits, type RedisLimits } from './limits/start-redis-limits.js';
+import { LocalChangeBus, type ChangeBus } from './limits/change-bus.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   store: Store;
   router: ChannelRouter;
   metrics: Metrics;
+  /** Cache invalidation: in-process alone, every replica's with REDIS_URL (limits/change-bus.ts). */
+  changes: ChangeBus;
   /** The channels in service (never print their keys). */
   channels: readonly ChannelSpec[];
   /** e.g. http://127.0.0.1:8700 */
@@ -134,6 +137,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   metrics.registerHoldTotals(() => billing.admitter.openHolds());
   metrics.registerSettlements(() => ({ pending: billing.settlements.pending, failures: billing.settlements.failures }));
 
+  // With REDIS_URL a change (a credential revoked, a model edited) reaches every replica's caches.
+  const changes: ChangeBus = redis?.changes ?? new LocalChangeBus();
   // With REDIS_URL the limits are every replica's (docs/scaling.md); otherwise this process's.
   const limiter = redis?.limiter ?? new MemoryRequestLimiter();
   const gateway = new ChatGateway({
@@ -170,6 +175,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       redis && new RedisWindowCounter(redis.client, { name: 'redeem', windowMs: DEFAULT_REDEEM_THROTTLE.windowMs, keyPrefix: config.redis?.keyPrefix }),
     ),
     prices: billing.prices,
+    changes,
     hosts: new HostPolicy(config.publicUrl),
     personLimits: config.personLimits,
     currency: config.billing.currency,
@@ -247,6 +253,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     store,
     router,
     metrics,
+    changes,
     channels: channels.map((c) => c.spec),
     url,
     setupUrl: setup === undefined ? undefined : `${config.publicUrl ?? url}/register#setup=${setup.token}`,

@@ -5,6 +5,7 @@ import type { CredentialStore } from '../../../accounts/credential-store.js';
 import type { PlaygroundTokenStore } from '../../../accounts/playground-token-store.js';
 import type { SessionStore } from '../../../accounts/session-store.js';
 import type { PriceBook } from '../../../billing/price-store.js';
+import type { ChangeBus } from '../../../limits/change-bus.js';
 import type { RedeemThrottle } from '../../../limits/redeem-throttle.js';
 import type { TopupCodeStore } from '../../../billing/topup-code-store.js';
 import type { RequestLimits } from '../../../limits/request-limiter.js';
@@ -26,6 +27,12 @@ export interface AccountContext {
   currency: string;
   /** The admission price cache, told when the admin API changes a price so it applies at once. */
   prices: Pick<PriceBook, 'invalidate'>;
+  /**
+   * Where the console and admin APIs announce a change that caches must not outlive (a
+   * credential revoked, a model edited); every replica hears it with REDIS_URL. Optional for
+   * tests that build the app alone.
+   */
+  changes?: ChangeBus;
   /** The limits of a credential without its own (DEFAULT_REQUEST_LIMITS when left out). */
   defaultLimits?: RequestLimits;
   /** Per-person limit defaults (PERSON_*_LIMIT); a person's own, set by the operator, win. */
