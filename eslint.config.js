@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
  * server.ts and cli/ wire the folders together: nothing imports cli/ or server.ts.
  * Paths are matched as written (`../gateway/…`, `../../store/…`), which is how src/ imports.
  */
-const SRC_FOLDERS = ['contract', 'sse', 'tokens', 'providers', 'store', 'limits', 'accounts', 'billing', 'channels', 'gateway', 'observability', 'http', 'cli'];
+const SRC_FOLDERS = ['contract', 'sse', 'tokens', 'providers', 'store', 'limits', 'accounts', 'billing', 'channels', 'catalogue', 'gateway', 'observability', 'http', 'cli'];
 const MAY_IMPORT = {
   contract: [],
   sse: ['contract'],
@@ -21,6 +21,8 @@ const MAY_IMPORT = {
   accounts: ['contract', 'store', 'limits', 'billing'],
   billing: ['contract', 'store', 'limits', 'gateway'],
   channels: ['contract', 'store', 'providers', 'config.js'],
+  // The model catalogue in the store; the gateway sees it through contract's ModelLookup.
+  catalogue: ['contract', 'store', 'limits'],
   gateway: ['contract', 'sse', 'tokens', 'providers', 'limits', 'channels'],
   observability: ['contract', 'gateway'],
   http: SRC_FOLDERS.filter((folder) => folder !== 'cli').concat('config.js'),

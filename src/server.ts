@@ -40,6 +40,7 @@ import { RedisChannelRests } from './limits/channel-rests.js';
 import { RedisWindowCounter } from './limits/redis-window-counter.js';
 import { startRedisLimits, type RedisLimits } from './limits/start-redis-limits.js';
 import { LocalChangeBus, type ChangeBus } from './limits/change-bus.js';
+import { ModelCatalogue } from './catalogue/model-catalogue.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -48,6 +49,8 @@ export interface RunningServer {
   metrics: Metrics;
   /** Cache invalidation: in-process alone, every replica's with REDIS_URL (limits/change-bus.ts). */
   changes: ChangeBus;
+  /** The model catalogue in memory, kept fresh from the store and the bus (docs/models.md). */
+  catalogue: ModelCatalogue;
   /** The channels in service (never print their keys). */
   channels: readonly ChannelSpec[];
   /** e.g. http://127.0.0.1:8700 */
@@ -141,7 +144,15 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const changes: ChangeBus = redis?.changes ?? new LocalChangeBus();
   // With REDIS_URL the limits are every replica's (docs/scaling.md); otherwise this process's.
   const limiter = redis?.limiter ?? new MemoryRequestLimiter();
+  // The catalogue: in memory, reloaded on a bus message and when its version moves (polled every second).
+  const catalogue = await ModelCatalogue.open(store.db, {
+    changes,
+    onError: (error) => {
+      if (logger !== false) logger.warn({ err: error }, 'reading the model catalogue failed; the rows in memory stay in use');
+    },
+  });
   const gateway = new ChatGateway({
+    models: catalogue,
     authenticate: (authorization, serviceSlug) => authenticate(authorization, serviceSlug, store),
     limiter,
     defaultPersonLimits: { rps: config.personLimits.rps, concurrency: config.personLimits.concurrency },
@@ -176,6 +187,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     ),
     prices: billing.prices,
     changes,
+    models: catalogue,
     hosts: new HostPolicy(config.publicUrl),
     personLimits: config.personLimits,
     currency: config.billing.currency,
@@ -206,9 +218,11 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     ],
     accounts,
     trustProxy: config.trustProxy,
+    models: catalogue,
     ...(consoleServed ? { webRoot } : {}),
   });
   app.addHook('onClose', async () => {
+    catalogue.close();
     limiter.close();
     await router.close();
     // After the drain: settlements still batched are committed, this process's holds given back.
@@ -254,6 +268,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     router,
     metrics,
     changes,
+    catalogue,
     channels: channels.map((c) => c.spec),
     url,
     setupUrl: setup === undefined ? undefined : `${config.publicUrl ?? url}/register#setup=${setup.token}`,

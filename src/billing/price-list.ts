@@ -25,6 +25,17 @@ export const SEED_PRICES: readonly Price[] = Object.freeze([
   { model: 'kimi-k2-instruct-0905', cachedInput: 600_000, input: 600_000, output: 2_500_000 },
 ]);
 
+/**
+ * Moonshot's list prices for its current models (USD per 1M tokens, read 2026-12-05; sources
+ * in docs/models.md), seeded beside their catalogue rows, which ship 'off'.
+ */
+export const CURRENT_MODEL_PRICES: readonly Price[] = Object.freeze([
+  { model: 'kimi-k2.6', cachedInput: 160_000, input: 950_000, output: 4_000_000 },
+  { model: 'kimi-k2.7-code', cachedInput: 190_000, input: 950_000, output: 4_000_000 },
+  { model: 'kimi-k2.7-code-highspeed', cachedInput: 380_000, input: 1_900_000, output: 8_000_000 },
+  { model: 'kimi-k3', cachedInput: 300_000, input: 3_000_000, output: 15_000_000 },
+]);
+
 const TOKENS_PER_PRICE_UNIT = 1_000_000;
 
 export interface TokenCounts {

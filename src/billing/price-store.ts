@@ -3,15 +3,14 @@
  * (`moongate price set`), and read through a short-lived cache on the hot path.
  */
 import type { Kysely } from 'kysely';
-import { findModel } from '../contract/models.js';
 import type { Database } from '../store/database.js';
-import { SEED_PRICES, type Price } from './price-list.js';
+import { CURRENT_MODEL_PRICES, SEED_PRICES, type Price } from './price-list.js';
 
-/** Inserts the seed price of every model that has none; an operator's edits are kept. */
+/** Inserts the seed price of every built-in model that has none; an operator's edits are kept. */
 export async function seedPrices(db: Kysely<Database>, now: number = Date.now()): Promise<void> {
   await db
     .insertInto('prices')
-    .values(SEED_PRICES.map((p) => ({ model: p.model, cached_input: p.cachedInput, input: p.input, output: p.output, updated_at: now })))
+    .values([...SEED_PRICES, ...CURRENT_MODEL_PRICES].map((p) => ({ model: p.model, cached_input: p.cachedInput, input: p.input, output: p.output, updated_at: now })))
     .onConflict((conflict) => conflict.column('model').doNothing())
     .execute();
 }
@@ -22,7 +21,8 @@ export async function readPrices(db: Kysely<Database>): Promise<Price[]> {
 }
 
 export async function setPrice(db: Kysely<Database>, price: Price, now: number = Date.now()): Promise<void> {
-  if (findModel(price.model) === undefined) throw new RangeError(`${price.model} is not a model moongate serves`);
+  const known = await db.selectFrom('models').select('id').where('id', '=', price.model).executeTakeFirst();
+  if (known === undefined) throw new RangeError(`${price.model} is not in the model catalogue`);
   for (const value of [price.cachedInput, price.input, price.output]) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError('prices are whole, non-negative micro-units');
   }

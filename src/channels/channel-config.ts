@@ -4,7 +4,7 @@
  * filled in, so the rest of the code never guesses at a missing field.
  */
 import { z } from 'zod';
-import { KIMI_MODEL_IDS } from '../contract/index.js';
+import { KIMI_MODEL_IDS, MODEL_ID_PATTERN } from '../contract/index.js';
 
 const ms = z.number().int().min(1);
 
@@ -26,11 +26,16 @@ export const timeoutsSchema = z
 
 export type ChannelTimeouts = z.output<typeof timeoutsSchema>;
 
-const modelId = z.enum(KIMI_MODEL_IDS as [string, ...string[]], {
-  error: () => `must be one of the seven public models: ${KIMI_MODEL_IDS.join(', ')}`,
+/**
+ * Any catalogue id (docs/models.md): the catalogue lives in the store and changes without a
+ * restart, so a channel may name a model the operator adds later; a name no catalogue row
+ * has is simply never asked for.
+ */
+const modelId = z.string().regex(MODEL_ID_PATTERN, {
+  error: () => `must be a model id (letters, digits, dots, dashes, underscores, colons or slashes), such as ${KIMI_MODEL_IDS[1] ?? 'kimi-k2.5'}`,
 });
 
-/** `"*"` (all seven), a list of public names, or public name → upstream name. */
+/** `"*"` (every catalogue model, under its own name), a list of public names, or public name → upstream name. */
 const modelsSchema = z.union(
   [
     z.literal('*'),
@@ -39,7 +44,7 @@ const modelsSchema = z.union(
   ],
   {
     error: () =>
-      `must be "*", a list of public model names, or an object mapping public model names to upstream names; the public models are ${KIMI_MODEL_IDS.join(', ')}`,
+      `must be "*", a list of model ids, or an object mapping model ids to upstream names; the seed's models are ${KIMI_MODEL_IDS.join(', ')}`,
   },
 );
 
@@ -88,7 +93,12 @@ export type ChannelSource = 'file' | 'database' | 'default';
 /** A channel ready to use: models resolved to a public name → upstream name map. */
 export type ChannelSpec = ParsedChannel extends infer C
   ? C extends ParsedChannel
-    ? Omit<C, 'models'> & { models: Readonly<Record<string, string>>; source: ChannelSource }
+    ? Omit<C, 'models'> & {
+        models: Readonly<Record<string, string>>;
+        /** Declared with `"*"`: serves every catalogue model under its own name, not only those in `models`. */
+        everyModel?: boolean;
+        source: ChannelSource;
+      }
     : never
   : never;
 
@@ -138,5 +148,5 @@ export function resolveModels(models: ParsedChannel['models']): Record<string, s
 
 export function toChannelSpec(parsed: ParsedChannel, source: ChannelSource): ChannelSpec {
   // The spread keeps the kind and its own fields together; TypeScript cannot see that through Omit.
-  return { ...parsed, models: resolveModels(parsed.models), source } as ChannelSpec;
+  return { ...parsed, models: resolveModels(parsed.models), everyModel: parsed.models === '*', source } as ChannelSpec;
 }

@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import { MoongateError } from '../contract/index.js';
 import type { ChannelRow, ChannelStatus, Database } from '../store/database.js';
 import { newId } from '../store/new-id.js';
-import { channelSchema, toChannelSpec, type ChannelKind, type ChannelSpec, type ChannelTimeouts } from './channel-config.js';
+import { channelSchema, resolveModels, toChannelSpec, type ChannelKind, type ChannelSpec, type ChannelTimeouts } from './channel-config.js';
 import { ConfigFileError, substituteEnv } from './load-channels-file.js';
 
 export interface NewChannel {
@@ -76,7 +76,8 @@ export class ChannelStore {
       kind: spec.kind,
       base_url: spec.kind === 'simulator' ? null : spec.baseUrl,
       api_key_env: apiKeyEnv ?? null,
-      models: JSON.stringify(spec.models),
+      // "*" is kept as "*": the channel serves every catalogue model, the ones added later too.
+      models: JSON.stringify(spec.everyModel === true ? '*' : spec.models),
       priority: spec.priority,
       weight: spec.weight,
       max_concurrency: spec.maxConcurrency,
@@ -127,7 +128,7 @@ function toStored(row: ChannelRow): StoredChannel {
     kind: row.kind as ChannelKind,
     baseUrl: row.base_url,
     apiKeyEnv: row.api_key_env,
-    models: JSON.parse(row.models) as Record<string, string>,
+    models: resolveModels(JSON.parse(row.models) as '*' | Record<string, string>),
     priority: row.priority,
     weight: row.weight,
     maxConcurrency: row.max_concurrency,

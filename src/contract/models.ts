@@ -17,8 +17,12 @@ export const REASONING_EFFORTS = ['low', 'high', 'max'] as const;
 export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
 export const INPUT_KINDS = ['text', 'image', 'video'] as const;
 export type InputKind = (typeof INPUT_KINDS)[number];
-/** active: served and listed; hidden: served, not listed; retired: answered with a message or sent to its replacement. */
-export const MODEL_STATES = ['active', 'hidden', 'retired'] as const;
+/**
+ * active: served and listed; hidden: served, not listed; retired: answered with a message or
+ * sent to its replacement; off: shipped but neither served nor listed until an operator
+ * switches it on (asked for, it is an unknown model). docs/models.md.
+ */
+export const MODEL_STATES = ['active', 'hidden', 'retired', 'off'] as const;
 export type ModelState = (typeof MODEL_STATES)[number];
 /** Sampling parameters a model may refuse to have changed from its own values. */
 export const SAMPLING_PARAMETERS = ['temperature', 'top_p', 'n', 'presence_penalty', 'frequency_penalty'] as const;
@@ -81,8 +85,10 @@ const MODEL_TABLE: KimiModel[] = [
 ];
 
 /**
- * Moonshot's current models (issue 18), not served by default. Capabilities as the issue
- * states them; the catalogue work verifies them and their prices and dates the reading.
+ * Moonshot's current models (issue 18), shipped 'off': an operator switches one on with
+ * `moongate model set <id> --state active`. Facts and prices as read on 2026-12-05
+ * (docs/models.md, with sources): kimi-k3 has a 1M context, 128K largest completion and the
+ * efforts low, high and max; the others 256K.
  */
 const CURRENT_SAMPLING_FIXED: readonly SamplingParameter[] = ['temperature', 'top_p', 'n', 'presence_penalty', 'frequency_penalty'];
 export const CURRENT_MOONSHOT_MODELS: readonly KimiModel[] = Object.freeze(
@@ -101,10 +107,10 @@ export const CURRENT_MOONSHOT_MODELS: readonly KimiModel[] = Object.freeze(
         inputs: [...m.inputs],
         thinking: true,
         defaultMaxTokens: 32_768,
-        maxCompletionTokens: m.contextTokens,
+        maxCompletionTokens: m.id === 'kimi-k3' ? 131_072 : m.contextTokens,
         temperature: 'fixed-one',
         fixedSampling: CURRENT_SAMPLING_FIXED,
-        state: 'hidden',
+        state: 'off',
       }),
   ),
 );
@@ -119,6 +125,40 @@ const byId = new Map([...KIMI_MODELS, ...CURRENT_MOONSHOT_MODELS].map((m) => [m.
 export function findModel(id: string): KimiModel | undefined {
   return byId.get(id);
 }
+
+/** Every built-in row: the seed's seven (in their order), then the current Moonshot models. */
+export const BUILT_IN_MODELS: readonly KimiModel[] = Object.freeze([...KIMI_MODELS, ...CURRENT_MOONSHOT_MODELS]);
+
+/**
+ * How the gateway and the routes see the model catalogue (src/catalogue implements it from
+ * the store; the gateway may not import that). Lookups are in memory, never a query.
+ */
+export interface ModelLookup {
+  /** The row for an id in any state ('off' included: callers decide what a state means). */
+  find(id: string): KimiModel | undefined;
+  /** The active rows, in catalogue order: what /v1/models lists. */
+  listed(): readonly KimiModel[];
+  /**
+   * Reads the store's catalogue version and reloads when it moved (coalesced: callers at
+   * once share one query). The gateway calls it before answering "unknown model", so a
+   * model just added by the CLI is served at once; the catalogue also calls it every second.
+   */
+  refresh?(): Promise<void>;
+}
+
+/** The built-in rows as a lookup (tests and tools that run without a store). */
+export const BUILT_IN_LOOKUP: ModelLookup = {
+  find: (id) => byId.get(id),
+  listed: () => BUILT_IN_MODELS.filter((m) => m.state === 'active'),
+};
+
+/** A model is served when it is active or hidden; a retired one is answered or replaced. */
+export function isServed(model: KimiModel): boolean {
+  return model.state === 'active' || model.state === 'hidden';
+}
+
+/** The id pattern of catalogue rows: what `moongate model add` and channel maps accept. */
+export const MODEL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$/;
 
 /** Unix seconds used as `created` for every model in /v1/models (the models' public launch era). */
 export const MODELS_CREATED = 1_751_328_000;

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode, type ErrorEnvelope } from './errors.js';
-import { KIMI_MODEL_IDS } from './models.js';
+import { REASONING_EFFORTS } from './models.js';
 import type { ChatCompletion, ChatCompletionChunk, Usage } from './response.js';
 
 const finishReason = z.enum(['stop', 'length', 'tool_calls', 'content_filter']);
@@ -110,16 +110,20 @@ export const modelListSchema = z
     object: z.literal('list'),
     data: z.array(
       z.object({
-        id: z.enum(KIMI_MODEL_IDS as [string, ...string[]]),
+        id: z.string().meta({ description: "A catalogue model id, such as kimi-k2.5 (docs/models.md)." }),
         object: z.literal('model'),
         created: z.int(),
         owned_by: z.string(),
         context_length: z.int().min(1),
         thinking: z.boolean(),
+        supports_image_in: z.boolean(),
+        supports_video_in: z.boolean(),
+        supports_reasoning: z.boolean(),
+        think_efforts: z.array(z.enum(REASONING_EFFORTS)).meta({ description: 'The reasoning_effort values the model takes; empty: none.' }),
       }),
     ),
   })
-  .meta({ description: 'The public models.' });
+  .meta({ description: "The catalogue's active models." });
 
 // Drift checks: each schema's type and its interface must be assignable both ways.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

@@ -59,7 +59,7 @@ class Channel {
   }
 
   serves(model: string): boolean {
-    return Object.hasOwn(this.spec.models, model);
+    return this.spec.everyModel === true || Object.hasOwn(this.spec.models, model);
   }
 }
 

@@ -13,18 +13,19 @@
 import { CompletionBuilder } from './completion-builder.js';
 import { ChunkEncoder } from './chunk-encoder.js';
 import {
-  KIMI_MODEL_IDS,
+  BUILT_IN_LOOKUP,
   echoValue,
   MoongateError,
   asMoongateError,
   errorEnvelope,
-  findModel,
+  isServed,
   makeUsage,
   newCompletionId,
   parseChatRequest,
   type ChatEvent,
   type ChatRequest,
   type KimiModel,
+  type ModelLookup,
   type Usage,
   type UsageEvent,
 } from '../contract/index.js';
@@ -93,6 +94,37 @@ export interface ChatGatewayOptions {
   observers?: readonly RequestObserver[];
   /** Unix seconds; injectable for tests. */
   clock?: () => number;
+  /** The model catalogue (src/catalogue); the built-in rows when left out (tests). */
+  models?: ModelLookup;
+}
+
+/**
+ * The model a request names, as the catalogue says (docs/models.md): an active or hidden
+ * row is served; a retired one is served by its replacement (the answer keeps the name
+ * asked for; billing and the usage log use the replacement's) or answered with its message
+ * as a 404 model_not_found; an 'off' row or an unknown id is the unknown-model 404, listing
+ * the active models. Before that answer the catalogue is refreshed once, so a model the CLI
+ * has just added is found.
+ */
+export async function resolveModel(lookup: ModelLookup, id: string): Promise<KimiModel> {
+  let model = lookup.find(id);
+  if ((model === undefined || model.state === 'off') && lookup.refresh !== undefined) {
+    await lookup.refresh();
+    model = lookup.find(id);
+  }
+  if (model !== undefined && isServed(model)) return model;
+  if (model?.state === 'retired') {
+    const replacement = model.replacement === undefined ? undefined : lookup.find(model.replacement);
+    if (replacement !== undefined && isServed(replacement)) return replacement;
+    throw new MoongateError('model_not_found', model.retiredMessage ?? `The model ${echoValue(id)} has been retired`);
+  }
+  throw new MoongateError(
+    'model_not_found',
+    `The model ${echoValue(id)} does not exist; available models: ${lookup
+      .listed()
+      .map((m) => m.id)
+      .join(', ')}`,
+  );
 }
 
 /** Pieces of generated text kept as one rope before it is flattened. */
@@ -181,13 +213,7 @@ export class ChatGateway {
     let admitted: ServedRequest;
     try {
       const asked = parseChatRequest(exchange.body);
-      const model = findModel(asked.model);
-      if (model === undefined) {
-        throw new MoongateError(
-          'model_not_found',
-          `The model ${echoValue(asked.model)} does not exist; available models: ${KIMI_MODEL_IDS.join(', ')}`,
-        );
-      }
+      const model = await resolveModel(this.options.models ?? BUILT_IN_LOOKUP, asked.model);
       modelId = model.id;
       const promptTokens = countPromptTokens(asked.messages, asked.tools);
       checkContext(asked, model, promptTokens);

@@ -3,7 +3,7 @@
  * response), JSON bodies up to the configured limit, the routes, and one error handler.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { MoongateError, newTraceId } from '../contract/index.js';
+import { BUILT_IN_LOOKUP, MoongateError, newTraceId, type ModelLookup } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installBodyGuard, type Schedule } from './body-guard.js';
 import { answerClientError, installErrorHandler, sendError, toMoongateError } from './error-handler.js';
@@ -42,6 +42,8 @@ export interface AppOptions {
   trustProxy?: boolean;
   /** The built console (web/dist, see hasConsoleBuild); left out, `/` is the plain home page. */
   webRoot?: string;
+  /** The model catalogue (src/catalogue); the built-in rows when left out. */
+  models?: ModelLookup;
 }
 
 /** Defaults of `bodies` (config.ts has the same). */
@@ -157,11 +159,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.keepAliveMs === undefined ? {} : { keepAliveMs: options.keepAliveMs }),
     ...(options.inFlight === undefined ? {} : { inFlight: options.inFlight }),
   });
-  registerModelsRoute(app);
+  const models = options.models ?? BUILT_IN_LOOKUP;
+  registerModelsRoute(app, models);
   registerOpenApiRoute(app);
   registerHealthRoute(app, options.readiness, () => options.inFlight?.draining === true);
   if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics, options.metricsToken);
-  if (options.webRoot === undefined) registerHomeRoute(app);
+  if (options.webRoot === undefined) registerHomeRoute(app, models);
   else consoleNotFound = registerConsoleRoute(app, options.webRoot);
   if (options.accounts !== undefined) registerConsoleApiRoutes(app, options.accounts);
   return app;

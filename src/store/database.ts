@@ -176,6 +176,35 @@ export interface TopupCodesTable {
   redeemed_by: string | null;
 }
 
+/** A catalogue row (migration 0011; contract/models.ts's KimiModel, see store/model-rows.ts). */
+export interface ModelsTable {
+  id: string;
+  display_name: string;
+  thinking_mode: string;
+  /** JSON array of reasoning efforts. */
+  efforts: string;
+  /** JSON array of input kinds. */
+  inputs: string;
+  remote_media: 'true' | 'false';
+  context_tokens: number;
+  default_max_tokens: number;
+  max_completion_tokens: number;
+  temperature: string;
+  /** JSON array of sampling parameters. */
+  fixed_sampling: string;
+  state: string;
+  replacement: string | null;
+  retired_message: string | null;
+  position: number;
+  updated_at: number;
+}
+
+/** Bumped in the transaction of every catalogue change; servers poll it (model-catalogue.ts). */
+export interface CatalogueVersionsTable {
+  name: string;
+  version: number;
+}
+
 export interface Database {
   people: PeopleTable;
   services: ServicesTable;
@@ -190,6 +219,8 @@ export interface Database {
   channels: ChannelsTable;
   playground_tokens: PlaygroundTokensTable;
   topup_codes: TopupCodesTable;
+  models: ModelsTable;
+  catalogue_versions: CatalogueVersionsTable;
 }
 
 export type PersonRow = Selectable<PeopleTable>;

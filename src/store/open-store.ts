@@ -10,6 +10,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
 import { migrateToLatest, type StoreDialect } from './migrate-to-latest.js';
+import { seedModels } from './model-rows.js';
 import { seedServices } from './seed-services.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -40,6 +41,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   try {
     await migrateToLatest(db, dialect);
     await seedServices(db);
+    await seedModels(db);
   } catch (error) {
     await db.destroy();
     throw error;

@@ -3,16 +3,16 @@
  * console takes the root URL over.
  */
 import type { FastifyInstance } from 'fastify';
-import { KIMI_MODELS } from '../../contract/index.js';
+import type { ModelLookup } from '../../contract/index.js';
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function registerHomeRoute(app: FastifyInstance): void {
+export function registerHomeRoute(app: FastifyInstance, lookup: ModelLookup): void {
   app.get('/', async (request, reply) => {
     const origin = `${request.protocol}://${request.host}`;
-    const models = KIMI_MODELS.map((m) => `<li><code>${escapeHtml(m.id)}</code>${m.thinking ? ' (thinks)' : ''}</li>`).join('');
+    const models = lookup.listed().map((m) => `<li><code>${escapeHtml(m.id)}</code>${m.thinking ? ' (thinks)' : ''}</li>`).join('');
     const curl = `curl ${origin}/kimi/chat/completions \\
   -H "authorization: Bearer $TOKEN" -H "content-type: application/json" \\
   -d '{"model": "kimi-k2.5", "messages": [{"role": "user", "content": "Hello"}]}'`;

@@ -10,7 +10,6 @@ import { z } from 'zod';
 import { listPrices } from '../../../billing/usage-summaries.js';
 import { setPrice } from '../../../billing/price-store.js';
 import { MoongateError } from '../../../contract/errors.js';
-import { findModel } from '../../../contract/models.js';
 import type { AccountContext } from '../console-api/account-context.js';
 import { parseInput } from '../console-api/parse-input.js';
 
@@ -26,7 +25,8 @@ export function registerAdminPricesRoute(api: FastifyInstance, context: AccountC
   api.put('/admin/prices/:model', ADMIN, async (request) => {
     const { model } = parseInput(modelParams, request.params, 'params');
     const body = parseInput(priceBody, request.body, 'body');
-    if (findModel(model) === undefined) throw new MoongateError('model_not_found', `${model} is not a model moongate serves`);
+    const known = await context.store.db.selectFrom('models').select('id').where('id', '=', model).executeTakeFirst();
+    if (known === undefined) throw new MoongateError('model_not_found', `${model} is not in the model catalogue`);
     const price = { model, ...body };
     await setPrice(context.store.db, price);
     context.prices.invalidate();

@@ -11,6 +11,7 @@ import type { TopupCodeStore } from '../../../billing/topup-code-store.js';
 import type { RequestLimits } from '../../../limits/request-limiter.js';
 import type { Store } from '../../../store/open-store.js';
 import type { PersonLimitDefaults } from '../../../config.js';
+import type { ModelCatalogue } from '../../../catalogue/model-catalogue.js';
 import type { HostPolicy } from './host-policy.js';
 
 export interface AccountContext {
@@ -39,4 +40,6 @@ export interface AccountContext {
   personLimits: PersonLimitDefaults;
   /** The hosts and origins the console API answers to (PUBLIC_URL; docs/security.md). */
   hosts: HostPolicy;
+  /** The model catalogue (docs/models.md); the built-in rows, read-only, when left out (tests). */
+  models?: ModelCatalogue;
 }

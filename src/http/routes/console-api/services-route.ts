@@ -1,20 +1,20 @@
 /**
  * GET /api/services: the services a person can acquire, each with the models it serves
- * (every service today serves the seven Kimi models) and their prices in micro-units of
+ * (every service serves the catalogue's active models) and their prices in micro-units of
  * the operator's currency per 1M tokens. Open to everyone, so the console can show a
  * service page before login; with a session, each service also says whether the person
  * has acquired it.
  */
 import type { FastifyInstance } from 'fastify';
 import { listPrices } from '../../../billing/usage-summaries.js';
-import { KIMI_MODELS } from '../../../contract/models.js';
+import { BUILT_IN_LOOKUP } from '../../../contract/models.js';
 import type { AccountContext } from './account-context.js';
 
 export function registerServicesRoute(api: FastifyInstance, context: AccountContext): void {
   api.get('/services', { config: { access: 'optional' } }, async (request) => {
     const db = context.store.db;
     const prices = new Map((await listPrices(db)).map((p) => [p.model, p]));
-    const models = KIMI_MODELS.map((m) => {
+    const models = (context.models ?? BUILT_IN_LOOKUP).listed().map((m) => {
       const price = prices.get(m.id);
       return {
         id: m.id,
