@@ -78,7 +78,7 @@ async function checkAgainstCatalogue(trx: Transaction<Database>, model: KimiMode
   }
   if (!isServed(model)) {
     const dependants = rows.filter((r) => r.replacement === model.id).map((r) => r.id);
-    if (dependants.length > 0) refuse(`${model.id} replaces ${dependants.join(', ')}: retire those elsewhere first`);
+    if (dependants.length > 0) refuse(`${model.id} is the replacement of ${dependants.join(', ')}: give those another replacement or a message first`);
   }
   if (isServed(model)) {
     const price = await trx.selectFrom('prices').select('model').where('model', '=', model.id).executeTakeFirst();
@@ -99,42 +99,45 @@ export class ModelStore {
   }
 
   /**
-   * Adds a row; `beforeCheck` runs in the same transaction first (the CLI writes the new
-   * model's prices there, so a model added as active comes with its price).
+   * Adds a row; `beforeCheck` runs in the same transaction once the row is written and
+   * before the checks against the catalogue (the CLI writes the new model's prices there,
+   * so a model added as active comes with its price).
    */
   async add(model: KimiModel, beforeCheck?: (trx: Transaction<Database>) => Promise<void>, now: number = Date.now()): Promise<KimiModel> {
     checkModel(model);
     return this.db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('models').select('id').where('id', '=', model.id).executeTakeFirst();
       if (existing !== undefined) refuse(`${model.id} is already in the catalogue: change it with set`);
-      await beforeCheck?.(trx);
-      await checkAgainstCatalogue(trx, model);
       const last = await trx.selectFrom('models').select((eb) => eb.fn.max('position').as('position')).executeTakeFirst();
       await trx.insertInto('models').values(modelToRow(model, Number(last?.position ?? -1) + 1, now)).execute();
+      // Written, then checked in the same transaction: a refusal leaves nothing behind.
+      await beforeCheck?.(trx);
+      await checkAgainstCatalogue(trx, model);
       await bumpCatalogueVersion(trx);
       return model;
     });
   }
 
-  /** Changes a row; a state other than retired clears the replacement and the message. */
+  /** Changes a row; a state other than retired drops the replacement and the message it had. */
   async update(id: string, patch: ModelPatch, beforeCheck?: (trx: Transaction<Database>) => Promise<void>, now: number = Date.now()): Promise<KimiModel> {
     return this.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('models').selectAll().where('id', '=', id).executeTakeFirst();
       if (row === undefined) throw new MoongateError('model_not_found', `${id} is not in the catalogue`);
       const current = rowToModel(row);
-      const merged: KimiModel = { ...current, ...patch, id };
-      const state = merged.state;
-      const next: KimiModel = Object.freeze({
-        ...merged,
-        thinking: merged.thinkingMode !== 'never',
+      const state = patch.state ?? current.state;
+      // Leaving 'retired' drops the old replacement or message; one given in the patch stays, to be refused.
+      const next: KimiModel = {
+        ...current,
         ...(state === 'retired' ? {} : { replacement: undefined, retiredMessage: undefined }),
-      });
+        ...patch,
+        id,
+        thinking: (patch.thinkingMode ?? current.thinkingMode) !== 'never',
+      };
       const clean = Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined)) as unknown as KimiModel;
       checkModel(clean);
+      await trx.updateTable('models').set(modelToRow(clean, row.position, now)).where('id', '=', id).execute();
       await beforeCheck?.(trx);
       await checkAgainstCatalogue(trx, clean);
-      const { position } = row;
-      await trx.updateTable('models').set(modelToRow(clean, position, now)).where('id', '=', id).execute();
       await bumpCatalogueVersion(trx);
       return clean;
     });

@@ -6,6 +6,7 @@ import { registerChannelCommands } from './channel-commands.js';
 import { registerCodeCommands } from './code-commands.js';
 import { registerCredentialCommands } from './credential-commands.js';
 import { registerPersonCommands } from './person-commands.js';
+import { registerModelCommands } from './model-commands.js';
 import { registerPriceCommands } from './price-commands.js';
 import { registerUsageCommand } from './usage-command.js';
 import { registerServeCommand } from './serve-command.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerBalanceCommands(program);
   registerUsageCommand(program);
   registerPriceCommands(program);
+  registerModelCommands(program);
   registerCodeCommands(program);
   registerChannelCommands(program);
   return program;

@@ -11,6 +11,7 @@ import { registerAcquireRoute } from './acquire-route.js';
 import { registerAdminCodesRoute } from '../admin/admin-codes-route.js';
 import { registerAdminCredentialsRoute } from '../admin/admin-credentials-route.js';
 import { registerAdminPeopleRoute } from '../admin/admin-people-route.js';
+import { registerAdminModelsRoute } from '../admin/admin-models-route.js';
 import { registerAdminPricesRoute } from '../admin/admin-prices-route.js';
 import { registerAdminUsageRoute } from '../admin/admin-usage-route.js';
 import { registerBalanceRoute } from './balance-route.js';
@@ -58,6 +59,7 @@ export function registerConsoleApiRoutes(app: FastifyInstance, context: AccountC
       registerAdminPeopleRoute(api, context);
       registerAdminCredentialsRoute(api, context);
       registerAdminPricesRoute(api, context);
+      registerAdminModelsRoute(api, context);
       registerAdminUsageRoute(api, context);
       registerAdminCodesRoute(api, context);
     },
