@@ -17,16 +17,17 @@ export const log = (line: string): void => {
   process.stderr.write(`${seconds}s  ${line}\n`);
 };
 
-/** A server under test, or the upstream itself (for "added" latency). */
+/** A server under test, a floor, or the upstream itself (for "added" latency). */
 export interface Target {
-  name: 'moongate' | 'bare proxy' | 'upstream';
+  name: 'moongate' | 'lean floor' | 'bare proxy' | 'upstream';
   url: string;
   pid: number;
   headers: Record<string, string>;
 }
 
-export function requestBody(stream: boolean): string {
-  return JSON.stringify({ model: BENCH_MODEL, messages: [{ role: 'user', content: 'Hello' }], ...(stream ? { stream: true } : {}) });
+/** The seed's "Hello", or another prompt (the prompt-size phase). */
+export function requestBody(stream: boolean, content = 'Hello'): string {
+  return JSON.stringify({ model: BENCH_MODEL, messages: [{ role: 'user', content }], ...(stream ? { stream: true } : {}) });
 }
 
 export interface Bench {
@@ -34,6 +35,9 @@ export interface Bench {
   useWrk: boolean;
   upstreamUrl: string;
   moongate: Target;
+  /** The lean floor (lean-proxy.ts): every ratio is against it. */
+  floor: Target;
+  /** The piping bare proxy (bare-proxy.ts): a second, softer floor, shown beside it. */
   bare: Target;
   upstream: Target;
   /** Highest RSS seen under load, per process. */

@@ -1,16 +1,26 @@
-/** The results of one run: the figures, the table rows with their targets, and the Markdown copy. */
+/**
+ * The results of one run: the figures, the table rows with their targets, and the Markdown copy.
+ * Every ratio is moongate against the lean floor (lean-proxy.ts); the piping bare proxy is a
+ * second column where it was measured, so a reader sees how much a softer floor flatters.
+ */
 
 export interface Pair {
   moongate: number;
-  bare: number;
+  /** The lean floor. */
+  floor: number;
+  /** The piping bare proxy, where measured. */
+  bare?: number;
 }
 
 export interface Row {
   figure: string;
   unit: string;
   moongate: number | null;
+  /** The lean floor's figure. */
+  floor: number | null;
+  /** The piping bare proxy's figure, where measured. */
   bare: number | null;
-  /** moongate / bare proxy. */
+  /** moongate / lean floor (or the figure's own comparison, said in its name). */
   ratio: number | null;
   target: string;
   /** null: no target for this figure. */
@@ -28,8 +38,8 @@ export interface BenchReport {
   notes: string[];
 }
 
-export function ratioOf(moongate: number | null, bare: number | null): number | null {
-  return moongate === null || bare === null || bare === 0 ? null : moongate / bare;
+export function ratioOf(moongate: number | null, floor: number | null): number | null {
+  return moongate === null || floor === null || floor === 0 ? null : moongate / floor;
 }
 
 function format(value: number | null): string {
@@ -40,14 +50,14 @@ function format(value: number | null): string {
 }
 
 function verdict(pass: boolean | null): string {
-  return pass === null ? '' : pass ? 'pass' : 'FAIL';
+  return pass === null ? '' : pass ? 'PASS' : 'MISS';
 }
 
 function cells(row: Row): string[] {
-  return [`${row.figure} (${row.unit})`, format(row.moongate), format(row.bare), row.ratio === null ? '—' : `${row.ratio.toFixed(2)}x`, row.target, verdict(row.pass)];
+  return [`${row.figure} (${row.unit})`, format(row.moongate), format(row.floor), format(row.bare), row.ratio === null ? '—' : `${row.ratio.toFixed(2)}x`, row.target, verdict(row.pass)];
 }
 
-const HEADER = ['figure', 'moongate', 'bare proxy', 'ratio', 'target', 'result'];
+const HEADER = ['figure', 'moongate', 'lean floor', 'bare proxy', 'ratio', 'target', 'result'];
 
 /** The table for a terminal. */
 export function formatTable(rows: readonly Row[]): string {

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** In the order they run: the soak comes before the open streams, whose memory takes a while to be given back. */
-export const PHASES = ['rps', 'latency', 'memory', 'streams', 'settle', 'scale'] as const;
+export const PHASES = ['rps', 'latency', 'prompt', 'memory', 'streams', 'settle', 'scale'] as const;
 /** Left out of --quick unless --only names them: scale starts three more moongates, PostgreSQL and Redis included. */
 const NOT_QUICK: readonly Phase[] = ['scale'];
 export type Phase = (typeof PHASES)[number];
@@ -15,6 +15,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --duration <s>        seconds of throughput measured per server and mode (default 8)
   --rounds <n>          alternating rounds the duration is split into (default 4)
   --connections <n>     connections for the throughput runs (default 32)
+  --modes <list>        the rps phase's modes: non-stream,stream (default both; a profile of one load: --modes non-stream)
   --streams <list>      open-stream counts to hold (default 1000,5000)
   --soak <s>            memory soak length (default 120)
   --delay <ms>          the fake upstream's delay before answering (default 0)
@@ -29,6 +30,8 @@ export interface Settings {
   durationMs: number;
   /** The throughput runs are split into this many alternating rounds per server. */
   rounds: number;
+  /** The rps phase's modes: false is non-stream, true is stream. */
+  rpsModes: boolean[];
   warmupMs: number;
   connections: number;
   streams: number[];
@@ -51,6 +54,7 @@ export function parseSettings(argv: string[]): Settings {
       duration: { type: 'string' },
       rounds: { type: 'string' },
       connections: { type: 'string' },
+      modes: { type: 'string' },
       streams: { type: 'string' },
       soak: { type: 'string' },
       delay: { type: 'string' },
@@ -78,12 +82,18 @@ export function parseSettings(argv: string[]): Settings {
   }
   const loader = values.loader;
   if (loader !== 'auto' && loader !== 'wrk' && loader !== 'node') throw new Error('--loader must be auto, wrk or node');
+  const rpsModes = (values.modes ?? 'non-stream,stream').split(',').map((mode) => {
+    if (mode.trim() === 'non-stream') return false;
+    if (mode.trim() === 'stream') return true;
+    throw new Error(`--modes: unknown mode ${JSON.stringify(mode)} (non-stream, stream)`);
+  });
   const streams = (values.streams ?? (quick ? '10,20' : '1000,5000')).split(',').map((n) => number('streams', n, 0));
   return {
     quick,
     phases: phases as Phase[],
     durationMs: number('duration', values.duration, quick ? 0.5 : 8) * 1000,
     rounds: Math.max(1, Math.round(number('rounds', values.rounds, quick ? 1 : 4))),
+    rpsModes,
     warmupMs: quick ? 0 : 2_000,
     connections: number('connections', values.connections, 32),
     streams,

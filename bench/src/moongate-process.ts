@@ -1,6 +1,6 @@
 /**
  * moongate as the operator runs it: `node bin/moongate.js serve` in its own process, on the
- * embedded default (SQLite under a temp DATA_DIR), with a bench credential made by the CLI
+ * embedded default (SQLite under a temp DATA_DIR) at the default LOG_LEVEL=info, with a bench credential made by the CLI
  * against the same DATA_DIR first. Whatever pipeline pieces this build has (limits,
  * billing, channels) are switched on where the CLI offers them, and reported.
  */
@@ -122,7 +122,8 @@ export async function startMoongate(
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATA_DIR: join(dir, 'data'),
-    LOG_LEVEL: 'warn',
+    // The default, as `npm start` runs it (issue 20): the access log is part of the cost.
+    LOG_LEVEL: 'info',
     PORT: '0',
     HOST: '127.0.0.1',
     ...(await upstreamEnv(upstreamBaseUrl, dir)),
@@ -151,6 +152,10 @@ export async function startMoongate(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  // stdout is kept until the startup lines are read; after that it is the access log (one
+  // line or more per request at LOG_LEVEL=info), still read from the pipe as a log
+  // collector would, and dropped.
+  let keepStdout = true;
   child.stderr?.setEncoding('utf8').on('data', (part: string) => {
     output += part;
     for (const line of part.trim().split('\n')) if (line !== '' && !INSPECTOR_NOISE.test(line)) log(`moongate: ${line}`);
@@ -176,6 +181,7 @@ export async function startMoongate(
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`moongate did not start within 30 s: ${output.trim()}`)), 30_000);
     child.stdout?.setEncoding('utf8').on('data', (part: string) => {
+      if (!keepStdout) return;
       output += part;
       const found = /listening on (http:\/\/\S+)/.exec(output)?.[1];
       if (found !== undefined) {
@@ -192,7 +198,9 @@ export async function startMoongate(
   // `moongate serve` lists its channels under `channels:` (older builds printed `upstream:`).
   const channelLine = /channels:\s*\n\s+(.*)/.exec(output)?.[1]?.trim();
   const upstreamLine = channelLine ?? /upstream:\s+(.*)/.exec(output)?.[1]?.trim() ?? 'unknown';
+  keepStdout = false;
   pipeline.push(`upstream: ${upstreamLine}`);
+  pipeline.push(`log level: ${env.LOG_LEVEL ?? 'info'} (the access log read from stdout by the bench and dropped)`);
   if (nodeArgs.length > 0) pipeline.push(`node flags: ${nodeArgs.join(' ')}${ownFlags.length > 0 ? ` (${ownFlags.join(' ')} from bin/moongate.js's shebang)` : ''}`);
   if (child.pid === undefined) throw new Error('moongate has no pid');
   return {

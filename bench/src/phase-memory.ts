@@ -40,8 +40,8 @@ export async function phaseMemory(bench: Bench, idle: Map<number, number>, rows:
   const rate = Math.max(20, Math.min(200, Math.round(moongateStreamMax !== undefined ? moongateStreamMax / 4 : settings.quick ? 50 : 200)));
   const heapBefore = await liveHeapBytes(await bench.moongateInspector());
   log(`[memory] moongate's live heap after a full collection: ${(heapBefore / MiB).toFixed(2)} MiB`);
-  log(`[memory] soak: moongate and the bare proxy at ${rate} stream req/s each for ${settings.soakMs / 1000} s`);
-  const targets = [bench.moongate, bench.bare];
+  log(`[memory] soak: moongate and the lean floor at ${rate} stream req/s each for ${settings.soakMs / 1000} s`);
+  const targets = [bench.moongate, bench.floor];
   const watches = targets.map((t) => watchRss(t.pid, settings.quick ? 250 : 5_000));
   const results = await Promise.all(
     targets.map((t) => load(bench, t, { stream: true, connections: settings.connections, durationMs: settings.soakMs, ratePerSecond: rate })),
@@ -61,8 +61,8 @@ export async function phaseMemory(bench: Bench, idle: Map<number, number>, rows:
   // down to. A leak lifts that floor; a sawtooth does not. (It can only rise, so it errs
   // towards reporting growth, never towards hiding it.)
   const steady = samples.map((list) => list.filter((s) => s.atMs >= settings.soakMs / 5));
-  const growth: Pair = { moongate: growthMiBPerMinute(floorOf(steady[0] ?? [])), bare: growthMiBPerMinute(floorOf(steady[1] ?? [])) };
-  const straightLine: Pair = { moongate: growthMiBPerMinute(steady[0] ?? []), bare: growthMiBPerMinute(steady[1] ?? []) };
+  const growth: Pair = { moongate: growthMiBPerMinute(floorOf(steady[0] ?? [])), floor: growthMiBPerMinute(floorOf(steady[1] ?? [])) };
+  const straightLine: Pair = { moongate: growthMiBPerMinute(steady[0] ?? []), floor: growthMiBPerMinute(steady[1] ?? []) };
   // What a leak keeps is still reachable after a full collection; a heap still settling at
   // its size after the earlier phases lifts the RSS floor for minutes, but not this.
   const heapAfter = await liveHeapBytes(await bench.moongateInspector());
@@ -76,18 +76,18 @@ export async function phaseMemory(bench: Bench, idle: Map<number, number>, rows:
   await new Promise((resolve) => setTimeout(resolve, settings.afterLoadMs));
   const after = await Promise.all(targets.map((t) => sampleProcess(t.pid)));
   const mib = (bytes: number | undefined): number => fixed((bytes ?? Number.NaN) / MiB, 1);
-  const idlePair: Pair = { moongate: mib(idle.get(bench.moongate.pid)), bare: mib(idle.get(bench.bare.pid)) };
-  const loadPair: Pair = { moongate: mib(bench.peakRss.get(bench.moongate.pid)), bare: mib(bench.peakRss.get(bench.bare.pid)) };
-  const afterPair: Pair = { moongate: mib(after[0]?.rssBytes), bare: mib(after[1]?.rssBytes) };
+  const idlePair: Pair = { moongate: mib(idle.get(bench.moongate.pid)), floor: mib(idle.get(bench.floor.pid)) };
+  const loadPair: Pair = { moongate: mib(bench.peakRss.get(bench.moongate.pid)), floor: mib(bench.peakRss.get(bench.floor.pid)) };
+  const afterPair: Pair = { moongate: mib(after[0]?.rssBytes), floor: mib(after[1]?.rssBytes) };
   const row = (figure: string, pair: Pair, unit = 'MiB', target = '', pass: boolean | null = null): Row => ({
-    figure, unit, moongate: pair.moongate, bare: pair.bare, ratio: ratioOf(pair.moongate, pair.bare), target, pass,
+    figure, unit, moongate: pair.moongate, floor: pair.floor, bare: null, ratio: ratioOf(pair.moongate, pair.floor), target, pass,
   });
   rows.push(
     row('5. RSS idle', idlePair),
     row('5. RSS under load (peak)', loadPair),
     row(`5. RSS ${settings.afterLoadMs / 1000} s after load`, afterPair),
-    row(`5. RSS growth over a ${settings.soakMs / 1000} s soak (floor)`, { moongate: fixed(growth.moongate), bare: fixed(growth.bare) }, 'MiB/min', '< 1 MiB/min', growth.moongate < 1),
-    { figure: '5. live heap growth over the soak, after a full collection', unit: 'MiB/min', moongate: fixed(heapGrowth), bare: null, ratio: null, target: '', pass: null },
+    row(`5. RSS growth over a ${settings.soakMs / 1000} s soak (floor)`, { moongate: fixed(growth.moongate), floor: fixed(growth.floor) }, 'MiB/min', '< 1 MiB/min', growth.moongate < 1),
+    { figure: '5. live heap growth over the soak, after a full collection', unit: 'MiB/min', moongate: fixed(heapGrowth), floor: null, bare: null, ratio: null, target: '', pass: null },
   );
   figures.memory = {
     soakRatePerSecond: rate,

@@ -33,6 +33,6 @@ export async function phaseSettle(rows: Row[], figures: Record<string, unknown>,
     if (rate === null) notes.push(`settle-rate: ${script} printed no settledPerSecond`);
   }
   figures.settleRate = { settledPerSecond: rate, oneTransactionEachPerSecond: withoutGroupCommit };
-  rows.push({ figure: '6. settled requests/s on SQLite (group commit)', unit: 'req/s', moongate: rate, bare: null, ratio: null, target: '', pass: null });
-  rows.push({ figure: '6. settled requests/s on SQLite, one transaction each', unit: 'req/s', moongate: withoutGroupCommit, bare: null, ratio: null, target: '', pass: null });
+  rows.push({ figure: '6. settled requests/s on SQLite (group commit)', unit: 'req/s', moongate: rate, floor: null, bare: null, ratio: null, target: '', pass: null });
+  rows.push({ figure: '6. settled requests/s on SQLite, one transaction each', unit: 'req/s', moongate: withoutGroupCommit, floor: null, bare: null, ratio: null, target: '', pass: null });
 }

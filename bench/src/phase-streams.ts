@@ -1,4 +1,4 @@
-/** Figure 4: open streams held at once. */
+/** Figure 4: open streams held at once, through moongate and the lean floor. Target: 5,000 in under 400 MB. */
 import { readFileSync } from 'node:fs';
 import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
 import { type Bench, type Target, fixed, log, MiB, requestBody, setUpstreamMode, upstreamStats } from './bench-context.js';
@@ -64,7 +64,7 @@ export async function phaseStreams(bench: Bench, rows: Row[], figures: Record<st
   try {
     for (const count of bench.settings.streams) {
       const result: Record<string, { held: number; failed: number; rssMiB: number }> = {};
-      for (const target of [bench.bare, bench.moongate]) {
+      for (const target of [bench.floor, bench.moongate]) {
         log(`[streams] ${target.name}: opening ${count} slow streams (1 chunk/s)`);
         const held = await holdStreams(bench, target, count);
         result[target.name] = held;
@@ -72,14 +72,14 @@ export async function phaseStreams(bench: Bench, rows: Row[], figures: Record<st
         if (held.held < count) notes.push(`${target.name}: only ${held.held} of ${count} streams were open at once (${held.failed} failed)`);
       }
       const m = result.moongate;
-      const b = result['bare proxy'];
-      if (m === undefined || b === undefined) throw new Error('open-streams run missing');
-      out.push({ count, moongate: m, bare: b });
+      const f = result['lean floor'];
+      if (m === undefined || f === undefined) throw new Error('open-streams run missing');
+      out.push({ count, moongate: m, floor: f });
       const heldAll = m.held === count;
       rows.push(
-        { figure: `4. streams held open of ${count}`, unit: 'streams', moongate: m.held, bare: b.held, ratio: ratioOf(m.held, b.held), target: `${count}`, pass: heldAll },
+        { figure: `4. streams held open of ${count}`, unit: 'streams', moongate: m.held, floor: f.held, bare: null, ratio: ratioOf(m.held, f.held), target: `${count}`, pass: heldAll },
         {
-          figure: `4. RSS with ${count} open streams`, unit: 'MiB', moongate: fixed(m.rssMiB, 1), bare: fixed(b.rssMiB, 1), ratio: ratioOf(m.rssMiB, b.rssMiB),
+          figure: `4. RSS with ${count} open streams`, unit: 'MiB', moongate: fixed(m.rssMiB, 1), floor: fixed(f.rssMiB, 1), bare: null, ratio: ratioOf(m.rssMiB, f.rssMiB),
           // The target is for 5,000 streams: 400 MB (decimal, as the issue says).
           target: count === 5_000 ? '< 400 MB' : '', pass: count === 5_000 ? heldAll && m.rssMiB * MiB < 400e6 : null,
         },

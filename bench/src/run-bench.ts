@@ -1,12 +1,13 @@
 /**
- * `npm run bench`: starts a fake upstream, a bare proxy and moongate on loopback, each in its
- * own process, drives them with a separate load generator, and prints moongate's figures next
- * to the bare proxy's (the floor every Node gateway pays), measured in the same run.
- * Writes bench/results/<date>.json and .md. See README, "Performance".
+ * `npm run bench`: starts a fake upstream, the lean floor, the piping bare proxy and moongate
+ * on loopback, each in its own process, drives them with a separate load generator, and
+ * prints moongate's figures next to the lean floor's (the leanest correct Node proxy: every
+ * ratio and target is against it, issue 20) and the bare proxy's, measured in the same run.
+ * Writes bench/results/<date>.json and .md. See README, "Performance", and docs/benchmark.md.
  *
  * This file starts the processes and runs the phases in order; each phase is its own file
  * (phase-rps.ts, phase-latency.ts, phase-memory.ts, phase-streams.ts, phase-settle.ts,
- * phase-scale.ts),
+ * phase-prompt.ts, phase-scale.ts),
  * the options are in bench-settings.ts, and what the phases share in bench-context.ts.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import { startMoongate, type MoongateProcess } from './moongate-process.js';
 import { NodeLoaderClient } from './node-loader-client.js';
 import { phaseLatency } from './phase-latency.js';
 import { phaseMemory } from './phase-memory.js';
+import { phasePrompt } from './phase-prompt.js';
 import { phaseRps } from './phase-rps.js';
 import { phaseScale } from './phase-scale.js';
 import { phaseSettle } from './phase-settle.js';
@@ -36,7 +38,7 @@ async function startServerChild(script: string, env: Record<string, string>): Pr
 
 async function checkPath(bench: Bench): Promise<void> {
   const before = (await upstreamStats(bench)).requests;
-  for (const target of [bench.bare, bench.moongate]) {
+  for (const target of [bench.floor, bench.bare, bench.moongate]) {
     for (const stream of [false, true]) {
       const response = await fetch(target.url, {
         method: 'POST',
@@ -49,8 +51,8 @@ async function checkPath(bench: Bench): Promise<void> {
     }
   }
   const reached = (await upstreamStats(bench)).requests - before;
-  // At least the four sent (a router may add probes of its own).
-  if (reached < 4) throw new Error(`the fake upstream saw ${reached} of 4 requests: moongate is not using it (check the upstream line above)`);
+  // At least the six sent (a router may add probes of its own).
+  if (reached < 6) throw new Error(`the fake upstream saw ${reached} of 6 requests: moongate is not using it (check the upstream line above)`);
 }
 
 async function main(): Promise<void> {
@@ -72,20 +74,23 @@ async function main(): Promise<void> {
   const loader = new NodeLoaderClient();
   let moongate: MoongateProcess | undefined;
   try {
-    log('starting the fake upstream, the bare proxy and moongate...');
+    log('starting the fake upstream, the lean floor, the bare proxy and moongate...');
     const upstream = await startServerChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: String(settings.delayMs) });
     children.push(upstream.child);
     const upstreamOrigin = `http://127.0.0.1:${upstream.port}`;
     // Started side by side: each is a cold Node start, and moongate's also runs the CLI first.
-    const [bare, gate] = await Promise.allSettled([
+    const [lean, bare, gate] = await Promise.allSettled([
+      startServerChild('lean-proxy.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin }),
       startServerChild('bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin }),
       startMoongate(`${upstreamOrigin}/v1`, log, {
         ...(settings.profile === undefined ? {} : { profileDir: settings.profile }),
         nodeFlags: settings.moongateNodeFlags,
       }),
     ]);
+    if (lean.status === 'fulfilled') children.push(lean.value.child);
     if (bare.status === 'fulfilled') children.push(bare.value.child);
     if (gate.status === 'fulfilled') moongate = gate.value;
+    if (lean.status === 'rejected') throw lean.reason;
     if (bare.status === 'rejected') throw bare.reason;
     if (gate.status === 'rejected' || moongate === undefined) throw gate.status === 'rejected' ? gate.reason : new Error('moongate did not start');
     for (const piece of moongate.pipeline) log(`  ${piece}`);
@@ -98,6 +103,7 @@ async function main(): Promise<void> {
       useWrk,
       upstreamUrl: upstreamOrigin,
       moongate: { name: 'moongate', url: `${moongate.url}/v1/chat/completions`, pid: moongate.pid, headers: { authorization: `Bearer ${moongate.token}` } },
+      floor: { name: 'lean floor', url: `http://127.0.0.1:${lean.value.port}/v1/chat/completions`, pid: pidOf(lean.value.child), headers: { authorization: 'Bearer bench' } },
       bare: { name: 'bare proxy', url: `http://127.0.0.1:${bare.value.port}/v1/chat/completions`, pid: pidOf(bare.value.child), headers: { authorization: 'Bearer bench' } },
       upstream: { name: 'upstream', url: `${upstreamOrigin}/v1/chat/completions`, pid: pidOf(upstream.child), headers: { authorization: 'Bearer bench' } },
       peakRss: new Map(),
@@ -107,7 +113,7 @@ async function main(): Promise<void> {
     await checkPath(bench);
     await new Promise((resolve) => setTimeout(resolve, settings.quick ? 200 : 1_000));
     const idle = new Map<number, number>();
-    for (const target of [bench.moongate, bench.bare]) idle.set(target.pid, (await sampleProcess(target.pid)).rssBytes);
+    for (const target of [bench.moongate, bench.floor, bench.bare]) idle.set(target.pid, (await sampleProcess(target.pid)).rssBytes);
 
     const rows: Row[] = [];
     const figures: Record<string, unknown> = {};
@@ -117,6 +123,7 @@ async function main(): Promise<void> {
       else if (phase === 'latency') await phaseLatency(bench, rows, figures, notes);
       else if (phase === 'streams') await phaseStreams(bench, rows, figures, notes);
       else if (phase === 'memory') await phaseMemory(bench, idle, rows, figures, notes);
+      else if (phase === 'prompt') await phasePrompt(bench, rows, figures, notes);
       else if (phase === 'settle') await phaseSettle(rows, figures, notes, settings.quick);
       else await phaseScale(bench, rows, figures, notes);
     }

@@ -1,0 +1,124 @@
+/**
+ * Summarises a V8 CPU profile (`npm run bench -- --profile <dir>` runs moongate under
+ * `node --cpu-prof`) into where the busy time went: the top functions by self time, and the
+ * same time by module (a package under node_modules, a file of moongate's, or node's own).
+ * Idle, program and garbage-collector samples are V8's own rows: idle is left out of the
+ * busy total, the other two stay in it (GC is work a request causes). Startup (loading
+ * modules, building the tokenizer's ranks) is left out: the summary starts at the first
+ * sample inside the chat completions route, unless --all.
+ *
+ *   npm run bench:build && node bench/dist/profile-summary.js <file.cpuprofile | dir> [--top 15] [--all]
+ *
+ * A directory means its newest .cpuprofile.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+async function profilePath(path: string): Promise<string> {
+  if (!(await stat(path)).isDirectory()) return path;
+  const files = (await readdir(path)).filter((name) => name.endsWith('.cpuprofile'));
+  const dated = await Promise.all(files.map(async (name) => ({ name, at: (await stat(join(path, name))).mtimeMs })));
+  const newest = dated.sort((a, b) => b.at - a.at)[0];
+  if (newest === undefined) throw new Error(`no .cpuprofile in ${path}`);
+  return join(path, newest.name);
+}
+
+/** node_modules/<package> (scoped too), src/…/file.ts of moongate's build, or node's own module. */
+export function moduleOf(url: string): string {
+  if (url === '') return '(native or V8)';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+  if (pkg !== undefined) return pkg;
+  const own = /\/dist\/(.+)$/.exec(url)?.[1];
+  if (own !== undefined) return own;
+  return url.replace(/^file:\/\//, '');
+}
+
+/** The index of the first sample whose stack runs through a file matching `marker`. */
+function firstSampleIn(profile: CpuProfile, marker: RegExp): number {
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const inside = new Map<number, boolean>();
+  const isInside = (id: number): boolean => {
+    const known = inside.get(id);
+    if (known !== undefined) return known;
+    const up = parent.get(id);
+    const answer = marker.test(byId.get(id)?.callFrame.url ?? '') || (up !== undefined && isInside(up));
+    inside.set(id, answer);
+    return answer;
+  };
+  const index = profile.samples.findIndex((id) => isInside(id));
+  return index === -1 ? 0 : index;
+}
+
+export function summarise(profile: CpuProfile, top: number, all = false): string {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const selfUs = new Map<number, number>();
+  const from = all ? 0 : firstSampleIn(profile, /chat-completions-route/);
+  // timeDeltas[i] is the time before sample i; it is charged to the sample it precedes,
+  // as Chrome DevTools does.
+  profile.samples.forEach((id, i) => {
+    if (i >= from) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const functions = new Map<string, { us: number; module: string }>();
+  const modules = new Map<string, number>();
+  let busy = 0;
+  let idle = 0;
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)?.callFrame;
+    if (frame === undefined) continue;
+    if (frame.functionName === '(idle)') {
+      idle += us;
+      continue;
+    }
+    busy += us;
+    const module = moduleOf(frame.url);
+    const key = `${frame.functionName || '(anonymous)'}  ${module}${frame.url === '' ? '' : `:${frame.lineNumber + 1}`}`;
+    const entry = functions.get(key) ?? { us: 0, module };
+    entry.us += us;
+    functions.set(key, entry);
+    modules.set(module, (modules.get(module) ?? 0) + us);
+  }
+  const pct = (us: number): string => `${((us / busy) * 100).toFixed(1).padStart(5)}%`;
+  const ms = (us: number): string => `${(us / 1000).toFixed(0).padStart(7)} ms`;
+  const lines = [`busy ${(busy / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms${all ? '' : ', from the first request on'}; shares are of busy time`, '', `top ${top} functions by self time:`];
+  [...functions.entries()].sort((a, b) => b[1].us - a[1].us).slice(0, top).forEach(([key, { us }], i) => {
+    lines.push(`${String(i + 1).padStart(3)}. ${pct(us)} ${ms(us)}  ${key}`);
+  });
+  lines.push('', `top ${top} modules by self time:`);
+  [...modules.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).forEach(([module, us], i) => {
+    lines.push(`${String(i + 1).padStart(3)}. ${pct(us)} ${ms(us)}  ${module}`);
+  });
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '15' }, all: { type: 'boolean', default: false } } });
+  const target = positionals[0];
+  if (target === undefined) throw new Error('usage: node bench/dist/profile-summary.js <file.cpuprofile | dir> [--top 15]');
+  const path = await profilePath(target);
+  const profile = JSON.parse(await readFile(path, 'utf8')) as CpuProfile;
+  console.log(`${path}\n${summarise(profile, Math.max(1, Number(values.top) || 15), values.all)}`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`profile-summary: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
