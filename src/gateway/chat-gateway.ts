@@ -14,6 +14,7 @@ import { CompletionBuilder } from './completion-builder.js';
 import { ChunkEncoder } from './chunk-encoder.js';
 import {
   KIMI_MODEL_IDS,
+  checkAgainstModel,
   echoValue,
   MoongateError,
   asMoongateError,
@@ -180,19 +181,23 @@ export class ChatGateway {
     let modelId: string | null = null;
     let admitted: ServedRequest;
     try {
-      const asked = parseChatRequest(exchange.body);
-      const model = findModel(asked.model);
+      const parsed = parseChatRequest(exchange.body);
+      const model = findModel(parsed.model);
       if (model === undefined) {
         throw new MoongateError(
           'model_not_found',
-          `The model ${echoValue(asked.model)} does not exist; available models: ${KIMI_MODEL_IDS.join(', ')}`,
+          `The model ${echoValue(parsed.model)} does not exist; available models: ${KIMI_MODEL_IDS.join(', ')}`,
         );
       }
       modelId = model.id;
-      const promptTokens = countPromptTokens(asked.messages, asked.tools);
-      checkContext(asked, model, promptTokens);
+      // What the model refuses is refused before anything is counted or held (docs/requests.md).
+      const { request: asked, mediaTokens } = checkAgainstModel(parsed, model);
+      const textTokens = countPromptTokens(asked.messages, asked.tools);
+      checkContext(asked, model, textTokens);
       // One completion cap for the hold and the upstream alike.
-      const request = withCompletionCap(asked, model, promptTokens);
+      const request = withCompletionCap(asked, model, textTokens);
+      // Images and videos are held at their worst case; the upstream's usage is what is billed.
+      const promptTokens = textTokens + mediaTokens;
       const admission = await this.admitter.admit({ traceId: exchange.traceId, caller, admittedAt, model, request, promptTokens });
       admitted = { caller, request, model, promptTokens, admission, startedAt };
     } catch (error) {
