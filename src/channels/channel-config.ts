@@ -4,7 +4,7 @@
  * filled in, so the rest of the code never guesses at a missing field.
  */
 import { z } from 'zod';
-import { KIMI_MODEL_IDS, MODEL_ID_PATTERN } from '../contract/index.js';
+import { KIMI_MODEL_IDS, KNOWN_REQUEST_FIELDS, MODEL_ID_PATTERN } from '../contract/index.js';
 
 const ms = z.number().int().min(1);
 
@@ -48,6 +48,23 @@ const modelsSchema = z.union(
   },
 );
 
+/**
+ * Request fields moongate does not know that this channel's upstream gets as the client
+ * sent them (docs/requests.md, "Fields moongate does not know"): vLLM's
+ * `chat_template_kwargs`, say. A field moongate knows cannot be named (it is built from
+ * the checked request), except `prompt_cache_options`, which only Moonshot channels send
+ * by themselves.
+ */
+const passthroughSchema = z
+  .array(
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be a field name of lowercase letters, digits and _')
+      .refine((field) => field === 'prompt_cache_options' || !KNOWN_REQUEST_FIELDS.has(field), 'is a field moongate builds itself'),
+  )
+  .max(32)
+  .default([]);
+
 export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const common = {
@@ -60,6 +77,7 @@ const common = {
   maxConcurrency: z.number().int().min(1).max(1_000_000).default(1024),
   timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
   enabled: z.boolean().default(true),
+  passthrough: passthroughSchema,
 };
 
 export const simulatorSettingsSchema = z

@@ -24,6 +24,7 @@ export function createChannelProvider(channel: ChannelSpec): Provider {
     headersTimeoutMs: timeouts.headersMs,
     bodyTimeoutMs: timeouts.idleMs,
     replyTimeoutMs: timeouts.totalMs,
+    passthrough: channel.passthrough,
   };
   switch (channel.kind) {
     case 'simulator':

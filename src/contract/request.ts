@@ -2,10 +2,17 @@
  * The request body of POST /kimi/chat/completions (SPEC.md, "Request body"),
  * validated with zod. Validation errors name the field:
  * `messages[1].role must be one of system, user, assistant, tool`.
+ *
+ * What is checked here holds for every model; what depends on the model (thinking,
+ * reasoning_effort, media, the fixed sampling parameters) is checked by model-rules.ts
+ * once the model is known. Fields this schema does not know are kept aside in `extra`,
+ * never validated and never sent upstream unless a channel names them in `passthrough`
+ * (docs/requests.md, "Fields moongate does not know").
  */
 import { z } from 'zod';
 import { echoValue } from './echo-value.js';
 import { MoongateError } from './errors.js';
+import { REASONING_EFFORTS, type ReasoningEffort } from './models.js';
 
 export const MESSAGE_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
@@ -14,6 +21,14 @@ const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const contentPart = z.object({ type: z.string() }).passthrough();
+const imagePart = z.object({
+  type: z.literal('image_url'),
+  image_url: z.object({ url: z.string().min(1), detail: z.string().max(16).optional() }),
+});
+const videoPart = z.object({ type: z.literal('video_url'), video_url: z.object({ url: z.string().min(1) }) });
+
+/** The media part types a message may carry (to models whose inputs include them). */
+export const MEDIA_PART_TYPES = { image_url: 'image', video_url: 'video' } as const;
 
 const toolCallSchema = z.object({
   id: z.string(),
@@ -55,6 +70,10 @@ const toolChoiceSchema = z.union(
 
 const stopString = z.string().min(1).max(32);
 
+const thinkingSchema = z
+  .object({ type: z.enum(['enabled', 'disabled']), keep: z.literal('all').nullish() }, { error: 'must be an object {"type": "enabled" | "disabled", "keep": null | "all"}' })
+  .strict();
+
 /** The request body as validated; also the source of the OpenAPI document's request schema (openapi-document.ts). */
 export const chatRequestSchema = z.object({
   model: z.string().min(1),
@@ -78,16 +97,37 @@ export const chatRequestSchema = z.object({
   seed: z.int().nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.int().min(0).max(20).nullish(),
+  /** Kimi's thinking switch (switchable models) and Preserved Thinking (`keep`). */
+  thinking: thinkingSchema.nullish(),
+  reasoning_effort: z.enum(REASONING_EFFORTS).nullish(),
+  /** Moonshot's prompt cache settings: passed as given to Moonshot channels (billing reads the usage). */
+  prompt_cache_options: z.record(z.string(), z.unknown()).nullish(),
 });
+
+/** The top-level fields the schema knows; every other one goes to ChatRequest.extra. */
+export const KNOWN_REQUEST_FIELDS: ReadonlySet<string> = new Set(Object.keys(chatRequestSchema.shape));
 
 export type ToolDefinition = z.infer<typeof toolSchema>;
 export type ToolChoice = z.infer<typeof toolChoiceSchema>;
 export type RequestToolCall = z.infer<typeof toolCallSchema>;
 
+/** One part of a message's content, kept in order when the message carries media. */
+export type ContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image_url'; image_url: { url: string; detail?: string } }
+  | { type: 'video_url'; video_url: { url: string } };
+
+export type MediaPart = Exclude<ContentPart, { type: 'text' }>;
+
 export interface ChatMessage {
   role: MessageRole;
   /** Text parts are joined into one string; null only on an assistant message with tool calls. */
   content: string | null;
+  /**
+   * The content parts as sent, only when the message carries an image or video: the
+   * upstream gets them in their order; counting and the simulator read `content`, the text.
+   */
+  parts?: ContentPart[];
   name?: string;
   tool_call_id?: string;
   tool_calls?: RequestToolCall[];
@@ -113,6 +153,11 @@ export interface ChatRequest {
   tool_choice?: ToolChoice;
   user?: string;
   seed?: number;
+  thinking?: { type: 'enabled' | 'disabled'; keep?: 'all' | null };
+  reasoning_effort?: ReasoningEffort;
+  prompt_cache_options?: Record<string, unknown>;
+  /** Top-level fields the schema does not know, as sent; only a channel's `passthrough` names reach an upstream. */
+  extra?: Record<string, unknown>;
 }
 
 type Issue = z.core.$ZodIssue;
@@ -157,23 +202,44 @@ function describeIssue(issue: Issue): string {
   }
 }
 
-function joinText(content: z.infer<typeof messageSchema>['content'], index: number): string | null {
-  if (content === undefined || content === null) return null;
-  if (typeof content === 'string') return content;
+interface ReadContent {
+  text: string | null;
+  parts?: ContentPart[];
+}
+
+/**
+ * A message's content: text parts joined into one string; image and video parts kept, in
+ * order, beside the text. Whether the model takes them, and their URLs and sizes, is
+ * model-rules.ts's business; another part type is not implemented.
+ */
+function readContent(content: z.infer<typeof messageSchema>['content'], index: number): ReadContent {
+  if (content === undefined || content === null) return { text: null };
+  if (typeof content === 'string') return { text: content };
   let text = '';
+  const parts: ContentPart[] = [];
+  let media = false;
   for (let i = 0; i < content.length; i++) {
     const part = content[i];
-    if (part?.type !== 'text') {
+    const type = part?.type;
+    if (type === 'image_url' || type === 'video_url') {
+      const parsed = (type === 'image_url' ? imagePart : videoPart).safeParse(part);
+      if (!parsed.success) throw new MoongateError('bad_request', `messages[${index}].content[${i}].${type}.url must be a non-empty string`);
+      parts.push(parsed.data);
+      media = true;
+      continue;
+    }
+    if (type !== 'text') {
       throw new MoongateError(
         'api_not_implemented',
-        `messages[${index}].content[${i}].type ${echoValue(part?.type)} is not implemented; only text parts are accepted`,
+        `messages[${index}].content[${i}].type ${echoValue(type)} is not implemented; text, image_url and video_url parts are accepted`,
       );
     }
     const parsed = textPart.safeParse(part);
     if (!parsed.success) throw new MoongateError('bad_request', `messages[${index}].content[${i}].text must be a string`);
     text += parsed.data.text;
+    parts.push(parsed.data);
   }
-  return text;
+  return media ? { text, parts } : { text };
 }
 
 /** Deeper tool schemas than this are refused: no real tool needs them, and they exhaust recursive code. */
@@ -204,7 +270,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
   }
 
   const messages: ChatMessage[] = b.messages.map((m, i) => {
-    const content = joinText(m.content, i);
+    const { text: content, parts } = readContent(m.content, i);
     const hasToolCalls = (m.tool_calls?.length ?? 0) > 0;
     if (content === null && !(m.role === 'assistant' && hasToolCalls)) {
       throw new MoongateError('bad_request', `messages[${i}].content is required`);
@@ -216,6 +282,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
       throw new MoongateError('bad_request', `messages[${i}].tool_calls is only allowed on assistant messages`);
     }
     const msg: ChatMessage = { role: m.role, content };
+    if (parts !== undefined) msg.parts = parts;
     if (m.name !== undefined) msg.name = m.name;
     if (m.tool_call_id !== undefined) msg.tool_call_id = m.tool_call_id;
     if (hasToolCalls && m.tool_calls) msg.tool_calls = m.tool_calls;
@@ -261,5 +328,21 @@ export function parseChatRequest(body: unknown): ChatRequest {
   if (choice !== undefined) req.tool_choice = choice;
   if (b.user !== null && b.user !== undefined) req.user = b.user;
   if (b.seed !== null && b.seed !== undefined) req.seed = b.seed;
+  if (b.thinking !== null && b.thinking !== undefined) req.thinking = b.thinking;
+  if (b.reasoning_effort !== null && b.reasoning_effort !== undefined) req.reasoning_effort = b.reasoning_effort;
+  if (b.prompt_cache_options !== null && b.prompt_cache_options !== undefined) req.prompt_cache_options = b.prompt_cache_options;
+  const extra = unknownFields(body as Record<string, unknown>);
+  if (extra !== undefined) req.extra = extra;
   return req;
+}
+
+/** The top-level fields the schema does not know, by reference (one pass over the keys). */
+function unknownFields(body: Record<string, unknown>): Record<string, unknown> | undefined {
+  let extra: Record<string, unknown> | undefined;
+  for (const key of Object.keys(body)) {
+    if (KNOWN_REQUEST_FIELDS.has(key)) continue;
+    extra ??= {};
+    extra[key] = body[key];
+  }
+  return extra;
 }

@@ -14,6 +14,7 @@ import { CompletionBuilder } from './completion-builder.js';
 import { ChunkEncoder } from './chunk-encoder.js';
 import {
   BUILT_IN_LOOKUP,
+  checkAgainstModel,
   echoValue,
   MoongateError,
   asMoongateError,
@@ -212,13 +213,17 @@ export class ChatGateway {
     let modelId: string | null = null;
     let admitted: ServedRequest;
     try {
-      const asked = parseChatRequest(exchange.body);
-      const model = await resolveModel(this.options.models ?? BUILT_IN_LOOKUP, asked.model);
+      const parsed = parseChatRequest(exchange.body);
+      const model = await resolveModel(this.options.models ?? BUILT_IN_LOOKUP, parsed.model);
       modelId = model.id;
-      const promptTokens = countPromptTokens(asked.messages, asked.tools);
-      checkContext(asked, model, promptTokens);
+      // What the model refuses is refused before anything is counted or held (docs/requests.md).
+      const { request: asked, mediaTokens } = checkAgainstModel(parsed, model);
+      const textTokens = countPromptTokens(asked.messages, asked.tools);
+      checkContext(asked, model, textTokens);
       // One completion cap for the hold and the upstream alike.
-      const request = withCompletionCap(asked, model, promptTokens);
+      const request = withCompletionCap(asked, model, textTokens);
+      // Images and videos are held at their worst case; the upstream's usage is what is billed.
+      const promptTokens = textTokens + mediaTokens;
       const admission = await this.admitter.admit({ traceId: exchange.traceId, caller, admittedAt, model, request, promptTokens });
       admitted = { caller, request, model, promptTokens, admission, startedAt };
     } catch (error) {

@@ -67,13 +67,47 @@ describe('parseChatRequest', () => {
     expect(req.messages[0]?.content).toBe('Hello');
   });
 
-  it('refuses image parts and logprobs as not implemented', () => {
-    const image = failure({
+  it('refuses part types other than text, image_url and video_url, and logprobs, as not implemented', () => {
+    const audio = failure({
       ...hello,
-      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }],
+      messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'x' } }] }],
     });
-    expect(image.code).toBe('api_not_implemented');
+    expect(audio.code).toBe('api_not_implemented');
+    expect(audio.message).toBe('messages[0].content[0].type "input_audio" is not implemented; text, image_url and video_url parts are accepted');
     expect(failure({ ...hello, logprobs: true }).code).toBe('api_not_implemented');
+  });
+
+  it('keeps image and video parts in order beside the joined text; whether the model takes them is checked later', () => {
+    const parts = [
+      { type: 'text', text: 'What is ' },
+      { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'auto' } },
+      { type: 'text', text: 'this?' },
+      { type: 'video_url', video_url: { url: 'https://example.com/clip.mp4' } },
+    ];
+    const req = parseChatRequest({ ...hello, messages: [{ role: 'user', content: parts }] });
+    expect(req.messages[0]).toEqual({ role: 'user', content: 'What is this?', parts });
+    expect(failure({ ...hello, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }).message).toBe(
+      'messages[0].content[0].image_url.url must be a non-empty string',
+    );
+  });
+
+  it('takes thinking, reasoning_effort and prompt_cache_options, and keeps unknown fields aside in extra', () => {
+    const req = parseChatRequest({
+      ...hello,
+      thinking: { type: 'disabled', keep: null },
+      reasoning_effort: 'low',
+      prompt_cache_options: { ttl: '5m' },
+      chat_template_kwargs: { enable_thinking: false },
+    });
+    expect(req.thinking).toEqual({ type: 'disabled', keep: null });
+    expect(req.reasoning_effort).toBe('low');
+    expect(req.prompt_cache_options).toEqual({ ttl: '5m' });
+    expect(req.extra).toEqual({ chat_template_kwargs: { enable_thinking: false } });
+    expect(parseChatRequest(hello)).not.toHaveProperty('extra');
+    expect(failure({ ...hello, thinking: { type: 'auto' } }).message).toBe('thinking.type must be one of enabled, disabled');
+    expect(failure({ ...hello, thinking: { type: 'enabled', keep: 'some' } }).message).toMatch(/^thinking\.keep /);
+    expect(failure({ ...hello, thinking: { type: 'enabled', budget: 5 } }).code).toBe('bad_request');
+    expect(failure({ ...hello, reasoning_effort: 'medium' }).message).toBe('reasoning_effort must be one of low, high, max');
   });
 
   it('normalises stop, max_completion_tokens and tools', () => {

@@ -84,13 +84,17 @@ export class MoonshotProvider extends OpenAICompatibleProvider {
   }
 
   /**
-   * The base body already carries what Moonshot needs: `stream_options.include_usage` and
-   * `max_tokens` (Moonshot also takes `max_completion_tokens`; the request schema folds it
-   * into max_tokens). Only the per-model sampling rules are Moonshot's own.
+   * The base body already carries what Moonshot needs: `stream_options.include_usage`, the
+   * completion cap under the name the model honours (`max_tokens` for the seed's models,
+   * `max_completion_tokens` for the current ones), `thinking` and `reasoning_effort`.
+   * Moonshot's own: the per-model sampling rules, and `prompt_cache_options`, which every
+   * Moonshot channel passes as the client sent it (its cache writes are billed from usage).
    */
   protected override buildBody(call: ProviderCall): Record<string, unknown> {
     const body = super.buildBody(call);
     applySamplingRule(body, call.model.temperature);
+    const cache = call.request.prompt_cache_options;
+    if (cache !== undefined) body.prompt_cache_options = cache;
     return body;
   }
 

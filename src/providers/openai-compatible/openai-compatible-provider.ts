@@ -14,7 +14,7 @@
  * choices carry the whole message as their delta.
  */
 import { Agent, type Dispatcher } from 'undici';
-import { MoongateError } from '../../contract/index.js';
+import { MoongateError, completionCapField } from '../../contract/index.js';
 import type { ChatEvent, ChatMessage } from '../../contract/index.js';
 import { SSE_DONE_DATA, SseDecoder, type SseEvent } from '../../sse/index.js';
 import type { Provider, ProviderCall } from '../provider.js';
@@ -46,6 +46,12 @@ export interface OpenAICompatibleProviderOptions {
    * is generated, so the channel's total time is the fitting limit for it.
    */
   replyTimeoutMs?: number;
+  /**
+   * Request fields moongate does not know that this upstream gets as the client sent them
+   * (a channel's `passthrough`, e.g. vLLM's `chat_template_kwargs`); `prompt_cache_options`
+   * may be named too. Any other unknown field is dropped (docs/requests.md).
+   */
+  passthrough?: readonly string[];
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -65,6 +71,7 @@ export class OpenAICompatibleProvider implements Provider {
   private readonly headersTimeoutMs: number | undefined;
   private readonly bodyTimeoutMs: number | undefined;
   private readonly replyTimeoutMs: number | undefined;
+  private readonly passthrough: readonly string[];
 
   constructor(options: OpenAICompatibleProviderOptions) {
     // Parsed once: undici's request(url) parses the URL string on every call.
@@ -75,6 +82,7 @@ export class OpenAICompatibleProvider implements Provider {
     this.headersTimeoutMs = options.headersTimeoutMs;
     this.bodyTimeoutMs = options.bodyTimeoutMs;
     this.replyTimeoutMs = options.replyTimeoutMs ?? options.headersTimeoutMs;
+    this.passthrough = options.passthrough ?? [];
     if (options.dispatcher !== undefined) {
       this.dispatcher = options.dispatcher;
       this.ownsDispatcher = false;
@@ -234,7 +242,9 @@ export class OpenAICompatibleProvider implements Provider {
    * The JSON body sent upstream, in a stable field order. Optional fields appear only when
    * the request set them; `n` only when it is not 1 (the default everywhere), because some
    * servers (llama.cpp, Ollama) do not know the field. Always a stream with usage (see the
-   * top of this file), whatever the client asked.
+   * top of this file), whatever the client asked. The completion cap goes under the name the
+   * model honours (completionCapField); `thinking` and `reasoning_effort` as the client sent
+   * them, already checked against the model (contract/model-rules.ts).
    */
   protected buildBody(call: ProviderCall): Record<string, unknown> {
     const r = call.request;
@@ -245,7 +255,7 @@ export class OpenAICompatibleProvider implements Provider {
       stream_options: { include_usage: true },
     };
     if (r.n !== 1) body.n = r.n;
-    if (r.max_tokens !== undefined) body.max_tokens = r.max_tokens;
+    if (r.max_tokens !== undefined) body[completionCapField(call.model)] = r.max_tokens;
     if (r.temperature !== undefined) body.temperature = r.temperature;
     if (r.top_p !== undefined) body.top_p = r.top_p;
     if (r.stop !== undefined) body.stop = r.stop;
@@ -256,12 +266,23 @@ export class OpenAICompatibleProvider implements Provider {
     if (r.tool_choice !== undefined) body.tool_choice = r.tool_choice;
     if (r.user !== undefined) body.user = r.user;
     if (r.seed !== undefined) body.seed = r.seed;
+    if (r.thinking !== undefined) body.thinking = r.thinking;
+    if (r.reasoning_effort !== undefined) body.reasoning_effort = r.reasoning_effort;
+    for (const field of this.passthrough) {
+      const value = field === 'prompt_cache_options' ? r.prompt_cache_options : r.extra?.[field];
+      if (value !== undefined) body[field] = value;
+    }
     return body;
   }
 
-  /** One message as the client sent it; optional fields only when present. */
+  /**
+   * One message as the client sent it; optional fields only when present. Content with an
+   * image or video goes as its parts, in order; `reasoning_content` and tool-call ids exactly
+   * as they came (kimi-k2.6 refuses a tool-call turn without its reasoning; kimi-k3's
+   * `name:index` ids repeat across turns and must not be rewritten).
+   */
   protected buildMessage(message: ChatMessage): Record<string, unknown> {
-    const out: Record<string, unknown> = { role: message.role, content: message.content };
+    const out: Record<string, unknown> = { role: message.role, content: message.parts ?? message.content };
     if (message.name !== undefined) out.name = message.name;
     if (message.tool_calls !== undefined) out.tool_calls = message.tool_calls;
     if (message.tool_call_id !== undefined) out.tool_call_id = message.tool_call_id;

@@ -29,6 +29,8 @@ export interface ConversationFacts {
   toolToCall: ToolToCall | undefined;
   /** The trailing tool messages, when the reply answers from tool results. */
   toolResults: ToolResult[];
+  /** Images and videos on the last user message (the simulator does not look at them). */
+  media: { images: number; videos: number };
 }
 
 export function readConversation(request: ChatRequest, model: KimiModel): ConversationFacts {
@@ -46,13 +48,24 @@ export function readConversation(request: ChatRequest, model: KimiModel): Conver
 
   return {
     modelId: model.id,
-    thinking: model.thinking,
+    // A switchable model with thinking turned off answers without reasoning, as it would upstream.
+    thinking: model.thinking && request.thinking?.type !== 'disabled',
     jsonMode: request.response_format === 'json_object',
     user,
     partialPrefix: partial ? (last.content ?? '') : undefined,
     toolToCall: partial ? undefined : chooseTool(request, user, last?.role === 'tool'),
     toolResults,
+    media: countMedia(lastUser),
   };
+}
+
+function countMedia(message: ChatMessage | undefined): { images: number; videos: number } {
+  const media = { images: 0, videos: 0 };
+  for (const part of message?.parts ?? []) {
+    if (part.type === 'image_url') media.images++;
+    else if (part.type === 'video_url') media.videos++;
+  }
+  return media;
 }
 
 /**

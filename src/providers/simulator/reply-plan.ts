@@ -170,8 +170,21 @@ export function planReply(facts: ConversationFacts, random: SeededRandom): Reply
   if (facts.toolResults.length > 0) return planAfterTools(facts, random);
 
   const reasoning = facts.thinking ? writeReasoning(u, random, facts.jsonMode) : '';
-  const content = facts.jsonMode ? writeJsonAnswer(facts, random) : writeAnswer(u, random);
+  let content = facts.jsonMode ? writeJsonAnswer(facts, random) : writeAnswer(u, random);
+  // Said without a random draw, so a reply to the same text without media is unchanged.
+  if (!facts.jsonMode) content += mediaRemark(facts.media);
   return { reasoning, content, toolCall: undefined };
+}
+
+function countOf(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** What the simulator says about attached images and videos: that it received them and did not look. */
+function mediaRemark({ images, videos }: ConversationFacts['media']): string {
+  const attached = [images > 0 ? countOf(images, 'image') : '', videos > 0 ? countOf(videos, 'video') : ''].filter((s) => s !== '');
+  if (attached.length === 0) return '';
+  return `\n\nYou attached ${attached.join(' and ')}; the simulator received ${images + videos === 1 ? 'it' : 'them'} but cannot see, so nothing above describes ${images + videos === 1 ? 'it' : 'them'}.`;
 }
 
 function writeReasoning(u: UserWords, random: SeededRandom, jsonMode: boolean): string {
