@@ -78,6 +78,8 @@ export const chatRequestSchema = z.object({
   seed: z.int().nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.int().min(0).max(20).nullish(),
+  /** Moonshot's context-cache request (issue 18): how long a written cache lives. */
+  prompt_cache_options: z.object({ ttl: z.enum(['5m', '1h']).nullish() }).nullish(),
 });
 
 export type ToolDefinition = z.infer<typeof toolSchema>;
@@ -113,6 +115,8 @@ export interface ChatRequest {
   tool_choice?: ToolChoice;
   user?: string;
   seed?: number;
+  /** Present when the client asked for context caching (`ttl` as it sent it, if it did). */
+  prompt_cache_options?: { ttl?: '5m' | '1h' };
 }
 
 type Issue = z.core.$ZodIssue;
@@ -261,5 +265,9 @@ export function parseChatRequest(body: unknown): ChatRequest {
   if (choice !== undefined) req.tool_choice = choice;
   if (b.user !== null && b.user !== undefined) req.user = b.user;
   if (b.seed !== null && b.seed !== undefined) req.seed = b.seed;
+  if (b.prompt_cache_options !== null && b.prompt_cache_options !== undefined) {
+    const ttl = b.prompt_cache_options.ttl;
+    req.prompt_cache_options = ttl === null || ttl === undefined ? {} : { ttl };
+  }
   return req;
 }
