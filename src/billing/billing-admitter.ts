@@ -74,11 +74,12 @@ function tokensOf(usage: NonNullable<RequestResult['usage']>) {
   return {
     promptTokens: usage.prompt_tokens,
     cachedTokens: usage.prompt_tokens_details.cached_tokens ?? 0,
+    cacheWriteTokens: usage.prompt_tokens_details.cache_write_tokens ?? 0,
     completionTokens: usage.completion_tokens,
   };
 }
 
-const NO_TOKENS = { promptTokens: 0, cachedTokens: 0, completionTokens: 0 };
+const NO_TOKENS = { promptTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, completionTokens: 0 };
 
 function usageRow(
   ticket: HoldRequest,
@@ -101,6 +102,7 @@ function usageRow(
     error_code: result.error?.code ?? null,
     prompt_tokens: tokens.promptTokens,
     cached_tokens: tokens.cachedTokens,
+    cache_write_tokens: tokens.cacheWriteTokens,
     completion_tokens: tokens.completionTokens,
     cost,
     duration_ms: Math.round(result.durationMs),

@@ -10,23 +10,42 @@ import { CURRENT_MODEL_PRICES, SEED_PRICES, type Price } from './price-list.js';
 export async function seedPrices(db: Kysely<Database>, now: number = Date.now()): Promise<void> {
   await db
     .insertInto('prices')
-    .values([...SEED_PRICES, ...CURRENT_MODEL_PRICES].map((p) => ({ model: p.model, cached_input: p.cachedInput, input: p.input, output: p.output, updated_at: now })))
+    .values(
+      [...SEED_PRICES, ...CURRENT_MODEL_PRICES].map((p) => ({
+        model: p.model,
+        cached_input: p.cachedInput,
+        input: p.input,
+        output: p.output,
+        cache_write: p.cacheWrite,
+        updated_at: now,
+      })),
+    )
     .onConflict((conflict) => conflict.column('model').doNothing())
     .execute();
 }
 
 export async function readPrices(db: Kysely<Database>): Promise<Price[]> {
-  const rows = await db.selectFrom('prices').select(['model', 'cached_input', 'input', 'output']).orderBy('model').execute();
-  return rows.map((r) => ({ model: r.model, cachedInput: r.cached_input, input: r.input, output: r.output }));
+  const rows = await db
+    .selectFrom('prices')
+    .select(['model', 'cached_input', 'input', 'output', 'cache_write'])
+    .orderBy('model')
+    .execute();
+  return rows.map((r) => ({ model: r.model, cachedInput: r.cached_input, input: r.input, output: r.output, cacheWrite: r.cache_write }));
 }
 
 export async function setPrice(db: Kysely<Database>, price: Price, now: number = Date.now()): Promise<void> {
   const known = await db.selectFrom('models').select('id').where('id', '=', price.model).executeTakeFirst();
   if (known === undefined) throw new RangeError(`${price.model} is not in the model catalogue`);
-  for (const value of [price.cachedInput, price.input, price.output]) {
+  for (const value of [price.cachedInput, price.input, price.output, price.cacheWrite]) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError('prices are whole, non-negative micro-units');
   }
-  const row = { cached_input: price.cachedInput, input: price.input, output: price.output, updated_at: now };
+  const row = {
+    cached_input: price.cachedInput,
+    input: price.input,
+    output: price.output,
+    cache_write: price.cacheWrite,
+    updated_at: now,
+  };
   await db
     .insertInto('prices')
     .values({ model: price.model, ...row })

@@ -363,6 +363,7 @@ export const USAGE_COLUMNS = [
   'error_code',
   'prompt_tokens',
   'cached_tokens',
+  'cache_write_tokens',
   'completion_tokens',
   'cost',
   'duration_ms',

@@ -29,6 +29,8 @@ export const USAGE_EXPORT_COLUMNS = [
   'duration_ms',
   'ttft_ms',
   'channel',
+  // Added after the first release: new columns go at the end, so a column keeps its place.
+  'cache_write_tokens',
 ] as const;
 
 export type UsageRecord = Record<(typeof USAGE_EXPORT_COLUMNS)[number], string | number | boolean | null>;
@@ -52,6 +54,7 @@ export function usageRecord(row: UsageRow): UsageRecord {
     duration_ms: row.durationMs,
     ttft_ms: row.ttftMs,
     channel: row.channel,
+    cache_write_tokens: row.cacheWriteTokens,
   };
 }
 

@@ -6,6 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import { MoongateError } from '../contract/errors.js';
 import { decodeCursor, encodeCursor } from '../store/cursor.js';
 import type { Database, UsageStatus } from '../store/database.js';
+import type { Price } from './price-list.js';
 import { readPrices } from './price-store.js';
 
 export interface BalanceSummary {
@@ -49,6 +50,8 @@ export interface UsageRow {
   errorCode: string | null;
   promptTokens: number;
   cachedTokens: number;
+  /** The part of promptTokens the upstream wrote to its cache. */
+  cacheWriteTokens: number;
   completionTokens: number;
   cost: number;
   durationMs: number;
@@ -102,6 +105,7 @@ export async function listUsage(
       'u.error_code',
       'u.prompt_tokens',
       'u.cached_tokens',
+      'u.cache_write_tokens',
       'u.completion_tokens',
       'u.cost',
       'u.duration_ms',
@@ -137,6 +141,7 @@ export async function listUsage(
       errorCode: r.error_code,
       promptTokens: r.prompt_tokens,
       cachedTokens: r.cached_tokens,
+      cacheWriteTokens: r.cache_write_tokens,
       completionTokens: r.completion_tokens,
       cost: r.cost,
       durationMs: r.duration_ms,
@@ -200,6 +205,6 @@ async function dailyTotals(db: Kysely<Database>, personId: string | null, q: { s
 }
 
 /** Micro-units per 1M tokens, by model. */
-export async function listPrices(db: Kysely<Database>): Promise<Array<{ model: string; cachedInput: number; input: number; output: number }>> {
+export async function listPrices(db: Kysely<Database>): Promise<Price[]> {
   return readPrices(db);
 }

@@ -85,6 +85,7 @@ interface RowOptions {
   fixedSampling?: SamplingParameter[];
   state?: ModelState;
   cachedInput?: number;
+  cacheWrite?: number;
   input?: number;
   output?: number;
   json?: true;
@@ -105,6 +106,7 @@ function rowFlags(command: Command): Command {
     .option('--fixed-sampling <list>', `parameters it refuses to have changed: a comma list of ${SAMPLING_PARAMETERS.join(', ')}, or none`, listOf(SAMPLING_PARAMETERS, 'fixed sampling'))
     .option('--state <state>', `${MODEL_STATES.filter((s) => s !== 'retired').join(', ')} (retire with \`model retire\`)`, oneOf(MODEL_STATES.filter((s) => s !== 'retired'), 'state'))
     .option('--cached-input <amount>', 'price per 1M input tokens served from the cache, such as 0.16', parsePrice)
+    .option('--cache-write <amount>', 'price per 1M input tokens written to the context cache (default: the input price)', parsePrice)
     .option('--input <amount>', 'price per 1M input tokens, such as 0.95', parsePrice)
     .option('--output <amount>', 'price per 1M output tokens, such as 4.00', parsePrice)
     .option('--json', 'print the row (prices in micro-units) as JSON');
@@ -128,25 +130,31 @@ function patchOf(options: RowOptions): ModelPatch {
 
 /** Writes the prices given (omitted ones keep their value; a new model needs all three). */
 async function writePrices(db: Kysely<Database>, id: string, options: RowOptions): Promise<void> {
-  const given = [options.cachedInput, options.input, options.output];
+  const given = [options.cachedInput, options.input, options.output, options.cacheWrite];
   if (given.every((v) => v === undefined)) return;
   const current = (await listPrices(db)).find((p) => p.model === id);
   const input = options.input ?? current?.input;
   const output = options.output ?? current?.output;
   if (input === undefined || output === undefined) throw new MoongateError('bad_request', `${id} has no price yet: give --input and --output (and --cached-input)`);
-  const price: Price = { model: id, input, output, cachedInput: options.cachedInput ?? current?.cachedInput ?? input };
+  const price: Price = {
+    model: id,
+    input,
+    output,
+    cachedInput: options.cachedInput ?? current?.cachedInput ?? input,
+    cacheWrite: options.cacheWrite ?? current?.cacheWrite ?? input,
+  };
   await setPrice(db, price);
 }
 
 interface ListedModel extends KimiModel {
-  price: { cachedInput: number; input: number; output: number } | null;
+  price: { cachedInput: number; input: number; output: number; cacheWrite: number } | null;
 }
 
 async function withPrices(db: Kysely<Database>, models: readonly KimiModel[]): Promise<ListedModel[]> {
   const prices = new Map((await listPrices(db)).map((p) => [p.model, p]));
   return models.map((m) => {
     const p = prices.get(m.id);
-    return { ...m, price: p === undefined ? null : { cachedInput: p.cachedInput, input: p.input, output: p.output } };
+    return { ...m, price: p === undefined ? null : { cachedInput: p.cachedInput, input: p.input, output: p.output, cacheWrite: p.cacheWrite } };
   });
 }
 

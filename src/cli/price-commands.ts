@@ -38,8 +38,14 @@ export function registerPriceCommands(program: Command): void {
         const c = config.billing.currency;
         process.stdout.write(
           formatTable(
-            ['MODEL', `CACHED INPUT (${c}/1M)`, `INPUT (${c}/1M)`, `OUTPUT (${c}/1M)`],
-            prices.map((p) => [p.model, formatAmount(p.cachedInput), formatAmount(p.input), formatAmount(p.output)]),
+            ['MODEL', `CACHED INPUT (${c}/1M)`, `INPUT (${c}/1M)`, `OUTPUT (${c}/1M)`, `CACHE WRITE (${c}/1M)`],
+            prices.map((p) => [
+              p.model,
+              formatAmount(p.cachedInput),
+              formatAmount(p.input),
+              formatAmount(p.output),
+              formatAmount(p.cacheWrite),
+            ]),
           ),
         );
       });
@@ -52,7 +58,8 @@ export function registerPriceCommands(program: Command): void {
     .option('--cached-input <amount>', 'per 1M input tokens served from the cache, such as 0.10', parsePrice)
     .option('--input <amount>', 'per 1M input tokens, such as 0.60', parsePrice)
     .option('--output <amount>', 'per 1M output tokens, such as 3.00', parsePrice)
-    .action(async (model: string, options: { cachedInput?: number; input?: number; output?: number }) => {
+    .option('--cache-write <amount>', 'per 1M input tokens written to the cache, such as 0.60', parsePrice)
+    .action(async (model: string, options: { cachedInput?: number; input?: number; output?: number; cacheWrite?: number }) => {
       await withStore(async (store, config) => {
         const current = (await listPrices(store.db)).find((p) => p.model === model);
         if (current === undefined) throw new MoongateError('bad_request', `${model} is not a model moongate prices`);
@@ -61,11 +68,12 @@ export function registerPriceCommands(program: Command): void {
           cachedInput: options.cachedInput ?? current.cachedInput,
           input: options.input ?? current.input,
           output: options.output ?? current.output,
+          cacheWrite: options.cacheWrite ?? current.cacheWrite,
         };
         await setPrice(store.db, next);
         const c = config.billing.currency;
         process.stderr.write(
-          `${model}: ${formatAmount(next.cachedInput)} cached input, ${formatAmount(next.input)} input, ${formatAmount(next.output)} output (${c} per 1M tokens).\n`,
+          `${model}: ${formatAmount(next.cachedInput)} cached input, ${formatAmount(next.input)} input, ${formatAmount(next.output)} output, ${formatAmount(next.cacheWrite)} cache write (${c} per 1M tokens).\n`,
         );
       });
     });

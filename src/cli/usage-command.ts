@@ -128,13 +128,14 @@ function toJson(row: UsageRow) {
 
 function table(rows: readonly UsageRow[]): string {
   return formatTable(
-    ['TIME', 'MODEL', 'STATUS', 'PROMPT', 'CACHED', 'COMPLETION', 'COST', 'MS', 'TRACE ID'],
+    ['TIME', 'MODEL', 'STATUS', 'PROMPT', 'CACHED', 'CACHE WRITE', 'COMPLETION', 'COST', 'MS', 'TRACE ID'],
     rows.map((r) => [
       new Date(r.createdAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       r.model,
       r.errorCode === null ? r.status : `${r.status} (${r.errorCode})`,
       String(r.promptTokens),
       String(r.cachedTokens),
+      String(r.cacheWriteTokens),
       String(r.completionTokens),
       formatAmount(r.cost),
       String(r.durationMs),

@@ -42,6 +42,8 @@ export interface UsageEvent {
   promptTokens?: number;
   completionTokens?: number;
   cachedTokens?: number;
+  /** The part of promptTokens the upstream wrote to its context cache (billed at its own price). */
+  cacheWriteTokens?: number;
 }
 
 export type ChatEvent = DeltaEvent | FinishEvent | UsageEvent;

@@ -19,6 +19,7 @@ export const usageSchema = z
     total_tokens: z.int().min(0),
     prompt_tokens_details: z.object({
       cached_tokens: z.int().min(0).optional(),
+      cache_write_tokens: z.int().min(0).optional(),
       cached_tokens_details: z.record(z.string(), z.never()),
     }),
     completion_tokens_details: z.record(z.string(), z.never()),

@@ -6,7 +6,12 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  prompt_tokens_details: { cached_tokens?: number; cached_tokens_details: Record<string, never> };
+  prompt_tokens_details: {
+    cached_tokens?: number;
+    /** Prompt tokens the upstream wrote to its context cache; present only when it reported some. */
+    cache_write_tokens?: number;
+    cached_tokens_details: Record<string, never>;
+  };
   completion_tokens_details: Record<string, never>;
 }
 
@@ -75,13 +80,26 @@ export interface ChatCompletionChunk {
   usage: Usage | null;
 }
 
-export function makeUsage(promptTokens: number, completionTokens: number, cachedTokens = 0): Usage {
+/**
+ * The usage object, in the seed's key order. `cached_tokens` and `cache_write_tokens` appear
+ * only when the upstream reported them above zero, so a reply without caching keeps the
+ * seed's exact shape; the numbers are the upstream's, passed on as it reported them.
+ */
+export function makeUsage(promptTokens: number, completionTokens: number, cachedTokens = 0, cacheWriteTokens = 0): Usage {
   return {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
-    prompt_tokens_details:
-      cachedTokens > 0 ? { cached_tokens: cachedTokens, cached_tokens_details: {} } : { cached_tokens_details: {} },
+    prompt_tokens_details: promptDetails(cachedTokens, cacheWriteTokens),
     completion_tokens_details: {},
   };
+}
+
+function promptDetails(cachedTokens: number, cacheWriteTokens: number): Usage['prompt_tokens_details'] {
+  if (cacheWriteTokens > 0) {
+    return cachedTokens > 0
+      ? { cached_tokens: cachedTokens, cache_write_tokens: cacheWriteTokens, cached_tokens_details: {} }
+      : { cache_write_tokens: cacheWriteTokens, cached_tokens_details: {} };
+  }
+  return cachedTokens > 0 ? { cached_tokens: cachedTokens, cached_tokens_details: {} } : { cached_tokens_details: {} };
 }

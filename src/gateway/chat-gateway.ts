@@ -258,6 +258,7 @@ export class ChatGateway {
         reported?.promptTokens ?? promptTokens,
         reported?.completionTokens ?? generated.tokens(),
         reported?.cachedTokens ?? 0,
+        reported?.cacheWriteTokens ?? 0,
       );
     const tally: Tally = {
       get settled() {

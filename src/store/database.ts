@@ -111,6 +111,8 @@ export interface PricesTable {
   cached_input: number;
   input: number;
   output: number;
+  /** Per 1M prompt tokens written to the upstream's cache (migration 0012). */
+  cache_write: number;
   updated_at: number;
 }
 
@@ -131,6 +133,8 @@ export interface UsageTable {
   error_code: string | null;
   prompt_tokens: number;
   cached_tokens: number;
+  /** The part of prompt_tokens the upstream wrote to its cache (migration 0012). */
+  cache_write_tokens: number;
   completion_tokens: number;
   cost: number;
   duration_ms: number;

@@ -314,13 +314,14 @@ describeWithBrowser('usage page and operator area', (browser) => {
     await page.getByLabel('Input, cache hit (USD per 1M)').fill('0.15');
     await page.getByLabel('Input (USD per 1M)').fill('2.5');
     await page.getByLabel('Output (USD per 1M)').fill('10.000001');
+    await page.getByLabel('Input, cache write (USD per 1M)').fill('3');
     await page.getByRole('button', { name: 'Save price' }).click();
     await poll(() => table.getByRole('row').filter({ hasText: 'kimi-k2.5' }).textContent()).toContain('10.000001 USD');
     const services = (await (await fetch(`${server.url}/api/services`)).json()) as {
       services: Array<{ models: Array<{ id: string; price: unknown }> }>;
     };
     const model = services.services[0]?.models.find((m) => m.id === 'kimi-k2.5');
-    expect(model?.price).toEqual({ cachedInput: 150_000, input: 2_500_000, output: 10_000_001 });
+    expect(model?.price).toEqual({ cachedInput: 150_000, input: 2_500_000, output: 10_000_001, cacheWrite: 3_000_000 });
     expectNoPageErrors(browser);
   });
 

@@ -179,6 +179,7 @@ describeEachDialect((target) => {
       error_code: status === 'failed' ? 'timeout' : null,
       prompt_tokens: 10,
       cached_tokens: 2,
+      cache_write_tokens: 3,
       completion_tokens: status === 'failed' ? 0 : 20,
       cost: status === 'failed' ? 0 : 65,
       duration_ms: 100,
@@ -210,6 +211,7 @@ describeEachDialect((target) => {
       errorCode: 'timeout',
       promptTokens: 10,
       cachedTokens: 2,
+      cacheWriteTokens: 3,
       completionTokens: 0,
       cost: 0,
       durationMs: 100,
@@ -240,19 +242,19 @@ describeEachDialect((target) => {
   it('lists the prices in micro-units per 1M tokens', async () => {
     const prices = await listPrices(store.db);
     expect(prices).toHaveLength(7);
-    expect(prices).toContainEqual({ model: 'kimi-k2-thinking-turbo', cachedInput: 150_000, input: 1_150_000, output: 8_000_000 });
+    expect(prices).toContainEqual({ model: 'kimi-k2-thinking-turbo', cachedInput: 150_000, input: 1_150_000, output: 8_000_000, cacheWrite: 1_150_000 });
   });
 
   it('keeps an operator price across re-seeding, and admission sees it once its cache expires', async () => {
     const book = new PriceBook(store.db, 60_000);
-    expect(await book.get('kimi-k2-0711-preview')).toEqual({ model: 'kimi-k2-0711-preview', cachedInput: 150_000, input: 600_000, output: 2_500_000 });
-    await setPrice(store.db, { model: 'kimi-k2-0711-preview', cachedInput: 1, input: 2, output: 3 });
+    expect(await book.get('kimi-k2-0711-preview')).toEqual({ model: 'kimi-k2-0711-preview', cachedInput: 150_000, input: 600_000, output: 2_500_000, cacheWrite: 600_000 });
+    await setPrice(store.db, { model: 'kimi-k2-0711-preview', cachedInput: 1, input: 2, output: 3, cacheWrite: 4 });
     await seedPrices(store.db);
     // Cached for its TTL...
     expect((await book.get('kimi-k2-0711-preview'))?.output).toBe(2_500_000);
     // ...and a book without one reads the new price.
-    expect(await new PriceBook(store.db, 0).get('kimi-k2-0711-preview')).toEqual({ model: 'kimi-k2-0711-preview', cachedInput: 1, input: 2, output: 3 });
-    await expect(setPrice(store.db, { model: 'gpt-4', cachedInput: 1, input: 1, output: 1 })).rejects.toThrow(/not a model/);
-    await expect(setPrice(store.db, { model: 'kimi-k2.5', cachedInput: -1, input: 1, output: 1 })).rejects.toThrow(/non-negative/);
+    expect(await new PriceBook(store.db, 0).get('kimi-k2-0711-preview')).toEqual({ model: 'kimi-k2-0711-preview', cachedInput: 1, input: 2, output: 3, cacheWrite: 4 });
+    await expect(setPrice(store.db, { model: 'gpt-4', cachedInput: 1, input: 1, output: 1, cacheWrite: 1 })).rejects.toThrow(/not a model/);
+    await expect(setPrice(store.db, { model: 'kimi-k2.5', cachedInput: -1, input: 1, output: 1, cacheWrite: 1 })).rejects.toThrow(/non-negative/);
   });
 });

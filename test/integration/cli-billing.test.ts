@@ -65,7 +65,7 @@ describe('moongate credential create', () => {
 describe('moongate price', () => {
   it('lists the seeded prices and sets one', async () => {
     const list = JSON.parse((await runMoongate(['price', 'list', '--json'], env())).stdout) as unknown[];
-    expect(list).toContainEqual({ model: 'kimi-k2.5', cachedInput: 100_000, input: 600_000, output: 3_000_000 });
+    expect(list).toContainEqual({ model: 'kimi-k2.5', cachedInput: 100_000, input: 600_000, output: 3_000_000, cacheWrite: 600_000 });
     expect(list).toHaveLength(7);
     const set = await runMoongate(['price', 'set', 'kimi-k2.5', '--output', '4.00'], env());
     expect(set.code, set.stderr).toBe(0);
@@ -90,6 +90,7 @@ describe('moongate usage', () => {
         model: 'kimi-k2.5',
         stream: 'false' as const,
         cached_tokens: 0,
+        cache_write_tokens: 0,
         duration_ms: 120,
         ttft_ms: 40,
         channel: 'simulator',

@@ -274,7 +274,7 @@ describeEachDialect((target) => {
       const someone = await user();
       // The admission price cache is warm with the old price before the change.
       expect((await chat(someone.token)).status).toBe(200);
-      const price = { model: 'kimi-k2.5', cachedInput: 200_000, input: 7_000_000, output: 90_000_000 };
+      const price = { model: 'kimi-k2.5', cachedInput: 200_000, input: 7_000_000, output: 90_000_000, cacheWrite: 7_000_000 };
       const put = await admin.request('PUT', '/api/admin/prices/kimi-k2.5', { body: { cachedInput: 200_000, input: 7_000_000, output: 90_000_000 } });
       expect(put.status, put.text).toBe(200);
       expect(put.body).toEqual({ price });
@@ -285,7 +285,7 @@ describeEachDialect((target) => {
       if (newest === undefined) throw new Error('no usage row');
       expect(newest.cost).toBe(costOf(price, newest));
       const services = await someone.browser.request<{ services: Array<{ models: Array<{ id: string; price: unknown }> }> }>('GET', '/api/services');
-      expect(services.body.services[0]?.models.find((m) => m.id === 'kimi-k2.5')?.price).toEqual({ cachedInput: 200_000, input: 7_000_000, output: 90_000_000 });
+      expect(services.body.services[0]?.models.find((m) => m.id === 'kimi-k2.5')?.price).toEqual({ cachedInput: 200_000, input: 7_000_000, output: 90_000_000, cacheWrite: 7_000_000 });
 
       expectError(await admin.request('PUT', '/api/admin/prices/gpt-4', { body: { cachedInput: 1, input: 1, output: 1 } }), 404, 'model_not_found');
       expectError(await admin.request('PUT', '/api/admin/prices/kimi-k2.5', { body: { cachedInput: -1, input: 1, output: 1 } }), 400, 'bad_request');

@@ -302,7 +302,7 @@ describeEachDialect((target) => {
         id: 'kimi-k2.5',
         thinking: true,
         contextTokens: 262_144,
-        price: { cachedInput: 100_000, input: 600_000, output: 3_000_000 },
+        price: { cachedInput: 100_000, input: 600_000, output: 3_000_000, cacheWrite: 600_000 },
       });
     });
 

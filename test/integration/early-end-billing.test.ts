@@ -76,7 +76,7 @@ it('a non-stream request the client left mid-generation pays its prompt and what
   const price = await moongate.server.store.db.selectFrom('prices').selectAll().where('model', '=', 'kimi-k2-0711-preview').executeTakeFirstOrThrow();
   const completionTokens = countTextTokens(PIECES.slice(0, 3).join(''));
   const expected = costOf(
-    { model: price.model, cachedInput: price.cached_input, input: price.input, output: price.output },
+    { model: price.model, cachedInput: price.cached_input, input: price.input, output: price.output, cacheWrite: price.cache_write },
     { promptTokens: 9, cachedTokens: 0, completionTokens },
   );
   expect(plain).toMatchObject({ status: 'aborted', stream: 'false', prompt_tokens: 9, completion_tokens: completionTokens, cost: expected });

@@ -75,6 +75,7 @@ describeEachDialect((target) => {
       error_code: i % 3 === 0 ? 'x' : null,
       prompt_tokens: i,
       cached_tokens: 0,
+      cache_write_tokens: 0,
       completion_tokens: 2 * i,
       cost: 10 * i,
       duration_ms: i + 1,

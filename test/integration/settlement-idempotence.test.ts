@@ -45,6 +45,7 @@ describeEachDialect((target) => {
         error_code: null,
         prompt_tokens: 9,
         cached_tokens: 0,
+        cache_write_tokens: 0,
         completion_tokens: 10,
         cost,
         duration_ms: 5,

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { Migrator, sql } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS, migrationProvider } from '../../src/store/migrations/index.js';
 import { newId, ID_PATTERN } from '../../src/store/new-id.js';
@@ -80,16 +80,19 @@ describeEachDialect((target) => {
       ttft_ms: null,
       channel: null,
     });
+    // The log before 0012 has no cache_write_tokens column: those rows go in through this view.
+    const before0012 = fresh.db as unknown as Kysely<{ usage: ReturnType<typeof row> }>;
     try {
       // The log as 0006 left it, with rows in it.
       expect((await migrator.migrateTo('0006-topup-codes')).error).toBeUndefined();
-      await fresh.db.insertInto('usage').values([row(1), row(2), row(3)]).execute();
+      await before0012.insertInto('usage').values([row(1), row(2), row(3)]).execute();
       expect((await migrator.migrateToLatest()).error).toBeUndefined();
       const kept = await fresh.db.selectFrom('usage').selectAll().orderBy('trace_id').execute();
-      expect(kept).toEqual([row(1), row(2), row(3)]);
+      // 0012 gave the old rows no cache writes.
+      expect(kept).toEqual([row(1), row(2), row(3)].map((r) => ({ ...r, cache_write_tokens: 0 })));
       // The same row twice is still refused; another trace id at the same moment is not.
-      await expect(fresh.db.insertInto('usage').values(row(1)).execute()).rejects.toThrow(/unique|duplicate/i);
-      await fresh.db.insertInto('usage').values({ ...row(1), trace_id: '00000000-0000-4000-8000-000000000009' }).execute();
+      await expect(fresh.db.insertInto('usage').values({ ...row(1), cache_write_tokens: 0 }).execute()).rejects.toThrow(/unique|duplicate/i);
+      await fresh.db.insertInto('usage').values({ ...row(1), cache_write_tokens: 0, trace_id: '00000000-0000-4000-8000-000000000009' }).execute();
       const indexes = target.dialect === 'sqlite'
         ? (await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'usage'`.execute(fresh.db)).rows
         : (await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'usage' and schemaname = current_schema()`.execute(fresh.db)).rows;
@@ -98,7 +101,40 @@ describeEachDialect((target) => {
       // Down again: the rows stay, keyed by trace id.
       expect((await migrator.migrateTo('0006-topup-codes')).error).toBeUndefined();
       expect(await fresh.db.selectFrom('usage').select('trace_id').orderBy('trace_id').execute()).toHaveLength(4);
-      await expect(fresh.db.insertInto('usage').values({ ...row(1), created_at: 1 }).execute()).rejects.toThrow(/unique|duplicate/i);
+      await expect(before0012.insertInto('usage').values({ ...row(1), created_at: 1 }).execute()).rejects.toThrow(/unique|duplicate/i);
+    } finally {
+      await fresh.close();
+      await location.remove();
+    }
+  });
+
+  it('gives existing prices a cache-write price equal to their input price, (0012)', async () => {
+    const location = await target.freshLocation();
+    const fresh = await openStore(location.options);
+    const schema = target.dialect === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(fresh.db)).rows[0]?.schema : undefined;
+    const migrator = new Migrator({ db: fresh.db, provider: migrationProvider, ...(schema === undefined ? {} : { migrationTableSchema: schema }) });
+    type OldPrice = { model: string; cached_input: number; input: number; output: number; updated_at: number };
+    const before0012 = fresh.db as unknown as Kysely<{ prices: OldPrice }>;
+    try {
+      expect((await migrator.migrateTo('0010-first-credential')).error).toBeUndefined();
+      // Prices set before cache writes had one.
+      await before0012
+        .insertInto('prices')
+        .values([
+          { model: 'kimi-k2.5', cached_input: 100_000, input: 1_234_567, output: 3_000_000, updated_at: 1 },
+          { model: 'kimi-k2-thinking', cached_input: 150_000, input: 600_000, output: 2_500_000, updated_at: 1 },
+        ])
+        .execute();
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      const prices = await fresh.db.selectFrom('prices').select(['model', 'input', 'cache_write']).execute();
+      expect(prices).toHaveLength(2);
+      for (const p of prices) expect(p.cache_write).toBe(p.input);
+      expect(prices.find((p) => p.model === 'kimi-k2.5')?.cache_write).toBe(1_234_567);
+      // Down again: the column goes, the prices stay.
+      expect((await migrator.migrateTo('0010-first-credential')).error).toBeUndefined();
+      const old = await before0012.selectFrom('prices').selectAll().where('model', '=', 'kimi-k2.5').executeTakeFirstOrThrow();
+      expect(old).not.toHaveProperty('cache_write');
+      expect(old.input).toBe(1_234_567);
     } finally {
       await fresh.close();
       await location.remove();

@@ -47,6 +47,7 @@ describeEachDialect((target) => {
           error_code: i % 10 === 0 ? 'timeout' : null,
           prompt_tokens: 10 + (i % 7),
           cached_tokens: 0,
+          cache_write_tokens: 0,
           completion_tokens: 20,
           cost: 123 + i,
           duration_ms: 100,

@@ -36,6 +36,22 @@ describe('cost', () => {
     expect(costOf(K25, { promptTokens: 0, cachedTokens: 0, completionTokens: 0 })).toBe(0);
   });
 
+  it('bills cache writes at their own price, each prompt token once', () => {
+    const price = { ...K25, cacheWrite: 750_000 };
+    // 2 cached × 0.1 + 5 written × 0.75 + 3 uncached × 0.6 + 1 × 3.0 = 0.2 + 3.75 + 1.8 + 3 = 8.75 → 9
+    expect(costOf(price, { promptTokens: 10, cachedTokens: 2, cacheWriteTokens: 5, completionTokens: 1 })).toBe(9);
+    // More written than the uncached part is clamped to it: 2 cached, 8 written, none at the input price.
+    // 0.2 + 8 × 0.75 = 6.2 → 7
+    expect(costOf(price, { promptTokens: 10, cachedTokens: 2, cacheWriteTokens: 50, completionTokens: 0 })).toBe(7);
+  });
+
+  it('holds every prompt token at the dearer of the input and cache-write prices', () => {
+    // 9 × 1.2 + 100 × 3.0 = 310.8 → 311; at the input price it would be 305.4 → 306.
+    expect(worstCaseCost({ ...K25, cacheWrite: 1_200_000 }, 9, 100, 1)).toBe(311);
+    // A cache write cheaper than the input changes nothing.
+    expect(worstCaseCost({ ...K25, cacheWrite: 1 }, 9, 100, 1)).toBe(306);
+  });
+
   it('holds n × the completion cap as the worst case, the model default when max_tokens is absent', () => {
     const model = findModel('kimi-k2.5')!;
     expect(worstCaseCost(K25, 9, model.defaultMaxTokens, 1)).toBe(98_310);

@@ -302,6 +302,35 @@ describe('MoonshotProvider: recorded streams', () => {
     ]);
   });
 
+  it('reads cache writes from prompt_tokens_details, or from the top level beside cached_tokens', async () => {
+    const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'kimi-k2-turbo-preview' };
+    const streamWith = (usage: object) =>
+      [
+        { ...base, choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: 'stop' }] },
+        { ...base, choices: [], usage },
+      ]
+        .map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`)
+        .join('') + 'data: [DONE]\n\n';
+    upstream.stream(
+      streamWith({ prompt_tokens: 30, completion_tokens: 1, total_tokens: 31, cached_tokens: 10, prompt_tokens_details: { cached_tokens: 10, cache_write_tokens: 12 } }),
+    );
+    expect((await collect(provider.chat(makeCall({ model: 'kimi-k2-turbo-preview' })))).at(-1)).toEqual({
+      type: 'usage',
+      promptTokens: 30,
+      completionTokens: 1,
+      cachedTokens: 10,
+      cacheWriteTokens: 12,
+    });
+    upstream.stream(streamWith({ prompt_tokens: 30, completion_tokens: 1, total_tokens: 31, cached_tokens: 0, cache_write_tokens: 20 }));
+    expect((await collect(provider.chat(makeCall({ model: 'kimi-k2-turbo-preview' })))).at(-1)).toEqual({
+      type: 'usage',
+      promptTokens: 30,
+      completionTokens: 1,
+      cachedTokens: 0,
+      cacheWriteTokens: 20,
+    });
+  });
+
   it('reads a tool-call stream with arguments in fragments', async () => {
     upstream.stream(readFixture('moonshot/tool-call-stream.sse'), { chunking: 11 });
     expect(await collect(provider.chat(makeCall({ model: 'kimi-k2-0905-preview' })))).toEqual([

@@ -10,6 +10,8 @@ export interface ModelPrice {
   cachedInput: number;
   input: number;
   output: number;
+  /** Prompt tokens written to the upstream's cache. */
+  cacheWrite: number;
 }
 
 export interface ServiceModel {
@@ -62,6 +64,7 @@ export interface UsageRow {
   errorCode: string | null;
   promptTokens: number;
   cachedTokens: number;
+  cacheWriteTokens: number;
   completionTokens: number;
   cost: number;
   durationMs: number;

@@ -66,12 +66,20 @@ export class MoonshotChunkReader extends ChunkReader {
   /**
    * Moonshot reports context-cache hits as a top-level `usage.cached_tokens` rather than
    * OpenAI's `prompt_tokens_details.cached_tokens` (Chat Completions API reference, usage).
+   * Cache writes are read the same way: `prompt_tokens_details.cache_write_tokens` first
+   * (the base reader), else a top-level `cache_write_tokens` (docs/billing.md, "Cache writes").
    */
   protected override readUsage(value: unknown): UsageEvent | undefined {
     const usage = super.readUsage(value);
-    if (usage === undefined || usage.cachedTokens !== undefined || !isJsonObject(value)) return usage;
-    const cached = value.cached_tokens;
-    if (typeof cached === 'number' && Number.isInteger(cached) && cached >= 0) usage.cachedTokens = cached;
+    if (usage === undefined || !isJsonObject(value)) return usage;
+    if (usage.cachedTokens === undefined) {
+      const cached = value.cached_tokens;
+      if (typeof cached === 'number' && Number.isInteger(cached) && cached >= 0) usage.cachedTokens = cached;
+    }
+    if (usage.cacheWriteTokens === undefined) {
+      const written = value.cache_write_tokens;
+      if (typeof written === 'number' && Number.isInteger(written) && written >= 0) usage.cacheWriteTokens = written;
+    }
     return usage;
   }
 }

@@ -167,7 +167,9 @@ export class ChunkReader {
 
   /**
    * Reads an OpenAI usage object. `cachedTokens` comes from `prompt_tokens_details.cached_tokens`
-   * (OpenAI, vLLM, SGLang). Returns undefined when it holds no count.
+   * (OpenAI, vLLM, SGLang), `cacheWriteTokens` from `prompt_tokens_details.cache_write_tokens`
+   * (OpenAI's name for the prompt tokens written to the cache). Returns undefined when it
+   * holds no count.
    */
   protected readUsage(value: unknown): UsageEvent | undefined {
     if (!isJsonObject(value)) return undefined;
@@ -179,7 +181,9 @@ export class ChunkReader {
     const details = value.prompt_tokens_details;
     const cached = isJsonObject(details) ? tokenCount(details.cached_tokens) : undefined;
     if (cached !== undefined) usage.cachedTokens = cached;
-    return prompt === undefined && completion === undefined && cached === undefined ? undefined : usage;
+    const written = isJsonObject(details) ? tokenCount(details.cache_write_tokens) : undefined;
+    if (written !== undefined) usage.cacheWriteTokens = written;
+    return prompt === undefined && completion === undefined && cached === undefined && written === undefined ? undefined : usage;
   }
 
   /** Keeps a usage report for the end of the stream. */

@@ -13,6 +13,7 @@ import { abortableSleep, abortReason } from './abortable-sleep.js';
 import { readConversation } from './conversation-facts.js';
 import { replyEvents, type ScheduledEvent } from './reply-events.js';
 import { planReply, type ReplyPlan } from './reply-plan.js';
+import { simulatedPromptCache } from './prompt-cache.js';
 import { SeededRandom } from './seeded-random.js';
 
 /**
@@ -70,7 +71,14 @@ export class SimulatorProvider implements Provider {
         } while (i < events.length && dueAt(events[i] as ScheduledEvent) <= elapsed);
       }
     }
-    yield { type: 'usage', promptTokens, completionTokens };
+    const cache = simulatedPromptCache(call.request, promptTokens);
+    yield {
+      type: 'usage',
+      promptTokens,
+      completionTokens,
+      ...(cache.cachedTokens > 0 ? { cachedTokens: cache.cachedTokens } : {}),
+      ...(cache.cacheWriteTokens > 0 ? { cacheWriteTokens: cache.cacheWriteTokens } : {}),
+    };
   }
 }
 

@@ -13,6 +13,7 @@ import * as usageTimeKey from './0007-usage-time-key.js';
 import * as firstCredential from './0010-first-credential.js';
 import * as personLimits from './0009-person-limits.js';
 import * as models from './0011-models.js';
+import * as cacheWrites from './0012-cache-writes.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
@@ -25,6 +26,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0010-first-credential': firstCredential,
   '0009-person-limits': personLimits,
   '0011-models': models,
+  '0012-cache-writes': cacheWrites,
 });
 
 /** Migrations ship inside the build, not as files read from disk at run time. */

@@ -40,6 +40,7 @@ export interface AdminPrice {
   cachedInput: number;
   input: number;
   output: number;
+  cacheWrite: number;
 }
 
 export interface AdminCode {

@@ -1,5 +1,6 @@
 /**
- * Operator: the price of every model per 1M tokens (cache hit input, input, output). Edits
+ * Operator: the price of every model per 1M tokens (cache hit input, input, output, cache
+ * write). Edits
  * are typed as decimals and parsed exactly into micro-units (parseMoney), then PUT; the
  * gateway bills with the new price from the next request.
  */
@@ -12,11 +13,12 @@ import { adminPath, type AdminPrice } from './admin-api';
 import { AdminTable } from './admin-table';
 import { useAction } from './use-action';
 
-type PriceField = 'cachedInput' | 'input' | 'output';
+type PriceField = 'cachedInput' | 'input' | 'output' | 'cacheWrite';
 const FIELDS: ReadonlyArray<{ key: PriceField; label: string }> = [
   { key: 'cachedInput', label: 'Input, cache hit' },
   { key: 'input', label: 'Input' },
   { key: 'output', label: 'Output' },
+  { key: 'cacheWrite', label: 'Input, cache write' },
 ];
 
 /** 1150000 → "1.15": the amount without the currency, as the person types it back. */
@@ -143,10 +145,16 @@ function PriceForm({
     cachedInput: price === undefined ? '' : priceText(price.cachedInput),
     input: price === undefined ? '' : priceText(price.input),
     output: price === undefined ? '' : priceText(price.output),
+    cacheWrite: price === undefined ? '' : priceText(price.cacheWrite),
   });
   const [tried, setTried] = useState(false);
-  const parsed = { cachedInput: parseMoney(texts.cachedInput), input: parseMoney(texts.input), output: parseMoney(texts.output) };
-  const valid = parsed.cachedInput !== null && parsed.input !== null && parsed.output !== null;
+  const parsed = {
+    cachedInput: parseMoney(texts.cachedInput),
+    input: parseMoney(texts.input),
+    output: parseMoney(texts.output),
+    cacheWrite: parseMoney(texts.cacheWrite),
+  };
+  const valid = parsed.cachedInput !== null && parsed.input !== null && parsed.output !== null && parsed.cacheWrite !== null;
   return (
     <form
       className="card admin-inline-form"
@@ -154,8 +162,8 @@ function PriceForm({
       onSubmit={(event) => {
         event.preventDefault();
         setTried(true);
-        if (parsed.cachedInput === null || parsed.input === null || parsed.output === null) return;
-        void onSave({ cachedInput: parsed.cachedInput, input: parsed.input, output: parsed.output });
+        if (parsed.cachedInput === null || parsed.input === null || parsed.output === null || parsed.cacheWrite === null) return;
+        void onSave({ cachedInput: parsed.cachedInput, input: parsed.input, output: parsed.output, cacheWrite: parsed.cacheWrite });
       }}
     >
       <h3>Price of {model}</h3>

@@ -239,6 +239,9 @@ function ModelsTable({ service }: { service: Service }) {
               <th scope="col" className="num">
                 Output
               </th>
+              <th scope="col" className="num">
+                Cache write
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -252,7 +255,7 @@ function ModelsTable({ service }: { service: Service }) {
                   <abbr title={`${formatCount(model.contextTokens)} tokens`}>{formatContext(model.contextTokens)}</abbr>
                 </td>
                 {model.price === null ? (
-                  <td className="num muted" colSpan={3}>
+                  <td className="num muted" colSpan={4}>
                     no price set
                   </td>
                 ) : (
@@ -266,6 +269,9 @@ function ModelsTable({ service }: { service: Service }) {
                     <td className="num">
                       <Money micro={model.price.output} currency={service.currency} />
                     </td>
+                    <td className="num">
+                      <Money micro={model.price.cacheWrite} currency={service.currency} />
+                    </td>
                   </>
                 )}
               </tr>
@@ -274,7 +280,8 @@ function ModelsTable({ service }: { service: Service }) {
         </table>
       </div>
       <p className="muted table-note">
-        Prices in {service.currency} per 1M tokens. Cached input is the price of prompt tokens that hit Kimi&apos;s cache.
+        Prices in {service.currency} per 1M tokens. Cached input is the price of prompt tokens that hit Kimi&apos;s cache;
+        cache write, of prompt tokens Kimi writes to it.
         Thinking models also stream their reasoning, billed as output.
       </p>
     </>

@@ -98,6 +98,7 @@ export function UsageTable({
                 <th scope="col">Stream</th>
                 <th scope="col" className="num">Prompt</th>
                 <th scope="col" className="num">Cached</th>
+                <th scope="col" className="num">Cache write</th>
                 <th scope="col" className="num">Completion</th>
                 <th scope="col" className="num">Cost</th>
                 <th scope="col" className="num">Duration</th>
@@ -120,6 +121,7 @@ export function UsageTable({
                   <td>{row.stream ? 'yes' : 'no'}</td>
                   <td className="num">{formatCount(row.promptTokens)}</td>
                   <td className="num">{formatCount(row.cachedTokens)}</td>
+                  <td className="num">{formatCount(row.cacheWriteTokens)}</td>
                   <td className="num">{formatCount(row.completionTokens)}</td>
                   <td className="num">
                     <Money micro={row.cost} currency={currency} />

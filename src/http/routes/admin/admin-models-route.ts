@@ -30,7 +30,7 @@ const patchBody = z
     contextTokens: tokens.optional(),
     defaultMaxTokens: tokens.optional(),
     maxCompletionTokens: tokens.optional(),
-    price: z.object({ cachedInput: microUnits, input: microUnits, output: microUnits }).strict().optional(),
+    price: z.object({ cachedInput: microUnits, input: microUnits, output: microUnits, cacheWrite: microUnits.optional() }).strict().optional(),
   })
   .strict();
 
@@ -41,7 +41,7 @@ export function registerAdminModelsRoute(api: FastifyInstance, context: AccountC
     const prices = new Map((await listPrices(context.store.db)).map((p) => [p.model, p]));
     return (await models.list()).map((m) => {
       const p = prices.get(m.id);
-      return { ...m, price: p === undefined ? null : { cachedInput: p.cachedInput, input: p.input, output: p.output } };
+      return { ...m, price: p === undefined ? null : { cachedInput: p.cachedInput, input: p.input, output: p.output, cacheWrite: p.cacheWrite } };
     });
   };
 
@@ -57,7 +57,7 @@ export function registerAdminModelsRoute(api: FastifyInstance, context: AccountC
       ...(retiredMessage === undefined ? {} : { retiredMessage: retiredMessage ?? undefined }),
     };
     const model = await models.update(id, patch, async (trx) => {
-      if (price !== undefined) await setPrice(trx, { model: id, ...price });
+      if (price !== undefined) await setPrice(trx, { model: id, ...price, cacheWrite: price.cacheWrite ?? price.input });
     });
     if (price !== undefined) context.prices.invalidate();
     await context.changes?.publish({ kind: 'model', id });

@@ -1,7 +1,7 @@
 /**
  * The price table (admin only), micro-units per 1M tokens:
  * - GET /api/admin/prices;
- * - PUT /api/admin/prices/:model {cachedInput, input, output}: what `moongate price set`
+ * - PUT /api/admin/prices/:model {cachedInput, input, output, cacheWrite?}: what `moongate price set`
  *   does; this process's admission cache is told at once, so the next request is admitted
  *   at the new price (running requests keep theirs; other processes within 5 s).
  */
@@ -17,7 +17,8 @@ const ADMIN = { config: { access: 'admin' as const } };
 
 const modelParams = z.object({ model: z.string().min(1).max(100) });
 const microUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const priceBody = z.object({ cachedInput: microUnits, input: microUnits, output: microUnits });
+/** cacheWrite may be left out (clients written before it existed): it is then the input price. */
+const priceBody = z.object({ cachedInput: microUnits, input: microUnits, output: microUnits, cacheWrite: microUnits.optional() });
 
 export function registerAdminPricesRoute(api: FastifyInstance, context: AccountContext): void {
   api.get('/admin/prices', ADMIN, async () => ({ currency: context.currency, prices: await listPrices(context.store.db) }));
@@ -27,7 +28,7 @@ export function registerAdminPricesRoute(api: FastifyInstance, context: AccountC
     const body = parseInput(priceBody, request.body, 'body');
     const known = await context.store.db.selectFrom('models').select('id').where('id', '=', model).executeTakeFirst();
     if (known === undefined) throw new MoongateError('model_not_found', `${model} is not in the model catalogue`);
-    const price = { model, ...body };
+    const price = { model, cachedInput: body.cachedInput, input: body.input, output: body.output, cacheWrite: body.cacheWrite ?? body.input };
     await setPrice(context.store.db, price);
     context.prices.invalidate();
     return { price };

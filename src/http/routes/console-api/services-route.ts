@@ -20,7 +20,10 @@ export function registerServicesRoute(api: FastifyInstance, context: AccountCont
         id: m.id,
         thinking: m.thinking,
         contextTokens: m.contextTokens,
-        price: price === undefined ? null : { cachedInput: price.cachedInput, input: price.input, output: price.output },
+        price:
+          price === undefined
+            ? null
+            : { cachedInput: price.cachedInput, input: price.input, output: price.output, cacheWrite: price.cacheWrite },
       };
     });
     const services = await db.selectFrom('services').select(['id', 'slug', 'name', 'status']).orderBy('created_at').orderBy('id').execute();
