@@ -29,7 +29,7 @@ export interface Row {
 
 export interface BenchReport {
   date: string;
-  machine: { cpus: number; cpuModel: string; node: string; loader: string; note: string };
+  machine: { cpus: number; cpuModel: string; node: string; loader: string; note: string; loadAverage?: string };
   settings: Record<string, unknown>;
   pipeline: string[];
   /** Every figure, in detail (what the rows were made from). */
@@ -77,6 +77,7 @@ export function formatMarkdown(report: BenchReport): string {
     '',
     `Machine: ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, load generator: ${report.machine.loader}.`,
     report.machine.note,
+    ...(report.machine.loadAverage === undefined ? [] : [`Load average: ${report.machine.loadAverage}.`]),
     '',
     'Pipeline:',
     ...report.pipeline.map((piece) => `- ${piece}`),

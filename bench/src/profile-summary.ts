@@ -1,7 +1,8 @@
 /**
  * Summarises a V8 CPU profile (`npm run bench -- --profile <dir>` runs moongate under
  * `node --cpu-prof`) into where the busy time went: the top functions by self time, and the
- * same time by module (a package under node_modules, a file of moongate's, or node's own).
+ * same time by module (a package under node_modules, a file of moongate's, or node's own),
+ * and moongate's own functions by total time (self and everything they call).
  * Idle, program and garbage-collector samples are V8's own rows: idle is left out of the
  * busy total, the other two stay in it (GC is work a request causes). Startup (loading
  * modules, building the tokenizer's ranks) is left out: the summary starts at the first
@@ -96,6 +97,21 @@ export function summarise(profile: CpuProfile, top: number, all = false): string
     functions.set(key, entry);
     modules.set(module, (modules.get(module) ?? 0) + us);
   }
+  // Total (inclusive) time of moongate's own functions: each sample counts once for every
+  // distinct function of moongate's on its stack, so "who caused the writev" has an answer.
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const ownTotal = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at)?.callFrame;
+      if (frame === undefined || !/\/dist\//.test(frame.url) || frame.url.includes('node_modules')) continue;
+      seen.add(`${frame.functionName || '(anonymous)'}  ${moduleOf(frame.url)}:${frame.lineNumber + 1}`);
+    }
+    for (const key of seen) ownTotal.set(key, (ownTotal.get(key) ?? 0) + us);
+  }
   const pct = (us: number): string => `${((us / busy) * 100).toFixed(1).padStart(5)}%`;
   const ms = (us: number): string => `${(us / 1000).toFixed(0).padStart(7)} ms`;
   const lines = [`busy ${(busy / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms${all ? '' : ', from the first request on'}; shares are of busy time`, '', `top ${top} functions by self time:`];
@@ -105,6 +121,10 @@ export function summarise(profile: CpuProfile, top: number, all = false): string
   lines.push('', `top ${top} modules by self time:`);
   [...modules.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).forEach(([module, us], i) => {
     lines.push(`${String(i + 1).padStart(3)}. ${pct(us)} ${ms(us)}  ${module}`);
+  });
+  lines.push('', `top ${top} of moongate's own functions by total time (self and callees):`);
+  [...ownTotal.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).forEach(([key, us], i) => {
+    lines.push(`${String(i + 1).padStart(3)}. ${pct(us)} ${ms(us)}  ${key}`);
   });
   return lines.join('\n');
 }

@@ -11,7 +11,7 @@
  * the options are in bench-settings.ts, and what the phases share in bench-context.ts.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
@@ -58,6 +58,8 @@ async function checkPath(bench: Bench): Promise<void> {
 async function main(): Promise<void> {
   const settings = parseSettings(process.argv.slice(2));
   const started = performance.now();
+  // Other work on the machine skews every figure: the run says how busy it was.
+  const loadAtStart = loadavg()[0] ?? Number.NaN;
   let useWrk = false;
   if (settings.loader !== 'node') {
     useWrk = hasWrk() || (!settings.quick && installWrk(log));
@@ -140,6 +142,7 @@ async function main(): Promise<void> {
         node: process.version,
         loader: loaderName,
         note: 'The load generator, the fake upstream and the server under test share these cores; figures are from one run, loopback only.',
+        loadAverage: `${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at the end (1-minute load average, ${cpus().length} cores)`,
       },
       settings: { ...settings, out: undefined, profile: undefined },
       pipeline: moongate.pipeline,
