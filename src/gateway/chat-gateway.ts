@@ -31,7 +31,8 @@ import {
   type UsageEvent,
 } from '../contract/index.js';
 import { DEFAULT_PERSON_LIMITS, DEFAULT_REQUEST_LIMITS, type RequestLimiter, type RequestLimits } from '../limits/request-limiter.js';
-import { countPromptTokens, countTextTokens } from '../tokens/count-tokens.js';
+import { countTextTokens } from '../tokens/count-tokens.js';
+import { PromptFigure } from './prompt-tokens.js';
 import {
   OPEN_ADMITTER,
   type Admitter,
@@ -53,6 +54,7 @@ export interface RouteCall {
   traceId: string;
   request: ChatRequest;
   model: KimiModel;
+  /** The prompt's figure for the hold: its exact count, or an upper bound of it for a long prompt (prompt-tokens.ts). */
   promptTokens: number;
   signal: AbortSignal;
   /**
@@ -218,14 +220,23 @@ export class ChatGateway {
       modelId = model.id;
       // What the model refuses is refused before anything is counted or held (docs/requests.md).
       const { request: asked, mediaTokens } = checkAgainstModel(parsed, model);
-      const textTokens = countPromptTokens(asked.messages, asked.tools);
-      checkContext(asked, model, textTokens);
+      // The exact count, or for a long prompt an upper bound that decides the same (prompt-tokens.ts).
+      const prompt = PromptFigure.of(asked, model);
+      checkContext(asked, model, prompt.tokens);
       // One completion cap for the hold and the upstream alike.
-      const request = withCompletionCap(asked, model, textTokens);
+      const request = withCompletionCap(asked, model, prompt.tokens);
       // Images and videos are held at their worst case; the upstream's usage is what is billed.
-      const promptTokens = textTokens + mediaTokens;
-      const admission = await this.admitter.admit({ traceId: exchange.traceId, caller, admittedAt, model, request, promptTokens });
-      admitted = { caller, request, model, promptTokens, admission, startedAt };
+      const hold = (textTokens: number): Promise<QuotaHold> =>
+        this.admitter.admit({ traceId: exchange.traceId, caller, admittedAt, model, request, promptTokens: textTokens + mediaTokens });
+      let admission: QuotaHold;
+      try {
+        admission = await hold(prompt.tokens);
+      } catch (error) {
+        // The bound's larger hold did not fit the balance: the exact count may (the cap is the same).
+        if (prompt.isExact || !(error instanceof MoongateError) || error.code !== 'used_up') throw error;
+        admission = await hold(prompt.count());
+      }
+      admitted = { caller, request, model, prompt, admission, startedAt };
     } catch (error) {
       // Refused before admission (or admission itself refused): nothing held, nothing billed.
       this.observe({
@@ -244,7 +255,7 @@ export class ChatGateway {
 
   /** The admitted part: route, then answer as JSON or as a stream. Every path settles exactly once. */
   private async serve(exchange: ChatExchange, admitted: ServedRequest): Promise<ChatAnswer> {
-    const { caller, request, model, promptTokens, admission, startedAt } = admitted;
+    const { caller, request, model, prompt, admission, startedAt } = admitted;
     let settled = false;
     let channel: string | null = null;
     let ttftMs: number | null = null;
@@ -255,7 +266,7 @@ export class ChatGateway {
     let reported: UsageEvent | undefined;
     const usageOf = (): Usage =>
       makeUsage(
-        reported?.promptTokens ?? promptTokens,
+        reported?.promptTokens ?? prompt.count(),
         reported?.completionTokens ?? generated.tokens(),
         reported?.cachedTokens ?? 0,
         reported?.cacheWriteTokens ?? 0,
@@ -302,7 +313,7 @@ export class ChatGateway {
         traceId: exchange.traceId,
         request,
         model,
-        promptTokens,
+        promptTokens: prompt.tokens,
         signal: exchange.signal,
         onAcceptance: (yes) => {
           accepted = yes;
@@ -338,7 +349,7 @@ interface ServedRequest {
   caller: AuthenticatedCaller;
   request: CappedChatRequest;
   model: KimiModel;
-  promptTokens: number;
+  prompt: PromptFigure;
   admission: QuotaHold;
   startedAt: number;
 }

@@ -18,7 +18,10 @@ export interface ProviderCall {
   model: KimiModel;
   /** The model name to send upstream (an operator may map a public model to another name). */
   upstreamModel: string;
-  /** The gateway's own count of the prompt (SPEC.md's template arithmetic), so no provider counts it twice. */
+  /**
+   * The gateway's figure of the prompt (SPEC.md's template arithmetic): the exact count, or
+   * for a long prompt an upper bound of it (src/gateway/prompt-tokens.ts). Not a usage to report.
+   */
   promptTokens: number;
   signal: AbortSignal;
   /**

@@ -1,6 +1,6 @@
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
-import { PLAIN_TEXT_ENCODING, countPromptTokens, countTextTokens } from '../../src/tokens/count-tokens.js';
+import { PLAIN_TEXT_ENCODING, countPromptTokens, countTextTokens, linearPieces } from '../../src/tokens/count-tokens.js';
 
 describe('countPromptTokens (SPEC.md: Kimi template arithmetic over o200k)', () => {
   it('counts the seed\'s "Hello" request as 9', () => {
@@ -84,3 +84,55 @@ describe('long runs', () => {
   });
 });
 
+
+/** The regular-expression cutting linearPieces replaced, kept as the reference its one pass must match. */
+function* regexPieces(text: string): Generator<string> {
+  const longRun = /\S{128}|\s{128}/g;
+  let last = 0;
+  for (let run = longRun.exec(text); run !== null; run = longRun.exec(text)) {
+    const spaces = /\s/.test(run[0].charAt(0));
+    const next = spaces ? /\S/g : /\s/g;
+    next.lastIndex = run.index + 128;
+    const end = next.exec(text)?.index ?? text.length;
+    if (run.index > last) yield text.slice(last, run.index);
+    for (let at = run.index; at < end; at += 128) yield text.slice(at, Math.min(at + 128, end));
+    last = end;
+    longRun.lastIndex = end;
+  }
+  if (last < text.length) yield text.slice(last);
+}
+
+describe('linearPieces', () => {
+  it('cuts text exactly where the regular expression \\S{128}|\\s{128} did, for every kind of space', () => {
+    // Every character \s matches, and non-space units (a surrogate pair among them).
+    const spaces = ['\t', '\n', '\v', '\f', '\r', ' ', '\u00a0', '\u1680', '\u2000', '\u200a', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff'];
+    const others = ['a', '가', '!', '\u0085', '\u180e', '\u200b', '\ud83d\ude00', '\u00ff'];
+    // xorshift32, seeded: the same texts on every run.
+    let state = 0x9e3779b9;
+    const random = (n: number): number => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) % n;
+    };
+    for (let round = 0; round < 300; round++) {
+      let text = '';
+      const runs = 1 + random(8);
+      for (let r = 0; r < runs; r++) {
+        const pool = r % 2 === 0 ? others : spaces;
+        // Run lengths around the slice: 1, 127, 128, 129, 256, 300...
+        const length = [1, 5, 127, 128, 129, 255, 256, 300][random(8)] ?? 1;
+        for (let i = 0; i < length; i++) text += pool[random(pool.length)];
+      }
+      expect([...linearPieces(text)]).toEqual([...regexPieces(text)]);
+    }
+  });
+
+  it('yields a text without long runs whole, and nothing for an empty one', () => {
+    const prose = 'The quick brown fox jumps over the lazy dog. '.repeat(50);
+    expect([...linearPieces(prose)]).toEqual([prose]);
+    expect([...linearPieces('')]).toEqual([]);
+    const longWord = 'x'.repeat(300);
+    expect([...linearPieces(longWord)]).toEqual(['x'.repeat(128), 'x'.repeat(128), 'x'.repeat(44)]);
+  });
+});

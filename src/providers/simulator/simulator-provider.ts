@@ -15,6 +15,7 @@ import { replyEvents, type ScheduledEvent } from './reply-events.js';
 import { planReply, type ReplyPlan } from './reply-plan.js';
 import { simulatedPromptCache } from './prompt-cache.js';
 import { SeededRandom } from './seeded-random.js';
+import { countPromptTokens } from '../../tokens/count-tokens.js';
 
 /**
  * Paced streams wake at most this often and emit every event that has come due, instead
@@ -44,7 +45,9 @@ export class SimulatorProvider implements Provider {
     const { ttftMs, tokensPerSecond } = this.settings;
 
     const { events, completionTokens } = script(call, tokensPerSecond > 0);
-    const promptTokens = call.promptTokens;
+    // Its own count, as an upstream reports its own: the gateway's figure may be an upper
+    // bound. A long text the gateway counted already is a lookup (src/tokens/count-cache.ts).
+    const promptTokens = countPromptTokens(call.request.messages, call.request.tools);
 
     // Planning counts towards the time to first token, as a real upstream's prefill does.
     const ttftLeft = ttftMs - (performance.now() - started);
