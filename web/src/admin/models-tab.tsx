@@ -82,7 +82,7 @@ export function ModelsTab({ currency }: { currency: string }) {
               <th scope="col">Thinking</th>
               <th scope="col">Inputs</th>
               <th scope="col" className="num">Context</th>
-              <th scope="col" className="num">Largest completion</th>
+              <th scope="col" className="num">Max out</th>
               <th scope="col" className="num">Input</th>
               <th scope="col" className="num">Output</th>
               <th scope="col">
