@@ -66,7 +66,9 @@ describe('moongate price', () => {
   it('lists the seeded prices and sets one', async () => {
     const list = JSON.parse((await runMoongate(['price', 'list', '--json'], env())).stdout) as unknown[];
     expect(list).toContainEqual({ model: 'kimi-k2.5', cachedInput: 100_000, input: 600_000, output: 3_000_000, cacheWrite: 600_000 });
-    expect(list).toHaveLength(7);
+    // The seed's seven and Moonshot's current four (docs/models.md).
+    expect(list).toHaveLength(7 + 4);
+    expect(list).toContainEqual({ model: 'kimi-k3', cachedInput: 300_000, input: 3_000_000, output: 15_000_000, cacheWrite: 3_000_000 });
     const set = await runMoongate(['price', 'set', 'kimi-k2.5', '--output', '4.00'], env());
     expect(set.code, set.stderr).toBe(0);
     const table = await runMoongate(['price', 'list'], env());

@@ -58,15 +58,15 @@ describe('moongate channel', () => {
     }
   });
 
-  it('refuses a duplicate name, an unknown model and a key given as a value', async () => {
+  it('refuses a duplicate name, a malformed model id and a key given as a value', async () => {
     const again = await runMoongate(['channel', 'add', '--name', 'vllm-a', '--kind', 'simulator'], env);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already exists');
     const clash = await runMoongate(['channel', 'add', '--name', 'from-file', '--kind', 'simulator'], env);
     expect(clash.stderr).toContain('config file already declares');
-    const model = await runMoongate(['channel', 'add', '--name', 'x', '--kind', 'simulator', '--models', 'gpt-4'], env);
+    const model = await runMoongate(['channel', 'add', '--name', 'x', '--kind', 'simulator', '--models', 'not a model!'], env);
     expect(model.code).toBe(1);
-    expect(model.stderr).toContain('models: must be');
+    expect(model.stderr).toContain('must be a model id');
     const key = await runMoongate(['channel', 'add', '--name', 'y', '--kind', 'openai-compatible', '--base-url', upstream.baseUrl, '--api-key-env', KEY], env);
     expect(key.code).toBe(1);
     expect(key.stderr).toContain('name of an environment variable');

@@ -91,7 +91,7 @@ describe('config file errors name the path and never echo a secret', () => {
   it('an unknown kind, a bad URL, a malformed model id, a typo and a duplicate name', () => {
     expect(errorOf({ channels: [{ name: 'a', kind: 'vllm' }] })).toMatch(/^moongate\.config\.json: channels\[0\]\.kind: /);
     expect(errorOf({ channels: [{ name: 'a', kind: 'openai-compatible', baseUrl: 'not a url' }] })).toMatch(/channels\[0\]\.baseUrl: /);
-    expect(errorOf({ channels: [{ name: 'a', kind: 'simulator', models: ['not a model!'] }] })).toMatch(/channels\[0\]\.models: must be "\*", a list/);
+    expect(errorOf({ channels: [{ name: 'a', kind: 'simulator', models: ['not a model!'] }] })).toMatch(/channels\[0\]\.models\[0\]: must be a model id/);
     expect(errorOf({ channels: [{ name: 'a', kind: 'simulator', wieght: 2 }] })).toMatch(/channels\[0\]: .*wieght/);
     expect(errorOf({ channels: [{ name: 'a', kind: 'simulator' }, { name: 'a', kind: 'simulator' }] })).toBe(
       'moongate.config.json: channels[1].name: "a" is used twice',

@@ -43,6 +43,24 @@ export interface AdminPrice {
   cacheWrite: number;
 }
 
+export type ModelState = 'active' | 'hidden' | 'retired' | 'off';
+
+/** A catalogue row as GET /api/admin/models gives it (docs/models.md). */
+export interface AdminModel {
+  id: string;
+  displayName: string;
+  thinkingMode: 'never' | 'always' | 'switchable';
+  efforts: string[];
+  inputs: string[];
+  contextTokens: number;
+  defaultMaxTokens: number;
+  maxCompletionTokens: number;
+  state: ModelState;
+  replacement?: string;
+  retiredMessage?: string;
+  price: { cachedInput: number; input: number; output: number } | null;
+}
+
 export interface AdminCode {
   id: string;
   amount: number;

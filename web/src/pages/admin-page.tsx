@@ -1,5 +1,5 @@
 /**
- * The operator area (`/admin`), for people with the admin role: people, credentials, prices,
+ * The operator area (`/admin`), for people with the admin role: people, credentials, models, prices,
  * top-up codes and everyone's usage, one tab each (the tab is in the URL). Anyone else sees
  * a plain "not available" page; the API answers them 404 no_api anyway.
  */
@@ -7,6 +7,7 @@ import { Link, useLocation, useSearch } from 'wouter';
 import { CodesTab } from '../admin/codes-tab';
 import { CredentialsTab } from '../admin/credentials-tab';
 import { AdminTabs, type TabSpec } from '../admin/admin-tabs';
+import { ModelsTab } from '../admin/models-tab';
 import { PeopleTab } from '../admin/people-tab';
 import { PricesTab } from '../admin/prices-tab';
 import { UsageTab } from '../admin/usage-tab';
@@ -17,10 +18,11 @@ import { useApiData } from '../components/use-api-data';
 import './admin-page.css';
 import './usage-page.css';
 
-type Tab = 'people' | 'credentials' | 'prices' | 'codes' | 'usage';
+type Tab = 'people' | 'credentials' | 'models' | 'prices' | 'codes' | 'usage';
 const TABS: ReadonlyArray<TabSpec<Tab>> = [
   { id: 'people', label: 'People' },
   { id: 'credentials', label: 'Credentials' },
+  { id: 'models', label: 'Models' },
   { id: 'prices', label: 'Prices' },
   { id: 'codes', label: 'Top-up codes' },
   { id: 'usage', label: 'Usage' },
@@ -59,6 +61,7 @@ function OperatorArea() {
       <AdminTabs tabs={TABS} selected={tab} onSelect={(id) => navigate(`/admin?tab=${id}`, { replace: true })}>
         {tab === 'people' ? <PeopleTab currency={currency} /> : null}
         {tab === 'credentials' ? <CredentialsTab personId={personFilter} /> : null}
+        {tab === 'models' ? <ModelsTab currency={currency} /> : null}
         {tab === 'prices' ? <PricesTab models={models} currency={currency} /> : null}
         {tab === 'codes' ? <CodesTab currency={currency} /> : null}
         {tab === 'usage' ? <UsageTab knownModels={models} currency={currency} /> : null}
