@@ -106,7 +106,8 @@ export function checkAgainstModel(request: ChatRequest, model: KimiModel): Check
   }
 
   if (request.max_tokens !== undefined && request.max_tokens > model.maxCompletionTokens) {
-    refuse(`max_completion_tokens (or max_tokens) must be <= ${model.maxCompletionTokens} for ${model.id}`);
+    // Named as the model honours it; for the seed's models, the seed's own message.
+    refuse(`${completionCapField(model)} must be <= ${model.maxCompletionTokens} for ${model.id}`);
   }
 
   const thinkingOff = thinking?.type === 'disabled';

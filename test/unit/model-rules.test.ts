@@ -76,7 +76,7 @@ describe('completion cap and fixed sampling', () => {
     const k3 = model('kimi-k3');
     expect(check('kimi-k3', { max_completion_tokens: k3.maxCompletionTokens }).request.max_tokens).toBe(k3.maxCompletionTokens);
     expect(refusal('kimi-k3', { max_completion_tokens: k3.maxCompletionTokens + 1 }).message).toBe(
-      `max_completion_tokens (or max_tokens) must be <= ${k3.maxCompletionTokens} for kimi-k3`,
+      `max_completion_tokens must be <= ${k3.maxCompletionTokens} for kimi-k3`,
     );
   });
 
