@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseChatRequest } from '../../src/contract/index.js';
-import { newMessage, wireMessage } from '../../web/src/playground/messages-editor.js';
+import { wireMessage, type EditableMessage, type Role } from '../../web/src/playground/wire-message.js';
+
+const newMessage = (role: Role, content: string): EditableMessage => ({ key: 1, role, content });
 
 const image = { name: 'dot.png', dataUri: 'data:image/png;base64,iVBORw0KGgo=' };
 
