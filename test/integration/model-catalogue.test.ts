@@ -99,7 +99,7 @@ describeEachDialect((target) => {
   it('adds a model with its price, and will not take away a replacement another model needs', async () => {
     const models = new ModelStore(store.db);
     const added = await models.add({ ...KIMI_MODELS[1]!, id: 'priced-model', displayName: 'Priced' }, (trx) =>
-      setPrice(trx, { model: 'priced-model', cachedInput: 1, input: 2, output: 3 }),
+      setPrice(trx, { model: 'priced-model', cachedInput: 1, input: 2, output: 3, cacheWrite: 2 }),
     );
     expect(added.state).toBe('active');
     await models.retire('kimi-k2-0711-preview', { replacement: 'priced-model' });

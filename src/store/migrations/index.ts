@@ -14,6 +14,7 @@ import * as firstCredential from './0010-first-credential.js';
 import * as personLimits from './0009-person-limits.js';
 import * as models from './0011-models.js';
 import * as cacheWrites from './0012-cache-writes.js';
+import * as channelPassthrough from './0013-channel-passthrough.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
@@ -27,6 +28,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0009-person-limits': personLimits,
   '0011-models': models,
   '0012-cache-writes': cacheWrites,
+  '0013-channel-passthrough': channelPassthrough,
 });
 
 /** Migrations ship inside the build, not as files read from disk at run time. */
