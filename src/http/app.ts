@@ -17,6 +17,7 @@ import { registerOpenApiRoute } from './routes/openapi-route.js';
 import { registerHomeRoute } from './routes/home-route.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
+import { registerMoonshotUtilityRoutes } from './routes/moonshot-utility-routes.js';
 import type { InFlightRequests } from './in-flight-requests.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -161,6 +162,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   const models = options.models ?? BUILT_IN_LOOKUP;
   registerModelsRoute(app, models);
+  registerMoonshotUtilityRoutes(app, options.gateway, models, options.accounts === undefined ? undefined : { db: options.accounts.store.db });
   registerOpenApiRoute(app);
   registerHealthRoute(app, options.readiness, () => options.inFlight?.draining === true);
   if (options.metrics !== undefined) registerMetricsRoute(app, options.metrics, options.metricsToken);

@@ -72,7 +72,11 @@ describe('moongate price', () => {
     const set = await runMoongate(['price', 'set', 'kimi-k2.5', '--output', '4.00'], env());
     expect(set.code, set.stderr).toBe(0);
     const table = await runMoongate(['price', 'list'], env());
-    expect(table.stdout).toMatch(/kimi-k2\.5\s+0\.10\s+0\.60\s+4\.00/);
+    expect(table.stdout).toMatch(/kimi-k2\.5\s+0\.10\s+0\.60\s+4\.00\s+0\.60/);
+    const cacheWrite = await runMoongate(['price', 'set', 'kimi-k2.5', '--cache-write', '1.20'], env());
+    expect(cacheWrite.code, cacheWrite.stderr).toBe(0);
+    const after = JSON.parse((await runMoongate(['price', 'list', '--json'], env())).stdout) as unknown[];
+    expect(after).toContainEqual({ model: 'kimi-k2.5', cachedInput: 100_000, input: 600_000, output: 4_000_000, cacheWrite: 1_200_000 });
     const unknown = await runMoongate(['price', 'set', 'gpt-4', '--output', '1'], env());
     expect(unknown.code).toBe(1);
   });
@@ -117,7 +121,8 @@ describe('moongate usage', () => {
     expect(week).toHaveLength(3);
     const table = await runMoongate(['usage', '--email', 'new@example.com'], env());
     expect(table.stdout).toMatch(/^TIME\s+MODEL\s+STATUS/);
-    expect(table.stdout).toMatch(/kimi-k2\.5\s+completed\s+9\s+0\s+184\s+0\.000558/);
+    expect(table.stdout).toMatch(/kimi-k2\.5\s+completed\s+9\s+0\s+0\s+184\s+0\.000558/);
+    expect(table.stdout).toMatch(/CACHED\s+CACHE WRITE\s+COMPLETION/);
     expect(table.stdout).toContain('failed (timeout)');
   });
 });
