@@ -19,6 +19,7 @@ import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import type { InFlightRequests } from './in-flight-requests.js';
 import type { Metrics } from '../observability/metrics.js';
+import { AccessLog } from './access-log.js';
 
 export interface AppOptions {
   gateway: ChatGateway;
@@ -42,6 +43,8 @@ export interface AppOptions {
   trustProxy?: boolean;
   /** The built console (web/dist, see hasConsoleBuild); left out, `/` is the plain home page. */
   webRoot?: string;
+  /** The one line per request; give the one whose observer the gateway reports to, for the model and tokens. */
+  accessLog?: AccessLog;
 }
 
 /** Defaults of `bodies` (config.ts has the same). */
@@ -59,6 +62,7 @@ export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie'
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const bodies = options.bodies ?? DEFAULT_BODY_LIMITS;
+  const accessLog = options.accessLog ?? new AccessLog();
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.maxBodyBytes,
@@ -71,7 +75,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // The trace id is always ours (a UUID v4); a client cannot choose it.
     requestIdHeader: false,
     // Every log line of a request carries its trace id under the name clients see.
-    logController: new LogController({ requestIdLogLabel: 'trace_id' }),
+    // One line per request (access-log.ts) instead of Fastify's "incoming" and "completed".
+    logController: new LogController({ requestIdLogLabel: 'trace_id', disableRequestLogging: true }),
     // Requests that arrive while we drain get our envelope (the hook below), not Fastify's 503.
     return503OnClosing: false,
     // Errors Fastify raises before routing (a malformed URL) still get our envelope and trace id.
@@ -93,6 +98,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // answer is JSON, an SSE stream or the console, none to be sniffed into HTML.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-trace-id', request.id).header('x-content-type-options', 'nosniff');
+    accessLog.begin(request, reply);
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
       reply.header('connection', 'close');
       sendError(reply, new MoongateError('bad_request', 'the Host header is required in HTTP/1.1'), request.id);
