@@ -8,7 +8,8 @@ import { sql } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { AccountService } from './accounts/account-service.js';
 import { ApplicationStore } from './accounts/application-store.js';
-import { authenticate } from './accounts/authenticate.js';
+import { authenticate, type CredentialAuthRow } from './accounts/authenticate.js';
+import { CredentialCache } from './accounts/credential-cache.js';
 import { CredentialStore } from './accounts/credential-store.js';
 import { PlaygroundTokenStore } from './accounts/playground-token-store.js';
 import { SessionStore } from './accounts/session-store.js';
@@ -29,6 +30,7 @@ import type { Admitter } from './gateway/pipeline.js';
 import { ChannelRouter, type RouterChannel } from './gateway/channel-router.js';
 import { LOG_REDACTIONS, buildApp } from './http/app.js';
 import { InFlightRequests } from './http/in-flight-requests.js';
+import { AccessLog } from './http/access-log.js';
 import { Metrics } from './observability/metrics.js';
 import { createChannelProvider } from './channels/create-channel-provider.js';
 import { MemoryRequestLimiter } from './limits/memory-request-limiter.js';
@@ -81,7 +83,7 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** The built console to serve at `/` (default web/dist); false for the plain home page. */
   webRoot?: string | false;
-  /** The router's clock (breaker cool-downs, 429 cool-offs, the retry budget); Date.now by default (tests). */
+  /** The router's clock (breaker cool-downs, 429 cool-offs, the retry budget) and the credential cache's; Date.now by default (tests). */
   now?: () => number;
 }
 
@@ -151,14 +153,19 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       if (logger !== false) logger.warn({ err: error }, 'reading the model catalogue failed; the rows in memory stay in use');
     },
   });
+  // One info line per request, with the model and tokens the gateway reports (http/access-log.ts).
+  const accessLog = new AccessLog();
+  // A token seen in the last second skips its query; the bus drops changed ones at once (accounts/credential-cache.ts).
+  const credentials = new CredentialCache<CredentialAuthRow>(options.now === undefined ? {} : { now: options.now });
+  credentials.listen(changes);
   const gateway = new ChatGateway({
     models: catalogue,
-    authenticate: (authorization, serviceSlug) => authenticate(authorization, serviceSlug, store),
+    authenticate: (authorization, serviceSlug) => authenticate(authorization, serviceSlug, store, Date.now(), credentials),
     limiter,
     defaultPersonLimits: { rps: config.personLimits.rps, concurrency: config.personLimits.concurrency },
     router,
     admitter: options.admitter ?? billing.admitter,
-    observers: [metrics.observer],
+    observers: [metrics.observer, accessLog.observer],
   });
   const sessions = new SessionStore(store.db, config.sessionTtlMs, config.sessionsPerPerson);
   const setup = await SetupLink.issue(store.db);
@@ -202,6 +209,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     keepAliveMs,
     inFlight,
     metrics,
+    accessLog,
     ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
         readiness: [
       { name: 'the store', check: async () => void (await sql`select 1`.execute(store.db)) },

@@ -4,11 +4,15 @@
  * This runs on every request, so it costs one indexed query (compiled once), and no error message
  * ever contains the token. A console playground token (`mg-play-…`, playground-token-store.ts)
  * takes its own branch, also one query, and then the same checks as its credential.
+ * With a CredentialCache (the server passes one), an API token seen within the last second
+ * skips the query; the checks still run on every request. Playground tokens are not cached:
+ * they end with their console session, which no change message covers.
  */
 import { MoongateError } from '../contract/errors.js';
 import type { ApplicationStatus, CredentialStatus, PersonStatus, ServiceStatus } from '../store/database.js';
 import type { Store } from '../store/open-store.js';
 import { PreparedQuery } from '../store/prepared-query.js';
+import type { CredentialCache } from './credential-cache.js';
 import { CREDENTIAL_TOKEN_PATTERN, PLAYGROUND_TOKEN_PATTERN, hashCredentialToken } from './credential-token.js';
 
 export interface AuthenticatedCredential {
@@ -34,6 +38,7 @@ export async function authenticate(
   serviceSlug: string,
   store: Pick<Store, 'db'>,
   now: number = Date.now(),
+  cache?: CredentialCache<CredentialAuthRow>,
 ): Promise<AuthenticatedCredential> {
   const header = authorization?.trim() ?? '';
   if (header === '') throw new MoongateError('no_token');
@@ -42,8 +47,20 @@ export async function authenticate(
   // A token that cannot be one of ours is refused without touching the database.
   if (token === undefined || !CREDENTIAL_TOKEN_PATTERN.test(token)) throw new MoongateError('invalid_token');
 
-  const row = await queriesOf(store).apiToken.executeTakeFirst(store.db, { serviceSlug, tokenHash: hashCredentialToken(token) });
+  const tokenHash = hashCredentialToken(token);
+  if (cache === undefined) return grantFound(await queriesOf(store).apiToken.executeTakeFirst(store.db, { serviceSlug, tokenHash }), serviceSlug, now);
+  // The service slug is one of ours (the route's), never the client's; a newline never appears in it.
+  const key = `${serviceSlug}\n${tokenHash}`;
+  const cached = cache.get(key);
+  if (cached !== undefined) return grantCredential(cached, serviceSlug, now);
+  const generation = cache.generation;
+  const row = await queriesOf(store).apiToken.executeTakeFirst(store.db, { serviceSlug, tokenHash });
+  // Unknown tokens are not kept: a guessed token costs a query, as it always did, and cannot fill the cache.
+  if (row !== undefined) cache.set(key, row, generation);
+  return grantFound(row, serviceSlug, now);
+}
 
+function grantFound(row: CredentialAuthRow | undefined, serviceSlug: string, now: number): AuthenticatedCredential {
   if (row === undefined) throw new MoongateError('invalid_token');
   return grantCredential(row, serviceSlug, now);
 }
@@ -103,7 +120,7 @@ function selectCredentialForService(db: Store['db'], serviceSlug: string) {
 }
 
 /** What the authentication query reads about a credential, its person, application and the called service. */
-interface CredentialAuthRow {
+export interface CredentialAuthRow {
   id: string;
   person_id: string;
   service_id: string | null;

@@ -22,6 +22,7 @@ import { SessionStore } from '../accounts/session-store.js';
 import { loadConfig } from '../config.js';
 import { MoongateError } from '../contract/errors.js';
 import { openStore, type Store } from '../store/open-store.js';
+import { announceChange } from './announce-change.js';
 import { formatTable } from './format-table.js';
 
 interface CreateOptions {
@@ -51,6 +52,7 @@ export function registerAdminCommands(program: Command): void {
       await withAccounts(async (store) => {
         const person = await findPerson(store, options.email);
         await changePersonStanding(store.db, store.dialect, person.id, { role: 'admin' });
+        await announceChange(loadConfig(), { kind: 'person', id: person.id });
         process.stderr.write(`${person.email} (${person.id}) is an admin.${await loginHint(store, person)}\n`);
       });
     });
@@ -62,6 +64,7 @@ export function registerAdminCommands(program: Command): void {
       await withAccounts(async (store) => {
         const person = await findPerson(store, options.email);
         await changePersonStanding(store.db, store.dialect, person.id, { status: 'active' });
+        await announceChange(loadConfig(), { kind: 'person', id: person.id });
         process.stderr.write(`${person.email} (${person.id}) is enabled.${await loginHint(store, person)}\n`);
       });
     });

@@ -9,6 +9,7 @@ import { PersonStore } from '../accounts/person-store.js';
 import { MoongateError } from '../contract/errors.js';
 import { KIMI_SERVICE } from '../store/seed-services.js';
 import { withStore } from './with-store.js';
+import { announceChange } from './announce-change.js';
 import { formatTable } from './format-table.js';
 import { parseLimit } from './parse-limit.js';
 
@@ -86,8 +87,9 @@ export function registerCredentialCommands(program: Command): void {
     .option('--rps <n>', 'requests per second it may make', parseLimit)
     .option('--concurrency <n>', 'requests it may run at once', parseLimit)
     .action(async (id: string, options: { rps?: number; concurrency?: number }) => {
-      await withStore(async (store) => {
+      await withStore(async (store, config) => {
         const changed = await new CredentialStore(store.db).setCredentialLimits(id, { rpsLimit: options.rps, concurrencyLimit: options.concurrency });
+        await announceChange(config, { kind: 'credential', id: changed.id });
         process.stderr.write(
           `Credential ${changed.id}: ${changed.rpsLimit ?? 'default'} rps, ${changed.concurrencyLimit ?? 'default'} concurrent.\n`,
         );
@@ -99,8 +101,9 @@ export function registerCredentialCommands(program: Command): void {
     .description('revoke a credential for good')
     .argument('<id>', 'the credential id, as `credential list` shows it')
     .action(async (id: string) => {
-      await withStore(async (store) => {
+      await withStore(async (store, config) => {
         const revoked = await new CredentialStore(store.db).revokeCredential(id);
+        await announceChange(config, { kind: 'credential', id: revoked.id });
         process.stderr.write(`Revoked credential ${revoked.id}.\n`);
       });
     });

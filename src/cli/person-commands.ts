@@ -11,6 +11,7 @@ import { PersonStore } from '../accounts/person-store.js';
 import { MoongateError } from '../contract/errors.js';
 import { parseLimit } from './parse-limit.js';
 import { withStore } from './with-store.js';
+import { announceChange } from './announce-change.js';
 
 interface LimitsOptions {
   email: string;
@@ -51,6 +52,7 @@ export function registerPersonCommands(program: Command): void {
           rps: stored(options.rps),
           concurrency: stored(options.concurrency),
         });
+        await announceChange(config, { kind: 'person', id: found.id });
         const own = await people.getPersonLimits(found.id);
         const show = (value: number | null, fallback: number) => (value === null ? `${fallback} (default)` : String(value));
         process.stdout.write(

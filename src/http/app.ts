@@ -20,6 +20,7 @@ import { registerModelsRoute } from './routes/models-route.js';
 import { registerMoonshotUtilityRoutes } from './routes/moonshot-utility-routes.js';
 import type { InFlightRequests } from './in-flight-requests.js';
 import type { Metrics } from '../observability/metrics.js';
+import { AccessLog } from './access-log.js';
 
 export interface AppOptions {
   gateway: ChatGateway;
@@ -45,6 +46,8 @@ export interface AppOptions {
   webRoot?: string;
   /** The model catalogue (src/catalogue); the built-in rows when left out. */
   models?: ModelLookup;
+  /** The one line per request; give the one whose observer the gateway reports to, for the model and tokens. */
+  accessLog?: AccessLog;
 }
 
 /** Defaults of `bodies` (config.ts has the same). */
@@ -62,6 +65,7 @@ export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie'
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const bodies = options.bodies ?? DEFAULT_BODY_LIMITS;
+  const accessLog = options.accessLog ?? new AccessLog();
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.maxBodyBytes,
@@ -74,7 +78,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // The trace id is always ours (a UUID v4); a client cannot choose it.
     requestIdHeader: false,
     // Every log line of a request carries its trace id under the name clients see.
-    logController: new LogController({ requestIdLogLabel: 'trace_id' }),
+    // One line per request (access-log.ts) instead of Fastify's "incoming" and "completed".
+    logController: new LogController({ requestIdLogLabel: 'trace_id', disableRequestLogging: true }),
     // Requests that arrive while we drain get our envelope (the hook below), not Fastify's 503.
     return503OnClosing: false,
     // Errors Fastify raises before routing (a malformed URL) still get our envelope and trace id.
@@ -96,6 +101,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // answer is JSON, an SSE stream or the console, none to be sniffed into HTML.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-trace-id', request.id).header('x-content-type-options', 'nosniff');
+    accessLog.begin(request, reply);
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
       reply.header('connection', 'close');
       sendError(reply, new MoongateError('bad_request', 'the Host header is required in HTTP/1.1'), request.id);

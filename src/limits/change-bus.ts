@@ -58,6 +58,19 @@ export class LocalChangeBus implements ChangeBus {
   }
 }
 
+/** The pub/sub channel of the bus under a key prefix. */
+export function changeChannel(keyPrefix: string | undefined): string {
+  return `${keyPrefix ?? 'moongate:'}changes`;
+}
+
+/**
+ * Publishes one change on the channel without subscribing: for a process that only announces
+ * (the CLI with REDIS_URL). Every replica's bus delivers it; `origin` is this process's own.
+ */
+export async function publishChange(publisher: RedisClient, keyPrefix: string | undefined, change: Change, origin: string): Promise<void> {
+  await publisher.publish(changeChannel(keyPrefix), JSON.stringify({ origin, ...change }));
+}
+
 const KINDS = new Set(['credential', 'person', 'model', 'all']);
 
 /** A message from the channel, or undefined when it is not one of ours (never trusted blindly). */
@@ -85,7 +98,7 @@ export class RedisChangeBus implements ChangeBus {
   /** `publisher` is the process's client; the bus opens its own subscriber connection from it. */
   constructor(publisher: RedisClient, options: { keyPrefix?: string; onError?: (error: Error) => void } = {}) {
     this.#publisher = publisher;
-    this.#channel = `${options.keyPrefix ?? 'moongate:'}changes`;
+    this.#channel = changeChannel(options.keyPrefix);
     // A connection in subscriber mode can do nothing else, so the bus has its own. It
     // subscribes again itself after every reconnect: ioredis's own autoResubscribe leaves its
     // promise uncaught, which would be an unhandled rejection if the connection dropped again.

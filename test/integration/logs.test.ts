@@ -56,4 +56,48 @@ describe('logs', () => {
     for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
     for (const id of traceIds) expect(lines.some((l) => (JSON.parse(l) as { trace_id?: string }).trace_id === id)).toBe(true);
   });
+
+  it('write one access line per request, with the trace id, model, status, tokens and duration', async () => {
+    moonshot.reply({
+      body: JSON.stringify({
+        id: 'cmpl-1',
+        object: 'chat.completion',
+        created: 1,
+        model: 'kimi-k2.5',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'Hi!' }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 },
+      }),
+    });
+    const res = await fetch(`${moongate.url}/kimi/chat/completions?token=${moongate.token}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${moongate.token}` },
+      body: JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    const traceId = res.headers.get('x-trace-id');
+    const own = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.trace_id === traceId);
+    // Fastify's own "incoming request" and "request completed" lines are off.
+    expect(own.filter((l) => l.level === 30)).toEqual([
+      expect.objectContaining({
+        msg: 'request',
+        method: 'POST',
+        path: '/kimi/chat/completions',
+        status: 200,
+        model: 'kimi-k2.5',
+        prompt_tokens: 9,
+        completion_tokens: 3,
+        duration_ms: expect.any(Number),
+      }),
+    ]);
+    expect(own.some((l) => l.msg === 'incoming request' || l.msg === 'request completed')).toBe(false);
+    // The query string is never logged (a token put there by mistake stays out of the log).
+    expect(lines.join('\n')).not.toContain(moongate.token);
+
+    const refused = await fetch(`${moongate.url}/kimi/chat/completions`, { method: 'POST', body: '{}' });
+    await refused.text();
+    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.trace_id === refused.headers.get('x-trace-id') && l.msg === 'request');
+    expect(line).toMatchObject({ status: 400, code: 'no_token' });
+    expect(line).not.toHaveProperty('model');
+  });
 });

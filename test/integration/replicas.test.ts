@@ -12,6 +12,7 @@ import { KIMI_SERVICE } from '../../src/store/seed-services.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { describeWithPostgres } from '../helpers/postgres.js';
 import { TEST_REDIS_URL, redisAvailable, useRedisPrefix } from '../helpers/redis.js';
+import { runMoongate } from '../helpers/moongate-cli.js';
 import { GatedUpstream, startReplicas, type Replicas } from '../helpers/replicas.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -23,12 +24,14 @@ describeWithPostgres('two replicas with REDIS_URL', (schema) => {
   let replicas: Replicas;
   let store: Store;
   let removeDir: () => Promise<void>;
+  let dataDir: string;
 
   beforeAll(async () => {
     // A missing Redis skips locally and fails under CI=true (helpers/redis.ts).
     if (!redisAvailable) return;
     const dir = await makeTempDir();
     removeDir = dir.remove;
+    dataDir = dir.path;
     upstream = await GatedUpstream.start();
     // Both start at the same moment on an empty schema: the migrations run once (an advisory lock).
     replicas = await startReplicas(2, { databaseUrl: schema.url, redisUrl: TEST_REDIS_URL, redisKeyPrefix: prefix, upstream });
@@ -110,15 +113,24 @@ describeWithPostgres('two replicas with REDIS_URL', (schema) => {
     await Promise.all(all.map((r) => r.arrayBuffer()));
   });
 
-  it.skipIf(!redisAvailable)('a credential revoked on one replica is refused by both at once (no replica caches it)', async () => {
+  it.skipIf(!redisAvailable)('a credential revoked by the CLI is refused by both at once (the change bus drops their cached entries)', async () => {
     const token = await credential('revoked@example.com', { rpsLimit: 100, concurrencyLimit: 10 });
     upstream.gated = false;
-    const ok = await send(1, token);
-    expect(ok.status).toBe(200);
-    await ok.arrayBuffer();
+    // Both replicas have the credential in their cache (accounts/credential-cache.ts).
+    for (const i of [0, 1]) {
+      const ok = await send(i, token);
+      expect(ok.status).toBe(200);
+      await ok.arrayBuffer();
+    }
     const person = await new PersonStore(store.db).ensurePerson('revoked@example.com');
     const [issued] = await new CredentialStore(store.db).listCredentials(person.id);
-    await new CredentialStore(store.db).revokeCredential(issued?.id ?? '');
+    const run = await runMoongate(['credential', 'revoke', issued?.id ?? ''], {
+      DATABASE_URL: schema.url,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      DATA_DIR: dataDir,
+    });
+    expect(run.code, run.stderr).toBe(0);
     for (const i of [0, 1]) {
       const refused = await send(i, token);
       expect(refused.status).toBe(401);

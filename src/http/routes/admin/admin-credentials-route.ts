@@ -11,6 +11,7 @@ import { MoongateError } from '../../../contract/errors.js';
 import type { AccountContext } from '../console-api/account-context.js';
 import { credentialView } from '../console-api/credential-view.js';
 import { parseInput } from '../console-api/parse-input.js';
+import { announceChange } from '../console-api/announce-change.js';
 
 const ADMIN = { config: { access: 'admin' as const } };
 
@@ -42,7 +43,13 @@ export function registerAdminCredentialsRoute(api: FastifyInstance, context: Acc
     // setCredentialStatus refuses a revoked credential before any limit changes.
     if (body.status !== undefined) await context.credentials.setCredentialStatus(id, body.status);
     else if (existing.status === 'revoked') throw new MoongateError('bad_request', `credential ${id} is revoked and cannot be changed`);
-    const changed = await context.credentials.setCredentialLimits(id, { rpsLimit: body.rps, concurrencyLimit: body.concurrency });
+    let changed;
+    try {
+      changed = await context.credentials.setCredentialLimits(id, { rpsLimit: body.rps, concurrencyLimit: body.concurrency });
+    } finally {
+      // The status may have changed even if the limits did not land.
+      await announceChange(context, request, { kind: 'credential', id });
+    }
     return { credential: credentialView(changed) };
   });
 }

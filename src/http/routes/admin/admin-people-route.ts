@@ -21,6 +21,7 @@ import { MoongateError } from '../../../contract/errors.js';
 import type { AccountContext } from '../console-api/account-context.js';
 import { sessionOf } from '../console-api/console-guard.js';
 import { parseInput } from '../console-api/parse-input.js';
+import { announceChange } from '../console-api/announce-change.js';
 
 const ADMIN = { config: { access: 'admin' as const } };
 const MAX_PAGE = 200;
@@ -70,9 +71,14 @@ export function registerAdminPeopleRoute(api: FastifyInstance, context: AccountC
       throw new MoongateError('bad_request', 'an admin cannot disable or demote themself; ask another admin');
     }
     await findPerson(id);
-    await changePersonStanding(context.store.db, context.store.dialect, id, { role: body.role, status: body.status });
-    await people.setPersonLimits(id, { credentials: body.credentials, rps: body.rps, concurrency: body.concurrency });
-    if (body.status === 'disabled') await context.sessions.revokePersonSessions(id);
+    try {
+      await changePersonStanding(context.store.db, context.store.dialect, id, { role: body.role, status: body.status });
+      await people.setPersonLimits(id, { credentials: body.credentials, rps: body.rps, concurrency: body.concurrency });
+      if (body.status === 'disabled') await context.sessions.revokePersonSessions(id);
+    } finally {
+      // Even a change refused halfway (its first step landed): an extra drop costs one query.
+      await announceChange(context, request, { kind: 'person', id });
+    }
     return { person: { ...(await people.getPerson(id)), limits: await people.getPersonLimits(id) } };
   });
 

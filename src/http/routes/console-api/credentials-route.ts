@@ -18,6 +18,7 @@ import { KIMI_SERVICE } from '../../../store/seed-services.js';
 import type { AccountContext } from './account-context.js';
 import { sessionOf } from './console-guard.js';
 import { credentialView } from './credential-view.js';
+import { announceChange } from './announce-change.js';
 import { parseInput } from './parse-input.js';
 
 const DAY_MS = 86_400_000;
@@ -76,6 +77,7 @@ export function registerCredentialsRoute(api: FastifyInstance, context: AccountC
     const { person } = sessionOf(request);
     const revoked = await context.credentials.revokeOwnCredential(person.id, id);
     if (revoked === undefined) throw new MoongateError('no_api', `No credential ${id}`);
+    await announceChange(context, request, { kind: 'credential', id });
     return { credential: credentialView(revoked) };
   });
 }
