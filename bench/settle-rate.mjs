@@ -52,6 +52,7 @@ async function run(label, batcherOptions) {
             error_code: null,
             prompt_tokens: 9,
             cached_tokens: 0,
+            cache_write_tokens: 0,
             completion_tokens: 184,
             cost: 558,
             duration_ms: 100,

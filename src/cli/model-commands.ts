@@ -28,6 +28,7 @@ import type { Price } from '../billing/price-list.js';
 import type { Database } from '../store/database.js';
 import { formatTable } from './format-table.js';
 import { withStore } from './with-store.js';
+import { announceChange } from './announce-change.js';
 
 const THINKING_MODES: readonly ThinkingMode[] = ['never', 'always', 'switchable'];
 const TEMPERATURE_RULES: readonly TemperatureRule[] = ['fixed-one', 'clamp-zero-one'];
@@ -229,8 +230,9 @@ export function registerModelCommands(program: Command): void {
       fixedSampling: options.fixedSampling ?? [],
       state: options.state ?? 'active',
     };
-    await withStore(async (store) => {
+    await withStore(async (store, config) => {
       const added = await new ModelStore(store.db).add(row, (trx) => writePrices(trx, id, options));
+      await announceChange(config, { kind: 'model', id });
       await printRow(store.db, added, options.json === true, 'Added');
     });
   });
@@ -241,8 +243,9 @@ export function registerModelCommands(program: Command): void {
       .description("change a model (omitted fields keep their value); `--state active` switches a shipped model on")
       .argument('<id>', 'a model id, such as kimi-k2.6'),
   ).action(async (id: string, options: RowOptions) => {
-    await withStore(async (store) => {
+    await withStore(async (store, config) => {
       const changed = await new ModelStore(store.db).update(id, patchOf(options), (trx) => writePrices(trx, id, options));
+      await announceChange(config, { kind: 'model', id });
       await printRow(store.db, changed, options.json === true, 'Changed');
     });
   });
@@ -258,9 +261,10 @@ export function registerModelCommands(program: Command): void {
       if ((options.replacement === undefined) === (options.message === undefined)) {
         throw new MoongateError('bad_request', 'give either --replacement <id> or --message <text>');
       }
-      await withStore(async (store) => {
+      await withStore(async (store, config) => {
         const how = options.replacement !== undefined ? { replacement: options.replacement } : { message: options.message ?? '' };
         const retired = await new ModelStore(store.db).retire(id, how);
+        await announceChange(config, { kind: 'model', id });
         await printRow(store.db, retired, options.json === true, 'Retired');
       });
     });

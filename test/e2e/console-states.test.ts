@@ -362,7 +362,7 @@ describeWithBrowser('the console states', (browser: TestBrowser) => {
       const row = page.getByRole('row', { name: /^kimi-k2\.5 / });
       await row.waitFor();
       const prices = await row.locator('td .money').allTextContents();
-      expect(prices).toHaveLength(3);
+      expect(prices).toHaveLength(4);
       for (const price of prices) expect(price).toMatch(/^\d+\.\d{2,6} USD$/);
 
       await page.goto(`${server.url}/balance`);

@@ -300,7 +300,11 @@ describeEachDialect((target) => {
       // SPEC.md's reference prices, in micro-units per 1M tokens.
       expect(kimi?.models).toContainEqual({
         id: 'kimi-k2.5',
+        displayName: 'kimi-k2.5',
         thinking: true,
+        thinkingMode: 'always',
+        efforts: [],
+        inputs: ['text'],
         contextTokens: 262_144,
         price: { cachedInput: 100_000, input: 600_000, output: 3_000_000, cacheWrite: 600_000 },
       });

@@ -16,7 +16,12 @@ export interface ModelPrice {
 
 export interface ServiceModel {
   id: string;
+  displayName?: string;
   thinking: boolean;
+  /** never, always, or switchable (on by default; `thinking: {type: "disabled"}` turns it off). */
+  thinkingMode?: string;
+  /** The `reasoning_effort` levels it takes. */
+  efforts?: string[];
   contextTokens: number;
   price: ModelPrice | null;
   /** What its messages may carry (issue 18's catalogue); absent: text only. */

@@ -18,7 +18,11 @@ export function registerServicesRoute(api: FastifyInstance, context: AccountCont
       const price = prices.get(m.id);
       return {
         id: m.id,
+        displayName: m.displayName,
         thinking: m.thinking,
+        thinkingMode: m.thinkingMode,
+        efforts: m.efforts,
+        inputs: m.inputs,
         contextTokens: m.contextTokens,
         price:
           price === undefined
