@@ -403,7 +403,7 @@ function answerStream(opened: OpenedCall, tally: Tally, encoder: ChunkEncoder, e
       // fewer choices than n (Ollama ignores n) gets the same choices as non-stream.
       // Callers check `started` first, so an event of a started choice awaits nothing extra.
       const started = new Set<number>();
-      const start = (index: number): Promise<void> => {
+      const start = (index: number): Promise<void> | undefined => {
         started.add(index);
         return sink.send(encoder.role(index));
       };
@@ -414,10 +414,13 @@ function answerStream(opened: OpenedCall, tally: Tally, encoder: ChunkEncoder, e
           tally.count(event);
           if (event.type === 'delta') {
             if (!started.has(event.index)) await start(event.index);
-            await sink.send(encoder.delta(event));
+            // A send the socket took returns nothing to wait for: no promise turn per chunk.
+            const wait = sink.send(encoder.delta(event));
+            if (wait !== undefined) await wait;
           } else if (event.type === 'finish') {
             if (!started.has(event.index)) await start(event.index);
-            await sink.send(encoder.finish(event.index, event.reason));
+            const wait = sink.send(encoder.finish(event.index, event.reason));
+            if (wait !== undefined) await wait;
           }
         }
         if (sink.closed) {

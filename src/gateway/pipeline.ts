@@ -114,8 +114,11 @@ export interface ChatExchange {
 
 /** Where a stream's chunks go; the HTTP layer frames them as SSE. */
 export interface ChunkSink {
-  /** Resolves when the chunk may be followed by another (backpressure). */
-  send(json: string): Promise<void>;
+  /**
+   * Backpressure: a promise that resolves when the chunk may be followed by another, or
+   * undefined when it may at once (the common case, which then costs no promise turn).
+   */
+  send(json: string): Promise<void> | undefined;
   /** Writes the terminator and ends the response. */
   done(): Promise<void>;
   readonly closed: boolean;

@@ -30,7 +30,9 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
   /** The total deadline passed while nobody waited: the next `next()` expires at once. */
   private totalPassed = false;
   /** Rejects the pending `next()`; set only while one waits. */
-  private waiter: ((error: MoongateError) => void) | undefined;
+  private waiter: ((error: unknown) => void) | undefined;
+  /** Resolves the pending `next()`; set only while one waits. */
+  private resolver: ((step: IteratorResult<ChatEvent>) => void) | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
   private gapTimer: NodeJS.Timeout | undefined;
   /** The gap timer measures the first token (until the first event), then the idle gap. */
@@ -58,29 +60,37 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
     }
     this.arm();
     const pending = this.inner.next();
+    // The step's handlers are made once per iterator, not per event: only the promise handed
+    // back (which a limit may reject before the upstream answers) is new for each call.
     return new Promise<IteratorResult<ChatEvent>>((resolve, reject) => {
+      this.resolver = resolve;
       this.waiter = reject;
-      pending.then(
-        (step) => {
-          // After an expiry the caller has its error already; a late step goes nowhere.
-          if (this.expired !== undefined) return;
-          this.waiter = undefined;
-          if (step.done === true) {
-            this.disarm();
-            this.ended(undefined);
-          } else if (!this.gapIsIdle) this.startIdle();
-          resolve(step);
-        },
-        (error: unknown) => {
-          if (this.expired !== undefined) return;
-          this.waiter = undefined;
-          this.disarm();
-          this.ended(error);
-          reject(error);
-        },
-      );
+      pending.then(this.onStep, this.onFailure);
     });
   }
+
+  private readonly onStep = (step: IteratorResult<ChatEvent>): void => {
+    // After an expiry the caller has its error already; a late step goes nowhere.
+    if (this.expired !== undefined) return;
+    const resolve = this.resolver;
+    this.resolver = undefined;
+    this.waiter = undefined;
+    if (step.done === true) {
+      this.disarm();
+      this.ended(undefined);
+    } else if (!this.gapIsIdle) this.startIdle();
+    resolve?.(step);
+  };
+
+  private readonly onFailure = (error: unknown): void => {
+    if (this.expired !== undefined) return;
+    const reject = this.waiter;
+    this.resolver = undefined;
+    this.waiter = undefined;
+    this.disarm();
+    this.ended(error);
+    reject?.(error);
+  };
 
   async return(): Promise<IteratorResult<ChatEvent>> {
     this.disarm();
@@ -133,6 +143,7 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
   private fail(error: MoongateError): void {
     const reject = this.waiter;
     this.waiter = undefined;
+    this.resolver = undefined;
     this.ended(error);
     reject?.(error);
   }

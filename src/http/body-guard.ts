@@ -208,6 +208,14 @@ export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions
       return;
     }
     bodiesRead.add(request.raw);
+    // The whole body has arrived already (a small body usually comes in the headers' packet
+    // and is parsed while the onRequest hooks run): nothing is pending, so there is no
+    // deadline to keep and no bytes still arriving to count. Fastify reads it as it is,
+    // with its size limit, and no stream pass is paid for it.
+    if (request.raw.complete) {
+      done(null, payload);
+      return;
+    }
     const body = new PendingBody(budget, { timeoutMs: options.timeoutMs, schedule });
     // Fastify's body reader listens for errors while it reads; once it has stopped (a 413),
     // a late deadline or cap error has nobody to go to, and must not become an uncaught one.

@@ -20,7 +20,6 @@ import { SSE_DONE, encodeSseComment, encodeSseData } from '../sse/index.js';
 import type { ChunkSink } from '../gateway/pipeline.js';
 
 const KEEP_ALIVE = encodeSseComment('keep-alive');
-const WRITTEN: Promise<void> = Promise.resolve();
 
 export class SseSink implements ChunkSink {
   private timer: NodeJS.Timeout | undefined;
@@ -50,9 +49,9 @@ export class SseSink implements ChunkSink {
     this.flush();
   }
 
-  /** Not an async function: a send the socket can take needs no promise of its own. */
-  send(json: string): Promise<void> {
-    if (this.closed) return WRITTEN;
+  /** Not an async function: a send the socket can take returns no promise at all. */
+  send(json: string): Promise<void> | undefined {
+    if (this.closed) return undefined;
     this.pending += encodeSseData(json);
     // A turn that sends a lot (a provider that yields without waiting) writes as it goes,
     // so backpressure still stops it after a socket buffer's worth, not after the turn.
@@ -61,7 +60,7 @@ export class SseSink implements ChunkSink {
       this.scheduled = true;
       process.nextTick(flushSink, this);
     }
-    return this.blocked ?? WRITTEN;
+    return this.blocked;
   }
 
   /** Writes what is pending and the terminator, in one write, and ends the response. */
