@@ -3,15 +3,33 @@
  * embedded default (SQLite under a temp DATA_DIR) at the default LOG_LEVEL=info, with a bench credential made by the CLI
  * against the same DATA_DIR first. Whatever pipeline pieces this build has (limits,
  * billing, channels) are switched on where the CLI offers them, and reported.
+ *
+ * The fuzzer starts its target here too (fuzz/src/moongate-server.ts), on the built-in
+ * simulator instead of the fake upstream: one launcher, so the two cannot drift apart.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INSPECTOR_LISTENING, INSPECTOR_NOISE, INSPECT_PORT_FLAG } from './live-heap.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * The repository: the nearest folder above this file with bin/moongate.js. This file runs
+ * from bench/src (tests), bench/dist (the bench) and fuzz/dist/bench/src (the fuzzer's build).
+ */
+function repositoryRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'bin', 'moongate.js'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`bin/moongate.js not found above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+  return dir;
+}
+
+const ROOT = repositoryRoot();
 const BIN = join(ROOT, 'bin', 'moongate.js');
 const EMAIL = 'bench@example.com';
 
@@ -24,6 +42,8 @@ export interface MoongateProcess {
   inspector(): Promise<string>;
   /** One line per pipeline piece: what is on and how it was switched on, or why not. */
   pipeline: string[];
+  /** Whether the process is still running. */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -75,8 +95,9 @@ function firstLine(text: string): string {
 }
 
 /** A credential with limits high enough never to be the bottleneck, where the CLI has limits. */
-async function createCredential(env: NodeJS.ProcessEnv, pipeline: string[]): Promise<string> {
-  const limited = await cli(['credential', 'create', '--email', EMAIL, '--rps', '1000000', '--concurrency', '100000'], env);
+async function createCredential(env: NodeJS.ProcessEnv, pipeline: string[], global: boolean): Promise<string> {
+  const scope = global ? ['--global'] : [];
+  const limited = await cli(['credential', 'create', '--email', EMAIL, ...scope, '--rps', '1000000', '--concurrency', '100000'], env);
   if (limited.code === 0) {
     // The person's own limits (across their credentials) are checked in the same call: lifted the same way.
     const person = await cli(['person', 'limits', '--email', EMAIL, '--rps', '1000000', '--concurrency', '100000'], env);
@@ -85,19 +106,20 @@ async function createCredential(env: NodeJS.ProcessEnv, pipeline: string[]): Pro
         ? 'limits: on (credential and person with --rps 1000000 --concurrency 100000)'
         : `limits: on (credential with --rps 1000000 --concurrency 100000; person limits not in this build: ${firstLine(person.stderr)})`,
     );
-    return limited.stdout.trim();
+    // The token is stdout's one line (any notice goes to stderr).
+    return limited.stdout.trim().split('\n')[0] ?? '';
   }
   pipeline.push(`limits: not in this build (credential create --rps: ${firstLine(limited.stderr)})`);
-  const plain = await cli(['credential', 'create', '--email', EMAIL], env);
+  const plain = await cli(['credential', 'create', '--email', EMAIL, ...scope], env);
   if (plain.code !== 0) throw new Error(`moongate credential create failed: ${plain.stderr.trim()}`);
   return plain.stdout.trim();
 }
 
-async function addBalance(env: NodeJS.ProcessEnv, pipeline: string[]): Promise<void> {
-  const added = await cli(['balance', 'add', '--email', EMAIL, '--amount', '1000000'], env);
+async function addBalance(env: NodeJS.ProcessEnv, pipeline: string[], amount: string): Promise<void> {
+  const added = await cli(['balance', 'add', '--email', EMAIL, '--amount', amount], env);
   pipeline.push(
     added.code === 0
-      ? 'billing: on (balance add --amount 1000000: holds, settlement, usage log)'
+      ? `billing: on (balance add --amount ${amount}: holds, settlement, usage log)`
       : `billing: not in this build (no \`moongate balance add\`: ${firstLine(added.stderr)})`,
   );
 }
@@ -111,10 +133,18 @@ export interface MoongateFlags {
   env?: Record<string, string>;
   /** Another replica on the same store: use this token instead of creating a credential and a balance. */
   token?: string;
+  /** Make the credential with `--global` (usable on every service). */
+  globalCredential?: boolean;
+  /** The balance added to the credential's person, in the currency (default 1000000). */
+  balance?: string;
 }
 
+/**
+ * Starts moongate against `upstreamBaseUrl`, or, when it is undefined, against its built-in
+ * simulator (no channel and no Moonshot key set, whatever this shell has).
+ */
 export async function startMoongate(
-  upstreamBaseUrl: string,
+  upstreamBaseUrl: string | undefined,
   log: (line: string) => void,
   flags: MoongateFlags = {},
 ): Promise<MoongateProcess> {
@@ -126,18 +156,17 @@ export async function startMoongate(
     LOG_LEVEL: 'info',
     PORT: '0',
     HOST: '127.0.0.1',
-    ...(await upstreamEnv(upstreamBaseUrl, dir)),
   };
-  delete env.DATABASE_URL;
-  delete env.REDIS_URL;
+  for (const key of ['DATABASE_URL', 'REDIS_URL', 'MOONSHOT_API_KEY', 'MOONSHOT_BASE_URL', 'MOONGATE_CONFIG']) delete env[key];
+  if (upstreamBaseUrl !== undefined) Object.assign(env, await upstreamEnv(upstreamBaseUrl, dir));
   Object.assign(env, flags.env);
   const store = env.DATABASE_URL === undefined ? 'SQLite (embedded default) in a temp DATA_DIR' : 'PostgreSQL (DATABASE_URL)';
   const pipeline = [`store: ${store}`, `admission limits kept: ${env.REDIS_URL === undefined ? 'in this process' : 'in Redis (REDIS_URL)'}`];
   let token = flags.token;
   if (token === undefined) {
     pipeline.push('auth: bearer credential from `moongate credential create`');
-    token = await createCredential(env, pipeline);
-    await addBalance(env, pipeline);
+    token = await createCredential(env, pipeline, flags.globalCredential === true);
+    await addBalance(env, pipeline, flags.balance ?? '1000000');
   }
 
   const profile = flags.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', flags.profileDir];
@@ -209,6 +238,7 @@ export async function startMoongate(
     token,
     pipeline,
     inspector: () => (inspector ??= openInspector()),
+    alive: () => child.exitCode === null && child.signalCode === null,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));

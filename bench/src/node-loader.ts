@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import type { LoadJob, LoadResult } from './child-messages.js';
 import { percentile } from './percentile.js';
+import { bodyMaker } from './vary-body.js';
 
 export interface NodeLoadSettings {
   url: string;
@@ -27,6 +28,12 @@ export interface NodeLoadSettings {
   ratePerSecond?: number;
   /** The response is SSE: it must end with [DONE], and time to first byte is measured. */
   stream: boolean;
+  /**
+   * Every request's body made different, at the same size: the first `varyMarker` in `body`
+   * is replaced by a stamp of the same length that no other request of this process has
+   * sent (the prompt phase's cold case, where nothing can be remembered from before).
+   */
+  varyMarker?: string;
 }
 
 async function runJob(settings: NodeLoadSettings): Promise<Omit<LoadResult, 'id'>> {
@@ -39,6 +46,7 @@ async function runJob(settings: NodeLoadSettings): Promise<Omit<LoadResult, 'id'
   const ttfbs: number[] = [];
   let errors = 0;
   let sent = 0;
+  const nextBody = bodyMaker(settings.body, settings.varyMarker);
 
   const one = async (dueAt: number): Promise<void> => {
     try {
@@ -47,7 +55,7 @@ async function runJob(settings: NodeLoadSettings): Promise<Omit<LoadResult, 'id'
         method: 'POST',
         path: target.pathname,
         headers: settings.headers,
-        body: settings.body,
+        body: nextBody(),
       });
       let first = true;
       let tail = '';

@@ -84,22 +84,32 @@ describe('npm run bench -- --quick', () => {
       '3. CPU per request, non-stream: <= 2.00x',
       '3. CPU per request, stream: <= 2.00x',
       '5. RSS growth over a 1.5 s soak (floor): < 1 MiB/min',
-      '9. CPU per request, 1 MB prompt, one at a time: <= 3.00x',
+      '9. CPU per request, 1 MB prompt, cold (a new text each time): <= 3.00x',
     ]);
     // moongate ran at its default log level, as `npm start` runs it.
     expect(report.pipeline).toContain('log level: info (the access log read from stdout by the bench and dropped)');
-    // The prompt-size phase sent 1 KB, 100 KB and 1 MB prompts to both servers.
-    expect(numbered(9).map((row) => row.figure)).toEqual([
-      '9. CPU per request, 1 KB prompt, one at a time',
-      '9. p50, 1 KB prompt, one at a time',
-      '9. CPU per request, 100 KB prompt, one at a time',
-      '9. p50, 100 KB prompt, one at a time',
-      '9. CPU per request, 1 MB prompt, one at a time',
-      '9. p50, 1 MB prompt, one at a time',
-    ]);
-    const prompts = report.figures.promptSize as Record<string, { bodyBytes: number; moongate: { errors: number }; floor: { errors: number } }>;
+    // The prompt-size phase sent 1 KB, 100 KB and 1 MB prompts to both servers, each a new
+    // text every time (cold) and the same text again (warm).
+    const sizes = ['1 KB', '100 KB', '1 MB'];
+    expect(numbered(9).map((row) => row.figure)).toEqual(
+      sizes.flatMap((size) => [
+        `9. CPU per request, ${size} prompt, cold (a new text each time)`,
+        `9. CPU per request, ${size} prompt, warm (the same text again)`,
+        `9. p50, ${size} prompt, cold`,
+        `9. p50, ${size} prompt, warm`,
+      ]),
+    );
+    type Case = { errors: number; requests: number };
+    const prompts = report.figures.promptSize as Record<string, { bodyBytes: number; moongate: Record<'cold' | 'warm', Case>; floor: Record<'cold' | 'warm', Case> }>;
+    expect(Object.keys(prompts)).toEqual(sizes);
     expect(prompts['1 MB']?.bodyBytes).toBeGreaterThan(1024 * 1024);
-    for (const size of Object.values(prompts)) expect([size.moongate.errors, size.floor.errors]).toEqual([0, 0]);
+    for (const size of Object.values(prompts)) {
+      for (const server of [size.moongate, size.floor]) {
+        expect([server.cold.errors, server.warm.errors]).toEqual([0, 0]);
+        expect(server.cold.requests).toBeGreaterThan(0);
+        expect(server.warm.requests).toBe(server.cold.requests);
+      }
+    }
     // moongate's live heap was read over its inspector before and after the soak: a
     // collected heap of a running server, tens of MiB, not a placeholder.
     expect(numbered(5).map((row) => row.figure)).toContain('5. live heap growth over the soak, after a full collection');
