@@ -93,12 +93,24 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   const store = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   let channels: RouterChannel[];
   let billing: RunningBilling;
+  let changes: ChangeBus;
+  let catalogue: ModelCatalogue;
   const metrics = new Metrics();
   // With REDIS_URL the limits are every replica's (docs/scaling.md); money stays in the store.
   let redis: RedisLimits | undefined;
+  let opened: ModelCatalogue | undefined;
   try {
     channels = await resolveChannels(config, store, options);
     if (config.redis !== undefined) redis = await startRedisLimits(config.redis, logger === false ? undefined : logger, metrics);
+    // With REDIS_URL a change (a credential revoked, a model edited) reaches every replica's caches.
+    changes = redis?.changes ?? new LocalChangeBus();
+    // The model catalogue: in memory, reloaded on a bus message and when its version moves (polled every second).
+    catalogue = opened = await ModelCatalogue.open(store.db, {
+      changes,
+      onError: (error) => {
+        if (logger !== false) logger.warn({ err: error }, 'reading the model catalogue failed; the rows in memory stay in use');
+      },
+    });
     billing = await startBilling(
       store,
       {
@@ -124,6 +136,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
       logger.warn(replayed, 'settlement spool replayed at start-up');
     }
   } catch (error) {
+    opened?.close();
     redis?.limiter.close();
     await redis?.close();
     await store.close();
@@ -142,17 +155,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   metrics.registerHoldTotals(() => billing.admitter.openHolds());
   metrics.registerSettlements(() => ({ pending: billing.settlements.pending, failures: billing.settlements.failures }));
 
-  // With REDIS_URL a change (a credential revoked, a model edited) reaches every replica's caches.
-  const changes: ChangeBus = redis?.changes ?? new LocalChangeBus();
   // With REDIS_URL the limits are every replica's (docs/scaling.md); otherwise this process's.
   const limiter = redis?.limiter ?? new MemoryRequestLimiter();
-  // The catalogue: in memory, reloaded on a bus message and when its version moves (polled every second).
-  const catalogue = await ModelCatalogue.open(store.db, {
-    changes,
-    onError: (error) => {
-      if (logger !== false) logger.warn({ err: error }, 'reading the model catalogue failed; the rows in memory stay in use');
-    },
-  });
   // One info line per request, with the model and tokens the gateway reports (http/access-log.ts).
   const accessLog = new AccessLog();
   // A token seen in the last second skips its query; the bus drops changed ones at once (accounts/credential-cache.ts).

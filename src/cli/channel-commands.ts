@@ -10,7 +10,8 @@ import { ChannelStore, type StoredChannel } from '../channels/channel-store.js';
 import { defaultChannel } from '../channels/default-channel.js';
 import { displayUrl } from '../channels/display-url.js';
 import { loadConfig } from '../config.js';
-import { KIMI_MODEL_IDS, MoongateError, asMoongateError, findModel, parseChatRequest } from '../contract/index.js';
+import { KIMI_MODEL_IDS, MoongateError, asMoongateError, findModel, parseChatRequest, type KimiModel } from '../contract/index.js';
+import { ModelStore } from '../catalogue/model-store.js';
 import { createChannelProvider } from '../channels/create-channel-provider.js';
 import { openStore, type Store } from '../store/open-store.js';
 import { countPromptTokens } from '../tokens/count-tokens.js';
@@ -94,7 +95,9 @@ export function registerChannelCommands(program: Command): void {
     .option('--model <model>', 'the public model to ask (default: the first the channel serves)')
     .action(async (name: string, options: { model?: string }) => {
       const config = loadConfig();
+      let catalogue: KimiModel[] = [];
       const spec = await withStore(async (store) => {
+        catalogue = await new ModelStore(store.db).list();
         const fromFile = config.channelsFile.channels.find((c) => c.name === name);
         if (fromFile !== undefined) return fromFile;
         const channels = new ChannelStore(store.db);
@@ -105,15 +108,15 @@ export function registerChannelCommands(program: Command): void {
         return !anyDeclared && fallback.name === name ? fallback : undefined;
       });
       if (spec === undefined) throw new MoongateError('bad_request', `no active channel is named ${name}`);
-      const line = await testChannel(spec, options.model);
+      const line = await testChannel(spec, options.model, (id) => catalogue.find((m) => m.id === id));
       process.stdout.write(`${line}\n`);
     });
 }
 
 /** Sends "Say hello." through the channel; returns one line with the latency and the answer. */
-export async function testChannel(spec: ChannelSpec, modelId?: string): Promise<string> {
-  const model = findModel(modelId ?? Object.keys(spec.models)[0] ?? '');
-  if (model === undefined || !Object.hasOwn(spec.models, model.id)) {
+export async function testChannel(spec: ChannelSpec, modelId?: string, find: (id: string) => KimiModel | undefined = findModel): Promise<string> {
+  const model = find(modelId ?? Object.keys(spec.models)[0] ?? '');
+  if (model === undefined || !(spec.everyModel === true || Object.hasOwn(spec.models, model.id))) {
     throw new MoongateError('bad_request', `channel ${spec.name} does not serve ${modelId ?? 'any model'}`);
   }
   const request = parseChatRequest({ model: model.id, messages: [{ role: 'user', content: 'Say hello.' }], max_tokens: 64 });
