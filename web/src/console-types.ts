@@ -17,6 +17,8 @@ export interface ServiceModel {
   thinking: boolean;
   contextTokens: number;
   price: ModelPrice | null;
+  /** What its messages may carry (issue 18's catalogue); absent: text only. */
+  inputs?: string[];
 }
 
 export interface Service {

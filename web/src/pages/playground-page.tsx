@@ -12,7 +12,7 @@ import { Money } from '../components/money';
 import { usePageTitle } from '../components/use-page-title';
 import { KIMI_SERVICE_SLUG, usableCredentials, type Credential, type Service } from '../console-types';
 import { CredentialPicker } from '../playground/credential-picker';
-import { MessagesEditor, newMessage, type EditableMessage } from '../playground/messages-editor';
+import { MessagesEditor, newMessage, wireMessage, type EditableMessage } from '../playground/messages-editor';
 import { ResponsePanel } from '../playground/response-panel';
 import { SnippetTabs } from '../playground/snippet-tabs';
 import { useCompletionRun } from '../playground/use-completion-run';
@@ -63,13 +63,17 @@ export function PlaygroundPage() {
   const maxTokensError = maxTokensValue !== null && !(Number.isInteger(maxTokensValue) && maxTokensValue >= 1) ? 'A whole number, 1 or more.' : null;
   const temperatureError = temperatureValue !== null && !(Number.isFinite(temperatureValue) && temperatureValue >= 0 && temperatureValue <= 2) ? 'A number from 0 to 2.' : null;
 
+  const acceptsImages = loaded?.service.models.find((m) => m.id === model)?.inputs?.includes('image') ?? false;
+
   // The body exactly as sent, shared by Try and the generated code.
   const body = useMemo<ChatBody>(() => {
-    const request: ChatBody = { model, messages: messages.map(({ role, content }) => ({ role, content })), stream };
+    const request: ChatBody = { model, messages: messages.map((message) => wireMessage(message, acceptsImages)), stream };
     if (maxTokensValue !== null && maxTokensError === null) request.max_tokens = maxTokensValue;
     if (temperatureValue !== null && temperatureError === null) request.temperature = temperatureValue;
     return request;
-  }, [model, messages, stream, maxTokensValue, maxTokensError, temperatureValue, temperatureError]);
+  }, [model, messages, acceptsImages, stream, maxTokensValue, maxTokensError, temperatureValue, temperatureError]);
+  // The code beside it names an attached image, not its megabytes of base64.
+  const snippetBody = useMemo<ChatBody>(() => elideImages(body), [body]);
 
   if (loadError !== null) {
     return (
@@ -97,7 +101,7 @@ export function PlaygroundPage() {
   const blocked =
     credentialId === ''
       ? 'Pick or create a credential first.'
-      : !messages.some((m) => m.content.trim() !== '')
+      : !messages.some((m) => m.content.trim() !== '' || (acceptsImages && m.image !== undefined))
         ? 'Write a message first.'
         : maxTokensError !== null || temperatureError !== null
           ? 'Fix the options marked above first.'
@@ -159,7 +163,7 @@ export function PlaygroundPage() {
                 )}
               </div>
             </div>
-            <MessagesEditor messages={messages} onChange={setMessages} />
+            <MessagesEditor messages={messages} onChange={setMessages} acceptsImages={acceptsImages} />
             <div className="pg-options">
               <label className="pg-check">
                 <input type="checkbox" checked={stream} onChange={(event) => setStream(event.target.checked)} /> Stream
@@ -244,9 +248,30 @@ export function PlaygroundPage() {
             This request in your language. Set <code>MOONGATE_API_KEY</code> to one of your tokens first (the
             token is never written into the code).
           </p>
-          <SnippetTabs baseUrl={window.location.origin} body={body} />
+          <SnippetTabs baseUrl={window.location.origin} body={snippetBody} />
         </aside>
       </div>
     </section>
   );
+}
+
+/** The body with each data URI cut to its head, for the code panel (a highlighter must not render megabytes). */
+function elideImages(body: ChatBody): ChatBody {
+  const messages = body.messages as { role: string; content: unknown }[];
+  if (!messages.some((m) => Array.isArray(m.content))) return body;
+  return {
+    ...body,
+    messages: messages.map((m) =>
+      Array.isArray(m.content)
+        ? {
+            ...m,
+            content: (m.content as Record<string, unknown>[]).map((part) => {
+              const url = (part.image_url as { url?: string } | undefined)?.url;
+              if (url === undefined || url.length <= 64) return part;
+              return { ...part, image_url: { url: `${url.slice(0, url.indexOf(',') + 1)}<${url.length} characters of base64>` } };
+            }),
+          }
+        : m,
+    ),
+  };
 }
