@@ -22,6 +22,8 @@ export interface NewChannel {
   weight?: number | undefined;
   maxConcurrency?: number | undefined;
   timeouts?: Partial<ChannelTimeouts> | undefined;
+  /** Request fields passed to the upstream as the client sent them (docs/requests.md). */
+  passthrough?: string[] | undefined;
 }
 
 export interface StoredChannel {
@@ -35,6 +37,7 @@ export interface StoredChannel {
   weight: number;
   maxConcurrency: number;
   timeouts: ChannelTimeouts;
+  passthrough: string[];
   status: ChannelStatus;
   createdAt: number;
 }
@@ -63,6 +66,7 @@ export class ChannelStore {
       ...(input.weight === undefined ? {} : { weight: input.weight }),
       ...(input.maxConcurrency === undefined ? {} : { maxConcurrency: input.maxConcurrency }),
       ...(input.timeouts === undefined ? {} : { timeouts: input.timeouts }),
+      ...(input.passthrough === undefined ? {} : { passthrough: input.passthrough }),
     });
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -83,6 +87,7 @@ export class ChannelStore {
       timeouts: JSON.stringify(spec.timeouts),
       status: 'active',
       created_at: Date.now(),
+      passthrough: spec.passthrough.length === 0 ? null : JSON.stringify(spec.passthrough),
     };
     await this.db.insertInto('channels').values(row).execute();
     return toStored(row);
@@ -132,6 +137,7 @@ function toStored(row: ChannelRow): StoredChannel {
     weight: row.weight,
     maxConcurrency: row.max_concurrency,
     timeouts: JSON.parse(row.timeouts ?? '{}') as ChannelTimeouts,
+    passthrough: row.passthrough === null ? [] : (JSON.parse(row.passthrough) as string[]),
     status: row.status,
     createdAt: row.created_at,
   };
@@ -151,6 +157,7 @@ export function specOf(row: ChannelRow, env: NodeJS.ProcessEnv): ChannelSpec {
       weight: row.weight,
       maxConcurrency: row.max_concurrency,
       ...(row.timeouts === null ? {} : { timeouts: JSON.parse(row.timeouts) as unknown }),
+      ...(row.passthrough === null ? {} : { passthrough: JSON.parse(row.passthrough) as unknown }),
     },
     env,
     [],

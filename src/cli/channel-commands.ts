@@ -25,6 +25,7 @@ interface AddOptions {
   priority?: number;
   weight?: number;
   maxConcurrency?: number;
+  passthrough?: string[];
 }
 
 export function registerChannelCommands(program: Command): void {
@@ -41,6 +42,7 @@ export function registerChannelCommands(program: Command): void {
     .option('--priority <n>', 'lower is tried first (default 0)', parseInteger)
     .option('--weight <n>', 'share among channels of equal priority (default 1)', parseInteger)
     .option('--max-concurrency <n>', 'requests served at once (default 1024)', parseInteger)
+    .option('--passthrough <fields>', 'a comma list of request fields the upstream gets as sent, such as chat_template_kwargs', parseFieldList)
     .action(async (options: AddOptions) => {
       const config = loadConfig();
       if (config.channelsFile.channels.some((c) => c.name === options.name)) {
@@ -245,4 +247,11 @@ function parseModels(text: string): '*' | string[] | Record<string, string> {
     map[model] = upstream === undefined || upstream === '' ? model : upstream;
   }
   return map;
+}
+
+function parseFieldList(value: string): string[] {
+  return value
+    .split(',')
+    .map((field) => field.trim())
+    .filter((field) => field !== '');
 }

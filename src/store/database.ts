@@ -215,6 +215,8 @@ export interface ChannelsTable {
   timeouts: string | null;
   status: ChannelStatus;
   created_at: number;
+  /** JSON array of request fields passed through to the upstream, or null for none (migration 0013). */
+  passthrough: string | null;
 }
 
 export type ChannelRow = Selectable<ChannelsTable>;

@@ -41,6 +41,22 @@ describeEachDialect((target) => {
     await expect(channels.activeSpecs({})).rejects.toThrow('channel vllm (database): apiKey: the environment variable VLLM_KEY is not set');
   });
 
+  it('keeps the fields a channel passes through (migration 0013), and refuses one moongate builds itself', async () => {
+    const channels = new ChannelStore(store.db);
+    const added = await channels.addChannel({ name: 'sglang', kind: 'openai-compatible', baseUrl: 'http://sglang:30000/v1', passthrough: ['chat_template_kwargs'] });
+    expect(added.passthrough).toEqual(['chat_template_kwargs']);
+    const spec = await channels.activeSpec('sglang', {});
+    expect(spec?.passthrough).toEqual(['chat_template_kwargs']);
+    expect((await channels.addChannel({ name: 'plain', kind: 'openai-compatible', baseUrl: 'http://plain:8000/v1' })).passthrough).toEqual([]);
+    expect((await channels.activeSpec('plain', {}))?.passthrough).toEqual([]);
+    await expect(channels.addChannel({ name: 'bad', kind: 'openai-compatible', baseUrl: 'http://bad:8000/v1', passthrough: ['messages'] })).rejects.toThrow(
+      'passthrough.0: is a field moongate builds itself',
+    );
+    // The store is shared by the tests below, which count the active channels.
+    await channels.setStatus('sglang', 'disabled');
+    await channels.setStatus('plain', 'disabled');
+  });
+
   it('a Moonshot channel reads MOONSHOT_API_KEY unless told otherwise', async () => {
     const channels = new ChannelStore(store.db);
     expect((await channels.addChannel({ name: 'moonshot', kind: 'moonshot' })).apiKeyEnv).toBe('MOONSHOT_API_KEY');

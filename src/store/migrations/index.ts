@@ -12,6 +12,7 @@ import * as topupCodes from './0006-topup-codes.js';
 import * as usageTimeKey from './0007-usage-time-key.js';
 import * as firstCredential from './0010-first-credential.js';
 import * as personLimits from './0009-person-limits.js';
+import * as channelPassthrough from './0013-channel-passthrough.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': accounts,
@@ -23,6 +24,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0007-usage-time-key': usageTimeKey,
   '0010-first-credential': firstCredential,
   '0009-person-limits': personLimits,
+  '0013-channel-passthrough': channelPassthrough,
 });
 
 /** Migrations ship inside the build, not as files read from disk at run time. */
