@@ -27,9 +27,6 @@ const imagePart = z.object({
 });
 const videoPart = z.object({ type: z.literal('video_url'), video_url: z.object({ url: z.string().min(1) }) });
 
-/** The media part types a message may carry (to models whose inputs include them). */
-export const MEDIA_PART_TYPES = { image_url: 'image', video_url: 'video' } as const;
-
 const toolCallSchema = z.object({
   id: z.string(),
   type: z.literal('function').default('function'),
@@ -223,7 +220,7 @@ function readContent(content: z.infer<typeof messageSchema>['content'], index: n
     const type = part?.type;
     if (type === 'image_url' || type === 'video_url') {
       const parsed = (type === 'image_url' ? imagePart : videoPart).safeParse(part);
-      if (!parsed.success) throw new MoongateError('bad_request', `messages[${index}].content[${i}].${type}.url must be a non-empty string`);
+      if (!parsed.success) throw new MoongateError('bad_request', `messages[${index}].content[${i}].${type} must be an object with a non-empty url`);
       parts.push(parsed.data);
       media = true;
       continue;

@@ -87,7 +87,7 @@ describe('parseChatRequest', () => {
     const req = parseChatRequest({ ...hello, messages: [{ role: 'user', content: parts }] });
     expect(req.messages[0]).toEqual({ role: 'user', content: 'What is this?', parts });
     expect(failure({ ...hello, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }).message).toBe(
-      'messages[0].content[0].image_url.url must be a non-empty string',
+      'messages[0].content[0].image_url must be an object with a non-empty url',
     );
   });
 
