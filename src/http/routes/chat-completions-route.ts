@@ -17,10 +17,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { MoongateError, asMoongateError, errorEnvelope } from '../../contract/index.js';
 import type { ChatGateway } from '../../gateway/chat-gateway.js';
-import type { CallerPass, ChatAnswer } from '../../gateway/pipeline.js';
-import { KIMI_SERVICE } from '../../store/seed-services.js';
+import type { ChatAnswer } from '../../gateway/pipeline.js';
 import type { InFlightRequests } from '../in-flight-requests.js';
 import { SseSink } from '../sse-sink.js';
+import { callerPasses } from './caller-passes.js';
 
 export const CHAT_COMPLETIONS_PATHS = ['/kimi/chat/completions', '/v1/chat/completions'] as const;
 
@@ -36,20 +36,10 @@ function wantsStream(body: unknown): boolean {
 
 export function registerChatCompletionsRoute(app: FastifyInstance, gateway: ChatGateway, options: ChatRouteOptions = {}): void {
   const keepAliveMs = options.keepAliveMs ?? 0;
-  const passes = new WeakMap<FastifyRequest, CallerPass>();
-
-  const admitCaller = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const pass = await gateway.admitCaller(request.headers.authorization, KIMI_SERVICE.slug, request.id);
-    // However the request ends (answered, streamed, refused while its body was read, or its
-    // client gone, even before this line), the permit comes back once.
-    if (reply.raw.destroyed) pass.release();
-    else reply.raw.once('close', pass.release);
-    passes.set(request, pass);
-  };
+  const { admitCaller, passOf } = callerPasses(gateway, 'the chat route');
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const pass = passes.get(request);
-    if (pass === undefined) throw new MoongateError('api_error', undefined, { cause: new Error('the chat route ran without its onRequest hook') });
+    const pass = passOf(request);
     // One AbortSignal per request: a client that leaves aborts the upstream call.
     const controller = new AbortController();
     const onClose = (): void => {

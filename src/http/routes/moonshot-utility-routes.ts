@@ -15,14 +15,13 @@
  * body is read; the body limits are the app's; bad bodies are 4xx in the error envelope.
  * Counting is linear in the body and the body is capped (tokens/count-tokens.ts).
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { readCallerBalance } from '../../billing/caller-balance.js';
-import { MoongateError, parseChatRequest, type ModelLookup } from '../../contract/index.js';
+import { parseChatRequest, type ModelLookup } from '../../contract/index.js';
 import { resolveModel, type ChatGateway } from '../../gateway/chat-gateway.js';
-import type { CallerPass } from '../../gateway/pipeline.js';
+import { callerPasses } from './caller-passes.js';
 import type { Database } from '../../store/database.js';
-import { KIMI_SERVICE } from '../../store/seed-services.js';
 import { countPromptTokens } from '../../tokens/count-tokens.js';
 
 export const ESTIMATE_TOKEN_COUNT_PATHS = ['/kimi/tokenizers/estimate-token-count', '/v1/tokenizers/estimate-token-count'] as const;
@@ -43,18 +42,7 @@ export function registerMoonshotUtilityRoutes(
   models: ModelLookup,
   balances?: { db: Kysely<Database> },
 ): void {
-  const passes = new WeakMap<FastifyRequest, CallerPass>();
-  const admitCaller = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const pass = await gateway.admitCaller(request.headers.authorization, KIMI_SERVICE.slug, request.id);
-    if (reply.raw.destroyed) pass.release();
-    else reply.raw.once('close', pass.release);
-    passes.set(request, pass);
-  };
-  const passOf = (request: FastifyRequest): CallerPass => {
-    const pass = passes.get(request);
-    if (pass === undefined) throw new MoongateError('api_error', undefined, { cause: new Error('a utility route ran without its onRequest hook') });
-    return pass;
-  };
+  const { admitCaller, passOf } = callerPasses(gateway, 'a utility route');
 
   for (const path of ESTIMATE_TOKEN_COUNT_PATHS) {
     app.post(path, { onRequest: admitCaller }, async (request) => {
