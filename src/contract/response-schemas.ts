@@ -126,6 +126,25 @@ export const modelListSchema = z
   })
   .meta({ description: "The catalogue's active models." });
 
+/** Moonshot's shape of POST /v1/tokenizers/estimate-token-count (moonshot-utility-routes.ts). */
+export const tokenCountSchema = z
+  .object({ data: z.object({ total_tokens: z.int().min(0) }) })
+  .meta({ description: 'The prompt tokens a chat request with this body would be held for, counted by the gateway.' });
+
+/** Moonshot's shape of GET /v1/users/me/balance, in the operator's currency (docs/billing.md). */
+export const balanceSchema = z
+  .object({
+    code: z.literal(0),
+    data: z.object({
+      available_balance: z.number().meta({ description: 'voucher_balance plus cash_balance (a negative balance counted as 0).' }),
+      voucher_balance: z.number().meta({ description: "The credential's application quota, running holds taken off." }),
+      cash_balance: z.number().meta({ description: "The person's balance this credential may draw on (0 when it may not)." }),
+    }),
+    scode: z.string(),
+    status: z.literal(true),
+  })
+  .meta({ description: "The caller's own quota and balance." });
+
 // Drift checks: each schema's type and its interface must be assignable both ways.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const drift: [

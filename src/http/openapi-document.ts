@@ -1,6 +1,7 @@
 /**
  * GET /openapi.json: an OpenAPI 3.1 document of the public API (/kimi/chat/completions,
- * /v1/chat/completions, /v1/models, /kimi/models). Its schemas are generated with
+ * /v1/chat/completions, /v1/models, /kimi/models, and Moonshot's estimate-token-count and
+ * users/me/balance under both prefixes). Its schemas are generated with
  * z.toJSONSchema from the zod schemas the server validates requests with (contract/request.ts)
  * and the answer schemas held against the answer types (contract/response-schemas.ts), so the
  * document cannot drift from what the server does. Built once; it holds no per-request data.
@@ -8,9 +9,18 @@
 import { z } from 'zod';
 import { ERROR_CATALOGUE, ERROR_CODES } from '../contract/errors.js';
 import { chatRequestSchema } from '../contract/request.js';
-import { chatCompletionChunkSchema, chatCompletionSchema, errorEnvelopeSchema, modelListSchema, usageSchema } from '../contract/response-schemas.js';
+import {
+  balanceSchema,
+  chatCompletionChunkSchema,
+  chatCompletionSchema,
+  errorEnvelopeSchema,
+  modelListSchema,
+  tokenCountSchema,
+  usageSchema,
+} from '../contract/response-schemas.js';
 import { CHAT_COMPLETIONS_PATHS } from './routes/chat-completions-route.js';
 import { MODELS_PATHS } from './routes/models-route.js';
+import { BALANCE_PATHS, ESTIMATE_TOKEN_COUNT_PATHS } from './routes/moonshot-utility-routes.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -92,12 +102,40 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       },
     },
   };
+  const answer = (description: string, schema: string) => ({
+    '200': {
+      description,
+      headers: { 'x-trace-id': { $ref: '#/components/headers/TraceId' } },
+      content: { 'application/json': { schema: ref(schema) } },
+    },
+    ...errorResponses(),
+  });
+  const estimate = {
+    summary: 'Count the prompt tokens of a chat request (Moonshot-compatible)',
+    description: 'The body of a chat request; answered with the count the gateway would hold for. Nothing is held, billed or sent upstream.',
+    tags: ['utility'],
+    security: [{ bearer: [] }],
+    requestBody: { required: true, content: { 'application/json': { schema: ref('ChatRequest') } } },
+    responses: answer('The token count.', 'TokenCount'),
+  };
+  const balance = {
+    summary: "The caller's quota and balance (Moonshot-compatible)",
+    tags: ['utility'],
+    security: [{ bearer: [] }],
+    responses: answer('The balance, in the operator\'s currency.', 'Balance'),
+  };
   const paths: Record<string, unknown> = {};
   for (const path of CHAT_COMPLETIONS_PATHS) {
     paths[path] = { post: { ...chat, operationId: path.startsWith('/v1/') ? 'createChatCompletionV1' : 'createChatCompletion' } };
   }
   for (const path of MODELS_PATHS) {
     paths[path] = { get: { ...models, operationId: path.startsWith('/v1/') ? 'listModelsV1' : 'listModels' } };
+  }
+  for (const path of ESTIMATE_TOKEN_COUNT_PATHS) {
+    paths[path] = { post: { ...estimate, operationId: path.startsWith('/v1/') ? 'estimateTokenCountV1' : 'estimateTokenCount' } };
+  }
+  for (const path of BALANCE_PATHS) {
+    paths[path] = { get: { ...balance, operationId: path.startsWith('/v1/') ? 'getBalanceV1' : 'getBalance' } };
   }
   return {
     openapi: '3.1.0',
@@ -120,6 +158,8 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
             ChatCompletionChunk: chatCompletionChunkSchema,
             Usage: usageSchema,
             ModelList: modelListSchema,
+            TokenCount: tokenCountSchema,
+            Balance: balanceSchema,
             ErrorEnvelope: errorEnvelopeSchema,
           },
           'output',

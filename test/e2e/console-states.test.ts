@@ -339,6 +339,10 @@ describeWithBrowser('the console states', (browser: TestBrowser) => {
         'POST /v1/chat/completions Create a chat completion',
         'GET /v1/models List the models',
         'GET /kimi/models List the models',
+        'POST /kimi/tokenizers/estimate-token-count Count the prompt tokens of a chat request (Moonshot-compatible)',
+        'POST /v1/tokenizers/estimate-token-count Count the prompt tokens of a chat request (Moonshot-compatible)',
+        "GET /kimi/users/me/balance The caller's quota and balance (Moonshot-compatible)",
+        "GET /v1/users/me/balance The caller's quota and balance (Moonshot-compatible)",
       ]);
       await reference.getByText('ChatRequest', { exact: true }).click();
       const fields = reference.locator('.api-schema[open] .api-fields > li > code');

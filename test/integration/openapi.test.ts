@@ -60,6 +60,8 @@ describe('GET /openapi.json', () => {
       expect(Object.keys(ok).sort()).toEqual(['application/json', 'text/event-stream']);
     }
     for (const path of ['/v1/models', '/kimi/models']) expect(document.paths[path]!.get).toBeDefined();
+    for (const path of ['/v1/tokenizers/estimate-token-count', '/kimi/tokenizers/estimate-token-count']) expect(document.paths[path]!.post).toBeDefined();
+    for (const path of ['/v1/users/me/balance', '/kimi/users/me/balance']) expect(document.paths[path]!.get).toBeDefined();
   });
 
   it('names every error code of the catalogue in its error answers', () => {
@@ -118,5 +120,17 @@ describe('GET /openapi.json', () => {
     expect(validate('ModelList', await models.json())).toMatchObject({ ok: true });
     const refused = await server.chat({ model: 'kimi-k9', messages: [{ role: 'user', content: 'Hello' }] });
     expect(validate('ErrorEnvelope', await refused.json())).toMatchObject({ ok: true });
+    const auth = { authorization: `Bearer ${server.token}` };
+    const count = await fetch(`${server.url}/v1/tokenizers/estimate-token-count`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }] }),
+    });
+    expect(validate('TokenCount', await count.json())).toMatchObject({ ok: true });
+    const balance = await fetch(`${server.url}/v1/users/me/balance`, { headers: auth });
+    expect(validate('Balance', await balance.json())).toMatchObject({ ok: true });
+    // And refuses what the wire never carries.
+    expect(validate('TokenCount', { data: { total_tokens: -1 } }).ok).toBe(false);
+    expect(validate('Balance', { code: 0, data: { available_balance: 1 }, scode: '0x0', status: true }).ok).toBe(false);
   });
 });
