@@ -8,7 +8,9 @@
  * producing output becomes a proper HTTP error (and the router may fail over); after
  * that, failures go in-band. Settlement happens before the last byte is sent, so a
  * response a client received complete is always billed; a request that ends early is billed
- * its prompt and what was generated once an upstream accepted it, stream or not.
+ * its prompt and what was generated once an upstream accepted it, stream or not. (A
+ * non-stream request is not ended by its client leaving: the HTTP layer lets it run, and it
+ * is billed in full; docs/billing.md, "Early ends".)
  */
 import { CompletionBuilder } from './completion-builder.js';
 import { ChunkEncoder } from './chunk-encoder.js';
@@ -330,7 +332,9 @@ export class ChatGateway {
 
     const id = newCompletionId();
     const created = this.clock();
-    if (!request.stream) return answerJson(opened, tally, () => new CompletionBuilder(id, created, request.model, model.thinking, request.n));
+    if (!request.stream) {
+      return answerJson(opened, tally, () => new CompletionBuilder(id, created, request.model, model.thinking, request.n), exchange.clientGone);
+    }
     return answerStream(opened, tally, new ChunkEncoder(id, created, request.model), exchange);
   }
 
@@ -373,7 +377,12 @@ interface Tally {
 }
 
 /** The non-stream answer: every event aggregated into one completion, settled before it is returned. */
-async function answerJson(opened: OpenedCall, tally: Tally, newBuilder: () => CompletionBuilder): Promise<ChatAnswer> {
+async function answerJson(
+  opened: OpenedCall,
+  tally: Tally,
+  newBuilder: () => CompletionBuilder,
+  clientGone: (() => boolean) | undefined,
+): Promise<ChatAnswer> {
   const iterator = opened.events;
   try {
     const builder = newBuilder();
@@ -385,7 +394,8 @@ async function answerJson(opened: OpenedCall, tally: Tally, newBuilder: () => Co
     }
     const usage = tally.usage();
     const body = builder.build(usage);
-    await tally.settle('completed', usage, null);
+    // A client that left is billed the whole reply all the same: the upstream generated it.
+    await tally.settle(clientGone?.() === true ? 'aborted' : 'completed', usage, null);
     return { kind: 'json', body };
   } catch (error) {
     await iterator.return?.().catch(() => undefined);

@@ -4,14 +4,14 @@
  * override the hooks (`buildBody`, `buildMessage`, `createChunkReader`, `mapError`) instead
  * of copying the plumbing, as the Vercel AI SDK's openai-compatible base does.
  *
- * Every request is sent upstream as a stream with usage (`stream_options.include_usage`),
- * a non-stream one too: only a stream shows what was generated when a reply is cut short
- * (the client leaves, the upstream fails, a limit expires), and from the moment the upstream
- * accepted the request every generated token is billed, stream or not (docs/billing.md,
- * "Early ends"). The gateway assembles a non-stream answer from the same events (DESIGN.md,
- * "Non-stream responses are the aggregate of the same events"). An upstream that answers
- * with one JSON completion anyway is read through the same chunk reader, as one chunk whose
- * choices carry the whole message as their delta.
+ * A request goes upstream the way its client asked: a stream as a stream with usage
+ * (`stream_options.include_usage`), a non-stream one as one `stream: false` call whose
+ * `chat.completion` (usage included) is read whole and handed out as the events of one
+ * chunk, each choice's `message` as its delta. The client of a non-stream call receives
+ * nothing until the whole reply exists, so nothing is lost by not streaming it: the HTTP
+ * layer lets a non-stream call run to its end when its client leaves, and the reply is billed
+ * from the upstream's own usage (docs/billing.md, "Early ends"). An upstream that answers a
+ * non-stream call with a stream anyway is read as a stream.
  */
 import { Agent, type Dispatcher } from 'undici';
 import { MoongateError, completionCapField } from '../../contract/index.js';
@@ -229,10 +229,10 @@ export class OpenAICompatibleProvider implements Provider {
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
-  protected buildHeaders(_call: ProviderCall): Record<string, string> {
+  protected buildHeaders(call: ProviderCall): Record<string, string> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      accept: 'text/event-stream',
+      accept: call.request.stream ? 'text/event-stream' : 'application/json',
     };
     if (this.apiKey !== undefined) headers.authorization = `Bearer ${this.apiKey}`;
     return headers;
@@ -241,8 +241,8 @@ export class OpenAICompatibleProvider implements Provider {
   /**
    * The JSON body sent upstream, in a stable field order. Optional fields appear only when
    * the request set them; `n` only when it is not 1 (the default everywhere), because some
-   * servers (llama.cpp, Ollama) do not know the field. Always a stream with usage (see the
-   * top of this file), whatever the client asked. The completion cap goes under the name the
+   * servers (llama.cpp, Ollama) do not know the field. A stream asks for usage in its last
+   * chunk; a non-stream completion carries it anyway (see the top of this file). The completion cap goes under the name the
    * model honours (completionCapField); `thinking` and `reasoning_effort` as the client sent
    * them, already checked against the model (contract/model-rules.ts).
    */
@@ -251,9 +251,9 @@ export class OpenAICompatibleProvider implements Provider {
     const body: Record<string, unknown> = {
       model: call.upstreamModel,
       messages: r.messages.map((message) => this.buildMessage(message)),
-      stream: true,
-      stream_options: { include_usage: true },
+      stream: r.stream,
     };
+    if (r.stream) body.stream_options = { include_usage: true };
     if (r.n !== 1) body.n = r.n;
     if (r.max_tokens !== undefined) body[completionCapField(call.model)] = r.max_tokens;
     if (r.temperature !== undefined) body.temperature = r.temperature;
