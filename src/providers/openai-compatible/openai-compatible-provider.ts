@@ -102,69 +102,21 @@ export class OpenAICompatibleProvider implements Provider {
    * abort is rethrown as is; every other failure is a MoongateError. The upstream body is
    * always consumed or destroyed, whichever way the iteration ends.
    */
-  async *chat(call: ProviderCall): AsyncGenerator<ChatEvent, void, undefined> {
-    const { signal } = call;
-    const stream = call.request.stream;
-    const headers = this.buildHeaders(call);
-    const body = JSON.stringify(this.buildBody(call));
-    const headersTimeout = stream ? this.headersTimeoutMs : this.replyTimeoutMs;
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await this.dispatcher.request({
-        origin: this.origin,
-        path: this.path,
-        method: 'POST',
-        headers,
-        body,
-        signal,
-        ...(headersTimeout === undefined ? {} : { headersTimeout }),
-        ...(this.bodyTimeoutMs === undefined ? {} : { bodyTimeout: this.bodyTimeoutMs }),
-      });
-    } catch (error) {
-      if (signal.aborted) throw error;
-      throw mapTransportError(error, 'request');
-    }
+  chat(call: ProviderCall): AsyncGenerator<ChatEvent, void, undefined> {
+    return this.chatOver(call, undefined);
+  }
 
+  /** `chat`, on a response `send` already returned (or sending it first): one generator, no delegation per event. */
+  private async *chatOver(call: ProviderCall, sent: Dispatcher.ResponseData | undefined): AsyncGenerator<ChatEvent, void, undefined> {
+    const { signal } = call;
+    const response = sent ?? (await this.send(call));
     const upstream = response.body;
     let sawDoneOfCall = false;
     try {
-      if (response.statusCode < 200 || response.statusCode > 299) {
-        let text = '';
-        try {
-          text = await readErrorBody(upstream);
-        } catch (error) {
-          if (signal.aborted) throw error;
-          // The status alone still says what went wrong.
-        }
-        const mapped = this.mapError(response.statusCode, text, response.headers);
-        throw new MoongateError(mapped.code, mapped.message, {
-          upstreamStatus: response.statusCode,
-          ...(mapped.retryAfter === undefined ? {} : { retryAfter: mapped.retryAfter }),
-        });
-      }
-      // A 2xx: the upstream accepted the request and bills its prompt from here.
-      call.onAccepted?.();
-
-      const reader = this.createChunkReader(call);
       if (!isEventStream(response.headers)) {
-        // One JSON completion: read whole, then handed out as the events of one chunk.
-        let text: string;
-        try {
-          text = await readCompletionBody(upstream);
-        } catch (error) {
-          if (signal.aborted) throw error;
-          throw mapTransportError(error, 'body');
-        }
+        const events = await this.readCompletion(call, upstream);
         // The body was read to its end: the connection goes back to the pool.
         sawDoneOfCall = true;
-        let completion: unknown;
-        try {
-          completion = JSON.parse(text);
-        } catch {
-          throw new MoongateError('api_error', 'the upstream sent a malformed completion');
-        }
-        const events = reader.read(completionAsChunk(completion));
-        events.push(...reader.end(true));
         for (const chatEvent of events) {
           signal.throwIfAborted();
           yield chatEvent;
@@ -174,6 +126,7 @@ export class OpenAICompatibleProvider implements Provider {
 
       // The SSE decoder is driven inline (no generator of its own): every layer of async
       // iteration is a promise and a microtask per event.
+      const reader = this.createChunkReader(call);
       const decoder = new SseDecoder();
       let sawDone = false;
       try {
@@ -223,6 +176,92 @@ export class OpenAICompatibleProvider implements Provider {
         else destroyBody(upstream);
       }
     }
+  }
+
+  /**
+   * A non-stream call answered in one piece: every event of the reply, once the whole
+   * `chat.completion` is in, with no async step per event. Failures and the caller's abort
+   * as in `chat`; an upstream that answers with a stream anyway is read to its end.
+   */
+  async complete(call: ProviderCall): Promise<ChatEvent[]> {
+    const response = await this.send(call);
+    if (isEventStream(response.headers)) {
+      const events: ChatEvent[] = [];
+      for await (const event of this.chatOver(call, response)) events.push(event);
+      return events;
+    }
+    try {
+      return await this.readCompletion(call, response.body);
+    } finally {
+      if (!response.body.destroyed && call.signal.aborted) destroyBody(response.body);
+    }
+  }
+
+  /**
+   * Sends the request and checks the status: a non-2xx is thrown as a MoongateError (its
+   * body read and mapped), a 2xx tells `onAccepted` and is returned with its body unread.
+   */
+  private async send(call: ProviderCall): Promise<Dispatcher.ResponseData> {
+    const { signal } = call;
+    const headers = this.buildHeaders(call);
+    const body = JSON.stringify(this.buildBody(call));
+    const headersTimeout = call.request.stream ? this.headersTimeoutMs : this.replyTimeoutMs;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.dispatcher.request({
+        origin: this.origin,
+        path: this.path,
+        method: 'POST',
+        headers,
+        body,
+        signal,
+        ...(headersTimeout === undefined ? {} : { headersTimeout }),
+        ...(this.bodyTimeoutMs === undefined ? {} : { bodyTimeout: this.bodyTimeoutMs }),
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw mapTransportError(error, 'request');
+    }
+    if (response.statusCode >= 200 && response.statusCode <= 299) {
+      // A 2xx: the upstream accepted the request and bills its prompt from here.
+      call.onAccepted?.();
+      return response;
+    }
+    let text = '';
+    try {
+      text = await readErrorBody(response.body);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      // The status alone still says what went wrong.
+    } finally {
+      if (!response.body.destroyed) destroyBody(response.body);
+    }
+    const mapped = this.mapError(response.statusCode, text, response.headers);
+    throw new MoongateError(mapped.code, mapped.message, {
+      upstreamStatus: response.statusCode,
+      ...(mapped.retryAfter === undefined ? {} : { retryAfter: mapped.retryAfter }),
+    });
+  }
+
+  /** One JSON completion, read whole, as the events of the one chunk that would carry it all. */
+  private async readCompletion(call: ProviderCall, upstream: Dispatcher.ResponseData['body']): Promise<ChatEvent[]> {
+    let text: string;
+    try {
+      text = await readCompletionBody(upstream);
+    } catch (error) {
+      if (call.signal.aborted) throw error;
+      throw mapTransportError(error, 'body');
+    }
+    let completion: unknown;
+    try {
+      completion = JSON.parse(text);
+    } catch {
+      throw new MoongateError('api_error', 'the upstream sent a malformed completion');
+    }
+    const reader = this.createChunkReader(call);
+    const events = reader.read(completionAsChunk(completion));
+    for (const event of reader.end(true)) events.push(event);
+    return events;
   }
 
   async close(): Promise<void> {
