@@ -222,7 +222,7 @@ export class SseDecoder {
  */
 function wholeCharacters(bytes: Uint8Array): number {
   const length = bytes.length;
-  // A character has at most 4 bytes: its lead byte is among the last 4 if it is unfinished.
+  // A character has at most 4 bytes, so an unfinished one has its lead among the last 3.
   for (let back = 1; back <= 3 && back <= length; back++) {
     const byte = bytes[length - back] as number;
     if ((byte & 0xc0) === 0x80) continue; // a continuation byte: its lead is further back
