@@ -5,8 +5,8 @@
  * path of the bad field and never echo a value: it may be a secret.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { channelsFileSchema, toChannelSpec, type ChannelsFile } from './channel-config.js';
 
 export const DEFAULT_CONFIG_FILES = ['moongate.config.json', 'moongate.config.yaml', 'moongate.config.yml'] as const;
@@ -50,6 +50,15 @@ export function parseChannelsFile(raw: unknown, env: NodeJS.ProcessEnv, label: s
     names.add(channel.name);
   }
   return deepFreeze({ ...parsed.data, channels: parsed.data.channels.map((c) => toChannelSpec(c, 'file')) });
+}
+
+/**
+ * The YAML parser, loaded for a YAML file only: most servers have no config file, or a JSON
+ * one, and never need it in memory (docs/operations.md, "Memory"). `yaml` ships CommonJS,
+ * so `require` loads it synchronously.
+ */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 }
 
 function readConfigText(file: string, text: string): unknown {

@@ -10,8 +10,7 @@
  * connection comes back after a cut, listeners hear `{ kind: 'all' }` and drop everything.
  */
 import { randomBytes } from 'node:crypto';
-import { Cluster, type Redis } from 'ioredis';
-import type { RedisClient } from './redis-connection.js';
+import { duplicateRedis, type RedisClient } from './redis-connection.js';
 
 export type Change =
   | { kind: 'credential' | 'person' | 'model'; id: string }
@@ -88,7 +87,7 @@ function parseChange(text: string): { origin: string; change: Change } | undefin
 
 export class RedisChangeBus implements ChangeBus {
   readonly #publisher: RedisClient;
-  readonly #subscriber: Redis | Cluster;
+  readonly #subscriber: RedisClient;
   readonly #channel: string;
   readonly #listeners = new Listeners();
   /** This process's messages come back through Redis; they were delivered here already. */
@@ -103,7 +102,7 @@ export class RedisChangeBus implements ChangeBus {
     // subscribes again itself after every reconnect: ioredis's own autoResubscribe leaves its
     // promise uncaught, which would be an unhandled rejection if the connection dropped again.
     const own = { enableOfflineQueue: true, autoResubscribe: false };
-    this.#subscriber = publisher instanceof Cluster ? publisher.duplicate(undefined, own) : publisher.duplicate(own);
+    this.#subscriber = duplicateRedis(publisher, own);
     this.#subscriber.on('error', (error: Error) => options.onError?.(error));
     this.#subscriber.on('message', (channel: string, text: string) => {
       if (channel !== this.#channel) return;

@@ -15,8 +15,7 @@
  * away (restarting, reconnecting): it finds out with its own first 429.
  */
 import { randomBytes } from 'node:crypto';
-import { Cluster, type Redis } from 'ioredis';
-import type { RedisClient } from './redis-connection.js';
+import { duplicateRedis, type RedisClient } from './redis-connection.js';
 
 export interface ChannelRests {
   /** `channel` rests for `ms` from now (a longer rest already taken is kept). */
@@ -78,7 +77,7 @@ export interface RedisChannelRestsOptions {
 export class RedisChannelRests implements ChannelRests {
   readonly #local: MemoryChannelRests;
   readonly #publisher: RedisClient;
-  readonly #subscriber: Redis | Cluster;
+  readonly #subscriber: RedisClient;
   readonly #channel: string;
   /** This process's announcements come back through Redis; they were recorded here already. */
   readonly #origin = randomBytes(8).toString('hex');
@@ -93,7 +92,7 @@ export class RedisChannelRests implements ChannelRests {
     // A subscribing connection can do nothing else. It subscribes again after a reconnect
     // itself, as the change bus does (ioredis's autoResubscribe leaves a promise uncaught).
     const own = { enableOfflineQueue: true, autoResubscribe: false };
-    this.#subscriber = publisher instanceof Cluster ? publisher.duplicate(undefined, own) : publisher.duplicate(own);
+    this.#subscriber = duplicateRedis(publisher, own);
     this.#subscriber.on('error', (error: Error) => this.#onError(error));
     this.#subscriber.on('message', (channel: string, text: string) => {
       if (channel !== this.#channel) return;

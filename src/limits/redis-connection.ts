@@ -11,9 +11,21 @@
  * timeout when Redis stops answering, so a request never waits on Redis: the limits fall
  * back to this process (see RedisRequestLimiter). The client reconnects by itself, forever.
  */
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 
 export type RedisClient = Redis | Cluster;
+
+/**
+ * ioredis, loaded on the first client: a process without REDIS_URL never loads it, which
+ * keeps about 2 MiB of heap and compiled code out of every embedded server (docs/operations.md,
+ * "Memory"). ioredis is CommonJS, so `require` loads it synchronously and openRedis stays sync.
+ */
+let ioredis: typeof import('ioredis') | undefined;
+function loadIoredis(): typeof import('ioredis') {
+  ioredis ??= createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  return ioredis;
+}
 
 /** Milliseconds a command may take before it counts as Redis being unreachable. */
 export const REDIS_COMMAND_TIMEOUT_MS = 1_000;
@@ -78,6 +90,7 @@ export function openRedis(url: string, options: { onError?: (error: Error) => vo
     ...(target.password === undefined ? {} : { password: target.password }),
     ...(target.username === undefined ? {} : { username: target.username }),
   };
+  const { Cluster, Redis } = loadIoredis();
   let client: RedisClient;
   if (target.mode === 'cluster') {
     client = new Cluster(target.hosts, {
@@ -95,6 +108,14 @@ export function openRedis(url: string, options: { onError?: (error: Error) => vo
   // Without a listener ioredis prints every failed reconnect; the owner decides what to log.
   client.on('error', (error: Error) => options.onError?.(error));
   return client;
+}
+
+/**
+ * A second connection like `client` with `options` on top (a subscriber, say): a Cluster
+ * client duplicates with its startup nodes, a single one with its own options.
+ */
+export function duplicateRedis(client: RedisClient, options: RedisOptions): RedisClient {
+  return client instanceof loadIoredis().Cluster ? client.duplicate(undefined, options) : client.duplicate(options);
 }
 
 /**

@@ -7,8 +7,15 @@
  *   are one line ending;
  * - a blank line dispatches the event; `data` lines join with LF; one space after the colon
  *   is dropped; lines that start with `:` are comments;
- * - a UTF-8 BOM at the start of the stream is dropped (TextDecoder does this once per stream)
- *   and a character split across chunks is decoded when its last byte arrives.
+ * - a UTF-8 BOM at the start of the stream is dropped, and a character split across chunks
+ *   is decoded when its last byte arrives; invalid UTF-8 becomes U+FFFD, as the spec's
+ *   "UTF-8 decode" does.
+ *
+ * The bytes are decoded without a TextDecoder of each stream's own: in Node a TextDecoder
+ * asked to stream opens an ICU converter, about 1 KB per open stream between it and its
+ * object (5 MiB for 5,000 open streams; docs/operations.md, "Memory"). Only the bytes of a
+ * character not yet complete (at most 3) are held back to the next chunk, and the rest is
+ * decoded at once by one shared decoder, which gives the same text however the stream is split.
  *
  * One deliberate difference: at the end of the stream the spec discards an event that was
  * not followed by a blank line. `end()` dispatches it instead, so an upstream that closes
@@ -32,12 +39,21 @@ export interface SseEvent {
 }
 
 const LF = 0x0a;
+const BOM = 0xfeff;
+/**
+ * Shared by every decoder, and never asked to stream (which would open an ICU converter):
+ * each call decodes whole characters only. ignoreBOM keeps a BOM at the start of a chunk in
+ * the middle of a stream; the decoder drops the stream's first one itself.
+ */
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const NULL_CHAR = '\u0000';
 const DIGITS_ONLY = /^[0-9]+$/;
 
 export class SseDecoder {
-  // fatal: false turns invalid UTF-8 into U+FFFD, as the spec's "UTF-8 decode" does.
-  private readonly text = new TextDecoder('utf-8');
+  /** The first bytes of a character that the last chunk ended in the middle of. */
+  private partial: Uint8Array | undefined;
+  /** Text was decoded since the stream began: a BOM is dropped only before any. */
+  private begun = false;
   /** Fragments of the line that has started but not ended yet. */
   private lineParts: string[] = [];
   /** The previous text ended in CR: an LF at the start of the next text belongs to it. */
@@ -52,7 +68,7 @@ export class SseDecoder {
   /** Decodes one chunk of the stream; returns the events it completed. */
   push(chunk: Uint8Array): SseEvent[] {
     const events: SseEvent[] = [];
-    this.scan(this.text.decode(chunk, { stream: true }), events);
+    this.scan(this.decode(chunk), events);
     return events;
   }
 
@@ -63,7 +79,13 @@ export class SseDecoder {
    */
   end(): SseEvent[] {
     const events: SseEvent[] = [];
-    this.scan(this.text.decode(), events);
+    if (this.partial !== undefined) {
+      // A character cut off by the end of the stream: U+FFFD for its bytes.
+      const rest = UTF8.decode(this.partial);
+      this.partial = undefined;
+      this.scan(this.withoutBom(rest), events);
+    }
+    this.begun = false;
     if (this.lineParts.length > 0) {
       const line = this.lineParts.join('');
       this.lineParts = [];
@@ -72,6 +94,27 @@ export class SseDecoder {
     this.pendingCr = false;
     this.dispatch(events);
     return events;
+  }
+
+  /** The text of `chunk` up to its last whole character; the bytes after it wait for the next chunk. */
+  private decode(chunk: Uint8Array): string {
+    let bytes = chunk;
+    if (this.partial !== undefined) {
+      bytes = new Uint8Array(this.partial.length + chunk.length);
+      bytes.set(this.partial);
+      bytes.set(chunk, this.partial.length);
+      this.partial = undefined;
+    }
+    const whole = wholeCharacters(bytes);
+    if (whole === bytes.length) return this.withoutBom(UTF8.decode(bytes));
+    this.partial = bytes.slice(whole);
+    return this.withoutBom(UTF8.decode(bytes.subarray(0, whole)));
+  }
+
+  private withoutBom(text: string): string {
+    if (this.begun || text.length === 0) return text;
+    this.begun = true;
+    return text.charCodeAt(0) === BOM ? text.slice(1) : text;
   }
 
   private scan(text: string, events: SseEvent[]): void {
@@ -169,6 +212,24 @@ export class SseDecoder {
     this.id = undefined;
     this.retry = undefined;
   }
+}
+
+/**
+ * How many bytes of `bytes` end on a character boundary: all of them, unless they end in the
+ * first bytes of a multi-byte character whose remaining bytes have not arrived. Bytes that
+ * can never become a character (a stray continuation byte, an invalid lead byte) count as
+ * whole: decoding turns them into U+FFFD now, as it would later.
+ */
+function wholeCharacters(bytes: Uint8Array): number {
+  const length = bytes.length;
+  // A character has at most 4 bytes, so an unfinished one has its lead among the last 3.
+  for (let back = 1; back <= 3 && back <= length; back++) {
+    const byte = bytes[length - back] as number;
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: its lead is further back
+    const needs = byte >= 0xf0 && byte <= 0xf4 ? 4 : byte >= 0xe0 && byte < 0xf0 ? 3 : byte >= 0xc2 && byte < 0xe0 ? 2 : 1;
+    return needs > back ? length - back : length;
+  }
+  return length;
 }
 
 /** Decodes a byte stream (an undici body, a web stream, a file, an array of chunks) into SSE events. */

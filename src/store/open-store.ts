@@ -4,10 +4,10 @@
  * out migrated and seeded, behind the same Kysely type.
  */
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import type { Database } from './database.js';
 import { migrateToLatest, type StoreDialect } from './migrate-to-latest.js';
 import { seedModels } from './model-rows.js';
@@ -65,6 +65,10 @@ function openSqlite(dataDir: string): Kysely<Database> {
 }
 
 function openPostgres(connectionString: string, onConnectionError: (error: Error) => void): Kysely<Database> {
+  // pg is loaded here, not at the top: the embedded default (SQLite) never loads it, which
+  // keeps its modules out of the process's memory (docs/operations.md, "Memory"). It is
+  // CommonJS, so `require` loads it synchronously.
+  const pg = createRequire(import.meta.url)('pg') as typeof import('pg');
   // Timestamps (and, later, amounts) are int8 columns. pg returns int8 as a string, since it
   // may exceed 2^53; ours never do, so this pool, and only this pool (no global
   // pg.types.setTypeParser), reads them as numbers, refusing any that would lose precision.

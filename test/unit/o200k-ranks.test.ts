@@ -8,6 +8,7 @@ import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
 import packageRanks from 'gpt-tokenizer/bpeRanks/o200k_base';
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
+import { MERGE_CACHE_ENTRIES, o200k } from '../../src/tokens/o200k-encoding.js';
 
 const built = new URL('../../dist/tokens/o200k_base.json', import.meta.url);
 
@@ -32,5 +33,22 @@ describe('the o200k ranks written by the build', () => {
     for (const text of ['Hello', '안녕하세요, 세계!', 'naïve café 🍵🚀', '  \n\t x', 'const x = { "a": [1, 2] };', '<|endoftext|>', '\u0000\uffff']) {
       expect(fromJson.encode(text, plain)).toEqual(encode(text, plain));
     }
+  });
+});
+
+describe('the process-wide o200k encoding', () => {
+  it('remembers the merges of at most MERGE_CACHE_ENTRIES pre-tokens, and counts the same past that', () => {
+    const plain = { disallowedSpecial: new Set<string>() };
+    // Made-up words are not tokens of their own: each one is merged, and would be remembered.
+    // Letters only (o200k's pre-tokeniser cuts digits off a word): i written in base 26, a to z.
+    const letters = (i: number): string => [...i.toString(26)].map((d) => String.fromCharCode(97 + Number.parseInt(d, 26))).join('');
+    const words = Array.from({ length: MERGE_CACHE_ENTRIES + 500 }, (_, i) => `qz${letters(i)}xv`);
+    const text = words.join(' ');
+    const counted = o200k.countTokens(text, plain);
+    // The cache is gpt-tokenizer's own field; no method reports its size.
+    const cache = (o200k as unknown as { bytePairEncodingCoreProcessor: { mergeCache?: Map<string, number[]> } }).bytePairEncodingCoreProcessor.mergeCache;
+    expect(cache?.size).toBe(MERGE_CACHE_ENTRIES);
+    expect(o200k.countTokens(text, plain)).toBe(counted);
+    expect(counted).toBe(encode(text, plain).length);
   });
 });

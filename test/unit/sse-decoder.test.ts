@@ -194,6 +194,26 @@ describe('SseDecoder framing (WHATWG event stream rules)', () => {
     expect(decodeChunks([bytes])).toEqual([{ data: 'a\uFFFDb' }]);
   });
 
+  it('decodes invalid and cut-off UTF-8 as the WHATWG decoder does, split at every pair of byte boundaries', () => {
+    // A 4-byte character, then sequences that look like the start of one and are not
+    // (a lead byte before ASCII, an overlong E0 80, a stray continuation byte, C0), then a
+    // character cut off by the end of the stream.
+    const bytes = new Uint8Array([
+      ...utf8('data: \u{1F600}'),
+      0xf0, 0x9f, 0x41, 0xe0, 0x80, 0x42, 0x80, 0xc0, 0x43, 0xed, 0xa0, 0x80,
+      ...utf8('\n\ndata: z'),
+      0xe2, 0x82,
+    ]);
+    const text = new TextDecoder().decode(bytes);
+    const expected = [{ data: text.slice('data: '.length, text.indexOf('\n')) }, { data: 'z\uFFFD' }];
+    expect(expected[0]?.data).toContain('\uFFFD');
+    for (let i = 0; i <= bytes.length; i++) {
+      for (let j = i; j <= bytes.length; j++) {
+        expect(decodeChunks([bytes.subarray(0, i), bytes.subarray(i, j), bytes.subarray(j)])).toEqual(expected);
+      }
+    }
+  });
+
   it('dispatches a final event not followed by a blank line when the stream ends', () => {
     expect(decodeText('data: a\n\ndata: [DONE]\n')).toEqual([{ data: 'a' }, { data: '[DONE]' }]);
     expect(decodeText('data: a\n\ndata: [DONE]')).toEqual([{ data: 'a' }, { data: '[DONE]' }]);
