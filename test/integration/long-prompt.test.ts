@@ -195,3 +195,15 @@ describe('the upstream decides whether a long prompt fits', () => {
     expect(await wallet(personId)).toEqual({ amount: 10_000_000, held: 0 });
   });
 });
+
+describe('the body as text', () => {
+  it('reaches the upstream as sent, ASCII or not (ASCII bodies are decoded without UTF-8 validation)', async () => {
+    const { token } = await caller(10_000_000);
+    const contents = ['plain ASCII, with "quotes" and a \\u00e9 escape', 'héllo 世界 😀 — non-ASCII bytes'];
+    for (const content of contents) {
+      upstream.stream(sseReply({ prompt_tokens: 9, completion_tokens: 1 }));
+      expect((await post(token, { model: MODEL, messages: [{ role: 'user', content }] })).status).toBe(200);
+    }
+    expect(upstream.requests.map((r) => (r.body as { messages: Array<{ content: string }> }).messages[0]?.content)).toEqual(contents);
+  });
+});
