@@ -54,7 +54,7 @@ export interface RouteCall {
   traceId: string;
   request: ChatRequest;
   model: KimiModel;
-  /** The prompt's figure for the hold: its exact count, or an upper bound of it for a long prompt (prompt-tokens.ts). */
+  /** The prompt's figure for the hold: its exact count, or for a long prompt an upper bound of what an upstream can bill for it (prompt-tokens.ts). */
   promptTokens: number;
   signal: AbortSignal;
   /**
