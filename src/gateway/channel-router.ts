@@ -189,6 +189,7 @@ export class ChannelRouter implements ChatRouter {
   }
 
   private async attempt(channel: Channel, call: RouteCall): Promise<OpenedCall> {
+    if (!call.request.stream && channel.provider.complete !== undefined) return this.attemptWhole(channel, call, channel.provider.complete);
     const { spec, breaker } = channel;
     channel.inFlight++;
     breaker.begin();
@@ -274,6 +275,71 @@ export class ChannelRouter implements ChatRouter {
     };
     return { channel: spec.name, first, events: rest };
   }
+
+  /**
+   * A non-stream attempt on a provider that answers in one piece (Provider.complete): the
+   * whole reply arrives before anything reaches the client, so any failure, up to its last
+   * byte, may still move the request to another attempt. One limit applies, the channel's
+   * total time; no per-event timers or steps.
+   */
+  private async attemptWhole(channel: Channel, call: RouteCall, complete: NonNullable<Provider['complete']>): Promise<OpenedCall> {
+    const { spec, breaker } = channel;
+    channel.inFlight++;
+    breaker.begin();
+    const attemptAbort = new AbortController();
+    const onCallAbort = (): void => attemptAbort.abort(call.signal.reason);
+    call.signal.addEventListener('abort', onCallAbort, { once: true });
+    let timedOut: MoongateError | undefined;
+    const deadline = setTimeout(() => {
+      timedOut = new MoongateError('timeout', 'the upstream did not finish within the total time allowed');
+      attemptAbort.abort(timedOut);
+    }, spec.timeouts.totalMs);
+    call.onAcceptance?.(false);
+    let current = true;
+    try {
+      const events = await complete.call(channel.provider, {
+        request: call.request,
+        model: call.model,
+        promptTokens: call.promptTokens,
+        upstreamModel: spec.models[call.model.id] ?? call.model.id,
+        signal: attemptAbort.signal,
+        onAccepted: () => {
+          if (current) call.onAcceptance?.(true);
+        },
+      });
+      breaker.success();
+      this.options.onAttempt?.(spec.name, 'ok');
+      const first: IteratorResult<ChatEvent> = events.length > 0 ? { done: false, value: events[0] as ChatEvent } : { done: true, value: undefined };
+      return { channel: spec.name, first, events: restOf(events), whole: events };
+    } catch (error) {
+      current = false;
+      if (call.signal.aborted) {
+        breaker.release();
+        throw error;
+      }
+      const failure = timedOut ?? asMoongateError(error);
+      if (classify(failure).failure) breaker.failure();
+      else breaker.success();
+      if (failure.code === 'too_many_requests') this.rests.rest(spec.name, (failure.retryAfter ?? 1) * 1000);
+      throw failure;
+    } finally {
+      clearTimeout(deadline);
+      call.signal.removeEventListener('abort', onCallAbort);
+      channel.inFlight--;
+    }
+  }
+}
+
+/** The rest of a reply that came in one piece, handed out as an iterator. */
+function restOf(events: readonly ChatEvent[]): AsyncIterator<ChatEvent> {
+  let next = 1;
+  return {
+    next: () => Promise.resolve(next < events.length ? { done: false, value: events[next++] as ChatEvent } : { done: true, value: undefined }),
+    return: () => {
+      next = events.length;
+      return Promise.resolve({ done: true, value: undefined });
+    },
+  };
 }
 
 function openEvents(provider: Provider, call: Parameters<Provider['chat']>[0]): AsyncIterator<ChatEvent> {

@@ -8,7 +8,9 @@
  * producing output becomes a proper HTTP error (and the router may fail over); after
  * that, failures go in-band. Settlement happens before the last byte is sent, so a
  * response a client received complete is always billed; a request that ends early is billed
- * its prompt and what was generated once an upstream accepted it, stream or not.
+ * its prompt and what was generated once an upstream accepted it, stream or not. (A
+ * non-stream request is not ended by its client leaving: the HTTP layer lets it run, and it
+ * is billed in full; docs/billing.md, "Early ends".)
  */
 import { CompletionBuilder } from './completion-builder.js';
 import { ChunkEncoder } from './chunk-encoder.js';
@@ -73,6 +75,11 @@ export interface OpenedCall {
   first: IteratorResult<ChatEvent>;
   /** The rest of the events; `return()` releases the upstream. */
   events: AsyncIterator<ChatEvent>;
+  /**
+   * Every event of the reply, when it came in one piece (a non-stream call, Provider.complete):
+   * `first` is its first and `events` hands out the rest; a reader may loop over this instead.
+   */
+  whole?: readonly ChatEvent[];
 }
 
 /**
@@ -109,8 +116,15 @@ export interface ChatGatewayOptions {
  * the active models. Before that answer the catalogue is refreshed once, so a model the CLI
  * has just added is found.
  */
-export async function resolveModel(lookup: ModelLookup, id: string): Promise<KimiModel> {
-  let model = lookup.find(id);
+export function resolveModel(lookup: ModelLookup, id: string): KimiModel | Promise<KimiModel> {
+  const model = lookup.find(id);
+  // The common case, a served row in memory, is answered without a promise.
+  if (model !== undefined && isServed(model)) return model;
+  return resolveModelSlowly(lookup, id, model);
+}
+
+async function resolveModelSlowly(lookup: ModelLookup, id: string, found: KimiModel | undefined): Promise<KimiModel> {
+  let model = found;
   if ((model === undefined || model.state === 'off') && lookup.refresh !== undefined) {
     await lookup.refresh();
     model = lookup.find(id);
@@ -216,7 +230,8 @@ export class ChatGateway {
     let admitted: ServedRequest;
     try {
       const parsed = parseChatRequest(exchange.body);
-      const model = await resolveModel(this.options.models ?? BUILT_IN_LOOKUP, parsed.model);
+      const found = resolveModel(this.options.models ?? BUILT_IN_LOOKUP, parsed.model);
+      const model = found instanceof Promise ? await found : found;
       modelId = model.id;
       // What the model refuses is refused before anything is counted or held (docs/requests.md).
       const { request: asked, mediaTokens } = checkAgainstModel(parsed, model);
@@ -335,7 +350,9 @@ export class ChatGateway {
 
     const id = newCompletionId();
     const created = this.clock();
-    if (!request.stream) return answerJson(opened, tally, () => new CompletionBuilder(id, created, request.model, model.thinking, request.n));
+    if (!request.stream) {
+      return answerJson(opened, tally, () => new CompletionBuilder(id, created, request.model, model.thinking, request.n), exchange.clientGone);
+    }
     return answerStream(opened, tally, new ChunkEncoder(id, created, request.model), exchange);
   }
 
@@ -396,19 +413,30 @@ interface Tally {
 }
 
 /** The non-stream answer: every event aggregated into one completion, settled before it is returned. */
-async function answerJson(opened: OpenedCall, tally: Tally, newBuilder: () => CompletionBuilder): Promise<ChatAnswer> {
+async function answerJson(
+  opened: OpenedCall,
+  tally: Tally,
+  newBuilder: () => CompletionBuilder,
+  clientGone: (() => boolean) | undefined,
+): Promise<ChatAnswer> {
   const iterator = opened.events;
   try {
     const builder = newBuilder();
-    for (let step = opened.first; step.done !== true; step = await iterator.next()) {
-      const event = step.value;
+    const add = (event: ChatEvent): void => {
       tally.count(event);
       if (event.type === 'delta') builder.addDelta(event);
       else if (event.type === 'finish') builder.finish(event.index, event.reason);
+    };
+    if (opened.whole !== undefined) {
+      // The reply came in one piece: no async step per event.
+      for (const event of opened.whole) add(event);
+    } else {
+      for (let step = opened.first; step.done !== true; step = await iterator.next()) add(step.value);
     }
     const usage = tally.usage();
     const body = builder.build(usage);
-    await tally.settle('completed', usage, null);
+    // A client that left is billed the whole reply all the same: the upstream generated it.
+    await tally.settle(clientGone?.() === true ? 'aborted' : 'completed', usage, null);
     return { kind: 'json', body };
   } catch (error) {
     await iterator.return?.().catch(() => undefined);

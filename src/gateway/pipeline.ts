@@ -108,8 +108,13 @@ export interface ChatExchange {
   traceId: string;
   pass: Pick<CallerPass, 'caller' | 'admittedAt'>;
   body: unknown;
-  /** Aborted when the client goes away. */
+  /** Aborted when the request must stop: a stream's client went away, or the server is shutting down. */
   signal: AbortSignal;
+  /**
+   * Whether the client has gone away; a non-stream request is not aborted for that (it runs
+   * to its end and is billed its usage), only settled as `aborted`. Never gone when left out.
+   */
+  clientGone?: () => boolean;
 }
 
 /** Where a stream's chunks go; the HTTP layer frames them as SSE. */

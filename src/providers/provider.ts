@@ -37,5 +37,12 @@ export interface ProviderCall {
 export interface Provider {
   readonly kind: string;
   chat(call: ProviderCall): AsyncIterable<ChatEvent>;
+  /**
+   * Optional: a non-stream call answered in one piece, every event of the reply in order once
+   * all of it is in (an HTTP upstream's `stream: false` completion). Same failures, abort and
+   * acceptance as `chat`; the router uses it for non-stream requests when it exists, which
+   * saves an async step per event.
+   */
+  complete?(call: ProviderCall): Promise<ChatEvent[]>;
   close?(): Promise<void>;
 }

@@ -5,14 +5,20 @@
 import type { ChatEvent } from '../../src/contract/index.js';
 import type { Provider, ProviderCall } from '../../src/providers/provider.js';
 
-/** `accept`: the upstream accepts the request here (ProviderCall.onAccepted), as a 2xx would. */
-export type ScriptStep = ChatEvent | { type: 'throw'; error: Error } | { type: 'wait'; ms: number } | { type: 'accept' };
+/**
+ * `accept`: the upstream accepts the request here (ProviderCall.onAccepted), as a 2xx would.
+ * `gate`: the script stops here until the test calls `open()` (or the call is aborted).
+ */
+export type ScriptStep = ChatEvent | { type: 'throw'; error: Error } | { type: 'wait'; ms: number } | { type: 'accept' } | { type: 'gate' };
 
 export class ScriptedProvider implements Provider {
   readonly kind = 'scripted';
   readonly calls: ProviderCall[] = [];
   readonly aborted: ProviderCall[] = [];
   private readonly waiters: Array<() => void> = [];
+  private readonly gates: Array<() => void> = [];
+  /** How many calls are stopped at a gate now. */
+  atGate = 0;
 
   /** Test hooks: told of each call, of the acceptance, and of each event handed out (with its count). */
   onCall: (() => void) | undefined;
@@ -48,6 +54,21 @@ export class ScriptedProvider implements Provider {
         this.onAccept?.();
         continue;
       }
+      if (step.type === 'gate') {
+        this.atGate++;
+        this.notify();
+        try {
+          await new Promise<void>((resolve, reject) => {
+            this.gates.push(resolve);
+            call.signal.addEventListener('abort', () => reject(call.signal.reason instanceof Error ? call.signal.reason : new Error('aborted')), {
+              once: true,
+            });
+          });
+        } finally {
+          this.atGate--;
+        }
+        continue;
+      }
       if (step.type === 'wait') {
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(resolve, step.ms);
@@ -65,6 +86,11 @@ export class ScriptedProvider implements Provider {
       yield step;
       this.onYield?.(++yielded);
     }
+  }
+
+  /** Lets every call stopped at a gate go on. */
+  open(): void {
+    for (const resolve of this.gates.splice(0)) resolve();
   }
 
   private notify(): void {

@@ -172,6 +172,20 @@ describe('faults before the first byte fail over to the next channel', () => {
     expect((await admitter.settled(1))[0]?.result).toMatchObject({ outcome: 'completed', channel: 'backup', usage: REPORTED });
   });
 
+  it('cut after the first chunk, non-stream: the client saw nothing yet, so the backup serves it, billed once', async () => {
+    primary.next({ kind: 'cut' });
+    const server = await start();
+    const res = await chat(server, false);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { choices: { message: { content: string } }[]; usage: unknown };
+    expect(body.choices[0]?.message.content).toBe('Hello from upstream');
+    expect(primary.requests).toEqual(['primary-model']);
+    expect(backup.requests).toEqual(['kimi-k2.5']);
+    const settled = await admitter.settled(1);
+    expect(settled).toHaveLength(1);
+    expect(settled[0]?.result).toMatchObject({ outcome: 'completed', channel: 'backup', usage: REPORTED, stream: false });
+  });
+
   it('429 with retry-after: the backup serves, and the primary is left alone for retry-after', async () => {
     primary.next({ kind: 'status', status: 429, retryAfter: 30 });
     const server = await start();

@@ -1,6 +1,7 @@
 /**
- * A client that disconnects aborts the upstream request: one AbortSignal per request,
- * tested with a real socket.
+ * A client that disconnects from a stream aborts the upstream request: one AbortSignal per
+ * request, tested with a real socket. (A non-stream request runs to its end instead:
+ * early-end-billing.test.ts.)
  */
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,10 +46,10 @@ describe('client disconnect', () => {
     expect(received).not.toContain('never sent');
   });
 
-  it('aborts the upstream call while a non-stream request waits', async () => {
+  it('aborts the upstream call while a stream waits for its first event', async () => {
     const provider = new ScriptedProvider([{ type: 'wait', ms: 60_000 }]);
     moongate = await startTestServer({ provider });
-    const body = JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }] });
+    const body = JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }], stream: true });
     const req = request(`${moongate.url}/kimi/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${moongate.token}` },

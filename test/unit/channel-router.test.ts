@@ -9,7 +9,27 @@ import { channelSchema, routingSchema, toChannelSpec } from '../../src/channels/
 import { MoongateError, findModel, parseChatRequest, type ChatEvent } from '../../src/contract/index.js';
 import { ChannelRouter, type RouterChannel } from '../../src/gateway/channel-router.js';
 import type { RouteCall } from '../../src/gateway/chat-gateway.js';
+import type { Provider, ProviderCall } from '../../src/providers/provider.js';
 import { ScriptedProvider, type ScriptStep } from '../helpers/scripted-provider.js';
+
+/** A provider that answers non-stream calls in one piece (Provider.complete): `hang` waits for the abort. */
+class WholeProvider implements Provider {
+  readonly kind = 'whole';
+  readonly calls: ProviderCall[] = [];
+  streamed = 0;
+  constructor(private readonly answer: ChatEvent[] | 'hang') {}
+  async *chat(): AsyncIterable<ChatEvent> {
+    this.streamed++;
+    yield* [];
+  }
+  complete(call: ProviderCall): Promise<ChatEvent[]> {
+    this.calls.push(call);
+    call.onAccepted?.();
+    const answer = this.answer;
+    if (answer !== 'hang') return Promise.resolve(answer);
+    return new Promise((_, reject) => call.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+  }
+}
 
 const OK: ScriptStep[] = [
   { type: 'delta', index: 0, content: 'hi' },
@@ -61,6 +81,40 @@ describe('ChannelRouter', () => {
     await expect(single.open({ ...call(), onAcceptance: (yes) => last.push(yes) })).rejects.toMatchObject({ code: 'timeout' });
     // Accepted, then failed, and no other attempt: its prompt is billed.
     expect(last.at(-1)).toBe(true);
+  });
+
+  it('asks a provider that answers in one piece for the whole non-stream reply; past the total time it moves on', async () => {
+    vi.useFakeTimers();
+    const reply: ChatEvent[] = [
+      { type: 'delta', index: 0, content: 'whole' },
+      { type: 'finish', index: 0, reason: 'stop' },
+    ];
+    const hanging = new WholeProvider('hang');
+    const answering = new WholeProvider(reply);
+    const spec = (name: string, priority: number) =>
+      toChannelSpec(channelSchema.parse({ name, kind: 'simulator', priority, timeouts: { totalMs: 5_000 } }), 'file');
+    const router = new ChannelRouter(
+      [
+        { spec: spec('slow', 0), provider: hanging },
+        { spec: spec('fast', 1), provider: answering },
+      ],
+      ROUTING,
+    );
+    const words: boolean[] = [];
+    const opening = router.open({ ...call(), onAcceptance: (yes) => words.push(yes) });
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(answering.calls).toHaveLength(0);
+    const opened = await settled(opening);
+    expect(opened).toMatchObject({ channel: 'fast', whole: reply, first: { done: false, value: reply[0] } });
+    expect(await opened.events.next()).toEqual({ done: false, value: reply[1] });
+    expect((await opened.events.next()).done).toBe(true);
+    expect(hanging.calls[0]?.signal.aborted).toBe(true);
+    // The timed-out attempt's acceptance is forgotten; the one that answered has the last word.
+    expect(words.at(-1)).toBe(true);
+    expect(words).toContain(false);
+    // A stream still goes through chat().
+    await router.open(call(new AbortController().signal, true)).catch(() => undefined);
+    expect(hanging.streamed + answering.streamed).toBe(1);
   });
 
   it('prefers the lowest priority number, then splits by weight', async () => {

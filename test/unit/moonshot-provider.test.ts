@@ -95,18 +95,17 @@ describe('MoonshotProvider: the request sent upstream', () => {
     });
   });
 
-  it('asks for a non-stream request as a stream with usage (what a cut reply generated is billed)', async () => {
+  it('asks for a non-stream request as one stream: false call (its completion carries the usage)', async () => {
     expect(
       await sentBody({ model: 'kimi-k2-turbo-preview', stream: false, max_completion_tokens: 512, temperature: 0.6 }),
     ).toEqual({
       model: 'kimi-k2-turbo-preview',
       messages: [{ role: 'user', content: 'Hello' }],
-      stream: true,
-      stream_options: { include_usage: true },
+      stream: false,
       max_tokens: 512,
       temperature: 0.6,
     });
-    expect(upstream.requests.at(-1)?.headers.accept).toBe('text/event-stream');
+    expect(upstream.requests.at(-1)?.headers.accept).toBe('application/json');
   });
 
   it('drops what kimi-k2.5 would reject: temperature other than 1, top_p other than 0.95, non-zero penalties', async () => {

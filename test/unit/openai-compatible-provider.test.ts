@@ -125,16 +125,16 @@ describe('OpenAICompatibleProvider: the request sent upstream', () => {
     });
   });
 
-  it('sends a non-stream request as a stream with usage too, so a reply cut short shows what was generated', async () => {
+  it('sends a non-stream request as one stream: false call that asks for JSON, and reads its completion as events', async () => {
     upstream.reply({ body: JSON.stringify(VLLM_COMPLETION) });
-    await collect(provider.chat(makeCall({ n: 1, response_format: { type: 'text' }, stream: false })));
+    const events = await collect(provider.chat(makeCall({ n: 1, response_format: { type: 'text' }, stream: false })));
     expect(upstream.requests[0]?.body).toEqual({
       model: 'moonshotai/Kimi-K2-Thinking',
       messages: [{ role: 'user', content: 'Hello' }],
-      stream: true,
-      stream_options: { include_usage: true },
+      stream: false,
     });
-    expect(upstream.requests[0]?.headers.accept).toBe('text/event-stream');
+    expect(upstream.requests[0]?.headers.accept).toBe('application/json');
+    expect(events).toEqual(VLLM_COMPLETION_EVENTS);
   });
 
   it('reports acceptance on a 2xx, before the first event, and never on an error status', async () => {

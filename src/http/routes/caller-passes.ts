@@ -14,22 +14,45 @@ import { KIMI_SERVICE } from '../../store/seed-services.js';
 export interface CallerPasses {
   admitCaller(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   passOf(request: FastifyRequest): CallerPass;
+  /** Keeps the permit past the connection's close until the returned function is called (once). */
+  keep(request: FastifyRequest): () => void;
+}
+
+/** A pass and what still needs its permit: the connection (until it closes) and kept work. */
+interface Holding {
+  pass: CallerPass;
+  users: number;
 }
 
 /** `route` names the route in the error a handler without its hook would raise. */
 export function callerPasses(gateway: ChatGateway, route: string): CallerPasses {
-  const passes = new WeakMap<FastifyRequest, CallerPass>();
+  const passes = new WeakMap<FastifyRequest, Holding>();
+  const drop = (holding: Holding): void => {
+    if (--holding.users === 0) holding.pass.release();
+  };
+  const holdingOf = (request: FastifyRequest): Holding => {
+    const holding = passes.get(request);
+    if (holding === undefined) throw new MoongateError('api_error', undefined, { cause: new Error(`${route} ran without its onRequest hook`) });
+    return holding;
+  };
   return {
     admitCaller: async (request, reply) => {
       const pass = await gateway.admitCaller(request.headers.authorization, KIMI_SERVICE.slug, request.id);
-      if (reply.raw.destroyed) pass.release();
-      else reply.raw.once('close', pass.release);
-      passes.set(request, pass);
+      const holding: Holding = { pass, users: 1 };
+      if (reply.raw.destroyed) drop(holding);
+      else reply.raw.once('close', () => drop(holding));
+      passes.set(request, holding);
     },
-    passOf: (request) => {
-      const pass = passes.get(request);
-      if (pass === undefined) throw new MoongateError('api_error', undefined, { cause: new Error(`${route} ran without its onRequest hook`) });
-      return pass;
+    passOf: (request) => holdingOf(request).pass,
+    keep: (request) => {
+      const holding = holdingOf(request);
+      holding.users++;
+      let kept = true;
+      return () => {
+        if (!kept) return;
+        kept = false;
+        drop(holding);
+      };
     },
   };
 }

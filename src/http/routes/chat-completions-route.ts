@@ -12,6 +12,12 @@
  * authenticates and takes the rate and concurrency permit before Fastify reads the body,
  * so a caller without a valid credential, or over its limits, is answered without its
  * body being read or parsed. The permit is held until the response is over.
+ *
+ * A client that leaves a stream aborts it (the upstream call is cut; what was generated is
+ * billed). A non-stream request runs to its end even when its client leaves: its upstream
+ * answers in one piece, so cutting it would show nothing of what was generated, while the
+ * upstream bills the operator for it; the whole reply is billed from the upstream's usage,
+ * and the caller's concurrency permit stays taken until then (docs/billing.md, "Early ends").
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
@@ -36,16 +42,22 @@ function wantsStream(body: unknown): boolean {
 
 export function registerChatCompletionsRoute(app: FastifyInstance, gateway: ChatGateway, options: ChatRouteOptions = {}): void {
   const keepAliveMs = options.keepAliveMs ?? 0;
-  const { admitCaller, passOf } = callerPasses(gateway, 'the chat route');
+  const { admitCaller, passOf, keep } = callerPasses(gateway, 'the chat route');
 
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const pass = passOf(request);
-    // One AbortSignal per request: a client that leaves aborts the upstream call.
+    const stream = wantsStream(request.body);
+    // One AbortSignal per request: a shutdown aborts it, and so does a stream's client that leaves.
     const controller = new AbortController();
+    let gone = false;
     const onClose = (): void => {
-      if (!reply.raw.writableFinished) controller.abort(new Error('the client closed the connection'));
+      if (reply.raw.writableFinished) return;
+      gone = true;
+      if (stream) controller.abort(new Error('the client closed the connection'));
     };
     reply.raw.once('close', onClose);
+    // The permit covers the work, not just the connection: a non-stream call outlives its client.
+    const kept = keep(request);
     const tracked = options.inFlight?.add(controller);
 
     let sink: SseSink | undefined;
@@ -58,7 +70,7 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
       return sink;
     };
     const early =
-      keepAliveMs > 0 && wantsStream(request.body)
+      keepAliveMs > 0 && stream
         ? setTimeout(() => {
             if (!reply.raw.destroyed) commit().ping();
           }, keepAliveMs)
@@ -72,6 +84,7 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
           pass,
           body: request.body,
           signal: controller.signal,
+          clientGone: () => gone,
         });
       } catch (error) {
         clearTimeout(early);
@@ -93,6 +106,12 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
       clearTimeout(early);
 
       if (outcome.kind === 'json') {
+        if (gone) {
+          // Answered and billed, but nobody is left to read it.
+          request.log.info('the client closed the connection before the response');
+          reply.hijack();
+          return;
+        }
         await reply.type('application/json').send(JSON.stringify(outcome.body));
         return;
       }
@@ -109,6 +128,7 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
     } finally {
       clearTimeout(early);
       tracked?.end();
+      kept();
     }
   };
   for (const path of CHAT_COMPLETIONS_PATHS) app.post(path, { onRequest: admitCaller }, handler);

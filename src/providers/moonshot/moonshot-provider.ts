@@ -92,7 +92,7 @@ export class MoonshotProvider extends OpenAICompatibleProvider {
   }
 
   /**
-   * The base body already carries what Moonshot needs: `stream_options.include_usage`, the
+   * The base body already carries what Moonshot needs: `stream_options.include_usage` on a stream, the
    * completion cap under the name the model honours (`max_tokens` for the seed's models,
    * `max_completion_tokens` for the current ones), `thinking` and `reasoning_effort`.
    * Moonshot's own: the per-model sampling rules, and `prompt_cache_options`, which every

@@ -4,14 +4,14 @@
  * override the hooks (`buildBody`, `buildMessage`, `createChunkReader`, `mapError`) instead
  * of copying the plumbing, as the Vercel AI SDK's openai-compatible base does.
  *
- * Every request is sent upstream as a stream with usage (`stream_options.include_usage`),
- * a non-stream one too: only a stream shows what was generated when a reply is cut short
- * (the client leaves, the upstream fails, a limit expires), and from the moment the upstream
- * accepted the request every generated token is billed, stream or not (docs/billing.md,
- * "Early ends"). The gateway assembles a non-stream answer from the same events (DESIGN.md,
- * "Non-stream responses are the aggregate of the same events"). An upstream that answers
- * with one JSON completion anyway is read through the same chunk reader, as one chunk whose
- * choices carry the whole message as their delta.
+ * A request goes upstream the way its client asked: a stream as a stream with usage
+ * (`stream_options.include_usage`), a non-stream one as one `stream: false` call whose
+ * `chat.completion` (usage included) is read whole and handed out as the events of one
+ * chunk, each choice's `message` as its delta. The client of a non-stream call receives
+ * nothing until the whole reply exists, so nothing is lost by not streaming it: the HTTP
+ * layer lets a non-stream call run to its end when its client leaves, and the reply is billed
+ * from the upstream's own usage (docs/billing.md, "Early ends"). An upstream that answers a
+ * non-stream call with a stream anyway is read as a stream.
  */
 import { Agent, type Dispatcher } from 'undici';
 import { MoongateError, completionCapField } from '../../contract/index.js';
@@ -112,69 +112,21 @@ export class OpenAICompatibleProvider implements Provider {
    * abort is rethrown as is; every other failure is a MoongateError. The upstream body is
    * always consumed or destroyed, whichever way the iteration ends.
    */
-  async *chat(call: ProviderCall): AsyncGenerator<ChatEvent, void, undefined> {
-    const { signal } = call;
-    const stream = call.request.stream;
-    const headers = this.buildHeaders(call);
-    const body = asciiAsBytes(JSON.stringify(this.buildBody(call)));
-    const headersTimeout = stream ? this.headersTimeoutMs : this.replyTimeoutMs;
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await this.dispatcher.request({
-        origin: this.origin,
-        path: this.path,
-        method: 'POST',
-        headers,
-        body,
-        signal,
-        ...(headersTimeout === undefined ? {} : { headersTimeout }),
-        ...(this.bodyTimeoutMs === undefined ? {} : { bodyTimeout: this.bodyTimeoutMs }),
-      });
-    } catch (error) {
-      if (signal.aborted) throw error;
-      throw mapTransportError(error, 'request');
-    }
+  chat(call: ProviderCall): AsyncGenerator<ChatEvent, void, undefined> {
+    return this.chatOver(call, undefined);
+  }
 
+  /** `chat`, on a response `send` already returned (or sending it first): one generator, no delegation per event. */
+  private async *chatOver(call: ProviderCall, sent: Dispatcher.ResponseData | undefined): AsyncGenerator<ChatEvent, void, undefined> {
+    const { signal } = call;
+    const response = sent ?? (await this.send(call));
     const upstream = response.body;
     let sawDoneOfCall = false;
     try {
-      if (response.statusCode < 200 || response.statusCode > 299) {
-        let text = '';
-        try {
-          text = await readErrorBody(upstream);
-        } catch (error) {
-          if (signal.aborted) throw error;
-          // The status alone still says what went wrong.
-        }
-        const mapped = this.mapError(response.statusCode, text, response.headers);
-        throw new MoongateError(mapped.code, mapped.message, {
-          upstreamStatus: response.statusCode,
-          ...(mapped.retryAfter === undefined ? {} : { retryAfter: mapped.retryAfter }),
-        });
-      }
-      // A 2xx: the upstream accepted the request and bills its prompt from here.
-      call.onAccepted?.();
-
-      const reader = this.createChunkReader(call);
       if (!isEventStream(response.headers)) {
-        // One JSON completion: read whole, then handed out as the events of one chunk.
-        let text: string;
-        try {
-          text = await readCompletionBody(upstream);
-        } catch (error) {
-          if (signal.aborted) throw error;
-          throw mapTransportError(error, 'body');
-        }
+        const events = await this.readCompletion(call, upstream);
         // The body was read to its end: the connection goes back to the pool.
         sawDoneOfCall = true;
-        let completion: unknown;
-        try {
-          completion = JSON.parse(text);
-        } catch {
-          throw new MoongateError('api_error', 'the upstream sent a malformed completion');
-        }
-        const events = reader.read(completionAsChunk(completion));
-        events.push(...reader.end(true));
         for (const chatEvent of events) {
           signal.throwIfAborted();
           yield chatEvent;
@@ -184,6 +136,7 @@ export class OpenAICompatibleProvider implements Provider {
 
       // The SSE decoder is driven inline (no generator of its own): every layer of async
       // iteration is a promise and a microtask per event.
+      const reader = this.createChunkReader(call);
       const decoder = new SseDecoder();
       let sawDone = false;
       try {
@@ -235,14 +188,100 @@ export class OpenAICompatibleProvider implements Provider {
     }
   }
 
+  /**
+   * A non-stream call answered in one piece: every event of the reply, once the whole
+   * `chat.completion` is in, with no async step per event. Failures and the caller's abort
+   * as in `chat`; an upstream that answers with a stream anyway is read to its end.
+   */
+  async complete(call: ProviderCall): Promise<ChatEvent[]> {
+    const response = await this.send(call);
+    if (isEventStream(response.headers)) {
+      const events: ChatEvent[] = [];
+      for await (const event of this.chatOver(call, response)) events.push(event);
+      return events;
+    }
+    try {
+      return await this.readCompletion(call, response.body);
+    } finally {
+      if (!response.body.destroyed && call.signal.aborted) destroyBody(response.body);
+    }
+  }
+
+  /**
+   * Sends the request and checks the status: a non-2xx is thrown as a MoongateError (its
+   * body read and mapped), a 2xx tells `onAccepted` and is returned with its body unread.
+   */
+  private async send(call: ProviderCall): Promise<Dispatcher.ResponseData> {
+    const { signal } = call;
+    const headers = this.buildHeaders(call);
+    const body = asciiAsBytes(JSON.stringify(this.buildBody(call)));
+    const headersTimeout = call.request.stream ? this.headersTimeoutMs : this.replyTimeoutMs;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.dispatcher.request({
+        origin: this.origin,
+        path: this.path,
+        method: 'POST',
+        headers,
+        body,
+        signal,
+        ...(headersTimeout === undefined ? {} : { headersTimeout }),
+        ...(this.bodyTimeoutMs === undefined ? {} : { bodyTimeout: this.bodyTimeoutMs }),
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw mapTransportError(error, 'request');
+    }
+    if (response.statusCode >= 200 && response.statusCode <= 299) {
+      // A 2xx: the upstream accepted the request and bills its prompt from here.
+      call.onAccepted?.();
+      return response;
+    }
+    let text = '';
+    try {
+      text = await readErrorBody(response.body);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      // The status alone still says what went wrong.
+    } finally {
+      if (!response.body.destroyed) destroyBody(response.body);
+    }
+    const mapped = this.mapError(response.statusCode, text, response.headers);
+    throw new MoongateError(mapped.code, mapped.message, {
+      upstreamStatus: response.statusCode,
+      ...(mapped.retryAfter === undefined ? {} : { retryAfter: mapped.retryAfter }),
+    });
+  }
+
+  /** One JSON completion, read whole, as the events of the one chunk that would carry it all. */
+  private async readCompletion(call: ProviderCall, upstream: Dispatcher.ResponseData['body']): Promise<ChatEvent[]> {
+    let text: string;
+    try {
+      text = await readCompletionBody(upstream);
+    } catch (error) {
+      if (call.signal.aborted) throw error;
+      throw mapTransportError(error, 'body');
+    }
+    let completion: unknown;
+    try {
+      completion = JSON.parse(text);
+    } catch {
+      throw new MoongateError('api_error', 'the upstream sent a malformed completion');
+    }
+    const reader = this.createChunkReader(call);
+    const events = reader.read(completionAsChunk(completion));
+    for (const event of reader.end(true)) events.push(event);
+    return events;
+  }
+
   async close(): Promise<void> {
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
-  protected buildHeaders(_call: ProviderCall): Record<string, string> {
+  protected buildHeaders(call: ProviderCall): Record<string, string> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      accept: 'text/event-stream',
+      accept: call.request.stream ? 'text/event-stream' : 'application/json',
     };
     if (this.apiKey !== undefined) headers.authorization = `Bearer ${this.apiKey}`;
     return headers;
@@ -251,8 +290,8 @@ export class OpenAICompatibleProvider implements Provider {
   /**
    * The JSON body sent upstream, in a stable field order. Optional fields appear only when
    * the request set them; `n` only when it is not 1 (the default everywhere), because some
-   * servers (llama.cpp, Ollama) do not know the field. Always a stream with usage (see the
-   * top of this file), whatever the client asked. The completion cap goes under the name the
+   * servers (llama.cpp, Ollama) do not know the field. A stream asks for usage in its last
+   * chunk; a non-stream completion carries it anyway (see the top of this file). The completion cap goes under the name the
    * model honours (completionCapField); `thinking` and `reasoning_effort` as the client sent
    * them, already checked against the model (contract/model-rules.ts).
    */
@@ -261,9 +300,9 @@ export class OpenAICompatibleProvider implements Provider {
     const body: Record<string, unknown> = {
       model: call.upstreamModel,
       messages: r.messages.map((message) => this.buildMessage(message)),
-      stream: true,
-      stream_options: { include_usage: true },
+      stream: r.stream,
     };
+    if (r.stream) body.stream_options = { include_usage: true };
     if (r.n !== 1) body.n = r.n;
     if (r.max_tokens !== undefined) body[completionCapField(call.model)] = r.max_tokens;
     if (r.temperature !== undefined) body.temperature = r.temperature;
