@@ -230,3 +230,16 @@ function isPrivateIpv6(address: string): boolean {
   const first = parseInt(address.split(':')[0] || '0', 16);
   return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00;
 }
+
+/**
+ * Refuses a prompt of `promptTokens` that leaves no room for `maxTokens` in the model's
+ * context: the gateway on its exact count, and the simulator as the upstream it stands for.
+ */
+export function checkPromptFits(model: KimiModel, promptTokens: number, maxTokens: number): void {
+  if (promptTokens + maxTokens > model.contextTokens) {
+    throw new MoongateError(
+      'bad_request',
+      `the prompt (${promptTokens} tokens) plus max_tokens (${maxTokens}) exceeds ${model.id}'s context of ${model.contextTokens} tokens`,
+    );
+  }
+}

@@ -56,7 +56,7 @@ export interface RouteCall {
   traceId: string;
   request: ChatRequest;
   model: KimiModel;
-  /** The prompt's figure for the hold: its exact count, or an upper bound of it for a long prompt (prompt-tokens.ts). */
+  /** The prompt's figure for the hold: its exact count, or for a long prompt an upper bound of what an upstream can bill for it (prompt-tokens.ts). */
   promptTokens: number;
   signal: AbortSignal;
   /**
@@ -235,23 +235,28 @@ export class ChatGateway {
       modelId = model.id;
       // What the model refuses is refused before anything is counted or held (docs/requests.md).
       const { request: asked, mediaTokens } = checkAgainstModel(parsed, model);
-      // The exact count, or for a long prompt an upper bound that decides the same (prompt-tokens.ts).
-      const prompt = PromptFigure.of(asked, model);
-      checkContext(asked, model, prompt.tokens);
-      // One completion cap for the hold and the upstream alike.
-      const request = withCompletionCap(asked, model, prompt.tokens);
+      // The exact count, or for a long prompt an upper bound of it, never above the context (prompt-tokens.ts).
+      let prompt = PromptFigure.of(asked, model);
       // Images and videos are held at their worst case; the upstream's usage is what is billed.
-      const hold = (textTokens: number): Promise<QuotaHold> =>
-        this.admitter.admit({ traceId: exchange.traceId, caller, admittedAt, model, request, promptTokens: textTokens + mediaTokens });
+      const hold = (figure: PromptFigure): { request: CappedChatRequest; admission: Promise<QuotaHold> } => {
+        figure.checkContext();
+        // One completion cap for the hold and the upstream alike.
+        const request = withCompletionCap(asked, figure);
+        const promptTokens = figure.tokens + mediaTokens;
+        return { request, admission: this.admitter.admit({ traceId: exchange.traceId, caller, admittedAt, model, request, promptTokens }) };
+      };
+      let held = hold(prompt);
       let admission: QuotaHold;
       try {
-        admission = await hold(prompt.tokens);
+        admission = await held.admission;
       } catch (error) {
-        // The bound's larger hold did not fit the balance: the exact count may (the cap is the same).
+        // The bound's larger hold did not fit the balance: the exact count may.
         if (prompt.isExact || !(error instanceof MoongateError) || error.code !== 'used_up') throw error;
-        admission = await hold(prompt.count());
+        prompt = prompt.exact();
+        held = hold(prompt);
+        admission = await held.admission;
       }
-      admitted = { caller, request, model, prompt, admission, startedAt };
+      admitted = { caller, request: held.request, model, prompt, admission, startedAt };
     } catch (error) {
       // Refused before admission (or admission itself refused): nothing held, nothing billed.
       this.observe({
@@ -324,7 +329,7 @@ export class ChatGateway {
 
     let opened: OpenedCall;
     try {
-      opened = await this.options.router.open({
+      opened = await this.openRoute(prompt, {
         traceId: exchange.traceId,
         request,
         model,
@@ -349,6 +354,24 @@ export class ChatGateway {
       return answerJson(opened, tally, () => new CompletionBuilder(id, created, request.model, model.thinking, request.n), exchange.clientGone);
     }
     return answerStream(opened, tally, new ChunkEncoder(id, created, request.model), exchange);
+  }
+
+  /**
+   * Opens the route. A long prompt that was not counted (a 'context' figure) went with the
+   * model's default cap, which an upstream refuses (400, before accepting anything) when the
+   * prompt leaves less than that in its context. Only then is the prompt counted, and sent
+   * once more with the cap the context leaves, which the hold covers (docs/billing.md,
+   * "Counting the prompt"); a prompt that does not fit at all gets the context error.
+   */
+  private async openRoute(prompt: PromptFigure, call: RouteCall & { request: CappedChatRequest }): Promise<OpenedCall> {
+    try {
+      return await this.options.router.open(call);
+    } catch (error) {
+      if (!(error instanceof MoongateError) || error.code !== 'bad_request' || call.signal.aborted) throw error;
+      const cap = prompt.capAfterRefusal(call.request.max_tokens);
+      if (cap === undefined) throw error;
+      return this.options.router.open({ ...call, request: { ...call.request, max_tokens: cap } });
+    }
   }
 
   private observe(record: RequestRecord): void {
@@ -503,20 +526,6 @@ function checkEvent(event: ChatEvent, n: number): void {
  * sent (kept within the context), so the upstream can never generate more than
  * admission held for (docs/billing.md, "Worst case").
  */
-function withCompletionCap(request: ChatRequest, model: KimiModel, promptTokens: number): CappedChatRequest {
-  if (request.max_tokens !== undefined) return { ...request, max_tokens: request.max_tokens };
-  return { ...request, max_tokens: Math.min(model.defaultMaxTokens, model.contextTokens - promptTokens) };
-}
-
-function checkContext(request: ChatRequest, model: KimiModel, promptTokens: number): void {
-  if (request.max_tokens !== undefined && request.max_tokens > model.contextTokens) {
-    throw new MoongateError('bad_request', `max_tokens must be <= ${model.contextTokens} for ${model.id}`);
-  }
-  const needed = promptTokens + (request.max_tokens ?? 1);
-  if (needed > model.contextTokens) {
-    throw new MoongateError(
-      'bad_request',
-      `the prompt (${promptTokens} tokens) plus max_tokens (${request.max_tokens ?? 1}) exceeds ${model.id}'s context of ${model.contextTokens} tokens`,
-    );
-  }
+function withCompletionCap(request: ChatRequest, prompt: PromptFigure): CappedChatRequest {
+  return { ...request, max_tokens: prompt.completionCap() };
 }

@@ -20,7 +20,9 @@ export interface ProviderCall {
   upstreamModel: string;
   /**
    * The gateway's figure of the prompt (SPEC.md's template arithmetic): the exact count, or
-   * for a long prompt an upper bound of it (src/gateway/prompt-tokens.ts). Not a usage to report.
+   * for a long prompt an upper bound of what an upstream can bill for it, its byte length or
+   * the model's context (src/gateway/prompt-tokens.ts). Not a usage to report, and not a
+   * verdict on whether the prompt fits the context.
    */
   promptTokens: number;
   signal: AbortSignal;

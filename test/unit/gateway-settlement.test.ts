@@ -5,10 +5,12 @@
  * started is billed for what it sent; a request refused before admission is never settled.
  */
 import { describe, expect, it } from 'vitest';
-import { MoongateError, type ChatEvent } from '../../src/contract/index.js';
+import { MoongateError, type ChatEvent, type ChatMessage } from '../../src/contract/index.js';
 import { ChatGateway, type ChatRouter } from '../../src/gateway/chat-gateway.js';
 import type { Admitter, ChunkSink, HoldRequest, QuotaHold, RequestRecord, RequestResult } from '../../src/gateway/pipeline.js';
-import { countTextTokens } from '../../src/tokens/count-tokens.js';
+import type { Provider } from '../../src/providers/provider.js';
+import { SimulatorProvider } from '../../src/providers/simulator/simulator-provider.js';
+import { countPromptTokens, countTextTokens } from '../../src/tokens/count-tokens.js';
 import { ScriptedProvider, type ScriptStep } from '../helpers/scripted-provider.js';
 
 const CALLER = { credentialId: 'cred_1', personId: 'per_1', applicationId: 'app_1', serviceId: 'svc_1', global: false };
@@ -53,7 +55,7 @@ class RecordingSink implements ChunkSink {
 }
 
 /** The gateway's router seam with one provider behind it, nothing else (no retries, no breaker). */
-function singleProvider(provider: ScriptedProvider, channel: string): ChatRouter {
+function singleProvider(provider: Provider, channel: string): ChatRouter {
   return {
     async open(call) {
       call.onAcceptance?.(false);
@@ -266,17 +268,44 @@ describe('gateway settlement', () => {
     expect(given.provider.calls[0]?.request.max_tokens).toBe(100);
   });
 
-  it('lowers the default cap to what the context leaves, for the hold as for the upstream', async () => {
-    const near = setup(REPLY);
-    // kimi-k2-0711-preview: 131,072 tokens of context, a default cap of 8,192.
-    const prompt = 'hello '.repeat(126_000);
-    await near.handle({ model: 'kimi-k2-0711-preview', messages: [{ role: 'user', content: prompt }] });
-    const ticket = near.admitter.tickets[0];
-    const left = 131_072 - (ticket?.promptTokens ?? 0);
+  it('holds a prompt whose bound exceeds the context at the context; when the upstream refuses the default cap, sends the cap the count leaves', async () => {
+    // kimi-k2-0711-preview: 131,072 tokens of context, a default cap of 8,192. The simulator
+    // refuses a prompt plus max_tokens beyond the context, as Moonshot and vLLM do.
+    const simulator = new SimulatorProvider({ ttftMs: 0, tokensPerSecond: 0 });
+    const sent: number[] = [];
+    const upstream: Provider = {
+      kind: 'simulator',
+      chat: (call) => {
+        sent.push(call.request.max_tokens ?? 0);
+        return simulator.chat(call);
+      },
+    };
+    const admitter = new RecordingAdmitter([]);
+    const gateway = new ChatGateway({ authenticate: () => Promise.resolve(CALLER), router: singleProvider(upstream, 'sim'), admitter });
+    const handle = (messages: ChatMessage[], extra: Record<string, unknown> = {}) =>
+      gateway.handle({ traceId: 't', pass: { caller: CALLER, admittedAt: 0 }, body: { model: 'kimi-k2-0711-preview', messages, ...extra }, signal: new AbortController().signal });
+
+    const near: ChatMessage[] = [{ role: 'user', content: 'hello '.repeat(126_000) }];
+    const counted = countPromptTokens(near);
+    const left = 131_072 - counted;
     expect(left).toBeGreaterThan(0);
     expect(left).toBeLessThan(8_192);
-    expect(ticket?.request.max_tokens).toBe(left);
-    expect(near.provider.calls[0]?.request.max_tokens).toBe(left);
+    await handle(near);
+    // Held at the context (the bound is about 756k) with the default cap: not counted before.
+    expect(admitter.tickets.map((t) => [t.promptTokens, t.request.max_tokens])).toEqual([[131_072, 8_192]]);
+    // The default cap was refused; the cap the count leaves was taken, within that one hold.
+    expect(sent).toEqual([8_192, left]);
+    expect(admitter.results[0]?.usage?.prompt_tokens).toBe(counted);
+
+    // Given max_tokens is the client's: refused by the upstream as it is, never lowered.
+    sent.length = 0;
+    await expect(handle(near, { max_tokens: left + 1 })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/exceeds kimi-k2-0711-preview's context/) });
+    expect(sent).toEqual([left + 1]);
+    // A prompt that does not fit at all: the upstream refuses it, and the count confirms it.
+    sent.length = 0;
+    const over: ChatMessage[] = [{ role: 'user', content: 'hello '.repeat(140_000) }];
+    await expect(handle(over)).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/exceeds kimi-k2-0711-preview's context of 131072 tokens/) });
+    expect(sent).toEqual([8_192]);
   });
 
   it('never admits a request that fails validation', async () => {

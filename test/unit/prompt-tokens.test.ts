@@ -113,13 +113,47 @@ describe('PromptFigure', () => {
     expect(figure.tokens).toBeGreaterThan(figure.count());
   });
 
-  it('counts exactly when the bound and the cap would not fit the context', () => {
+  it('does not count when the bound and the cap would not fit the context: the figure is the bound, at most the context', () => {
     const context = model().contextTokens;
     // The bound fits, but not with max_tokens on top.
     const messages = long(context / 2);
     const bound = promptTokenBound(messages);
-    const figure = PromptFigure.of({ model: MODEL_ID, messages, stream: false, n: 1, response_format: 'text', max_tokens: context - bound + 1 }, model());
-    expect(figure).toMatchObject({ isExact: true, tokens: countPromptTokens(messages) });
+    const maxTokens = context - bound + 1;
+    const figure = PromptFigure.of({ model: MODEL_ID, messages, stream: false, n: 1, response_format: 'text', max_tokens: maxTokens }, model());
+    expect(figure).toMatchObject({ kind: 'context', isExact: false, tokens: bound });
+    // The upstream decides whether it fits: no refusal here, and max_tokens is sent as asked.
+    expect(() => figure.checkContext()).not.toThrow();
+    expect(figure.completionCap()).toBe(maxTokens);
+    // A bound beyond the context is held at the context: no upstream can bill more prompt.
+    const huge = PromptFigure.of({ model: MODEL_ID, messages: long(context * 2), stream: false, n: 1, response_format: 'text' }, model());
+    expect(huge).toMatchObject({ kind: 'context', tokens: context });
+    // Without max_tokens, the model's default cap goes upstream (nothing to lower it by).
+    expect(huge.completionCap()).toBe(model().defaultMaxTokens);
+  });
+
+  it('on its exact count, refuses a prompt that does not fit and lowers the default cap to what the context leaves', () => {
+    const m = model();
+    // Exactly the tokens that leave 100 of the context, as the count finds them.
+    const filler = (tokens: number): ChatMessage[] => [{ role: 'user', content: 'hello '.repeat(tokens) }];
+    const base = countPromptTokens(filler(0));
+    const near = filler(m.contextTokens - 100 - base);
+    const figure = PromptFigure.of({ model: MODEL_ID, messages: near, stream: false, n: 1, response_format: 'text' }, m);
+    expect(figure.kind).toBe('context');
+    const exact = figure.exact();
+    const counted = countPromptTokens(near);
+    // Within a token of the 100 aimed at (the last space may count on its own).
+    expect(m.contextTokens - counted).toBeGreaterThanOrEqual(99);
+    expect(exact).toMatchObject({ kind: 'exact', tokens: counted });
+    expect(exact.completionCap()).toBe(m.contextTokens - counted);
+    const over = PromptFigure.of({ model: MODEL_ID, messages: near, stream: false, n: 1, response_format: 'text', max_tokens: 101 }, m).exact();
+    expect(() => over.checkContext()).toThrow(/exceeds kimi-k2-0905-preview's context of 262144 tokens/);
+  });
+
+  it('refuses max_tokens beyond the context without counting', () => {
+    const m = model();
+    const figure = PromptFigure.of({ model: MODEL_ID, messages: long(BOUND_FROM_TOKENS * 4), stream: false, n: 1, response_format: 'text', max_tokens: m.contextTokens + 1 }, m);
+    expect(figure.kind).toBe('context');
+    expect(() => figure.checkContext()).toThrow(/max_tokens must be <= 262144/);
   });
 });
 

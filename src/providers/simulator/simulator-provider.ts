@@ -6,7 +6,7 @@
  * token and the tokens per second are settings. Text is counted in real o200k tokens, the
  * same counter the gateway bills with, and every reply says it is simulated.
  */
-import type { ChatEvent } from '../../contract/index.js';
+import { checkPromptFits, type ChatEvent } from '../../contract/index.js';
 import type { SimulatorSettings } from './simulator-settings.js';
 import type { Provider, ProviderCall } from '../provider.js';
 import { abortableSleep, abortReason } from './abortable-sleep.js';
@@ -39,15 +39,20 @@ export class SimulatorProvider implements Provider {
   private async *stream(call: ProviderCall): AsyncGenerator<ChatEvent> {
     const { signal } = call;
     if (signal.aborted) throw abortReason(signal);
+    const started = performance.now();
+    // Its own count, as an upstream reports its own: the gateway's figure may be an upper
+    // bound, and a long prompt's is not counted at all (src/gateway/prompt-tokens.ts). Taken
+    // once; the gateway's exact count of the same long texts, if it needs one, is a lookup
+    // (src/tokens/count-cache.ts).
+    const promptTokens = countPromptTokens(call.request.messages, call.request.tools);
+    // A prompt that leaves no room for the cap is refused, as Moonshot and vLLM refuse it:
+    // before acceptance, so nothing is billed.
+    checkPromptFits(call.model, promptTokens, call.request.max_tokens ?? 1);
     // Taken: from here the prompt is billed, as with a real upstream's 2xx (docs/billing.md).
     call.onAccepted?.();
-    const started = performance.now();
     const { ttftMs, tokensPerSecond } = this.settings;
 
     const { events, completionTokens } = script(call, tokensPerSecond > 0);
-    // Its own count, as an upstream reports its own: the gateway's figure may be an upper
-    // bound. A long text the gateway counted already is a lookup (src/tokens/count-cache.ts).
-    const promptTokens = countPromptTokens(call.request.messages, call.request.tools);
 
     // Planning counts towards the time to first token, as a real upstream's prefill does.
     const ttftLeft = ttftMs - (performance.now() - started);
