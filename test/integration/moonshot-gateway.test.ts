@@ -59,17 +59,16 @@ describe('Moonshot upstream', () => {
     });
   });
 
-  it('asks Moonshot for a non-stream request as a stream with usage, and answers it as one completion', async () => {
+  it('asks Moonshot for a non-stream request as one stream: false call, and answers one completion even when Moonshot streams anyway', async () => {
     moonshot.stream(readFixture('moonshot/thinking-stream.sse'));
     const res = await post({ model: 'kimi-k2.5' });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { object: string }).object).toBe('chat.completion');
-    expect(moonshot.requests[0]?.headers.accept).toBe('text/event-stream');
+    expect(moonshot.requests[0]?.headers.accept).toBe('application/json');
     expect(moonshot.requests[0]?.body).toEqual({
       model: 'kimi-k2.5',
       messages: [{ role: 'user', content: '안녕하세요' }],
-      stream: true,
-      stream_options: { include_usage: true },
+      stream: false,
       max_tokens: 32_768,
     });
   });

@@ -23,7 +23,8 @@ import { RecordingAdmitter } from '../helpers/recording-admitter.js';
 
 const CALLER: AuthenticatedCaller = { credentialId: 'cred_1', personId: 'per_1', applicationId: 'app_1', serviceId: 'svc_1', global: false };
 const USER = [{ role: 'user', content: 'Hello' }];
-const STREAM_FIELDS = { stream: true, stream_options: { include_usage: true } };
+/** A non-stream request goes upstream as one `stream: false` call (docs/channels.md). */
+const NON_STREAM_FIELDS = { stream: false };
 
 /** Records what each hold was asked for, beside the helper's settlement count. */
 class HoldRecorder extends RecordingAdmitter {
@@ -112,7 +113,7 @@ describe('bodies sent upstream', () => {
     expect(body).toEqual({
       model: 'kimi-k2.6',
       messages: USER,
-      ...STREAM_FIELDS,
+      ...NON_STREAM_FIELDS,
       max_completion_tokens: 32_768,
       thinking: { type: 'disabled' },
     });
@@ -121,13 +122,13 @@ describe('bodies sent upstream', () => {
   it('reasoning_effort and max_completion_tokens on kimi-k3; its fixed temperature, sent as its own value, is not sent', async () => {
     moonshot.stream(readFixture('moonshot/thinking-stream.sse'));
     const body = await sent(moonshot, { model: 'kimi-k3', messages: USER, reasoning_effort: 'low', max_completion_tokens: 4096, temperature: 1 });
-    expect(body).toEqual({ model: 'kimi-k3', messages: USER, ...STREAM_FIELDS, max_completion_tokens: 4096, reasoning_effort: 'low' });
+    expect(body).toEqual({ model: 'kimi-k3', messages: USER, ...NON_STREAM_FIELDS, max_completion_tokens: 4096, reasoning_effort: 'low' });
   });
 
   it("a seed model on the same channel still gets max_tokens, from either name", async () => {
     moonshot.stream(readFixture('moonshot/thinking-stream.sse'));
     const body = await sent(moonshot, { model: 'kimi-k2.5', messages: USER, max_completion_tokens: 100 });
-    expect(body).toEqual({ model: 'kimi-k2.5', messages: USER, ...STREAM_FIELDS, max_tokens: 100 });
+    expect(body).toEqual({ model: 'kimi-k2.5', messages: USER, ...NON_STREAM_FIELDS, max_tokens: 100 });
   });
 
   it('an image part goes as the parts, in order; the hold counts it at its worst case', async () => {
@@ -144,7 +145,7 @@ describe('bodies sent upstream', () => {
       return admitter.tickets.at(-1)?.promptTokens ?? 0;
     })();
     const body = await sent(moonshot, { model: 'kimi-k2.6', messages: [{ role: 'user', content }] });
-    expect(body).toEqual({ model: 'kimi-k2.6', messages: [{ role: 'user', content }], ...STREAM_FIELDS, max_completion_tokens: 32_768 });
+    expect(body).toEqual({ model: 'kimi-k2.6', messages: [{ role: 'user', content }], ...NON_STREAM_FIELDS, max_completion_tokens: 32_768 });
     expect(admitter.tickets.at(-1)?.promptTokens).toBe(textOnly + MEDIA_HOLD_TOKENS.image);
   });
 
@@ -167,7 +168,7 @@ describe('bodies sent upstream', () => {
     expect(body).toEqual({
       model: 'moonshotai/Kimi-K2-Instruct-0905',
       messages: USER,
-      ...STREAM_FIELDS,
+      ...NON_STREAM_FIELDS,
       max_tokens: 64,
       chat_template_kwargs: { enable_thinking: false },
     });
