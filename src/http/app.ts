@@ -65,7 +65,6 @@ export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie'
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const bodies = options.bodies ?? DEFAULT_BODY_LIMITS;
-  const accessLog = options.accessLog ?? new AccessLog();
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.maxBodyBytes,
@@ -96,6 +95,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       answerClientError(error, socket, this.log);
     },
   }) as unknown as FastifyInstance;
+  const accessLog = options.accessLog ?? new AccessLog(app.log);
 
   // One callback hook (no promise) on every request: the trace id, and nosniff because every
   // answer is JSON, an SSE stream or the console, none to be sniffed into HTML.
