@@ -54,8 +54,9 @@ export class AccessLog {
       this.#open.delete(traceId);
       const res = reply.raw;
       const { record } = open;
-      const usage = record?.usage ?? null;
+      const usage = record?.usage ?? undefined;
       const query = request.url.indexOf('?');
+      // One object of a fixed shape; pino leaves out the fields that are undefined.
       lines.info(
         {
           // First, where a child's binding would be: the line reads as every other line of the request.
@@ -64,11 +65,12 @@ export class AccessLog {
           path: query < 0 ? request.url : request.url.slice(0, query),
           status: res.statusCode,
           // The client left before the response was complete.
-          ...(res.writableFinished ? {} : { aborted: true }),
+          aborted: res.writableFinished ? undefined : true,
           duration_ms: Math.round((performance.now() - open.startedAt) * 10) / 10,
-          ...(record?.model == null ? {} : { model: record.model }),
-          ...(usage === null ? {} : { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens }),
-          ...(record?.error == null ? {} : { code: record.error.code }),
+          model: record?.model ?? undefined,
+          prompt_tokens: usage?.prompt_tokens,
+          completion_tokens: usage?.completion_tokens,
+          code: record?.error?.code,
         },
         'request',
       );
