@@ -158,7 +158,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
   // With REDIS_URL the limits are every replica's (docs/scaling.md); otherwise this process's.
   const limiter = redis?.limiter ?? new MemoryRequestLimiter();
   // One info line per request, with the model and tokens the gateway reports (http/access-log.ts).
-  const accessLog = new AccessLog();
+  const accessLog = new AccessLog(logger === false ? undefined : logger);
   // A token seen in the last second skips its query; the bus drops changed ones at once (accounts/credential-cache.ts).
   const credentials = new CredentialCache<CredentialAuthRow>(options.now === undefined ? {} : { now: options.now });
   credentials.listen(changes);

@@ -4,7 +4,7 @@
  * there is nothing for a slow, salted hash to protect that brute force could reach, and
  * a plain digest keeps the lookup one indexed equality on the hot path.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 export const CREDENTIAL_TOKEN_PATTERN = /^mg-[A-Za-z0-9_-]{43}$/;
 
@@ -35,6 +35,11 @@ export function newPlaygroundToken(): { token: string; hash: string } {
   return { token, hash: hashCredentialToken(token) };
 }
 
+/**
+ * The hex SHA-256 of a token. Runs on every API request, a cached credential's too (the cache
+ * is keyed by it, so no token is kept in memory): the one-shot `crypto.hash` gives the same
+ * digest as a Hash object for about a quarter of the CPU.
+ */
 export function hashCredentialToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }

@@ -22,6 +22,7 @@ import { registerMoonshotUtilityRoutes } from './routes/moonshot-utility-routes.
 import type { InFlightRequests } from './in-flight-requests.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AccessLog } from './access-log.js';
+import { lazyRequestLogger } from './request-logger.js';
 
 export interface AppOptions {
   gateway: ChatGateway;
@@ -76,7 +77,6 @@ function decodeBody(body: Buffer): string {
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const bodies = options.bodies ?? DEFAULT_BODY_LIMITS;
-  const accessLog = options.accessLog ?? new AccessLog();
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.maxBodyBytes,
@@ -91,6 +91,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // Every log line of a request carries its trace id under the name clients see.
     // One line per request (access-log.ts) instead of Fastify's "incoming" and "completed".
     logController: new LogController({ requestIdLogLabel: 'trace_id', disableRequestLogging: true }),
+    // The request's logger is made on its first line; a served request writes none (request-logger.ts).
+    childLoggerFactory: lazyRequestLogger,
     // Requests that arrive while we drain get our envelope (the hook below), not Fastify's 503.
     return503OnClosing: false,
     // Errors Fastify raises before routing (a malformed URL) still get our envelope and trace id.
@@ -107,6 +109,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       answerClientError(error, socket, this.log);
     },
   }) as unknown as FastifyInstance;
+  const accessLog = options.accessLog ?? new AccessLog(app.log);
 
   // One callback hook (no promise) on every request: the trace id, and nosniff because every
   // answer is JSON, an SSE stream or the console, none to be sniffed into HTML.

@@ -3,8 +3,13 @@
  * global default, so several servers can run in one process (tests) without sharing
  * counters. Request metrics come from the gateway's RequestObserver; gauges that describe
  * the present (streams open, breaker states, holds) are read when /metrics is scraped.
+ *
+ * A request does only what it must (issue 20): it adds to plain per-label-set sums (a Map
+ * lookup by the label values joined, and a few additions), and prom-client gets them when
+ * /metrics is scraped. prom-client's own inc() and observe() hash and check their labels
+ * on every call, which cost a few microseconds per request across the five metrics.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type CounterConfiguration, type Histogram, type LabelValues } from 'prom-client';
 import type { RequestObserver, RequestRecord } from '../gateway/pipeline.js';
 import type { ChannelSnapshot } from '../gateway/channel-router.js';
 
@@ -30,11 +35,11 @@ const DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900];
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'model' | 'channel' | 'status' | 'code' | 'outcome'>;
-  private readonly ttft: Histogram<'model' | 'channel'>;
-  private readonly duration: Histogram<'model' | 'channel' | 'stream'>;
-  private readonly tokens: Counter<'model' | 'channel' | 'kind'>;
-  private readonly attempts: Counter<'channel' | 'result'>;
+  private readonly requests: DeferredCounter<'model' | 'channel' | 'status' | 'code' | 'outcome'>;
+  private readonly ttft: BucketHistogram<'model' | 'channel'>;
+  private readonly duration: BucketHistogram<'model' | 'channel' | 'stream'>;
+  private readonly tokens: DeferredCounter<'model' | 'channel' | 'kind'>;
+  private readonly attempts: DeferredCounter<'channel' | 'result'>;
   private channels: () => readonly ChannelSnapshot[] = () => [];
   private streams: () => number = () => 0;
   private holds: (() => HoldTotals) | undefined;
@@ -42,33 +47,31 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'moongate_' });
-    this.requests = new Counter({
+    this.requests = new DeferredCounter({
       name: 'moongate_requests_total',
       help: 'Chat requests handled, by model, channel, HTTP status, error code and outcome',
       labelNames: ['model', 'channel', 'status', 'code', 'outcome'],
       registers: [this.registry],
     });
-    this.ttft = new Histogram({
-      name: 'moongate_time_to_first_token_seconds',
-      help: 'From the start of a request to the first upstream event',
-      labelNames: ['model', 'channel'],
-      buckets: TTFT_BUCKETS,
-      registers: [this.registry],
-    });
-    this.duration = new Histogram({
-      name: 'moongate_request_duration_seconds',
-      help: 'Whole chat requests, from arrival to the last byte',
-      labelNames: ['model', 'channel', 'stream'],
-      buckets: DURATION_BUCKETS,
-      registers: [this.registry],
-    });
-    this.tokens = new Counter({
+    this.ttft = new BucketHistogram(
+      this.registry,
+      'moongate_time_to_first_token_seconds',
+      'From the start of a request to the first upstream event',
+      TTFT_BUCKETS,
+    );
+    this.duration = new BucketHistogram(
+      this.registry,
+      'moongate_request_duration_seconds',
+      'Whole chat requests, from arrival to the last byte',
+      DURATION_BUCKETS,
+    );
+    this.tokens = new DeferredCounter({
       name: 'moongate_tokens_total',
       help: 'Tokens billed, by kind (prompt, completion, cached)',
       labelNames: ['model', 'channel', 'kind'],
       registers: [this.registry],
     });
-    this.attempts = new Counter({
+    this.attempts = new DeferredCounter({
       name: 'moongate_upstream_attempts_total',
       help: 'Upstream attempts by channel and result (ok, or the error code); failovers show as failed attempts',
       labelNames: ['channel', 'result'],
@@ -144,27 +147,28 @@ export class Metrics {
   readonly observer: RequestObserver = (record: RequestRecord) => {
     const model = record.model ?? 'unknown';
     const channel = record.channel ?? 'none';
-    this.requests.inc({
-      model,
-      channel,
-      status: record.error === null ? (record.outcome === 'aborted' ? 'aborted' : '200') : String(record.error.status),
-      code: record.error?.code ?? 'none',
-      outcome: record.outcome,
-    });
-    if (record.ttftMs !== undefined && record.ttftMs !== null) this.ttft.observe({ model, channel }, record.ttftMs / 1000);
-    this.duration.observe({ model, channel, stream: String(record.stream ?? false) }, record.durationMs / 1000);
+    const status = record.error === null ? (record.outcome === 'aborted' ? 'aborted' : '200') : String(record.error.status);
+    const code = record.error?.code ?? 'none';
+    const outcome = record.outcome;
+    // No label value contains a newline (model ids and channel names match MODEL_ID_PATTERN
+    // and CHANNEL_NAME_PATTERN; the rest are ours), so the values joined by one name a label set.
+    const series = `${model}\n${channel}`;
+    this.requests.add(`${series}\n${status}\n${code}\n${outcome}`, () => ({ model, channel, status, code, outcome }), 1);
+    if (record.ttftMs !== undefined && record.ttftMs !== null) this.ttft.observe(series, () => ({ model, channel }), record.ttftMs / 1000);
+    const stream = String(record.stream ?? false);
+    this.duration.observe(`${series}\n${stream}`, () => ({ model, channel, stream }), record.durationMs / 1000);
     const usage = record.usage;
     if (usage !== undefined && usage !== null) {
-      this.tokens.inc({ model, channel, kind: 'prompt' }, usage.prompt_tokens);
-      this.tokens.inc({ model, channel, kind: 'completion' }, usage.completion_tokens);
+      this.tokens.add(`${series}\nprompt`, () => ({ model, channel, kind: 'prompt' }), usage.prompt_tokens);
+      this.tokens.add(`${series}\ncompletion`, () => ({ model, channel, kind: 'completion' }), usage.completion_tokens);
       const cached = usage.prompt_tokens_details.cached_tokens ?? 0;
-      if (cached > 0) this.tokens.inc({ model, channel, kind: 'cached' }, cached);
+      if (cached > 0) this.tokens.add(`${series}\ncached`, () => ({ model, channel, kind: 'cached' }), cached);
     }
   };
 
   /** For ChannelRouterOptions.onAttempt. */
   readonly attempt = (channel: string, result: string): void => {
-    this.attempts.inc({ channel, result });
+    this.attempts.add(`${channel}\n${result}`, () => ({ channel, result }), 1);
   };
 
   registerChannels(snapshot: () => readonly ChannelSnapshot[]): void {
@@ -211,5 +215,106 @@ export class Metrics {
 
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+interface PendingCount<L extends string> {
+  labels: LabelValues<L>;
+  value: number;
+  /** Added to since the last scrape (an addition of 0 still makes the series appear, as inc(0) does). */
+  touched: boolean;
+}
+
+/**
+ * A prom-client counter whose increments are summed here per label set and handed to it
+ * when scraped. The counts are integers, so the sum is the same in either order.
+ */
+class DeferredCounter<L extends string> {
+  readonly #pending = new Map<string, PendingCount<L>>();
+
+  constructor(config: Omit<CounterConfiguration<L>, 'collect'>) {
+    const counter: Counter<L> = new Counter({
+      ...config,
+      collect: () => {
+        for (const pending of this.#pending.values()) {
+          if (!pending.touched) continue;
+          counter.inc(pending.labels, pending.value);
+          pending.value = 0;
+          pending.touched = false;
+        }
+      },
+    });
+  }
+
+  /** `key` names the label set; `labels` is called the first time it is seen. */
+  add(key: string, labels: () => LabelValues<L>, value: number): void {
+    let pending = this.#pending.get(key);
+    if (pending === undefined) this.#pending.set(key, (pending = { labels: labels(), value: 0, touched: false }));
+    pending.value += value;
+    pending.touched = true;
+  }
+}
+
+interface BucketSeries<L extends string> {
+  labels: LabelValues<L>;
+  /** Observations per bucket (not cumulative); one past the last bound is +Inf's own. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * A histogram kept here and registered with the registry as a metric of its own: prom-client
+ * has no way to hand a histogram bucket counts, so this one writes the same series
+ * (`_bucket` cumulative with `le` first, `+Inf`, `_sum`, `_count`) that its Histogram would.
+ */
+class BucketHistogram<L extends string> {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly #series = new Map<string, BucketSeries<L>>();
+
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {
+    // The registry reads a metric through name, help, type, aggregator, get() and reset() alone.
+    registry.registerMetric(this as unknown as Histogram<L>);
+  }
+
+  /** `key` names the label set; `labels` is called the first time it is seen. */
+  observe(key: string, labels: () => LabelValues<L>, value: number): void {
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      series = { labels: labels(), counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 };
+      this.#series.set(key, series);
+    }
+    // prom-client's rule: the first bound the value is at or under.
+    let bucket = 0;
+    while (bucket < this.bounds.length && !(value <= (this.bounds[bucket] as number))) bucket++;
+    (series.counts[bucket] as number)++;
+    series.sum += value;
+    series.count++;
+  }
+
+  get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: { labels: LabelValues<string>; value: number; metricName: string }[] }> {
+    const values: { labels: LabelValues<string>; value: number; metricName: string }[] = [];
+    const bucketName = `${this.name}_bucket`;
+    for (const { labels, counts, sum, count } of this.#series.values()) {
+      let cumulative = 0;
+      this.bounds.forEach((bound, i) => {
+        cumulative += counts[i] as number;
+        values.push({ labels: { le: bound, ...labels }, value: cumulative, metricName: bucketName });
+      });
+      values.push({ labels: { le: '+Inf', ...labels }, value: count, metricName: bucketName });
+      values.push({ labels: { ...labels }, value: sum, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...labels }, value: count, metricName: `${this.name}_count` });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  reset(): void {
+    this.#series.clear();
   }
 }

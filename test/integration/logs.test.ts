@@ -90,6 +90,11 @@ describe('logs', () => {
         duration_ms: expect.any(Number),
       }),
     ]);
+    // The access line is written without the logger's redaction (http/access-log.ts): it may
+    // carry these keys and no other, none of them a header, a body or a query string.
+    expect(Object.keys(own.find((l) => l.msg === 'request') ?? {}).sort()).toEqual(
+      ['completion_tokens', 'duration_ms', 'hostname', 'level', 'method', 'model', 'msg', 'path', 'pid', 'prompt_tokens', 'status', 'time', 'trace_id'],
+    );
     expect(own.some((l) => l.msg === 'incoming request' || l.msg === 'request completed')).toBe(false);
     // The query string is never logged (a token put there by mistake stays out of the log).
     expect(lines.join('\n')).not.toContain(moongate.token);
@@ -99,5 +104,33 @@ describe('logs', () => {
     const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.trace_id === refused.headers.get('x-trace-id') && l.msg === 'request');
     expect(line).toMatchObject({ status: 400, code: 'no_token' });
     expect(line).not.toHaveProperty('model');
+  });
+
+  it('never contain a secret sent in a header, the body or the query string, whatever the answer', async () => {
+    const secret = 'sk-client-secret-in-a-request-77';
+    moonshot.reply({
+      body: JSON.stringify({
+        id: 'cmpl-2',
+        object: 'chat.completion',
+        created: 1,
+        model: 'kimi-k2.5',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'Hi!' }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 },
+      }),
+    });
+    const answers: number[] = [];
+    for (const authorization of [`Bearer ${moongate.token}`, `Bearer ${secret}`]) {
+      const res = await fetch(`${moongate.url}/kimi/chat/completions?apiKey=${secret}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization, cookie: `session=${secret}`, 'x-api-key': secret },
+        body: JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }], apiKey: secret, password: secret }),
+      });
+      answers.push(res.status);
+      await res.text();
+    }
+    // Both answered and logged: one served (unknown body fields go upstream), one refused.
+    expect(answers).toEqual([200, 401]);
+    expect(lines.filter((l) => (JSON.parse(l) as { msg?: string }).msg === 'request').length).toBeGreaterThanOrEqual(2);
+    expect(lines.join('\n')).not.toContain(secret);
   });
 });
