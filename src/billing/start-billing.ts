@@ -45,7 +45,7 @@ export async function startBilling(
   const holds = new HoldLedger(store, settings.instanceLeaseMs === undefined ? {} : { leaseMs: settings.instanceLeaseMs });
   const releasedAtStart = await holds.start();
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
-  const settlements = new SettlementBatcher(store.db, holds, {
+  const settlements = new SettlementBatcher(store, holds, {
     ...settings.settlement,
     ...(settings.spoolPath === undefined ? {} : { spool: new SettlementSpool(settings.spoolPath) }),
     ...(settings.onSettlementTrouble === undefined ? {} : { onTrouble: settings.onSettlementTrouble }),

@@ -66,7 +66,7 @@ describeEachDialect((target) => {
     landed.usage.service_id = service.id;
     const lost = settlementOf('trace-lost', caller.personId, caller.credentialId, 70, 400);
     lost.usage.service_id = service.id;
-    const first = new SettlementBatcher(store.db, ledger);
+    const first = new SettlementBatcher(store, ledger);
     await first.settle(landed);
     await first.close();
     // The process stops with both in its spool (the first one's commit answer was lost).
@@ -76,7 +76,7 @@ describeEachDialect((target) => {
 
     const next = new HoldLedger(store);
     await next.start();
-    const replaying = new SettlementBatcher(store.db, next, { spool: new SettlementSpool(path) });
+    const replaying = new SettlementBatcher(store, next, { spool: new SettlementSpool(path) });
     expect(await replaying.replaySpool()).toEqual({ found: 2, landed: 2, unreadable: 1 });
     expect(replaying.pending).toBe(0);
     // Again, as after a crash before the spool was emptied: nothing moves.
@@ -100,7 +100,7 @@ describeEachDialect((target) => {
     await ledger.start();
     // The hold committed; its answer is taken to be lost, so the request was refused.
     expect(await ledger.hold('trace-uncertain', { personId: caller.personId, applicationId: null }, 900)).toBe(caller.personId);
-    const batcher = new SettlementBatcher(store.db, ledger);
+    const batcher = new SettlementBatcher(store, ledger);
     batcher.releaseUncertainHold('trace-uncertain');
     batcher.releaseUncertainHold('trace-never-held');
     await batcher.close();
