@@ -67,7 +67,11 @@ const DEFAULT_RETRY_FIRST_MS = 200;
 const DEFAULT_RETRY_MAX_MS = 10_000;
 
 export class SettlementBatcher {
+  private readonly db: Kysely<Database>;
   private readonly recordedHolds: boolean;
+  /** SQLite: the holds (in memory) and the synchronous commit on the store's connection. */
+  readonly #memory: MemoryHolds | null;
+  readonly #sqlite: SqliteCommit | null;
   readonly #maxDelayMs: number | undefined;
   readonly #maxBatch: number;
   #queue: Pending[] = [];
@@ -88,10 +92,6 @@ export class SettlementBatcher {
   #failures = 0;
   #closed = false;
 
-  readonly #memory: MemoryHolds | null;
-  readonly #sqlite: SqliteCommit | null;
-  private readonly db: Kysely<Database>;
-
   /**
    * `holds`: on PostgreSQL holds have rows that settlement removes; only holds still there
    * are given back, so one an orphan sweep already released is not given back twice. On
@@ -99,14 +99,13 @@ export class SettlementBatcher {
    * writes the `held` mirror of the wallets it touches in the same transaction.
    */
   constructor(store: Pick<Store, 'db' | 'sqlite'>, holds: Pick<HoldLedger, 'recordsHolds' | 'memory'>, options: SettlementBatcherOptions = {}) {
-    const db = store.db;
-    this.db = db;
+    this.db = store.db;
     this.recordedHolds = holds.recordsHolds;
     this.#memory = holds.memory;
     this.#sqlite = store.sqlite === null ? null : new SqliteCommit(store.sqlite);
     this.#maxDelayMs = options.maxDelayMs;
     this.#maxBatch = options.maxBatch ?? 256;
-    this.#queries = new SettlementQueries(db);
+    this.#queries = new SettlementQueries(store.db);
     this.#spool = options.spool;
     this.#retryFirstMs = options.retryFirstMs ?? DEFAULT_RETRY_FIRST_MS;
     this.#retryMaxMs = options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS;
@@ -241,37 +240,16 @@ export class SettlementBatcher {
   /** The hot path: the usage rows are new (first attempt), so a plain insert; a duplicate would fail it whole. */
   async #commit(settlements: readonly Settlement[]): Promise<void> {
     const memory = this.#memory;
-    if (memory !== null && this.#sqlite?.idle === true) {
-      const dirty = memory.takeDirty();
-      try {
-        this.#sqlite.commit(settlements, mirrorOf(memory, dirty, settlements));
-      } catch (error) {
-        memory.stillDirty(dirty);
-        throw error;
-      }
-      for (const s of settlements) if (s.walletId !== null) memory.release(s.walletId, s.held);
-      return;
-    }
+    const sqlite = this.#sqlite;
+    if (memory !== null && sqlite?.idle === true) return mirrored(memory, settlements, (mirror) => sqlite.commit(settlements, mirror));
     return this.#transaction(settlements, (trx, mirror) => commit(trx, this.#queries, settlements, mirror));
   }
 
-  /**
-   * Runs a settlement transaction. SQLite: the `held` mirror of the wallets it touches (and
-   * of those whose holds changed since the last one) is written in it, as it will be once
-   * the settlements' holds are released; they are released in memory only after the commit,
-   * so until then their money counts as charged and held, never as neither.
-   */
-  async #transaction(settlements: readonly Settlement[], work: (trx: Transaction<Database>, mirror: Mirror | null) => Promise<void>): Promise<void> {
+  /** A settlement transaction through Kysely; on SQLite it writes the mirror (see `mirrored`). */
+  #transaction(settlements: readonly Settlement[], work: (trx: Transaction<Database>, mirror: Mirror | null) => Promise<void>): Promise<void> {
     const memory = this.#memory;
     if (memory === null) return this.db.transaction().execute((trx) => work(trx, null));
-    const dirty = memory.takeDirty();
-    try {
-      await this.db.transaction().execute((trx) => work(trx, mirrorOf(memory, dirty, settlements)));
-    } catch (error) {
-      memory.stillDirty(dirty);
-      throw error;
-    }
-    for (const s of settlements) if (s.walletId !== null) memory.release(s.walletId, s.held);
+    return mirrored(memory, settlements, (mirror) => this.db.transaction().execute((trx) => work(trx, mirror)));
   }
 
   /**
@@ -501,6 +479,23 @@ async function commitOnce(
     settlements.filter((s) => fresh.has(s.usage.trace_id)),
     mirror,
   );
+}
+
+/**
+ * SQLite: runs `write`, a transaction that writes the `held` mirror of the wallets the
+ * settlements touch (and of those whose holds changed since the last one) as it will be once
+ * their holds are released. They are released in memory only after it committed, so until
+ * then their money counts as charged and held, never as neither.
+ */
+async function mirrored(memory: MemoryHolds, settlements: readonly Settlement[], write: (mirror: Mirror) => unknown): Promise<void> {
+  const dirty = memory.takeDirty();
+  try {
+    await write(mirrorOf(memory, dirty, settlements));
+  } catch (error) {
+    memory.stillDirty(dirty);
+    throw error;
+  }
+  for (const s of settlements) if (s.walletId !== null) memory.release(s.walletId, s.held);
 }
 
 /** SQLite: wallet id → the `held` figure to write, what memory holds once the batch is released. */
