@@ -506,7 +506,9 @@ function mirrorOf(memory: MemoryHolds, dirty: ReadonlySet<string>, settlements: 
   for (const walletId of dirty) mirror.set(walletId, memory.heldOn(walletId));
   for (const s of settlements) {
     if (s.walletId === null) continue;
-    mirror.set(s.walletId, (mirror.get(s.walletId) ?? memory.heldOn(s.walletId)) - s.held);
+    // Never below zero (the column's check would refuse the whole batch): a settlement carries
+    // at most what it holds in memory, but the mirror is only a display and must not stop billing.
+    mirror.set(s.walletId, Math.max(0, (mirror.get(s.walletId) ?? memory.heldOn(s.walletId)) - s.held));
   }
   return mirror;
 }
