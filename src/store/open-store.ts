@@ -42,11 +42,10 @@ export interface OpenStoreOptions {
 export const SQLITE_FILE_NAME = 'moongate.db';
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  const sqlite = options.databaseUrl === undefined ? openSqlite(options.dataDir) : null;
-  const { db, dialect } =
-    sqlite !== null
-      ? { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), dialect: 'sqlite' as const }
-      : { db: openPostgres(options.databaseUrl ?? '', options.onConnectionError ?? reportConnectionError), dialect: 'postgres' as const };
+  const { db, dialect, sqlite } =
+    options.databaseUrl === undefined
+      ? sqliteStore(openSqlite(options.dataDir))
+      : { db: openPostgres(options.databaseUrl, options.onConnectionError ?? reportConnectionError), dialect: 'postgres' as const, sqlite: null };
   try {
     await migrateToLatest(db, dialect);
     await seedServices(db);
@@ -56,6 +55,10 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     throw error;
   }
   return { db, dialect, sqlite, close: () => db.destroy() };
+}
+
+function sqliteStore(sqlite: SqliteConnection) {
+  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), dialect: 'sqlite' as const, sqlite };
 }
 
 function openSqlite(dataDir: string): SqliteConnection {
