@@ -1,24 +1,25 @@
 /**
  * Holds: the worst case of each running request, taken from a wallet before the upstream
- * is called (docs/billing.md, "Holds"). A hold is ONE statement, a conditional update
- * (`held = held + X where amount - held >= X`) checked by its row count: the database
- * checks and reserves in one step, so concurrent requests can never reserve the same
- * money twice.
- *
- * How a crash is undone differs by dialect:
- * - PostgreSQL (several replicas): the same statement also records the hold (trace id,
+ * is called (docs/billing.md, "Hold"). Concurrent requests can never reserve the same money
+ * twice; how that is made sure, and how a crash is undone, differ by dialect:
+ * - PostgreSQL (several replicas): a hold is ONE statement, a conditional update
+ *   (`held = held + X where amount - held >= X`) checked by its row count, so the database
+ *   checks and reserves in one step. The same statement also records the hold (trace id,
  *   wallet, amount, owning instance) through a data-modifying CTE. Instances heartbeat;
  *   the holds of an instance whose lease ran out are released by whichever instance
  *   sweeps first (delete-returning: exactly once).
- * - SQLite (one server process per file, DESIGN.md): no hold row is needed. Every `held`
- *   total belongs to the running process, so a starting process resets them all to zero:
- *   whatever a crashed predecessor held is released, whatever it had settled is kept.
+ * - SQLite (one server process per file, DESIGN.md): this process is the only one that
+ *   holds, so holds live in its memory (memory-holds.ts), checked against the wallet's amount
+ *   read synchronously; nothing is written to take one. The `held` column is only a mirror
+ *   for the CLI and the console, written with settlements; a starting process resets it to
+ *   zero: whatever a crashed predecessor held is released, whatever it had settled is kept.
  */
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../store/database.js';
-import type { StoreDialect } from '../store/migrate-to-latest.js';
-import { PreparedQuery, type QueryRunner } from '../store/prepared-query.js';
+import type { Store } from '../store/open-store.js';
+import { PreparedQuery } from '../store/prepared-query.js';
+import { MemoryHolds } from './memory-holds.js';
 
 /** One reservation's values (the slots of the prepared statement). */
 interface Take {
@@ -47,26 +48,24 @@ const DEFAULT_LEASE_MS = 60_000;
 export class HoldLedger {
   /** `inst_<pid>_<random>`: on SQLite the pid tells whether the owner still runs. */
   readonly instanceId = `inst_${process.pid}_${randomBytes(12).toString('hex')}`;
-  /** Whether holds have rows (and settlement must remove them). */
+  /** Whether holds have rows (and settlement must remove them): PostgreSQL. */
   readonly recordsHolds: boolean;
+  /** SQLite: the holds, in this process's memory; settlement releases them once committed. */
+  readonly memory: MemoryHolds | null;
+  readonly #db: Kysely<Database>;
   readonly #leaseMs: number;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
-  /** SQLite: holds waiting for the end of this turn (see #runTurn). */
-  #turn: Array<{ take: Take; resolve(taken: boolean): void; reject(error: unknown): void }> = [];
-  readonly #reserve: PreparedQuery<unknown, keyof Take>;
-  readonly #reserveVia: PreparedQuery<unknown, keyof Take>;
+  /** PostgreSQL: the reservation, and the one on the balance a quota falls back to. */
+  readonly #reserve: { plain: PreparedQuery<unknown, keyof Take>; via: PreparedQuery<unknown, keyof Take> } | null;
 
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly dialect: StoreDialect,
-    options: HoldLedgerOptions = {},
-  ) {
+  constructor(store: Pick<Store, 'db' | 'sqlite'>, options: HoldLedgerOptions = {}) {
+    this.#db = store.db;
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.#now = options.now ?? Date.now;
-    this.recordsHolds = dialect === 'postgres';
-    this.#reserve = this.#prepareReserve(false);
-    this.#reserveVia = this.#prepareReserve(true);
+    this.memory = store.sqlite === null ? null : new MemoryHolds(store.sqlite);
+    this.recordsHolds = this.memory === null;
+    this.#reserve = this.memory === null ? { plain: this.#prepareReserve(false), via: this.#prepareReserve(true) } : null;
   }
 
   /**
@@ -74,11 +73,11 @@ export class HoldLedger {
    * heartbeats. Returns how many holds (PostgreSQL) or wallets (SQLite) were released.
    */
   async start(): Promise<number> {
-    if (!this.recordsHolds) {
+    if (this.memory !== null) {
       await this.#claimSqlite();
       return this.#resetSqlite();
     }
-    await this.db.insertInto('instances').values({ id: this.instanceId, heartbeat_at: this.#now() }).execute();
+    await this.#db.insertInto('instances').values({ id: this.instanceId, heartbeat_at: this.#now() }).execute();
     const released = await this.releaseOrphans();
     this.#timer = setInterval(() => {
       void this.#beat().catch(() => undefined);
@@ -88,7 +87,7 @@ export class HoldLedger {
   }
 
   async #beat(): Promise<void> {
-    await this.db.updateTable('instances').set({ heartbeat_at: this.#now() }).where('id', '=', this.instanceId).execute();
+    await this.#db.updateTable('instances').set({ heartbeat_at: this.#now() }).where('id', '=', this.instanceId).execute();
     await this.releaseOrphans();
   }
 
@@ -97,7 +96,7 @@ export class HoldLedger {
    * be reset under it); the instances of dead processes are forgotten.
    */
   async #claimSqlite(): Promise<void> {
-    const others = await this.db.selectFrom('instances').select('id').execute();
+    const others = await this.#db.selectFrom('instances').select('id').execute();
     for (const { id } of others) {
       const pid = Number(/^inst_(\d+)_/.exec(id)?.[1]);
       if (Number.isSafeInteger(pid) && pid !== process.pid && processIsAlive(pid)) {
@@ -106,13 +105,13 @@ export class HoldLedger {
         );
       }
     }
-    await this.db.deleteFrom('instances').where('id', 'not like', `inst_${process.pid}_%`).execute();
-    await this.db.insertInto('instances').values({ id: this.instanceId, heartbeat_at: this.#now() }).execute();
+    await this.#db.deleteFrom('instances').where('id', 'not like', `inst_${process.pid}_%`).execute();
+    await this.#db.insertInto('instances').values({ id: this.instanceId, heartbeat_at: this.#now() }).execute();
   }
 
   /** SQLite: no other process holds anything on this file. */
   async #resetSqlite(): Promise<number> {
-    const reset = await this.db.updateTable('wallets').set({ held: 0 }).where('held', '!=', 0).executeTakeFirst();
+    const reset = await this.#db.updateTable('wallets').set({ held: 0 }).where('held', '!=', 0).executeTakeFirst();
     return Number(reset.numUpdatedRows);
   }
 
@@ -121,70 +120,25 @@ export class HoldLedger {
    * from the person's global balance. Returns the wallet held on, or null: not enough.
    */
   async hold(traceId: string, target: HoldTarget, amount: number): Promise<string | null> {
+    const reserve = this.#reserve;
+    if (reserve === null) return this.memory?.hold(target, amount) ?? null;
+    const take = (walletId: string, via: string | null) => this.#take(via === null ? reserve.plain : reserve.via, { traceId, walletId, amount, via });
     if (target.applicationId !== null) {
-      if (await this.#take(traceId, target.applicationId, amount, null)) return target.applicationId;
-      return (await this.#take(traceId, target.personId, amount, target.applicationId)) ? target.personId : null;
+      if (await take(target.applicationId, null)) return target.applicationId;
+      return (await take(target.personId, target.applicationId)) ? target.personId : null;
     }
-    return (await this.#take(traceId, target.personId, amount, null)) ? target.personId : null;
+    return (await take(target.personId, null)) ? target.personId : null;
   }
 
-  /** The conditional reservation; `via` names a quota wallet that must allow the fallback. */
-  async #take(traceId: string, walletId: string, amount: number, via: string | null): Promise<boolean> {
-    const take: Take = { traceId, walletId, amount, via, instanceId: this.instanceId, now: this.#now() };
-    if (this.recordsHolds) return this.#run(this.db, take);
-    return new Promise((resolve, reject) => {
-      this.#turn.push({ take, resolve, reject });
-      if (this.#turn.length === 1) setImmediate(() => void this.#runTurn());
-    });
-  }
-
-  async #run(db: QueryRunner, take: Take): Promise<boolean> {
-    const result = await (take.via === null ? this.#reserve : this.#reserveVia).execute(db, take);
+  /** PostgreSQL: the conditional reservation; `via` names a quota wallet that must allow the fallback. */
+  async #take(reserve: PreparedQuery<unknown, keyof Take>, take: Pick<Take, 'traceId' | 'walletId' | 'amount' | 'via'>): Promise<boolean> {
+    const result = await reserve.execute(this.#db, { ...take, instanceId: this.instanceId, now: this.#now() });
     return (result.numAffectedRows ?? 0n) > 0n;
   }
 
   /**
-   * SQLite: the holds asked for in one turn of the event loop run in one transaction, each
-   * its own conditional update with its own answer: one commit (one write to the log) for
-   * the turn instead of one per request. Holds are not kept across a restart on SQLite
-   * (they are reset at start), so nothing waits for durability here; the transaction only
-   * saves the work of a commit per hold.
-   */
-  async #runTurn(): Promise<void> {
-    const turn = this.#turn;
-    this.#turn = [];
-    if (turn.length > 1) {
-      try {
-        const answers = await this.db.transaction().execute(async (trx) => {
-          const taken: boolean[] = [];
-          for (const { take } of turn) taken.push(await this.#run(trx, take));
-          return taken;
-        });
-        turn.forEach((pending, i) => pending.resolve(answers[i] === true));
-        return;
-      } catch (error) {
-        // Rolled back: nothing of the turn was held. A database locked by another process
-        // past busy_timeout would only make each hold wait that long again (and better-sqlite3
-        // waits synchronously), so the whole turn gets that error; any other failure is
-        // tried hold by hold below, so one bad hold does not refuse its neighbours.
-        if (isLockedError(error)) {
-          for (const pending of turn) pending.reject(error);
-          return;
-        }
-      }
-    }
-    for (const pending of turn) {
-      try {
-        pending.resolve(await this.#run(this.db, pending.take));
-      } catch (error) {
-        pending.reject(error);
-      }
-    }
-  }
-
-  /**
-   * The reservation as one statement, compiled once (prepared-query.ts). On PostgreSQL it
-   * also records the hold in the same round trip: the two commit together or not at all.
+   * PostgreSQL: the reservation as one statement, compiled once (prepared-query.ts). It also
+   * records the hold in the same round trip: the two commit together or not at all.
    */
   #prepareReserve(withFallback: boolean): PreparedQuery<unknown, keyof Take> {
     return new PreparedQuery((slot) => {
@@ -193,12 +147,11 @@ export class HoldLedger {
         ? sql`and exists (select 1 from wallets q where q.id = ${slot('via')} and q.fallback = 'balance')`
         : sql``;
       const reserve = sql`update wallets set held = held + ${amount} where id = ${slot('walletId')} and amount - held >= ${amount} ${fallback}`;
-      if (!this.recordsHolds) return reserve.compile(this.db);
       const query = sql`
       with taken as (${reserve} returning id)
       insert into holds (trace_id, wallet_id, amount, instance_id, created_at)
       select ${slot('traceId')}, id, ${amount}::bigint, ${slot('instanceId')}, ${slot<number>('now')}::bigint from taken`;
-      return query.compile(this.db);
+      return query.compile(this.#db);
     });
   }
 
@@ -209,7 +162,7 @@ export class HoldLedger {
   async releaseOrphans(): Promise<number> {
     if (!this.recordsHolds) return 0;
     const expired = this.#now() - this.#leaseMs;
-    return this.db.transaction().execute(async (trx) => {
+    return this.#db.transaction().execute(async (trx) => {
       const released = await trx
         .deleteFrom('holds')
         .where('instance_id', '!=', this.instanceId)
@@ -234,23 +187,18 @@ export class HoldLedger {
   /** Stops heartbeating and leaves: holds still open now belong to nobody, so give them back. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    if (!this.recordsHolds) {
+    if (this.memory !== null) {
+      this.memory.clear();
       await this.#resetSqlite();
-      await this.db.deleteFrom('instances').where('id', '=', this.instanceId).execute();
+      await this.#db.deleteFrom('instances').where('id', '=', this.instanceId).execute();
       return;
     }
-    await this.db.transaction().execute(async (trx) => {
+    await this.#db.transaction().execute(async (trx) => {
       const released = await trx.deleteFrom('holds').where('instance_id', '=', this.instanceId).returning(['wallet_id', 'amount']).execute();
       await giveBack(trx, released);
       await trx.deleteFrom('instances').where('id', '=', this.instanceId).execute();
     });
   }
-}
-
-/** SQLITE_BUSY or SQLITE_LOCKED (and their extended codes): another connection has the lock. */
-function isLockedError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
 function processIsAlive(pid: number): boolean {

@@ -15,7 +15,10 @@
  */
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import type { Database, UsageTable } from '../store/database.js';
+import type { SqliteConnection, Store } from '../store/open-store.js';
 import { PreparedInsert, PreparedQuery } from '../store/prepared-query.js';
+import type { HoldLedger } from './hold-ledger.js';
+import type { MemoryHolds } from './memory-holds.js';
 import type { SettlementSpool } from './settlement-spool.js';
 
 export interface Settlement {
@@ -64,6 +67,11 @@ const DEFAULT_RETRY_FIRST_MS = 200;
 const DEFAULT_RETRY_MAX_MS = 10_000;
 
 export class SettlementBatcher {
+  private readonly db: Kysely<Database>;
+  private readonly recordedHolds: boolean;
+  /** SQLite: the holds (in memory) and the synchronous commit on the store's connection. */
+  readonly #memory: MemoryHolds | null;
+  readonly #sqlite: SqliteCommit | null;
   readonly #maxDelayMs: number | undefined;
   readonly #maxBatch: number;
   #queue: Pending[] = [];
@@ -85,17 +93,19 @@ export class SettlementBatcher {
   #closed = false;
 
   /**
-   * `recordedHolds`: holds have rows (PostgreSQL) that settlement removes; only holds still
-   * there are given back, so one an orphan sweep already released is not given back twice.
+   * `holds`: on PostgreSQL holds have rows that settlement removes; only holds still there
+   * are given back, so one an orphan sweep already released is not given back twice. On
+   * SQLite they are in memory (`holds.memory`): settlement releases them once committed, and
+   * writes the `held` mirror of the wallets it touches in the same transaction.
    */
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly recordedHolds: boolean,
-    options: SettlementBatcherOptions = {},
-  ) {
+  constructor(store: Pick<Store, 'db' | 'sqlite'>, holds: Pick<HoldLedger, 'recordsHolds' | 'memory'>, options: SettlementBatcherOptions = {}) {
+    this.db = store.db;
+    this.recordedHolds = holds.recordsHolds;
+    this.#memory = holds.memory;
+    this.#sqlite = store.sqlite === null ? null : new SqliteCommit(store.sqlite);
     this.#maxDelayMs = options.maxDelayMs;
     this.#maxBatch = options.maxBatch ?? 256;
-    this.#queries = new SettlementQueries(db);
+    this.#queries = new SettlementQueries(store.db);
     this.#spool = options.spool;
     this.#retryFirstMs = options.retryFirstMs ?? DEFAULT_RETRY_FIRST_MS;
     this.#retryMaxMs = options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS;
@@ -228,8 +238,18 @@ export class SettlementBatcher {
   }
 
   /** The hot path: the usage rows are new (first attempt), so a plain insert; a duplicate would fail it whole. */
-  #commit(settlements: readonly Settlement[]): Promise<void> {
-    return this.db.transaction().execute((trx) => commit(trx, this.#queries, settlements, this.recordedHolds));
+  async #commit(settlements: readonly Settlement[]): Promise<void> {
+    const memory = this.#memory;
+    const sqlite = this.#sqlite;
+    if (memory !== null && sqlite?.idle === true) return mirrored(memory, settlements, (mirror) => sqlite.commit(settlements, mirror));
+    return this.#transaction(settlements, (trx, mirror) => commit(trx, this.#queries, settlements, mirror));
+  }
+
+  /** A settlement transaction through Kysely; on SQLite it writes the mirror (see `mirrored`). */
+  #transaction(settlements: readonly Settlement[], work: (trx: Transaction<Database>, mirror: Mirror | null) => Promise<void>): Promise<void> {
+    const memory = this.#memory;
+    if (memory === null) return this.db.transaction().execute((trx) => work(trx, null));
+    return mirrored(memory, settlements, (mirror) => this.db.transaction().execute((trx) => work(trx, mirror)));
   }
 
   /**
@@ -305,7 +325,7 @@ export class SettlementBatcher {
     try {
       await this.db.transaction().execute(async (trx) => {
         const { rows } = await this.#queries.releaseHolds.execute(trx, { traceIds });
-        await moveMoney(trx, this.#queries, [], true, rows);
+        await moveMoney(trx, this.#queries, [], null, rows);
       });
       for (const traceId of traceIds) this.#uncertainHolds.delete(traceId);
     } catch (error) {
@@ -316,7 +336,7 @@ export class SettlementBatcher {
 
   async #retry(settlements: readonly Settlement[]): Promise<boolean> {
     try {
-      await this.db.transaction().execute((trx) => commitOnce(trx, this.#queries, settlements, this.recordedHolds));
+      await this.#transaction(settlements, (trx, mirror) => commitOnce(trx, this.#queries, settlements, mirror));
       for (const settlement of settlements) this.#deferred.delete(settlement);
       return true;
     } catch (error) {
@@ -327,11 +347,48 @@ export class SettlementBatcher {
   }
 }
 
+/**
+ * SQLite: a batch's settlement as one synchronous better-sqlite3 transaction on the store's
+ * connection, the same statements `commit` runs through Kysely. Kysely's asynchronous path
+ * (a promise and a lock per statement, begin and commit included) cost about three times
+ * the statements themselves, and a lone request pays it whole. Nothing else can run on the
+ * connection while it runs; it is used only when Kysely has no transaction open there (one
+ * would take these statements into itself), otherwise the batch goes through Kysely.
+ */
+class SqliteCommit {
+  readonly #connection: SqliteConnection;
+  readonly #run: (settlements: readonly Settlement[], mirror: Mirror) => void;
+
+  constructor(connection: SqliteConnection) {
+    this.#connection = connection;
+    const insertUsage = connection.prepare(`insert into "usage" (${USAGE_COLUMNS.map((c) => `"${c}"`).join(', ')}) values (${USAGE_COLUMNS.map(() => '?').join(', ')})`);
+    const chargeAndMirror = connection.prepare('update "wallets" set "amount" = "amount" - ?, "held" = ? where "id" = ?');
+    this.#run = connection.transaction((settlements: readonly Settlement[], mirror: Mirror) => {
+      const costs = costsOf(settlements);
+      for (const walletId of sortedIds(new Set([...costs.keys(), ...mirror.keys()]))) {
+        chargeAndMirror.run(costs.get(walletId) ?? 0, mirror.get(walletId) ?? 0, walletId);
+      }
+      for (const { usage } of settlements) insertUsage.run(USAGE_COLUMNS.map((column) => usage[column] ?? null));
+    });
+  }
+
+  /** Whether the connection is outside any transaction (Kysely's included). */
+  get idle(): boolean {
+    return !this.#connection.inTransaction;
+  }
+
+  commit(settlements: readonly Settlement[], mirror: Mirror): void {
+    this.#run(settlements, mirror);
+  }
+}
+
 /** The three statements settlement runs, compiled once per database (prepared-query.ts). */
 class SettlementQueries {
   /** PostgreSQL: the batch's holds, removed; only those still there are given back. */
   readonly releaseHolds: PreparedQuery<{ wallet_id: string; amount: number }>;
   readonly chargeWallet: PreparedQuery<unknown>;
+  /** SQLite: the charge, and the wallet's `held` mirror set to what memory holds. */
+  readonly chargeAndMirror: PreparedQuery<unknown>;
   readonly insertUsage: PreparedInsert<Insertable<UsageTable>>;
 
   constructor(db: Kysely<Database>) {
@@ -343,6 +400,12 @@ class SettlementQueries {
       db
         .updateTable('wallets')
         .set((eb) => ({ amount: eb('amount', '-', slot<number>('cost')), held: eb('held', '-', slot<number>('held')) }))
+        .where('id', '=', slot('walletId')),
+    );
+    this.chargeAndMirror = new PreparedQuery((slot) =>
+      db
+        .updateTable('wallets')
+        .set((eb) => ({ amount: eb('amount', '-', slot<number>('cost')), held: slot<number>('held') }))
         .where('id', '=', slot('walletId')),
     );
     this.insertUsage = new PreparedInsert((rows) => db.insertInto('usage').values(rows).compile(), USAGE_COLUMNS);
@@ -376,8 +439,13 @@ const USAGE_COLUMNS_COMPLETE: Exclude<keyof UsageTable, (typeof USAGE_COLUMNS)[n
 void USAGE_COLUMNS_COMPLETE;
 
 /** Usage rows, holds removed, wallets charged: one transaction for the whole batch. */
-async function commit(trx: Transaction<Database>, queries: SettlementQueries, settlements: readonly Settlement[], recordedHolds: boolean): Promise<void> {
-  await moveMoney(trx, queries, settlements, recordedHolds);
+async function commit(
+  trx: Transaction<Database>,
+  queries: SettlementQueries,
+  settlements: readonly Settlement[],
+  mirror: Mirror | null,
+): Promise<void> {
+  await moveMoney(trx, queries, settlements, mirror);
   // SQLite caps bound parameters per statement (32,766); 17 columns × 500 rows stays under it.
   for (let i = 0; i < settlements.length; i += 500) {
     await queries.insertUsage.execute(
@@ -392,7 +460,12 @@ async function commit(trx: Transaction<Database>, queries: SettlementQueries, se
  * nothing`), and money moves only for the rows just written. A settlement that landed
  * before (a commit whose answer was lost, a spool replayed twice) changes nothing.
  */
-async function commitOnce(trx: Transaction<Database>, queries: SettlementQueries, settlements: readonly Settlement[], recordedHolds: boolean): Promise<void> {
+async function commitOnce(
+  trx: Transaction<Database>,
+  queries: SettlementQueries,
+  settlements: readonly Settlement[],
+  mirror: Mirror | null,
+): Promise<void> {
   const written = await trx
     .insertInto('usage')
     .values(settlements.map((s) => s.usage))
@@ -400,41 +473,91 @@ async function commitOnce(trx: Transaction<Database>, queries: SettlementQueries
     .returning(['trace_id'])
     .execute();
   const fresh = new Set(written.map((row) => row.trace_id));
-  await moveMoney(trx, queries, settlements.filter((s) => fresh.has(s.usage.trace_id)), recordedHolds);
+  await moveMoney(
+    trx,
+    queries,
+    settlements.filter((s) => fresh.has(s.usage.trace_id)),
+    mirror,
+  );
 }
 
 /**
- * Holds removed, wallets charged and holds given back. `releasedAlready`: holds the caller
- * removed itself (a refused request's uncertain hold), given back with the rest.
+ * SQLite: runs `write`, a transaction that writes the `held` mirror of the wallets the
+ * settlements touch (and of those whose holds changed since the last one) as it will be once
+ * their holds are released. They are released in memory only after it committed, so until
+ * then their money counts as charged and held, never as neither.
+ */
+async function mirrored(memory: MemoryHolds, settlements: readonly Settlement[], write: (mirror: Mirror) => unknown): Promise<void> {
+  const dirty = memory.takeDirty();
+  try {
+    await write(mirrorOf(memory, dirty, settlements));
+  } catch (error) {
+    memory.stillDirty(dirty);
+    throw error;
+  }
+  for (const s of settlements) if (s.walletId !== null) memory.release(s.walletId, s.held);
+}
+
+/** SQLite: wallet id → the `held` figure to write, what memory holds once the batch is released. */
+type Mirror = ReadonlyMap<string, number>;
+
+function mirrorOf(memory: MemoryHolds, dirty: ReadonlySet<string>, settlements: readonly Settlement[]): Mirror {
+  const mirror = new Map<string, number>();
+  for (const walletId of dirty) mirror.set(walletId, memory.heldOn(walletId));
+  for (const s of settlements) {
+    if (s.walletId === null) continue;
+    // Never below zero (the column's check would refuse the whole batch): a settlement carries
+    // at most what it holds in memory, but the mirror is only a display and must not stop billing.
+    mirror.set(s.walletId, Math.max(0, (mirror.get(s.walletId) ?? memory.heldOn(s.walletId)) - s.held));
+  }
+  return mirror;
+}
+
+/**
+ * Wallets charged and holds given back. PostgreSQL: the holds' rows removed, and only the
+ * holds still there given back; `releasedAlready`: holds the caller removed itself (a refused
+ * request's uncertain hold), given back with the rest. SQLite: `mirror` sets each `held`.
  */
 async function moveMoney(
   trx: Transaction<Database>,
   queries: SettlementQueries,
   settlements: readonly Settlement[],
-  recordedHolds: boolean,
+  mirror: Mirror | null,
   releasedAlready: ReadonlyArray<{ wallet_id: string; amount: number }> = [],
 ): Promise<void> {
+  const costs = costsOf(settlements);
+  if (mirror !== null) {
+    for (const walletId of sortedIds(new Set([...costs.keys(), ...mirror.keys()]))) {
+      await queries.chargeAndMirror.execute(trx, { walletId, cost: costs.get(walletId) ?? 0, held: mirror.get(walletId) ?? 0 });
+    }
+    return;
+  }
   if (settlements.length === 0 && releasedAlready.length === 0) return;
   const released = [
     ...releasedAlready,
-    ...(settlements.length === 0
-      ? []
-      : recordedHolds
-        ? (await queries.releaseHolds.execute(trx, { traceIds: settlements.map((s) => s.usage.trace_id) })).rows
-        : settlements.flatMap((s) => (s.walletId === null ? [] : [{ wallet_id: s.walletId, amount: s.held }]))),
+    ...(settlements.length > 0
+      ? (await queries.releaseHolds.execute(trx, { traceIds: settlements.map((s) => s.usage.trace_id) })).rows
+      : []),
   ];
   // One update per wallet (charge and hold release together), in id order: a fixed lock
   // order keeps concurrent batches of several replicas free of deadlocks on PostgreSQL.
-  const changes = new Map<string, { cost: number; held: number }>();
-  const change = (walletId: string) => {
-    let entry = changes.get(walletId);
-    if (entry === undefined) changes.set(walletId, (entry = { cost: 0, held: 0 }));
-    return entry;
-  };
-  for (const s of settlements) if (s.walletId !== null) change(s.walletId).cost += s.usage.cost;
-  for (const h of released) change(h.wallet_id).held += h.amount;
-  for (const [walletId, { cost, held }] of [...changes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (cost === 0 && held === 0) continue;
-    await queries.chargeWallet.execute(trx, { walletId, cost, held });
+  const held = new Map<string, number>();
+  for (const h of released) held.set(h.wallet_id, (held.get(h.wallet_id) ?? 0) + h.amount);
+  for (const walletId of sortedIds(new Set([...costs.keys(), ...held.keys()]))) {
+    const cost = costs.get(walletId) ?? 0;
+    const release = held.get(walletId) ?? 0;
+    if (cost === 0 && release === 0) continue;
+    await queries.chargeWallet.execute(trx, { walletId, cost, held: release });
   }
+}
+
+/** Wallet id → the sum of the costs its settlements charge. */
+function costsOf(settlements: readonly Settlement[]): Map<string, number> {
+  const costs = new Map<string, number>();
+  for (const s of settlements) if (s.walletId !== null) costs.set(s.walletId, (costs.get(s.walletId) ?? 0) + s.usage.cost);
+  return costs;
+}
+
+function sortedIds(ids: ReadonlySet<string>): string[] {
+  return [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }

@@ -37,15 +37,15 @@ export interface RunningBilling {
 }
 
 export async function startBilling(
-  store: Pick<Store, 'db' | 'dialect'>,
+  store: Pick<Store, 'db' | 'sqlite'>,
   settings: BillingSettings,
   onError: (error: unknown) => void,
 ): Promise<RunningBilling> {
   await seedPrices(store.db);
-  const holds = new HoldLedger(store.db, store.dialect, settings.instanceLeaseMs === undefined ? {} : { leaseMs: settings.instanceLeaseMs });
+  const holds = new HoldLedger(store, settings.instanceLeaseMs === undefined ? {} : { leaseMs: settings.instanceLeaseMs });
   const releasedAtStart = await holds.start();
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
-  const settlements = new SettlementBatcher(store.db, holds.recordsHolds, {
+  const settlements = new SettlementBatcher(store, holds, {
     ...settings.settlement,
     ...(settings.spoolPath === undefined ? {} : { spool: new SettlementSpool(settings.spoolPath) }),
     ...(settings.onSettlementTrouble === undefined ? {} : { onTrouble: settings.onSettlementTrouble }),

@@ -17,8 +17,16 @@ import { withStatementCache } from './statement-cache.js';
 export interface Store {
   db: Kysely<Database>;
   dialect: StoreDialect;
+  /**
+   * SQLite: the one connection `db` runs on, for the few reads that must not wait for a turn
+   * of the event loop (the hold's wallet read, billing/hold-ledger.ts). better-sqlite3 is
+   * synchronous, so such a read runs whole between two of Kysely's statements. PostgreSQL: null.
+   */
+  sqlite: SqliteConnection | null;
   close(): Promise<void>;
 }
+
+export type SqliteConnection = SqliteDatabase.Database;
 
 export interface OpenStoreOptions {
   dataDir: string;
@@ -34,10 +42,10 @@ export interface OpenStoreOptions {
 export const SQLITE_FILE_NAME = 'moongate.db';
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  const { db, dialect } =
+  const { db, dialect, sqlite } =
     options.databaseUrl === undefined
-      ? { db: openSqlite(options.dataDir), dialect: 'sqlite' as const }
-      : { db: openPostgres(options.databaseUrl, options.onConnectionError ?? reportConnectionError), dialect: 'postgres' as const };
+      ? sqliteStore(openSqlite(options.dataDir))
+      : { db: openPostgres(options.databaseUrl, options.onConnectionError ?? reportConnectionError), dialect: 'postgres' as const, sqlite: null };
   try {
     await migrateToLatest(db, dialect);
     await seedServices(db);
@@ -46,10 +54,14 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     await db.destroy();
     throw error;
   }
-  return { db, dialect, close: () => db.destroy() };
+  return { db, dialect, sqlite, close: () => db.destroy() };
 }
 
-function openSqlite(dataDir: string): Kysely<Database> {
+function sqliteStore(sqlite: SqliteConnection) {
+  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), dialect: 'sqlite' as const, sqlite };
+}
+
+function openSqlite(dataDir: string): SqliteConnection {
   mkdirSync(dataDir, { recursive: true });
   const database = new SqliteDatabase(join(dataDir, SQLITE_FILE_NAME));
   // busy_timeout first: it makes a second process (the CLI beside the server) wait for a
@@ -61,7 +73,7 @@ function openSqlite(dataDir: string): Kysely<Database> {
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+  return database;
 }
 
 function openPostgres(connectionString: string, onConnectionError: (error: Error) => void): Kysely<Database> {

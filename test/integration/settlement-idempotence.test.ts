@@ -58,7 +58,7 @@ describeEachDialect((target) => {
   it('a replayed spool bills what had not landed once, and what had landed not again', async () => {
     const caller = await fundedCredential(store, `replay-${target.dialect}@example.com`, { balance: BALANCE });
     const service = await store.db.selectFrom('services').select('id').executeTakeFirstOrThrow();
-    const ledger = new HoldLedger(store.db, target.dialect);
+    const ledger = new HoldLedger(store);
     await ledger.start();
     expect(await ledger.hold('trace-landed', { personId: caller.personId, applicationId: null }, 500)).toBe(caller.personId);
     expect(await ledger.hold('trace-lost', { personId: caller.personId, applicationId: null }, 400)).toBe(caller.personId);
@@ -66,7 +66,7 @@ describeEachDialect((target) => {
     landed.usage.service_id = service.id;
     const lost = settlementOf('trace-lost', caller.personId, caller.credentialId, 70, 400);
     lost.usage.service_id = service.id;
-    const first = new SettlementBatcher(store.db, ledger.recordsHolds);
+    const first = new SettlementBatcher(store, ledger);
     await first.settle(landed);
     await first.close();
     // The process stops with both in its spool (the first one's commit answer was lost).
@@ -74,9 +74,9 @@ describeEachDialect((target) => {
     const path = join(target.location().dataDir, `spool-${target.dialect}.jsonl`);
     await writeFile(path, `${JSON.stringify(landed)}\n${JSON.stringify(lost)}\n{"torn":`);
 
-    const next = new HoldLedger(store.db, target.dialect);
+    const next = new HoldLedger(store);
     await next.start();
-    const replaying = new SettlementBatcher(store.db, next.recordsHolds, { spool: new SettlementSpool(path) });
+    const replaying = new SettlementBatcher(store, next, { spool: new SettlementSpool(path) });
     expect(await replaying.replaySpool()).toEqual({ found: 2, landed: 2, unreadable: 1 });
     expect(replaying.pending).toBe(0);
     // Again, as after a crash before the spool was emptied: nothing moves.
@@ -96,11 +96,11 @@ describeEachDialect((target) => {
 
   it.skipIf(target.dialect !== 'postgres')('gives back the hold of a refused request whose hold statement may have committed', async () => {
     const caller = await fundedCredential(store, 'uncertain@example.com', { balance: BALANCE });
-    const ledger = new HoldLedger(store.db, target.dialect);
+    const ledger = new HoldLedger(store);
     await ledger.start();
     // The hold committed; its answer is taken to be lost, so the request was refused.
     expect(await ledger.hold('trace-uncertain', { personId: caller.personId, applicationId: null }, 900)).toBe(caller.personId);
-    const batcher = new SettlementBatcher(store.db, ledger.recordsHolds);
+    const batcher = new SettlementBatcher(store, ledger);
     batcher.releaseUncertainHold('trace-uncertain');
     batcher.releaseUncertainHold('trace-never-held');
     await batcher.close();

@@ -1,0 +1,141 @@
+/**
+ * SQLite's holds in memory and its settlement on the store's connection (docs/billing.md,
+ * "Hold" and "Settlement"), on a real SQLite file: a hold is given back only once the
+ * settlement that charges it has committed, the wallet's `held` mirror is written with it,
+ * a settlement lands exactly once whether it commits on the connection directly, inside a
+ * moment when Kysely has a transaction open there, or after the store refused it.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { HoldLedger } from '../../src/billing/hold-ledger.js';
+import { seedPrices } from '../../src/billing/price-store.js';
+import { SettlementBatcher, type Settlement } from '../../src/billing/settlement-batcher.js';
+import { openStore, type Store } from '../../src/store/open-store.js';
+import { fundedCredential } from '../helpers/funded-credential.js';
+import { useTempDir } from '../helpers/temp-dir.js';
+
+const dir = useTempDir();
+let store: Store;
+beforeAll(async () => {
+  store = await openStore({ dataDir: dir.path });
+  await seedPrices(store.db);
+});
+afterAll(async () => {
+  await store.close();
+});
+
+function settlementOf(traceId: string, caller: { personId: string; credentialId: string }, cost: number, held: number): Settlement {
+  return {
+    walletId: caller.personId,
+    held,
+    usage: {
+      trace_id: traceId,
+      created_at: 1_700_000_000_000,
+      person_id: caller.personId,
+      credential_id: caller.credentialId,
+      service_id: 'svc_kimi',
+      wallet_id: caller.personId,
+      model: 'kimi-k2.5',
+      stream: 'true',
+      status: 'completed',
+      error_code: null,
+      prompt_tokens: 9,
+      cached_tokens: 0,
+      cache_write_tokens: 0,
+      completion_tokens: 10,
+      cost,
+      duration_ms: 5,
+      ttft_ms: 1,
+      channel: 'simulator',
+    },
+  };
+}
+
+async function walletOf(id: string) {
+  return store.db.selectFrom('wallets').select(['amount', 'held']).where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+async function rowsOf(traceId: string) {
+  return store.db.selectFrom('usage').select(['trace_id', 'cost']).where('trace_id', '=', traceId).execute();
+}
+
+it('settling charges the cost, writes the held mirror of the holds still open, and frees the rest of the hold for others', async () => {
+  const caller = await fundedCredential(store, 'mirror@example.com', { balance: 1_000 });
+  const ledger = new HoldLedger(store);
+  await ledger.start();
+  const batcher = new SettlementBatcher(store, ledger);
+  const wallet = { personId: caller.personId, applicationId: null };
+  try {
+    expect(await ledger.hold('mirror-a', wallet, 300)).toBe(caller.personId);
+    expect(await ledger.hold('mirror-b', wallet, 200)).toBe(caller.personId);
+    expect(await ledger.hold('mirror-c', wallet, 501)).toBeNull();
+    await batcher.settle(settlementOf('mirror-a', caller, 100, 300));
+    expect(await rowsOf('mirror-a')).toEqual([{ trace_id: 'mirror-a', cost: 100 }]);
+    // b's 200 is still held: the row's mirror says so, and 900 - 200 is what is left to hold.
+    expect(await walletOf(caller.personId)).toEqual({ amount: 900, held: 200 });
+    expect(ledger.memory?.heldOn(caller.personId)).toBe(200);
+    expect(await ledger.hold('mirror-c', wallet, 701)).toBeNull();
+    expect(await ledger.hold('mirror-c', wallet, 700)).toBe(caller.personId);
+    await batcher.settle(settlementOf('mirror-b', caller, 50, 200));
+    await batcher.settle(settlementOf('mirror-c', caller, 700, 700));
+    expect(await walletOf(caller.personId)).toEqual({ amount: 150, held: 0 });
+    expect(ledger.memory?.heldOn(caller.personId)).toBe(0);
+  } finally {
+    await batcher.close();
+    await ledger.close();
+  }
+});
+
+it('a settlement that comes while Kysely has a transaction open on the connection waits for it, and is not lost when it rolls back', async () => {
+  const caller = await fundedCredential(store, 'beside@example.com', { balance: 1_000 });
+  const ledger = new HoldLedger(store);
+  await ledger.start();
+  const batcher = new SettlementBatcher(store, ledger);
+  try {
+    expect(await ledger.hold('beside-1', { personId: caller.personId, applicationId: null }, 400)).toBe(caller.personId);
+    let settled: Promise<void> | undefined;
+    const rolledBack = store.db.transaction().execute(async (trx) => {
+      await trx.updateTable('wallets').set({ amount: 5_000 }).where('id', '=', caller.personId).execute();
+      settled = batcher.settle(settlementOf('beside-1', caller, 150, 400));
+      // Two turns of the event loop: the batch starts while this transaction is still open.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(ledger.memory?.heldOn(caller.personId)).toBe(400);
+      throw new Error('roll back');
+    });
+    await expect(rolledBack).rejects.toThrow('roll back');
+    await settled;
+    expect(await rowsOf('beside-1')).toEqual([{ trace_id: 'beside-1', cost: 150 }]);
+    expect(await walletOf(caller.personId)).toEqual({ amount: 850, held: 0 });
+    expect(ledger.memory?.heldOn(caller.personId)).toBe(0);
+  } finally {
+    await batcher.close();
+    await ledger.close();
+  }
+});
+
+it('a settlement the store refuses keeps its hold until its retry lands, once', async () => {
+  const caller = await fundedCredential(store, 'refused@example.com', { balance: 1_000 });
+  const ledger = new HoldLedger(store);
+  await ledger.start();
+  const batcher = new SettlementBatcher(store, ledger, { retryFirstMs: 60_000 });
+  const wallet = { personId: caller.personId, applicationId: null };
+  // A first attempt whose row is there already (a retry that raced it, say): refused whole.
+  await store.db.insertInto('usage').values(settlementOf('refused-dup', caller, 1, 0).usage).execute();
+  try {
+    expect(await ledger.hold('refused-1', wallet, 600)).toBe(caller.personId);
+    const { usage } = settlementOf('refused-dup', caller, 100, 600);
+    await batcher.settle({ walletId: caller.personId, held: 600, usage });
+    expect(batcher.pending).toBe(1);
+    // Deferred, not committed: its 600 still counts as held, so only 400 can be taken.
+    expect(ledger.memory?.heldOn(caller.personId)).toBe(600);
+    expect(await ledger.hold('refused-2', wallet, 401)).toBeNull();
+    // The retry (close makes one) finds the row there: no second row, no money moved, hold released.
+    await batcher.close();
+    expect(batcher.pending).toBe(0);
+    expect(await rowsOf('refused-dup')).toEqual([{ trace_id: 'refused-dup', cost: 1 }]);
+    expect(await walletOf(caller.personId)).toEqual({ amount: 1_000, held: 0 });
+    expect(ledger.memory?.heldOn(caller.personId)).toBe(0);
+  } finally {
+    await ledger.close();
+  }
+});
