@@ -26,12 +26,12 @@ async function run(label, batcherOptions) {
     const person = await new PersonStore(store.db).ensurePerson('bench@example.com');
     const { credential } = await new CredentialStore(store.db).issueCredential({ personId: person.id, global: true });
     await addBalance(store.db, person.id, 1_000_000_000_000);
-    const holds = new HoldLedger(store.db, store.dialect);
+    const holds = new HoldLedger(store);
     await holds.start();
     const holdStart = performance.now();
     for (let i = 0; i < total; i++) await holds.hold(`trace-${i}`, { personId: person.id, applicationId: null }, 1_000);
     const holdSeconds = (performance.now() - holdStart) / 1000;
-    const batcher = new SettlementBatcher(store.db, holds.recordsHolds, batcherOptions);
+    const batcher = new SettlementBatcher(store, holds, batcherOptions);
     let next = 0;
     const worker = async () => {
       while (next < total) {
@@ -66,7 +66,7 @@ async function run(label, batcherOptions) {
     await Promise.all(Array.from({ length: concurrency }, worker));
     const seconds = (performance.now() - start) / 1000;
     const wallet = await store.db.selectFrom('wallets').select(['amount', 'held']).where('id', '=', person.id).executeTakeFirstOrThrow();
-    if (wallet.held !== 0 || wallet.amount !== 1_000_000_000_000 - total * 558) throw new Error('the bench settled wrongly');
+    if (wallet.held !== 0 || wallet.amount !== 1_000_000_000_000 - total * 558) throw new Error(`the bench settled wrongly: ${JSON.stringify(wallet)}, expected amount ${1_000_000_000_000 - total * 558}`);
     await holds.close();
     const rate = Math.round(total / seconds);
     console.log(

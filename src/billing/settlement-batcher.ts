@@ -131,7 +131,9 @@ export class SettlementBatcher {
   settle(settlement: Settlement): Promise<void> {
     return new Promise((resolve, reject) => {
       const pending = { settlement, resolve, reject };
-      if (this.#maxDelayMs === 0) return void this.#commitBatch([pending]);
+      // One transaction each, still one after another: a commit and the release of its holds
+      // must not interleave with another's (the SQLite mirror is computed from memory).
+      if (this.#maxDelayMs === 0) return void (this.#flushing = this.#flushing.then(() => this.#commitBatch([pending])));
       this.#queue.push(pending);
       if (this.#maxDelayMs === undefined) this.#flushAfterThisTurn();
       else if (this.#queue.length >= this.#maxBatch) this.#flushSoon(0);
@@ -487,15 +489,28 @@ async function commitOnce(
  * their holds are released. They are released in memory only after it committed, so until
  * then their money counts as charged and held, never as neither.
  */
-async function mirrored(memory: MemoryHolds, settlements: readonly Settlement[], write: (mirror: Mirror) => unknown): Promise<void> {
+function mirrored(memory: MemoryHolds, settlements: readonly Settlement[], write: (mirror: Mirror) => unknown): Promise<void> {
   const dirty = memory.takeDirty();
-  try {
-    await write(mirrorOf(memory, dirty, settlements));
-  } catch (error) {
+  const release = (): void => {
+    for (const s of settlements) if (s.walletId !== null) memory.release(s.walletId, s.held);
+  };
+  const refused = (error: unknown): never => {
     memory.stillDirty(dirty);
     throw error;
+  };
+  let written: unknown;
+  try {
+    written = write(mirrorOf(memory, dirty, settlements));
+  } catch (error) {
+    return Promise.reject(error).catch(refused);
   }
-  for (const s of settlements) if (s.walletId !== null) memory.release(s.walletId, s.held);
+  // A synchronous commit releases its holds in the same step: no other settlement can compute
+  // its mirror between the commit and the release, and see holds already charged.
+  if (!(written instanceof Promise)) {
+    release();
+    return Promise.resolve();
+  }
+  return written.then(release, refused);
 }
 
 /** SQLite: wallet id → the `held` figure to write, what memory holds once the batch is released. */

@@ -139,3 +139,24 @@ it('a settlement the store refuses keeps its hold until its retry lands, once', 
     await ledger.close();
   }
 });
+
+it.each([
+  ['group commit', {}],
+  ['one transaction each', { maxDelayMs: 0 }],
+])('many settlements at once (%s) leave the held mirror at what is still held: zero once all are settled', async (_name, options) => {
+  const caller = await fundedCredential(store, `many-${String(Object.keys(options).length)}@example.com`, { balance: 100_000 });
+  const ledger = new HoldLedger(store);
+  await ledger.start();
+  const batcher = new SettlementBatcher(store, ledger, options);
+  const wallet = { personId: caller.personId, applicationId: null };
+  try {
+    const traces = Array.from({ length: 64 }, (_, i) => `many-${String(Object.keys(options).length)}-${String(i)}`);
+    for (const trace of traces) expect(await ledger.hold(trace, wallet, 1_000)).toBe(caller.personId);
+    await Promise.all(traces.map((trace) => batcher.settle(settlementOf(trace, caller, 10, 1_000))));
+    expect(await walletOf(caller.personId)).toEqual({ amount: 100_000 - 64 * 10, held: 0 });
+    expect(ledger.memory?.heldOn(caller.personId)).toBe(0);
+  } finally {
+    await batcher.close();
+    await ledger.close();
+  }
+});
