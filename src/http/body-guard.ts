@@ -221,11 +221,20 @@ export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions
     // a late deadline or cap error has nobody to go to, and must not become an uncaught one.
     body.on('error', () => undefined);
     // However the request ends (answered early, client gone), its bytes are given back.
-    reply.raw.once('close', () => body.settle());
-    request.raw.once('close', () => {
+    const onReplyClose = (): void => body.settle();
+    const onRequestClose = (): void => {
       // pipe() does not pass on the source's end: a client gone mid-upload must end the read too.
       if (!request.raw.complete) body.destroy(new MoongateError('bad_request', 'The client closed the connection before its body arrived.'));
       else body.settle();
+    };
+    reply.raw.once('close', onReplyClose);
+    request.raw.once('close', onRequestClose);
+    // Read to its end, the body is settled and nothing is pending: the listeners go, and with
+    // them the last references to this stream, which a long answer (a stream open for an
+    // hour) would otherwise keep alive, with its buffers' state, until the connection closes.
+    body.once('end', () => {
+      reply.raw.removeListener('close', onReplyClose);
+      request.raw.removeListener('close', onRequestClose);
     });
     payload.pipe(body);
     done(null, body);
