@@ -19,7 +19,7 @@ import { MemoryChannelRests, type ChannelRests } from '../limits/channel-rests.j
 import type { Provider } from '../providers/provider.js';
 import type { ChatRouter, OpenedCall, RouteCall } from './chat-gateway.js';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
-import { TimedEvents } from './timed-events.js';
+import { TOTAL_TIME_EXPIRED, TimedEvents } from './timed-events.js';
 
 export interface RouterChannel {
   spec: ChannelSpec;
@@ -203,14 +203,8 @@ export class ChannelRouter implements ChatRouter {
       else if (outcome === 'failure') breaker.failure();
       else breaker.release();
     };
-    // One controller per attempt: a timeout aborts this upstream call, the client's
-    // signal aborts every attempt. Linked by hand rather than with AbortSignal.any, whose
-    // signals are tracked weakly and cost the garbage collector on every request.
-    const attemptAbort = new AbortController();
+    const { controller: attemptAbort, unlink } = attemptController(call.signal);
     const signal = attemptAbort.signal;
-    const onClientAbort = (): void => attemptAbort.abort(call.signal.reason);
-    call.signal.addEventListener('abort', onClientAbort, { once: true });
-    const unlink = (): void => call.signal.removeEventListener('abort', onClientAbort);
     const upstreamModel = spec.models[call.model.id] ?? call.model.id;
     // A new attempt: nothing of it is accepted yet; a late word from an attempt that already
     // failed (its upstream was being aborted) must not count for the next one.
@@ -219,8 +213,8 @@ export class ChannelRouter implements ChatRouter {
     const onAccepted = (): void => {
       if (current) call.onAcceptance?.(true);
     };
-    // A non-stream request is answered in one piece once the reply is complete (the
-    // provider asks the upstream for `stream: false`): only the total deadline applies to it.
+    // A non-stream request on a provider without `complete` (the simulator) is answered once
+    // its reply is complete: only the total deadline applies to it.
     const timeouts = call.request.stream ? spec.timeouts : { ...spec.timeouts, firstTokenMs: spec.timeouts.totalMs };
     const events = new TimedEvents(
       openEvents(channel.provider, {
@@ -241,9 +235,7 @@ export class ChannelRouter implements ChatRouter {
     } catch (error) {
       current = false;
       const failure = asMoongateError(error);
-      if (call.signal.aborted) release('neutral');
-      else release(classify(failure).failure ? 'failure' : 'success');
-      if (failure.code === 'too_many_requests') this.rests.rest(spec.name, (failure.retryAfter ?? 1) * 1000);
+      release(call.signal.aborted ? 'neutral' : this.judge(spec.name, failure));
       // A failed first step has already ended the provider's iteration; make sure of it.
       void events.return().catch(() => undefined);
       throw call.signal.aborted ? error : failure;
@@ -286,12 +278,10 @@ export class ChannelRouter implements ChatRouter {
     const { spec, breaker } = channel;
     channel.inFlight++;
     breaker.begin();
-    const attemptAbort = new AbortController();
-    const onCallAbort = (): void => attemptAbort.abort(call.signal.reason);
-    call.signal.addEventListener('abort', onCallAbort, { once: true });
+    const { controller: attemptAbort, unlink } = attemptController(call.signal);
     let timedOut: MoongateError | undefined;
     const deadline = setTimeout(() => {
-      timedOut = new MoongateError('timeout', 'the upstream did not finish within the total time allowed');
+      timedOut = new MoongateError('timeout', TOTAL_TIME_EXPIRED);
       attemptAbort.abort(timedOut);
     }, spec.timeouts.totalMs);
     call.onAcceptance?.(false);
@@ -318,16 +308,37 @@ export class ChannelRouter implements ChatRouter {
         throw error;
       }
       const failure = timedOut ?? asMoongateError(error);
-      if (classify(failure).failure) breaker.failure();
+      if (this.judge(spec.name, failure) === 'failure') breaker.failure();
       else breaker.success();
-      if (failure.code === 'too_many_requests') this.rests.rest(spec.name, (failure.retryAfter ?? 1) * 1000);
       throw failure;
     } finally {
       clearTimeout(deadline);
-      call.signal.removeEventListener('abort', onCallAbort);
+      unlink();
       channel.inFlight--;
     }
   }
+
+  /**
+   * What a failed attempt (one its client did not abort) means for its channel's breaker:
+   * `failure`, or `success` for an upstream that answered (it is alive); a 429 also rests the
+   * channel for its retry-after.
+   */
+  private judge(channel: string, failure: MoongateError): 'success' | 'failure' {
+    if (failure.code === 'too_many_requests') this.rests.rest(channel, (failure.retryAfter ?? 1) * 1000);
+    return classify(failure).failure ? 'failure' : 'success';
+  }
+}
+
+/**
+ * One controller per attempt: a timeout aborts this upstream call, the request's signal aborts
+ * every attempt. Linked by hand rather than with AbortSignal.any, whose signals are tracked
+ * weakly and cost the garbage collector on every request; `unlink` once the attempt is over.
+ */
+function attemptController(parent: AbortSignal): { controller: AbortController; unlink: () => void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(parent.reason);
+  parent.addEventListener('abort', onAbort, { once: true });
+  return { controller, unlink: () => parent.removeEventListener('abort', onAbort) };
 }
 
 /** The rest of a reply that came in one piece, handed out as an iterator. */

@@ -22,7 +22,8 @@ export interface EventTimeouts {
 
 const NO_FIRST_TOKEN = 'the upstream sent no first token in time';
 const SILENT = 'the upstream went silent for too long mid-stream';
-const TOTAL = 'the upstream did not finish within the total time allowed';
+/** The message of a call that outlived its channel's total time (also the router's, for a call answered in one piece). */
+export const TOTAL_TIME_EXPIRED = 'the upstream did not finish within the total time allowed';
 
 export class TimedEvents implements AsyncIterator<ChatEvent> {
   private readonly startedAt = performance.now();
@@ -54,7 +55,7 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
   next(): Promise<IteratorResult<ChatEvent>> {
     if (this.expired !== undefined) return Promise.reject(this.expired);
     if (this.totalPassed) {
-      const timeout = this.expire(TOTAL);
+      const timeout = this.expire(TOTAL_TIME_EXPIRED);
       this.ended(timeout);
       return Promise.reject(timeout);
     }
@@ -124,7 +125,7 @@ export class TimedEvents implements AsyncIterator<ChatEvent> {
   }
 
   private onTotal(): void {
-    if (this.waiter !== undefined) this.fail(this.expire(TOTAL));
+    if (this.waiter !== undefined) this.fail(this.expire(TOTAL_TIME_EXPIRED));
     else this.totalPassed = true;
   }
 

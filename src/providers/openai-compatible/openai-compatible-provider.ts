@@ -202,8 +202,10 @@ export class OpenAICompatibleProvider implements Provider {
     }
     try {
       return await this.readCompletion(call, response.body);
-    } finally {
-      if (!response.body.destroyed && call.signal.aborted) destroyBody(response.body);
+    } catch (error) {
+      // Stopped before its end (aborted, too large, cut): the rest of the body is not read.
+      if (!response.body.destroyed) destroyBody(response.body);
+      throw error;
     }
   }
 
