@@ -6,10 +6,19 @@
  * check and the reservation happen in the same synchronous step, so no other request of this
  * process can come between them: concurrent holds can never reserve the same money twice.
  *
- * The wallet's `amount` is read every time, never cached: the CLI (another process) may add
- * to it at any moment (`balance add`, a top-up code), and settlement takes the cost off it.
  * A hold is released only after the settlement that charges its cost has committed, so
  * between the two the request's money counts twice (charged and still held), never zero times.
+ *
+ * The wallets' `amount` is kept in memory between holds, and checked before every hold
+ * without reading the wallets (issue 20: that read, a B-tree page found in the WAL, was the
+ * dearest step of a request). Two counters SQLite keeps tell whether anything else wrote:
+ * `PRAGMA data_version` moves when another connection commits (the CLI, another process:
+ * `balance add`, a top-up code), `total_changes()` when this connection writes anything
+ * (the console's writes go through Kysely on it). If either moved since the last look, every
+ * kept amount is forgotten and read again. Settlement's own synchronous commit is the one
+ * write that does not clear them: it takes each cost off the kept amount, exactly as its
+ * `amount = amount - cost` did on disk. So a hold always sees what is on disk, as exactly as
+ * a read would, and holds can still never reserve money the wallet does not have.
  *
  * The `held` column on disk becomes a mirror of these totals for the CLI and the console,
  * written with the settlement batch (no commit of its own): a wallet whose holds changed
@@ -29,15 +38,28 @@ interface WalletRead {
   fallback: string;
 }
 
+/** Wallets whose amounts are kept at most; past it they are all forgotten and read again. */
+const KEPT_WALLETS = 10_000;
+
 export class MemoryHolds {
   /** Wallet id → what running requests hold on it (only wallets with holds). */
   readonly #held = new Map<string, number>();
   /** Wallets whose total changed since the mirror was last written. */
   #dirty = new Set<string>();
   readonly #readWallet: { get(id: string): unknown };
+  /** Wallet id → its row as on disk, valid while the two counters below have not moved. */
+  readonly #kept = new Map<string, WalletRead>();
+  readonly #dataVersion: { get(): unknown };
+  readonly #totalChanges: { get(): unknown };
+  readonly #connection: SqliteConnection;
+  #seenVersion: unknown = null;
+  #seenChanges: unknown = null;
 
   constructor(connection: SqliteConnection) {
+    this.#connection = connection;
     this.#readWallet = connection.prepare('select amount, fallback from wallets where id = ?');
+    this.#dataVersion = connection.prepare('pragma data_version').pluck();
+    this.#totalChanges = connection.prepare('select total_changes()').pluck();
   }
 
   /**
@@ -45,12 +67,13 @@ export class MemoryHolds {
    * from the person's balance. Returns the wallet held on, or null: not enough.
    */
   hold(target: MemoryHoldTarget, amount: number): string | null {
+    const keep = this.#checkKept();
     if (target.applicationId !== null) {
-      const quota = this.#read(target.applicationId);
+      const quota = this.#read(target.applicationId, keep);
       if (quota !== undefined && this.#take(target.applicationId, quota, amount)) return target.applicationId;
       if (quota?.fallback !== 'balance') return null;
     }
-    const balance = this.#read(target.personId);
+    const balance = this.#read(target.personId, keep);
     return balance !== undefined && this.#take(target.personId, balance, amount) ? target.personId : null;
   }
 
@@ -88,10 +111,64 @@ export class MemoryHolds {
   clear(): void {
     this.#held.clear();
     this.#dirty.clear();
+    this.#kept.clear();
   }
 
-  #read(walletId: string): WalletRead | undefined {
-    return this.#readWallet.get(walletId) as WalletRead | undefined;
+  /**
+   * Settlement's synchronous commit, on this connection: `write` runs it, and `charged` is
+   * what it takes off each wallet. The kept amounts follow it, unless something else wrote
+   * since they were last checked, or the commit failed: then they are forgotten.
+   */
+  ownWrite<T>(charged: ReadonlyMap<string, number>, write: () => T): T {
+    if (!this.#checkKept()) return write();
+    let result: T;
+    try {
+      result = write();
+    } catch (error) {
+      this.#kept.clear();
+      throw error;
+    }
+    for (const [walletId, cost] of charged) {
+      const wallet = this.#kept.get(walletId);
+      if (wallet !== undefined) this.#kept.set(walletId, { amount: wallet.amount - cost, fallback: wallet.fallback });
+    }
+    this.#seenChanges = this.#totalChanges.get();
+    return result;
+  }
+
+  /** Forgets the kept amounts (a write this class cannot follow, such as settlement through Kysely). */
+  forgetAmounts(): void {
+    this.#kept.clear();
+  }
+
+  /**
+   * Forgets the kept amounts if another connection committed, or this one wrote, since the
+   * last look. Inside a transaction of this connection (Kysely's, still open), nothing is kept:
+   * what it wrote may yet be rolled back, which moves neither counter. Says whether to keep.
+   */
+  #checkKept(): boolean {
+    if (this.#connection.inTransaction) {
+      this.#kept.clear();
+      this.#seenChanges = null;
+      return false;
+    }
+    const version = this.#dataVersion.get();
+    const changes = this.#totalChanges.get();
+    if (version === this.#seenVersion && changes === this.#seenChanges) return true;
+    this.#kept.clear();
+    this.#seenVersion = version;
+    this.#seenChanges = changes;
+    return true;
+  }
+
+  #read(walletId: string, keep: boolean): WalletRead | undefined {
+    const kept = this.#kept.get(walletId);
+    if (kept !== undefined) return kept;
+    const wallet = this.#readWallet.get(walletId) as WalletRead | undefined;
+    if (wallet === undefined || !keep) return wallet;
+    if (this.#kept.size >= KEPT_WALLETS) this.#kept.clear();
+    this.#kept.set(walletId, { amount: wallet.amount, fallback: wallet.fallback });
+    return wallet;
   }
 
   #take(walletId: string, wallet: WalletRead, amount: number): boolean {

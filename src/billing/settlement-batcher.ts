@@ -243,7 +243,9 @@ export class SettlementBatcher {
   async #commit(settlements: readonly Settlement[]): Promise<void> {
     const memory = this.#memory;
     const sqlite = this.#sqlite;
-    if (memory !== null && sqlite?.idle === true) return mirrored(memory, settlements, (mirror) => sqlite.commit(settlements, mirror));
+    if (memory !== null && sqlite?.idle === true) {
+      return mirrored(memory, settlements, (mirror) => memory.ownWrite(costsOf(settlements), () => sqlite.commit(settlements, mirror)));
+    }
     return this.#transaction(settlements, (trx, mirror) => commit(trx, this.#queries, settlements, mirror));
   }
 
@@ -251,7 +253,13 @@ export class SettlementBatcher {
   #transaction(settlements: readonly Settlement[], work: (trx: Transaction<Database>, mirror: Mirror | null) => Promise<void>): Promise<void> {
     const memory = this.#memory;
     if (memory === null) return this.db.transaction().execute((trx) => work(trx, null));
-    return mirrored(memory, settlements, (mirror) => this.db.transaction().execute((trx) => work(trx, mirror)));
+    // Through Kysely other writes may come in between: the amounts memory keeps are read again.
+    return mirrored(memory, settlements, (mirror) =>
+      this.db
+        .transaction()
+        .execute((trx) => work(trx, mirror))
+        .finally(() => memory.forgetAmounts()),
+    );
   }
 
   /**

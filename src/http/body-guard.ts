@@ -15,10 +15,12 @@
  *   Node would otherwise close at once, and the client, still uploading, gets a reset
  *   (EPIPE, ECONNRESET) that can wipe out the answer it had not read yet.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preParsingHookHandler } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
+// Node's own, not the global one a test's fake timers may replace: a request must not wait on a fake clock.
+import { setImmediate as nextTurn } from 'node:timers';
 import { MoongateError } from '../contract/index.js';
 
 /**
@@ -198,6 +200,9 @@ function lingerBeforeClose(raw: IncomingMessage, options: Required<Pick<BodyGuar
  * Installs the deadline, the process-wide cap and the lingering close on every route of
  * the app (the chat API and the console API alike). Returns the budget, for metrics and tests.
  */
+type RequestPayload = Parameters<preParsingHookHandler>[2];
+type PreParsingDone = Parameters<preParsingHookHandler>[3];
+
 export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions): PendingBodyBudget {
   const budget = new PendingBodyBudget(options.maxPendingBytes);
   const schedule = options.schedule ?? realSchedule;
@@ -208,14 +213,28 @@ export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions
       return;
     }
     bodiesRead.add(request.raw);
-    // The whole body has arrived already (a small body usually comes in the headers' packet
-    // and is parsed while the onRequest hooks run): nothing is pending, so there is no
-    // deadline to keep and no bytes still arriving to count. Fastify reads it as it is,
-    // with its size limit, and no stream pass is paid for it.
+    // The whole body has arrived already: nothing is pending, so there is no deadline to keep
+    // and no bytes still arriving to count. Fastify reads it as it is, with its size limit,
+    // and no stream pass is paid for it.
     if (request.raw.complete) {
       done(null, payload);
       return;
     }
+    // A small body usually comes in the same read as its head, but Node parses it only after
+    // the request went through the routing and the onRequest hooks: one turn later it is
+    // complete (issue 20: the stream pass below cost every request a Transform, a pipe, a
+    // timer and three listeners). A body still missing then is guarded as any other.
+    if (smallDeclaredBody(request.raw)) {
+      nextTurn(() => {
+        if (request.raw.complete) done(null, payload);
+        else guard(request, reply, payload, done);
+      });
+      return;
+    }
+    guard(request, reply, payload, done);
+  });
+
+  const guard = (request: FastifyRequest, reply: FastifyReply, payload: RequestPayload, done: PreParsingDone): void => {
     const body = new PendingBody(budget, { timeoutMs: options.timeoutMs, schedule });
     // Fastify's body reader listens for errors while it reads; once it has stopped (a 413),
     // a late deadline or cap error has nobody to go to, and must not become an uncaught one.
@@ -238,7 +257,9 @@ export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions
     });
     payload.pipe(body);
     done(null, body);
-  });
+    // Gone while its guard waited a turn: its close has come and gone, and will not come again.
+    if (request.raw.destroyed) onRequestClose();
+  };
 
   // An answer that leaves before its body has fully arrived closes the connection, lingering;
   // except one given before the body was touched (a refused credential or limit) to a small

@@ -5,7 +5,9 @@
  * a settlement lands exactly once whether it commits on the connection directly, inside a
  * moment when Kysely has a transaction open there, or after the store refused it.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HoldLedger } from '../../src/billing/hold-ledger.js';
 import { seedPrices } from '../../src/billing/price-store.js';
 import { SettlementBatcher, type Settlement } from '../../src/billing/settlement-batcher.js';
@@ -159,4 +161,72 @@ it.each([
     await batcher.close();
     await ledger.close();
   }
+});
+
+describe('the wallet amounts a hold keeps between holds are always what is on disk', () => {
+  it('another connection (the CLI) lowers the balance: the next hold sees it', async () => {
+    const caller = await fundedCredential(store, 'kept-cli@example.com', { balance: 1_000 });
+    const ledger = new HoldLedger(store);
+    await ledger.start();
+    const wallet = { personId: caller.personId, applicationId: null };
+    const other = new Database(join(dir.path, 'moongate.db'));
+    try {
+      // Read once, and kept.
+      expect(await ledger.hold('kept-cli-1', wallet, 100)).toBe(caller.personId);
+      other.prepare('update wallets set amount = 150 where id = ?').run(caller.personId);
+      // 150 - 100 held: 51 no longer fits, 50 does.
+      expect(await ledger.hold('kept-cli-2', wallet, 51)).toBeNull();
+      expect(await ledger.hold('kept-cli-3', wallet, 50)).toBe(caller.personId);
+      other.prepare('update wallets set amount = 10000 where id = ?').run(caller.personId);
+      expect(await ledger.hold('kept-cli-4', wallet, 9_000)).toBe(caller.personId);
+    } finally {
+      other.close();
+      await ledger.close();
+    }
+  });
+
+  it('this process writes the wallet through Kysely (the console): the next hold sees it, and a rolled-back write is not kept', async () => {
+    const caller = await fundedCredential(store, 'kept-kysely@example.com', { balance: 1_000 });
+    const ledger = new HoldLedger(store);
+    await ledger.start();
+    const wallet = { personId: caller.personId, applicationId: null };
+    try {
+      expect(await ledger.hold('kept-k-1', wallet, 100)).toBe(caller.personId);
+      await store.db.updateTable('wallets').set({ amount: 200 }).where('id', '=', caller.personId).execute();
+      expect(await ledger.hold('kept-k-2', wallet, 101)).toBeNull();
+      // A hold made while a transaction that raised the amount is open, which then rolls back.
+      const rolledBack = store.db.transaction().execute(async (trx) => {
+        await trx.updateTable('wallets').set({ amount: 1_000_000 }).where('id', '=', caller.personId).execute();
+        await ledger.hold('kept-k-inside', wallet, 1);
+        throw new Error('roll back');
+      });
+      await expect(rolledBack).rejects.toThrow('roll back');
+      // 200 on disk, 100 + 1 held: the million is gone, and so is what it let through.
+      expect(await ledger.hold('kept-k-3', wallet, 100)).toBeNull();
+      expect(await ledger.hold('kept-k-4', wallet, 99)).toBe(caller.personId);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('settlement charges the kept amount as it charges the disk, over many batches', async () => {
+    const caller = await fundedCredential(store, 'kept-settle@example.com', { balance: 10_000 });
+    const ledger = new HoldLedger(store);
+    await ledger.start();
+    const batcher = new SettlementBatcher(store, ledger);
+    const wallet = { personId: caller.personId, applicationId: null };
+    try {
+      for (let i = 0; i < 20; i++) {
+        expect(await ledger.hold(`kept-s-${String(i)}`, wallet, 500)).toBe(caller.personId);
+        await batcher.settle(settlementOf(`kept-s-${String(i)}`, caller, 450, 500));
+      }
+      // 10,000 - 20 × 450 = 1,000 on disk: a hold of 1,001 must not fit, 1,000 must.
+      expect(await walletOf(caller.personId)).toEqual({ amount: 1_000, held: 0 });
+      expect(await ledger.hold('kept-s-over', wallet, 1_001)).toBeNull();
+      expect(await ledger.hold('kept-s-all', wallet, 1_000)).toBe(caller.personId);
+    } finally {
+      await batcher.close();
+      await ledger.close();
+    }
+  });
 });
