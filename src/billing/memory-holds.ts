@@ -25,6 +25,8 @@
  * since the last batch gets its current total then. A crash leaves the mirror's last figures,
  * which the next start resets to zero like every SQLite hold (HoldLedger.start).
  */
+// Node's own, not the global one a test's fake timers may replace.
+import { setImmediate as nextTurn } from 'node:timers';
 import type { SqliteConnection } from '../store/open-store.js';
 
 export interface MemoryHoldTarget {
@@ -54,6 +56,11 @@ export class MemoryHolds {
   readonly #connection: SqliteConnection;
   #seenVersion: unknown = null;
   #seenChanges: unknown = null;
+  /** The counters were read in this turn of the event loop: the holds of the turn share the look. */
+  #lookedThisTurn = false;
+  readonly #endTurn = (): void => {
+    this.#lookedThisTurn = false;
+  };
 
   constructor(connection: SqliteConnection) {
     this.#connection = connection;
@@ -120,7 +127,9 @@ export class MemoryHolds {
    * since they were last checked, or the commit failed: then they are forgotten.
    */
   ownWrite<T>(charged: ReadonlyMap<string, number>, write: () => T): T {
-    if (!this.#checkKept()) return write();
+    // A look of its own, never the turn's: the counters are moved past this commit below, and
+    // must not be moved past a write nobody has looked at.
+    if (!this.#checkKept(true)) return write();
     let result: T;
     try {
       result = write();
@@ -145,12 +154,23 @@ export class MemoryHolds {
    * Forgets the kept amounts if another connection committed, or this one wrote, since the
    * last look. Inside a transaction of this connection (Kysely's, still open), nothing is kept:
    * what it wrote may yet be rolled back, which moves neither counter. Says whether to keep.
+   *
+   * The holds of one turn of the event loop share one look (the two statements cost a
+   * request more than its settlement). That is no weaker: a hold that uses the turn's look
+   * sees the wallet as it was a moment earlier in the same turn, exactly as if it had come
+   * first, before the other write; the holds it sees are all of them, in this process.
    */
-  #checkKept(): boolean {
+  #checkKept(own = false): boolean {
     if (this.#connection.inTransaction) {
       this.#kept.clear();
       this.#seenChanges = null;
+      this.#lookedThisTurn = false;
       return false;
+    }
+    if (this.#lookedThisTurn && !own) return true;
+    if (!this.#lookedThisTurn) {
+      this.#lookedThisTurn = true;
+      nextTurn(this.#endTurn);
     }
     const version = this.#dataVersion.get();
     const changes = this.#totalChanges.get();

@@ -163,7 +163,12 @@ it.each([
   }
 });
 
-describe('the wallet amounts a hold keeps between holds are always what is on disk', () => {
+/** The holds of one turn of the event loop share one look at the counters (memory-holds.ts). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('the wallet amounts a hold keeps between holds are what is on disk as of the turn', () => {
   it('another connection (the CLI) lowers the balance: the next hold sees it', async () => {
     const caller = await fundedCredential(store, 'kept-cli@example.com', { balance: 1_000 });
     const ledger = new HoldLedger(store);
@@ -174,10 +179,12 @@ describe('the wallet amounts a hold keeps between holds are always what is on di
       // Read once, and kept.
       expect(await ledger.hold('kept-cli-1', wallet, 100)).toBe(caller.personId);
       other.prepare('update wallets set amount = 150 where id = ?').run(caller.personId);
+      await nextTurn();
       // 150 - 100 held: 51 no longer fits, 50 does.
       expect(await ledger.hold('kept-cli-2', wallet, 51)).toBeNull();
       expect(await ledger.hold('kept-cli-3', wallet, 50)).toBe(caller.personId);
       other.prepare('update wallets set amount = 10000 where id = ?').run(caller.personId);
+      await nextTurn();
       expect(await ledger.hold('kept-cli-4', wallet, 9_000)).toBe(caller.personId);
     } finally {
       other.close();
@@ -193,6 +200,7 @@ describe('the wallet amounts a hold keeps between holds are always what is on di
     try {
       expect(await ledger.hold('kept-k-1', wallet, 100)).toBe(caller.personId);
       await store.db.updateTable('wallets').set({ amount: 200 }).where('id', '=', caller.personId).execute();
+      await nextTurn();
       expect(await ledger.hold('kept-k-2', wallet, 101)).toBeNull();
       // A hold made while a transaction that raised the amount is open, which then rolls back.
       const rolledBack = store.db.transaction().execute(async (trx) => {
@@ -205,6 +213,28 @@ describe('the wallet amounts a hold keeps between holds are always what is on di
       expect(await ledger.hold('kept-k-3', wallet, 100)).toBeNull();
       expect(await ledger.hold('kept-k-4', wallet, 99)).toBe(caller.personId);
     } finally {
+      await ledger.close();
+    }
+  });
+
+  it('a write in the same turn as a settlement is not hidden by the settlement: the next turn sees it', async () => {
+    const caller = await fundedCredential(store, 'kept-same-turn@example.com', { balance: 1_000 });
+    const ledger = new HoldLedger(store);
+    await ledger.start();
+    const batcher = new SettlementBatcher(store, ledger, { maxDelayMs: 0 });
+    const wallet = { personId: caller.personId, applicationId: null };
+    try {
+      expect(await ledger.hold('kept-t-1', wallet, 100)).toBe(caller.personId);
+      // In the same turn: the console lowers the balance, then a settlement commits.
+      await store.db.updateTable('wallets').set({ amount: 300 }).where('id', '=', caller.personId).execute();
+      await batcher.settle(settlementOf('kept-t-1', caller, 100, 100));
+      await nextTurn();
+      // 300 - 100 charged = 200 on disk, nothing held.
+      expect(await walletOf(caller.personId)).toEqual({ amount: 200, held: 0 });
+      expect(await ledger.hold('kept-t-2', wallet, 201)).toBeNull();
+      expect(await ledger.hold('kept-t-3', wallet, 200)).toBe(caller.personId);
+    } finally {
+      await batcher.close();
       await ledger.close();
     }
   });
