@@ -63,6 +63,9 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+/** Turns of the event loop a default batch may gather while each brings more settlements. */
+const GATHER_TURNS = 4;
+
 const DEFAULT_RETRY_FIRST_MS = 200;
 const DEFAULT_RETRY_MAX_MS = 10_000;
 
@@ -141,12 +144,28 @@ export class SettlementBatcher {
     });
   }
 
+  /**
+   * The default batch: what finished in this turn of the event loop, and, while every turn
+   * brings more, the next few turns' too (GATHER_TURNS). A lone request's batch commits one
+   * turn later, which costs it microseconds; under load a batch takes the settlements of
+   * several turns in one transaction, where each turn's own would cost a commit each.
+   */
   #flushAfterThisTurn(): void {
     if (this.#immediate !== undefined) return;
-    this.#immediate = setImmediate(() => {
+    let seen = this.#queue.length;
+    let turns = 1;
+    const endOfTurn = (): void => {
+      const grew = this.#queue.length > seen;
+      if (grew && turns < GATHER_TURNS && this.#queue.length < this.#maxBatch) {
+        seen = this.#queue.length;
+        turns++;
+        this.#immediate = setImmediate(endOfTurn);
+        return;
+      }
       this.#immediate = undefined;
       void this.#drain();
-    });
+    };
+    this.#immediate = setImmediate(endOfTurn);
   }
 
   /** Commits whatever is queued and waits for batches in flight. */
