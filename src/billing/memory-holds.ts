@@ -139,7 +139,7 @@ export class MemoryHolds {
     }
     for (const [walletId, cost] of charged) {
       const wallet = this.#kept.get(walletId);
-      if (wallet !== undefined) this.#kept.set(walletId, { amount: wallet.amount - cost, fallback: wallet.fallback });
+      if (wallet !== undefined) wallet.amount -= cost;
     }
     this.#seenChanges = this.#totalChanges.get();
     return result;
@@ -187,7 +187,7 @@ export class MemoryHolds {
     const wallet = this.#readWallet.get(walletId) as WalletRead | undefined;
     if (wallet === undefined || !keep) return wallet;
     if (this.#kept.size >= KEPT_WALLETS) this.#kept.clear();
-    this.#kept.set(walletId, { amount: wallet.amount, fallback: wallet.fallback });
+    this.#kept.set(walletId, wallet);
     return wallet;
   }
 

@@ -263,7 +263,8 @@ export class SettlementBatcher {
     const memory = this.#memory;
     const sqlite = this.#sqlite;
     if (memory !== null && sqlite?.idle === true) {
-      return mirrored(memory, settlements, (mirror) => memory.ownWrite(costsOf(settlements), () => sqlite.commit(settlements, mirror)));
+      const costs = costsOf(settlements);
+      return mirrored(memory, settlements, (mirror) => memory.ownWrite(costs, () => sqlite.commit(settlements, costs, mirror)));
     }
     return this.#transaction(settlements, (trx, mirror) => commit(trx, this.#queries, settlements, mirror));
   }
@@ -386,14 +387,13 @@ export class SettlementBatcher {
  */
 class SqliteCommit {
   readonly #connection: SqliteConnection;
-  readonly #run: (settlements: readonly Settlement[], mirror: Mirror) => void;
+  readonly #run: (settlements: readonly Settlement[], costs: ReadonlyMap<string, number>, mirror: Mirror) => void;
 
   constructor(connection: SqliteConnection) {
     this.#connection = connection;
     const insertUsage = connection.prepare(`insert into "usage" (${USAGE_COLUMNS.map((c) => `"${c}"`).join(', ')}) values (${USAGE_COLUMNS.map(() => '?').join(', ')})`);
     const chargeAndMirror = connection.prepare('update "wallets" set "amount" = "amount" - ?, "held" = ? where "id" = ?');
-    this.#run = connection.transaction((settlements: readonly Settlement[], mirror: Mirror) => {
-      const costs = costsOf(settlements);
+    this.#run = connection.transaction((settlements: readonly Settlement[], costs: ReadonlyMap<string, number>, mirror: Mirror) => {
       for (const walletId of sortedIds(new Set([...costs.keys(), ...mirror.keys()]))) {
         chargeAndMirror.run(costs.get(walletId) ?? 0, mirror.get(walletId) ?? 0, walletId);
       }
@@ -406,8 +406,9 @@ class SqliteCommit {
     return !this.#connection.inTransaction;
   }
 
-  commit(settlements: readonly Settlement[], mirror: Mirror): void {
-    this.#run(settlements, mirror);
+  /** `costs`: what each wallet is charged (costsOf the settlements). */
+  commit(settlements: readonly Settlement[], costs: ReadonlyMap<string, number>, mirror: Mirror): void {
+    this.#run(settlements, costs, mirror);
   }
 }
 

@@ -289,12 +289,8 @@ export function plainBody(body: unknown): ParsedBody | undefined {
   if (!numberIn(body.temperature, 0, 2) || !numberIn(body.top_p, 0, 1)) return undefined;
   for (const message of messages as unknown[]) {
     if (!isRecord(message)) return undefined;
-    let keys = 0;
-    for (const key in message) {
-      if ((key !== 'role' && key !== 'content') || !Object.hasOwn(message, key)) return undefined;
-      keys++;
-    }
-    if (keys !== 2 || typeof message.role !== 'string' || !ROLES.has(message.role) || typeof message.content !== 'string') return undefined;
+    for (const key in message) if ((key !== 'role' && key !== 'content') || !Object.hasOwn(message, key)) return undefined;
+    if (typeof message.role !== 'string' || !ROLES.has(message.role) || typeof message.content !== 'string') return undefined;
   }
   return body as unknown as ParsedBody;
 }

@@ -196,13 +196,13 @@ function lingerBeforeClose(raw: IncomingMessage, options: Required<Pick<BodyGuar
   };
 }
 
+type RequestPayload = Parameters<preParsingHookHandler>[2];
+type PreParsingDone = Parameters<preParsingHookHandler>[3];
+
 /**
  * Installs the deadline, the process-wide cap and the lingering close on every route of
  * the app (the chat API and the console API alike). Returns the budget, for metrics and tests.
  */
-type RequestPayload = Parameters<preParsingHookHandler>[2];
-type PreParsingDone = Parameters<preParsingHookHandler>[3];
-
 export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions): PendingBodyBudget {
   const budget = new PendingBodyBudget(options.maxPendingBytes);
   const schedule = options.schedule ?? realSchedule;
