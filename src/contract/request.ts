@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { echoValue } from './echo-value.js';
 import { MoongateError } from './errors.js';
+import { jsonSourceOf, type JsonSource } from './json-source.js';
 import { REASONING_EFFORTS, type ReasoningEffort } from './models.js';
 
 export const MESSAGE_ROLES = ['system', 'user', 'assistant', 'tool'] as const;
@@ -155,6 +156,8 @@ export interface ChatRequest {
   prompt_cache_options?: Record<string, unknown>;
   /** Top-level fields the schema does not know, as sent; only a channel's `passthrough` names reach an upstream. */
   extra?: Record<string, unknown>;
+  /** A long body's JSON text as it arrived, so its long strings go upstream as written (json-source.ts). */
+  source?: JsonSource;
 }
 
 type Issue = z.core.$ZodIssue;
@@ -374,6 +377,8 @@ export function parseChatRequest(body: unknown): ChatRequest {
   if (b.prompt_cache_options !== null && b.prompt_cache_options !== undefined) req.prompt_cache_options = b.prompt_cache_options;
   const extra = unknownFields(body as Record<string, unknown>);
   if (extra !== undefined) req.extra = extra;
+  const source = jsonSourceOf(body);
+  if (source !== undefined) req.source = source;
   return req;
 }
 

@@ -4,7 +4,7 @@
  */
 import { isAscii } from 'node:buffer';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { BUILT_IN_LOOKUP, MoongateError, newTraceId, type ModelLookup } from '../contract/index.js';
+import { BUILT_IN_LOOKUP, JsonSource, MoongateError, SOURCE_KEPT_FROM, keepJsonSource, newTraceId, type ModelLookup } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installBodyGuard, type Schedule } from './body-guard.js';
 import { answerClientError, installErrorHandler, sendError, toMoongateError } from './error-handler.js';
@@ -64,16 +64,6 @@ export const LINGER_MS = 5_000;
 export const LINGER_BYTES = 64 * 1024 * 1024;
 
 export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.token', '*.password'];
-
-/**
- * A request body as text. Most bodies are pure ASCII (JSON escapes what is not, and most
- * prompts are English or code): for those, Latin-1 decoding gives the same string as UTF-8
- * without UTF-8's validation, which for a 1 MB prompt is about half the decoding's CPU
- * (issue 20). The ASCII test is a SIMD scan; any other body is decoded as UTF-8.
- */
-function decodeBody(body: Buffer): string {
-  return isAscii(body) ? body.toString('latin1') : body.toString('utf8');
-}
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const bodies = options.bodies ?? DEFAULT_BODY_LIMITS;
@@ -136,16 +126,26 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // and the seed's clients always send JSON.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
-    const text = typeof body === 'string' ? body : decodeBody(body);
+    // Most bodies are pure ASCII (JSON escapes what is not, and most prompts are English or
+    // code): for those, Latin-1 decoding gives the same string as UTF-8 without UTF-8's
+    // validation, which for a 1 MB prompt is about half the decoding's CPU (issue 20). The
+    // ASCII test is a SIMD scan; any other body is decoded as UTF-8.
+    const ascii = typeof body !== 'string' && isAscii(body);
+    const text = typeof body === 'string' ? body : ascii ? body.toString('latin1') : body.toString('utf8');
     if (text.trim() === '') {
       done(new MoongateError('bad_request', 'the request body is empty; it must be a JSON object'), undefined);
       return;
     }
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch {
       done(new MoongateError('bad_request', 'the request body is not valid JSON'), undefined);
+      return;
     }
+    // A long body's text is kept with it: its long strings go upstream as written (json-source.ts).
+    if (text.length >= SOURCE_KEPT_FROM) keepJsonSource(new JsonSource(text, value, ascii ? (body as Buffer) : undefined));
+    done(null, value);
   });
 
   installErrorHandler(app);

@@ -198,6 +198,32 @@ describe('a tool-call turn, both directions', () => {
     expect((body as { messages: unknown }).messages).toEqual(turn);
   });
 
+  it('a long history goes with every message as the client sent it, whether its body was ASCII or UTF-8 (json-source.ts)', async () => {
+    const long = (seed: string): string => `${seed} the plain start. ${'He said "go/stop" \\ then\n\ttabbed, 한국어 😀, '.repeat(2_000)}`;
+    const history = [
+      { role: 'system', content: long('System') },
+      { role: 'user', content: long('User') },
+      { ...turn[1], reasoning_content: long('Thinking') },
+      ...turn.slice(2),
+      { role: 'user', content: 'short' },
+    ];
+    const json = JSON.stringify({ model: 'kimi-k2.6', messages: history, tools });
+    // Python's json.dumps writes ASCII with \u escapes; JavaScript clients write UTF-8.
+    const asciiJson = json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    for (const text of [json, asciiJson]) {
+      moonshot.requests.length = 0;
+      moonshot.stream(readFixture('moonshot/tool-call-stream.sse'));
+      const res = await fetch(`${url}/kimi/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer mg-test' },
+        body: text,
+      });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      expect((moonshot.requests[0]?.body as { messages: unknown }).messages).toEqual(history);
+    }
+  });
+
   it('hands the upstream name:index ids to the client as they came, non-stream and stream (openai client)', async () => {
     const client = new OpenAI({ apiKey: 'mg-test', baseURL: `${url}/kimi`, maxRetries: 0 });
     moonshot.stream(readFixture('moonshot/tool-call-stream.sse'));

@@ -19,6 +19,7 @@ import type { ChatEvent, ChatMessage } from '../../contract/index.js';
 import { SSE_DONE_DATA, SseDecoder, type SseEvent } from '../../sse/index.js';
 import type { Provider, ProviderCall } from '../provider.js';
 import { ChunkReader, isJsonObject } from './chunk-reader.js';
+import { upstreamBody } from './upstream-body.js';
 import {
   mapTransportError,
   mapUpstreamStatus,
@@ -59,16 +60,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const COMPLETION_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 /** Idle upstream connections are kept this long for the next request. */
 const KEEP_ALIVE_TIMEOUT_MS = 30_000;
-
-/**
- * A request body as undici should send it. undici encodes a string body as UTF-8, which in
- * Node 20 costs about 4 ms of CPU a MB of JSON even when every character is ASCII (a 1 MB
- * prompt, issue 20). A string whose UTF-8 length is its length is ASCII (a fast scan), and
- * its Latin-1 bytes are its UTF-8 bytes, copied as they are; any other string goes as it is.
- */
-function asciiAsBytes(text: string): Buffer | string {
-  return Buffer.byteLength(text, 'utf8') === text.length ? Buffer.from(text, 'latin1') : text;
-}
 
 export class OpenAICompatibleProvider implements Provider {
   readonly kind: string = 'openai-compatible';
@@ -216,7 +207,7 @@ export class OpenAICompatibleProvider implements Provider {
   private async send(call: ProviderCall): Promise<Dispatcher.ResponseData> {
     const { signal } = call;
     const headers = this.buildHeaders(call);
-    const body = asciiAsBytes(JSON.stringify(this.buildBody(call)));
+    const body = upstreamBody(this.buildBody(call), call.request.source);
     const headersTimeout = call.request.stream ? this.headersTimeoutMs : this.replyTimeoutMs;
     let response: Dispatcher.ResponseData;
     try {

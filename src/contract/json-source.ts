@@ -1,0 +1,134 @@
+/**
+ * A long request body's JSON text as it arrived, so that its long message strings (a 1 MB
+ * prompt's content) can go upstream as the client wrote them instead of being escaped again
+ * by JSON.stringify, which on Node 20 costs about 3 ms a megabyte, more than parsing it did
+ * (issue 20; docs/benchmark.md). The HTTP layer keeps the text of a body of at least
+ * SOURCE_KEPT_FROM characters, keyed by the parsed value; parseChatRequest hands it on with
+ * the request, and the provider asks `rawString` for each long string it sends.
+ *
+ * The text is one JSON.parse has already accepted, so its structure can be walked without
+ * checking it: `messageStrings` finds where each `messages[i].<field>` string lies, and
+ * `rawString` hands out one only when the value asked for is the very value JSON.parse made
+ * of it, so whatever happens to a request between parsing and sending, the upstream gets
+ * the value it was validated, counted and held with, or the string is escaped again.
+ */
+
+/** Bodies shorter than this are not kept: escaping their strings costs less than looking. */
+export const SOURCE_KEPT_FROM = 64 * 1024;
+/** Strings shorter than this are always escaped again. */
+export const RAW_STRING_FROM = 4096;
+
+/** Where a string's token (its quotes included) lies in the text: `text.slice(start, end)`. */
+export interface RawToken {
+  start: number;
+  end: number;
+}
+
+export class JsonSource {
+  #messages: Array<Map<string, RawToken>> | undefined;
+
+  /**
+   * @param text the body as decoded, which JSON.parse turned into `value`
+   * @param asciiBytes the body's bytes when it was pure ASCII (offsets in `text` are offsets in them)
+   */
+  constructor(
+    readonly text: string,
+    readonly value: unknown,
+    readonly asciiBytes: Buffer | undefined,
+  ) {}
+
+  /**
+   * The client's own token for `messages[index][field]`, when that is `value` as JSON.parse
+   * made it and at least RAW_STRING_FROM long; undefined otherwise.
+   */
+  rawString(index: number, field: string, value: string): RawToken | undefined {
+    if (value.length < RAW_STRING_FROM || parsedField(this.value, index, field) !== value) return undefined;
+    this.#messages ??= messageStrings(this.text);
+    return this.#messages[index]?.get(field);
+  }
+}
+
+const kept = new WeakMap<object, JsonSource>();
+
+/** Remembers the text a parsed body came from (only long bodies are worth it). */
+export function keepJsonSource(source: JsonSource): void {
+  if (typeof source.value === 'object' && source.value !== null && source.text.length >= SOURCE_KEPT_FROM) kept.set(source.value, source);
+}
+
+export function jsonSourceOf(value: unknown): JsonSource | undefined {
+  return typeof value === 'object' && value !== null ? kept.get(value) : undefined;
+}
+
+function parsedField(body: unknown, index: number, field: string): unknown {
+  const messages = (body as { messages?: unknown } | null)?.messages;
+  if (!Array.isArray(messages)) return undefined;
+  const message: unknown = messages[index];
+  return typeof message === 'object' && message !== null && Object.hasOwn(message, field) ? (message as Record<string, unknown>)[field] : undefined;
+}
+
+interface Frame {
+  array: boolean;
+  /** An object's current key, where it matters (the top level and each message). */
+  key: string | undefined;
+  /** An array's current element. */
+  index: number;
+}
+
+/**
+ * Where each string member of each element of the top-level `messages` array lies, in a
+ * text JSON.parse accepted: `[i].get(field)`. The walk steps over a string with indexOf to
+ * its closing quote and looks at every other character once, so it costs the number of
+ * quotes and structural characters, not the length of the strings. As in JSON.parse, a
+ * repeated key's last value is the one that counts: a later `messages` array starts over,
+ * a later member of the same name replaces the earlier.
+ */
+export function messageStrings(text: string): Array<Map<string, RawToken>> {
+  let found: Array<Map<string, RawToken>> = [];
+  const stack: Frame[] = [];
+  let wantKey = false;
+  const inMessages = (): boolean => stack[0]?.key === 'messages' && stack[1]?.array === true;
+  for (let at = 0; at < text.length; ) {
+    const c = text.charCodeAt(at);
+    if (c === 0x22) {
+      const end = closingQuote(text, at + 1) + 1;
+      const top = stack[stack.length - 1];
+      if (top !== undefined && !top.array && wantKey) {
+        // Only the keys of the top level and of a message matter; deeper ones are not read.
+        top.key = stack.length === 1 || stack.length === 3 ? (JSON.parse(text.slice(at, end)) as string) : undefined;
+        wantKey = false;
+      } else if (stack.length === 3 && top !== undefined && top.key !== undefined && inMessages()) {
+        found[stack[1]!.index]?.set(top.key, { start: at, end });
+      }
+      at = end;
+      continue;
+    }
+    if (c === 0x7b /* { */) {
+      stack.push({ array: false, key: undefined, index: 0 });
+      wantKey = true;
+      if (stack.length === 3 && inMessages()) found[stack[1]!.index] = new Map();
+    } else if (c === 0x5b /* [ */) {
+      stack.push({ array: true, key: undefined, index: 0 });
+      if (stack.length === 2 && inMessages()) found = [];
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      stack.pop();
+      wantKey = false;
+    } else if (c === 0x2c /* , */) {
+      const top = stack[stack.length - 1];
+      if (top?.array === true) top.index++;
+      else wantKey = true;
+    }
+    at++;
+  }
+  return found;
+}
+
+/** The index of the first unescaped quote at or after `from` (the text is valid JSON: there is one). */
+function closingQuote(text: string, from: number): number {
+  for (let at = from; ; at++) {
+    at = text.indexOf('"', at);
+    if (at < 0) throw new Error('unterminated string in a text JSON.parse accepted');
+    let run = 0;
+    while (text.charCodeAt(at - run - 1) === 0x5c) run++;
+    if (run % 2 === 0) return at;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The upstream request's bytes. A body as JSON.stringify writes it, except that a long
+ * request's long message strings (a 1 MB prompt) are copied from the client's own JSON text
+ * when it can be trusted to hold them (contract/json-source.ts): escaping a megabyte again
+ * cost more than the whole rest of the request (issue 20, docs/benchmark.md).
+ */
+import type { JsonSource } from '../../contract/index.js';
+
+/**
+ * A request body as undici should send it. undici encodes a string body as UTF-8, which in
+ * Node 20 costs about 4 ms of CPU a MB of JSON even when every character is ASCII (a 1 MB
+ * prompt, issue 20). A string whose UTF-8 length is its length is ASCII (a fast scan), and
+ * its Latin-1 bytes are its UTF-8 bytes, copied as they are; any other string goes as it is.
+ */
+function asciiAsBytes(text: string): Buffer | string {
+  return Buffer.byteLength(text, 'utf8') === text.length ? Buffer.from(text, 'latin1') : text;
+}
+
+/**
+ * `body` as JSON: the same value JSON.stringify would give, with its keys in the same order.
+ * With a `source`, a message's string field that is the client's own (the same value, at the
+ * same index and name) goes as the client's token (JsonSource.rawString).
+ */
+export function upstreamBody(body: Record<string, unknown>, source: JsonSource | undefined): Buffer | string {
+  const messages = body.messages;
+  if (source === undefined || !Array.isArray(messages)) return asciiAsBytes(JSON.stringify(body));
+  const pieces: Array<string | Buffer> = [];
+  let text = '{';
+  let firstKey = true;
+  for (const [key, value] of Object.entries(body)) {
+    if (key !== 'messages') {
+      const json = JSON.stringify(value) as string | undefined;
+      if (json !== undefined) text += `${firstKey ? '' : ','}${JSON.stringify(key)}:${json}`;
+      firstKey &&= json === undefined;
+      continue;
+    }
+    text += `${firstKey ? '' : ','}"messages":`;
+    firstKey = false;
+    text += '[';
+    messages.forEach((message: unknown, i) => {
+      if (i > 0) text += ',';
+      if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+        text += JSON.stringify(message) ?? 'null';
+        return;
+      }
+      text += '{';
+      let firstField = true;
+      for (const [field, part] of Object.entries(message as Record<string, unknown>)) {
+        const token = typeof part === 'string' ? source.rawString(i, field, part) : undefined;
+        const json = token === undefined ? (JSON.stringify(part) as string | undefined) : '';
+        if (json === undefined) continue;
+        text += `${firstField ? '' : ','}${JSON.stringify(field)}:${json}`;
+        firstField = false;
+        if (token === undefined) continue;
+        pieces.push(text, source.asciiBytes?.subarray(token.start, token.end) ?? source.text.slice(token.start, token.end));
+        text = '';
+      }
+      text += '}';
+    });
+    text += ']';
+  }
+  text += '}';
+  if (pieces.length === 0) return asciiAsBytes(text);
+  pieces.push(text);
+  return Buffer.concat(pieces.map((piece) => (typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece)));
+}
