@@ -27,9 +27,11 @@ interface Served {
   url: string;
   token: string;
   exit: Promise<number | null>;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output: () => string;
 }
 
-async function serve(tokensPerSecond: number, drainMs: number): Promise<Served> {
+async function serve(tokensPerSecond: number, drainMs: number, logLevel = 'warn'): Promise<Served> {
   dir = await makeTempDir();
   const dataDir = join(dir.path, 'data');
   const store = await openStore({ dataDir });
@@ -40,11 +42,11 @@ async function serve(tokensPerSecond: number, drainMs: number): Promise<Served> 
     config,
     JSON.stringify({ channels: [{ name: 'slow-sim', kind: 'simulator', simulator: { ttftMs: 0, tokensPerSecond } }], drainMs }),
   );
-  const started = spawnMoongate(['serve'], { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', MOONGATE_CONFIG: config, LOG_LEVEL: 'warn' });
+  const started = spawnMoongate(['serve'], { DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', MOONGATE_CONFIG: config, LOG_LEVEL: logLevel });
   child = started;
   const exit = new Promise<number | null>((resolve) => started.on('exit', (code) => resolve(code)));
+  let out = '';
   const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
     started.stdout.setEncoding('utf8').on('data', (text: string) => {
       out += text;
       const match = /listening on (http:\/\/\S+)/.exec(out);
@@ -53,7 +55,7 @@ async function serve(tokensPerSecond: number, drainMs: number): Promise<Served> 
     started.stderr.setEncoding('utf8').on('data', (text: string) => (out += text));
     void exit.then((code) => reject(new Error(`moongate exited (${code}) before listening:\n${out}`)));
   });
-  return { url, token, exit };
+  return { url, token, exit, output: () => out };
 }
 
 /** Starts a stream; calls `onFirstData` once the first data chunk arrived; resolves with everything received. */
@@ -103,6 +105,30 @@ describe('graceful shutdown', () => {
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(await refused).toBe('refused');
     expect(await served.exit).toBe(0);
+  });
+
+  it('writes every access line still buffered before it exits (LOG_LEVEL=info; docs/operations.md, "Logs")', async () => {
+    const served = await serve(1_000, 30_000, 'info');
+    const traceIds: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${served.url}/kimi/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${served.token}` },
+        body: JSON.stringify({ model: 'kimi-k2-0905-preview', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 5 }),
+      });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      traceIds.push(res.headers.get('x-trace-id') ?? '');
+    }
+    child?.kill('SIGTERM');
+    expect(await served.exit).toBe(0);
+    const lines = served
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg: string; trace_id?: string });
+    expect(lines.filter((line) => line.msg === 'request').map((line) => line.trace_id)).toEqual(traceIds);
+    expect(lines.at(-1)?.msg).toBe('shut down');
   });
 
   it('past drainMs, cuts the streams still running and exits 0', async () => {
