@@ -25,7 +25,7 @@ export interface RawToken {
 }
 
 export class JsonSource {
-  #messages: Array<Map<string, RawToken>> | undefined;
+  #messages: Array<Map<string, RawToken> | undefined> | undefined;
 
   /**
    * @param text the body as decoded, which JSON.parse turned into `value`
@@ -76,14 +76,15 @@ interface Frame {
 
 /**
  * Where each string member of each element of the top-level `messages` array lies, in a
- * text JSON.parse accepted: `[i].get(field)`. The walk steps over a string with indexOf to
+ * text JSON.parse accepted: `[i].get(field)`, for tokens of at least RAW_STRING_FROM
+ * characters between their quotes (the only ones rawString hands out). The walk steps over a string with indexOf to
  * its closing quote and looks at every other character once, so it costs the number of
  * quotes and structural characters, not the length of the strings. As in JSON.parse, a
  * repeated key's last value is the one that counts: a later `messages` array starts over,
  * a later member of the same name replaces the earlier.
  */
-export function messageStrings(text: string): Array<Map<string, RawToken>> {
-  let found: Array<Map<string, RawToken>> = [];
+export function messageStrings(text: string): Array<Map<string, RawToken> | undefined> {
+  let found: Array<Map<string, RawToken> | undefined> = [];
   const stack: Frame[] = [];
   let wantKey = false;
   const inMessages = (): boolean => stack[0]?.key === 'messages' && stack[1]?.array === true;
@@ -96,8 +97,11 @@ export function messageStrings(text: string): Array<Map<string, RawToken>> {
         // Only the keys of the top level and of a message matter; deeper ones are not read.
         top.key = stack.length === 1 || stack.length === 3 ? (JSON.parse(text.slice(at, end)) as string) : undefined;
         wantKey = false;
-      } else if (stack.length === 3 && top !== undefined && top.key !== undefined && inMessages()) {
-        found[stack[1]!.index]?.set(top.key, { start: at, end });
+      } else if (end - at - 2 >= RAW_STRING_FROM && stack.length === 3 && top !== undefined && top.key !== undefined && inMessages()) {
+        // Only strings that can be long enough are kept (a token is never shorter than its value),
+        // so a body of many small messages costs no memory here.
+        const index = stack[1]!.index;
+        (found[index] ??= new Map()).set(top.key, { start: at, end });
       }
       at = end;
       continue;
@@ -105,7 +109,6 @@ export function messageStrings(text: string): Array<Map<string, RawToken>> {
     if (c === 0x7b /* { */) {
       stack.push({ array: false, key: undefined, index: 0 });
       wantKey = true;
-      if (stack.length === 3 && inMessages()) found[stack[1]!.index] = new Map();
     } else if (c === 0x5b /* [ */) {
       stack.push({ array: true, key: undefined, index: 0 });
       if (stack.length === 2 && inMessages()) found = [];

@@ -106,9 +106,11 @@ describe('upstreamBody', () => {
 });
 
 describe('messageStrings', () => {
-  it('finds each message string, whatever the strings and the structure around them hold', () => {
-    const json = String.raw`{ "tools" : [{"function":{"name":"a","parameters":{"messages":[{"content":"no"}]}}}],
-      "messages" : [ {"role":"user","content":"he said \"hi\\\" }, ] {[\\","x":[1,{"content":"deep"}],"name":"n"}, "plain", {"content":""} ] }`;
+  it('finds each long message string, whatever the strings and the structure around them hold', () => {
+    const long = (seed: string): string => `${seed} \\"quoted\\" \\\\ }, ] {[ ${'x'.repeat(RAW_STRING_FROM)}`;
+    const json = `{ "tools" : [{"function":{"name":"a","parameters":{"messages":[{"content":"${long('no')}"}]}}}],
+      "messages" : [ {"role":"user","content":"${long('he said')}","x":[1,{"content":"${long('deep')}"}],"name":"${long('n')}"},
+      "plain", {"content":""}, {"content":"short"}, {"content":"${long('last')}"} ] }`;
     const found = messageStrings(json);
     const at = (i: number, field: string): unknown => {
       const token = found[i]?.get(field);
@@ -116,10 +118,18 @@ describe('messageStrings', () => {
     };
     const parsed = JSON.parse(json) as { messages: Array<Record<string, unknown>> };
     expect(at(0, 'content')).toBe(parsed.messages[0]!.content);
-    expect(at(0, 'role')).toBe('user');
-    expect(at(0, 'name')).toBe('n');
+    expect(at(0, 'name')).toBe(parsed.messages[0]!.name);
+    expect(at(4, 'content')).toBe(parsed.messages[4]!.content);
+    // Short strings, deeper strings and strings outside messages are not kept.
+    expect(at(0, 'role')).toBeUndefined();
     expect(at(0, 'x')).toBeUndefined();
     expect(found[1]).toBeUndefined();
-    expect(at(2, 'content')).toBe('');
+    expect(found[2]).toBeUndefined();
+    expect(found[3]).toBeUndefined();
+  });
+
+  it('keeps nothing for a body of many small messages', () => {
+    const json = JSON.stringify({ messages: Array.from({ length: 10_000 }, () => ({ role: 'user', content: 'hi' })) });
+    expect(messageStrings(json).filter((m) => m !== undefined)).toHaveLength(0);
   });
 });
