@@ -147,3 +147,16 @@ describe('npm run bench -- --quick', () => {
   // limit leaves room for a busy one (no timing is asserted).
   }, 180_000);
 });
+
+describe('bench/dist/ab-compare.js', () => {
+  it('measures moongate against the lean floor in alternating rounds and prints the median ratios', async () => {
+    const run = await node(['bench/dist/ab-compare.js', '--load', 'alone', '--a', 'moongate', '--b', 'lean', '--rounds', '2', '--seconds', '0.3']);
+    expect(run.code, run.stderr).toBe(0);
+    const rounds = run.stdout.split('\n').filter((line) => line.startsWith('round '));
+    expect(rounds).toHaveLength(2);
+    const median = /median of 2 rounds, A \(moongate\) \/ B \(lean\), alone: rate ([\d.]+)x, CPU per request ([\d.]+|Infinity|NaN)x/.exec(run.stdout);
+    expect(median, run.stdout).not.toBeNull();
+    // Both servers answered: a ratio of two real rates, not a placeholder.
+    expect(Number(median?.[1])).toBeGreaterThan(0);
+  }, 60_000);
+});

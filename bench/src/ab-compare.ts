@@ -1,0 +1,175 @@
+/**
+ * Two servers on one fake upstream, measured in alternating rounds: how issue 20's levers
+ * were judged (docs/benchmark.md, "Comparing two builds"). On a shared VM whose speed drifts
+ * by ±15% from minute to minute, a full `npm run bench` cannot show a 5% lever; the ratio of
+ * two servers measured in turn, round after round, can. Each round gives each server `--seconds`
+ * of load (the A/B order alternates), reads each one's CPU from /proc, and prints both and
+ * their ratios; the end prints the median of the per-round ratios.
+ *
+ *   npm run bench:build
+ *   node bench/dist/ab-compare.js --load non-stream --a moongate --b lean
+ *   node bench/dist/ab-compare.js --load alone --a moongate --b moongate --b-env LOG_LEVEL=warn
+ *   node bench/dist/ab-compare.js --load 1mb --a moongate --b /path/to/other/checkout
+ *
+ * A server is `lean` (the lean floor), `bare` (the bare proxy), `moongate` (this checkout's
+ * build) or the path of another checkout of moongate whose build and bench build are done
+ * (`npm run build && npm run bench:build` there). Loads: `non-stream` and `stream` (wrk, 32
+ * connections, the seed's "Hello"), `alone` (one non-stream request at a time; the first
+ * ratio is then of the p50 latency's inverse), `1mb` (one at a time, a new 1 MB prompt each).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { requestBody } from './bench-context.js';
+import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
+import type { MoongateFlags, MoongateProcess } from './moongate-process.js';
+import { promptWithMarker } from './phase-prompt.js';
+import { sampleProcess } from './process-sample.js';
+import { hasWrk, runWrk } from './wrk-load.js';
+
+const LOADS = ['non-stream', 'stream', 'alone', '1mb'] as const;
+type Load = (typeof LOADS)[number];
+
+interface Server {
+  name: string;
+  pid: number;
+  url: string;
+  headers: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+interface Round {
+  /** Requests per second; for one-at-a-time loads, 1000 / the p50 latency in ms. */
+  rate: number;
+  cpuUsPerRequest: number;
+}
+
+type StartMoongate = (upstream: string | undefined, log: (line: string) => void, flags?: MoongateFlags) => Promise<MoongateProcess>;
+
+function envOf(list: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of list?.split(',') ?? []) {
+    const at = pair.indexOf('=');
+    if (at > 0) env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
+}
+
+async function startServer(name: string, origin: string, env: Record<string, string>): Promise<Server> {
+  if (name === 'lean' || name === 'bare') {
+    const child: ChildProcess = forkBenchChild(name === 'lean' ? 'lean-proxy.js' : 'bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: origin, ...env });
+    const { port } = await nextMessage(child, 'ready', 15_000);
+    return { name, pid: child.pid ?? 0, url: `http://127.0.0.1:${port}/kimi/chat/completions`, headers: {}, stop: () => stopChild(child) };
+  }
+  // This checkout's harness, or another checkout's (each starts its own bin/moongate.js).
+  const module = name === 'moongate' ? './moongate-process.js' : pathToFileURL(join(resolve(name), 'bench', 'dist', 'moongate-process.js')).href;
+  const { startMoongate } = (await import(module)) as { startMoongate: StartMoongate };
+  const moongate = await startMoongate(`${origin}/v1`, () => undefined, { env });
+  return {
+    name,
+    pid: moongate.pid,
+    url: `${moongate.url}/kimi/chat/completions`,
+    headers: { authorization: `Bearer ${moongate.token}` },
+    stop: () => moongate.stop(),
+  };
+}
+
+async function oneAtATime(server: Server, ms: number, body: () => string): Promise<{ requests: number; p50Ms: number }> {
+  const latencies: number[] = [];
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const startedAt = performance.now();
+    const answer = await request(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...server.headers }, body: body() });
+    const text = await answer.body.text();
+    if (answer.statusCode !== 200) throw new Error(`${server.name} answered ${answer.statusCode}: ${text.slice(0, 200)}`);
+    latencies.push(performance.now() - startedAt);
+  }
+  latencies.sort((x, y) => x - y);
+  return { requests: latencies.length, p50Ms: latencies[latencies.length >> 1] ?? Number.NaN };
+}
+
+async function round(server: Server, load: Load, ms: number): Promise<Round> {
+  const before = await sampleProcess(server.pid);
+  let requests: number;
+  let rate: number;
+  if (load === 'non-stream' || load === 'stream') {
+    const result = await runWrk({
+      url: server.url,
+      body: requestBody(load === 'stream'),
+      headers: { 'content-type': 'application/json', ...server.headers },
+      connections: 32,
+      durationMs: ms,
+    });
+    if (result.errors > 0) throw new Error(`${server.name}: ${result.errors} errors`);
+    requests = result.requests;
+    rate = result.rps;
+  } else {
+    const prompt = load === '1mb' ? promptWithMarker(1024 * 1024) : 'Hello';
+    let n = 0;
+    // 1mb: a new text each request (the prompt phase's cold case).
+    const body = (): string => (load === '1mb' ? requestBody(false, `${n++} ${prompt}`) : requestBody(false));
+    const result = await oneAtATime(server, ms, body);
+    requests = result.requests;
+    rate = load === 'alone' ? 1000 / result.p50Ms : requests / (ms / 1000);
+  }
+  const after = await sampleProcess(server.pid);
+  return { rate, cpuUsPerRequest: (after.cpuUs - before.cpuUs) / Math.max(1, requests) };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[sorted.length >> 1] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      load: { type: 'string', default: 'non-stream' },
+      a: { type: 'string', default: 'moongate' },
+      b: { type: 'string', default: 'lean' },
+      'a-env': { type: 'string' },
+      'b-env': { type: 'string' },
+      rounds: { type: 'string', default: '6' },
+      seconds: { type: 'string', default: '3' },
+    },
+  });
+  const load = values.load as Load;
+  if (!LOADS.includes(load)) throw new Error(`--load must be one of ${LOADS.join(', ')}`);
+  if ((load === 'non-stream' || load === 'stream') && !hasWrk()) throw new Error('wrk is needed for this load (apt-get install -y wrk)');
+  const rounds = Number(values.rounds);
+  const ms = Number(values.seconds) * 1000;
+
+  const upstream = forkBenchChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: '0' });
+  const { port } = await nextMessage(upstream, 'ready', 15_000);
+  const origin = `http://127.0.0.1:${port}`;
+  const a = await startServer(values.a, origin, envOf(values['a-env']));
+  const b = await startServer(values.b, origin, envOf(values['b-env']));
+  try {
+    // Warm-up: the JIT settles and every connection is open.
+    await round(a, load, ms / 2);
+    await round(b, load, ms / 2);
+    const rates: number[] = [];
+    const cpus: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      // A then B, then B then A: drift within a round pair falls on both alike.
+      const first = i % 2 === 0 ? a : b;
+      const firstRound = await round(first, load, ms);
+      const secondRound = await round(first === a ? b : a, load, ms);
+      const [x, y] = first === a ? [firstRound, secondRound] : [secondRound, firstRound];
+      rates.push(x.rate / y.rate);
+      cpus.push(x.cpuUsPerRequest / y.cpuUsPerRequest);
+      console.log(
+        `round ${i + 1}/${rounds}: A ${x.rate.toFixed(0)}/s ${x.cpuUsPerRequest.toFixed(0)} µs | B ${y.rate.toFixed(0)}/s ${y.cpuUsPerRequest.toFixed(0)} µs | A/B rate ${(x.rate / y.rate).toFixed(3)}, CPU ${(x.cpuUsPerRequest / y.cpuUsPerRequest).toFixed(3)}`,
+      );
+    }
+    console.log(`median of ${rounds} rounds, A (${a.name}) / B (${b.name}), ${load}: rate ${median(rates).toFixed(3)}x, CPU per request ${median(cpus).toFixed(3)}x`);
+  } finally {
+    await a.stop();
+    await b.stop();
+    await stopChild(upstream);
+  }
+}
+
+await main();
