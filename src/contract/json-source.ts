@@ -50,9 +50,9 @@ export class JsonSource {
 
 const kept = new WeakMap<object, JsonSource>();
 
-/** Remembers the text a parsed body came from (only long bodies are worth it). */
-export function keepJsonSource(source: JsonSource): void {
-  if (typeof source.value === 'object' && source.value !== null && source.text.length >= SOURCE_KEPT_FROM) kept.set(source.value, source);
+/** Remembers the text a parsed body came from; a short body, or one that is not an object, is not kept. */
+export function keepJsonSource(text: string, value: unknown, asciiBytes: Buffer | undefined): void {
+  if (text.length >= SOURCE_KEPT_FROM && typeof value === 'object' && value !== null) kept.set(value, new JsonSource(text, value, asciiBytes));
 }
 
 export function jsonSourceOf(value: unknown): JsonSource | undefined {

@@ -4,7 +4,7 @@
  */
 import { isAscii } from 'node:buffer';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { BUILT_IN_LOOKUP, JsonSource, MoongateError, SOURCE_KEPT_FROM, keepJsonSource, newTraceId, type ModelLookup } from '../contract/index.js';
+import { BUILT_IN_LOOKUP, MoongateError, keepJsonSource, newTraceId, type ModelLookup } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installBodyGuard, type Schedule } from './body-guard.js';
 import { answerClientError, installErrorHandler, sendError, toMoongateError } from './error-handler.js';
@@ -131,7 +131,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // validation, which for a 1 MB prompt is about half the decoding's CPU (issue 20). The
     // ASCII test is a SIMD scan; any other body is decoded as UTF-8.
     const ascii = typeof body !== 'string' && isAscii(body);
-    const text = typeof body === 'string' ? body : ascii ? body.toString('latin1') : body.toString('utf8');
+    const text = typeof body === 'string' ? body : body.toString(ascii ? 'latin1' : 'utf8');
     if (text.trim() === '') {
       done(new MoongateError('bad_request', 'the request body is empty; it must be a JSON object'), undefined);
       return;
@@ -144,7 +144,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       return;
     }
     // A long body's text is kept with it: its long strings go upstream as written (json-source.ts).
-    if (text.length >= SOURCE_KEPT_FROM) keepJsonSource(new JsonSource(text, value, ascii ? (body as Buffer) : undefined));
+    keepJsonSource(text, value, ascii ? (body as Buffer) : undefined);
     done(null, value);
   });
 

@@ -28,15 +28,12 @@ export function upstreamBody(body: Record<string, unknown>, source: JsonSource |
   let text = '{';
   let firstKey = true;
   for (const [key, value] of Object.entries(body)) {
-    if (key !== 'messages') {
-      const json = JSON.stringify(value) as string | undefined;
-      if (json !== undefined) text += `${firstKey ? '' : ','}${JSON.stringify(key)}:${json}`;
-      firstKey &&= json === undefined;
-      continue;
-    }
-    text += `${firstKey ? '' : ','}"messages":`;
+    // The messages' own JSON follows their opening bracket.
+    const json = key === 'messages' ? '[' : (JSON.stringify(value) as string | undefined);
+    if (json === undefined) continue;
+    text += member(firstKey, key, json);
     firstKey = false;
-    text += '[';
+    if (key !== 'messages') continue;
     messages.forEach((message: unknown, i) => {
       if (i > 0) text += ',';
       if (typeof message !== 'object' || message === null || Array.isArray(message)) {
@@ -49,7 +46,7 @@ export function upstreamBody(body: Record<string, unknown>, source: JsonSource |
         const token = typeof part === 'string' ? source.rawString(i, field, part) : undefined;
         const json = token === undefined ? (JSON.stringify(part) as string | undefined) : '';
         if (json === undefined) continue;
-        text += `${firstField ? '' : ','}${JSON.stringify(field)}:${json}`;
+        text += member(firstField, field, json);
         firstField = false;
         if (token === undefined) continue;
         pieces.push(text, source.asciiBytes?.subarray(token.start, token.end) ?? source.text.slice(token.start, token.end));
@@ -63,4 +60,9 @@ export function upstreamBody(body: Record<string, unknown>, source: JsonSource |
   if (pieces.length === 0) return asciiAsBytes(text);
   pieces.push(text);
   return Buffer.concat(pieces.map((piece) => (typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece)));
+}
+
+/** One member of an object: `"key":json`, after a comma unless it is the first. */
+function member(first: boolean, key: string, json: string): string {
+  return `${first ? '' : ','}${JSON.stringify(key)}:${json}`;
 }
