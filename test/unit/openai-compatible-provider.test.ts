@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MoongateError, findModel, parseChatRequest } from '../../src/contract/index.js';
 import type { ChatEvent, ErrorCode, KimiModel } from '../../src/contract/index.js';
 import { OpenAICompatibleProvider, type OpenAICompatibleProviderOptions } from '../../src/providers/openai-compatible/index.js';
+import { COMPLETION_BODY_LIMIT_BYTES } from '../../src/providers/openai-compatible/openai-compatible-provider.js';
 import type { ProviderCall } from '../../src/providers/provider.js';
 import { FakeUpstream, readFixture } from '../helpers/fake-upstream.js';
 import { countPromptTokens } from '../../src/tokens/count-tokens.js';
@@ -701,5 +702,128 @@ describe('OpenAICompatibleProvider: connections, timeouts and aborts', () => {
     const again = new OpenAICompatibleProvider({ baseUrl: upstream.baseUrl, dispatcher: agent });
     expect(await collect(again.chat(makeCall({})))).toEqual(VLLM_EVENTS);
     await agent.close();
+  });
+});
+
+/** `complete()` as a stream of events, so the answers of `chat()` and `complete()` compare alike. */
+async function* whole(call: ProviderCall, of: OpenAICompatibleProvider = provider): AsyncGenerator<ChatEvent> {
+  yield* await of.complete(call);
+}
+
+describe('OpenAICompatibleProvider: complete(), a non-stream call read whole', () => {
+  it('reads a completion written in 7-byte pieces as the events of its one chunk, and sends what chat() sends', async () => {
+    upstream.reply({ body: JSON.stringify(VLLM_COMPLETION), chunking: 7 });
+    upstream.reply({ body: JSON.stringify(VLLM_COMPLETION) });
+    expect(await collect(whole(makeCall({})))).toEqual(VLLM_COMPLETION_EVENTS);
+    expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_COMPLETION_EVENTS);
+    const [viaComplete, viaChat] = upstream.requests;
+    expect(viaComplete?.body).toEqual(viaChat?.body);
+    expect(viaComplete?.headers.accept).toBe('application/json');
+    expect(viaComplete?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+  });
+
+  it('reports acceptance once on a 2xx, and never on an error status', async () => {
+    let accepted = 0;
+    upstream.reply({ body: JSON.stringify(VLLM_COMPLETION) });
+    await provider.complete({ ...makeCall({}), onAccepted: () => void accepted++ });
+    expect(accepted).toBe(1);
+    upstream.reply({ status: 500, body: '{"error":{"message":"boom"}}' });
+    await expect(provider.complete({ ...makeCall({}), onAccepted: () => void accepted++ })).rejects.toMatchObject({ code: 'api_error' });
+    expect(accepted).toBe(1);
+  });
+
+  it('reuses the connection after each completion', async () => {
+    for (let i = 0; i < 4; i++) upstream.reply({ body: JSON.stringify(VLLM_COMPLETION) });
+    for (let i = 0; i < 4; i++) expect(await provider.complete(makeCall({}))).toEqual(VLLM_COMPLETION_EVENTS);
+    expect(upstream.closedBeforeEnd).toBe(0);
+    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBeLessThanOrEqual(2);
+  });
+
+  it.each([
+    ['a body that is not JSON', '{"id": "chatcmpl-x", "choi', 'the upstream sent a malformed completion'],
+    ['an empty body', '', 'the upstream sent a malformed completion'],
+    ['no choices', JSON.stringify(completion([])), 'the upstream sent no choices'],
+    ["vLLM's finish_reason abort", JSON.stringify(completion([{ index: 0, message: { content: 'a' }, finish_reason: 'abort' }])), 'the upstream aborted the reply'],
+  ])('throws api_error for %s', async (_name, body, message) => {
+    upstream.reply({ body });
+    await expect(provider.complete(makeCall({}))).rejects.toMatchObject({ code: 'api_error', message });
+  });
+
+  it('throws api_error when the upstream cuts the body', async () => {
+    upstream.reply({ body: JSON.stringify(VLLM_COMPLETION).slice(0, 80), destroy: true });
+    await expect(provider.complete(makeCall({}))).rejects.toMatchObject({ code: 'api_error', message: 'the upstream closed the stream early' });
+  });
+
+  it('refuses a completion larger than it reads, and cuts its body', async () => {
+    // Kept open after the body: only a cut ends it.
+    upstream.reply({ body: `{"pad":"${'x'.repeat(COMPLETION_BODY_LIMIT_BYTES)}"}`, hang: true });
+    await expect(provider.complete(makeCall({}))).rejects.toMatchObject({ code: 'api_error', message: 'the upstream sent a completion too large to read' });
+    await upstream.waitForClientClose();
+    expect(upstream.closedBeforeEnd).toBe(1);
+  });
+
+  it('reads a stream when the upstream streams although it was asked not to', async () => {
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'), { chunking: 7 });
+    expect(await provider.complete(makeCall({}))).toEqual(VLLM_EVENTS);
+  });
+
+  it('ends such a stream at [DONE] without waiting for a body kept open, and cuts that body', async () => {
+    upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'), { hang: true });
+    expect(await provider.complete(makeCall({}))).toEqual(VLLM_EVENTS);
+    await upstream.waitForClientClose();
+    expect(upstream.closedBeforeEnd).toBe(1);
+  });
+
+  it.each([
+    ['a malformed event', sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }]), '{"id": "chatcmpl-x", "choi'), 'the upstream sent a malformed event'],
+    ['an end without [DONE] or a finish', sse(chunk([{ index: 0, delta: { content: 'half' }, finish_reason: null }])), 'the upstream closed the stream early'],
+    ['[DONE] before a choice finished', sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: null }]), '[DONE]'), 'the upstream ended a choice without a finish reason'],
+  ])('throws api_error for such a stream with %s', async (_name, body, message) => {
+    upstream.stream(body);
+    await expect(provider.complete(makeCall({}))).rejects.toMatchObject({ code: 'api_error', message });
+  });
+
+  it('maps an error status as chat() does, keys redacted, and reads at most 64 KiB of its body', async () => {
+    upstream.reply({ status: 400, body: JSON.stringify({ error: { message: `max_tokens is too large; key ${API_KEY}` } }) });
+    await expect(provider.complete(makeCall({}))).rejects.toMatchObject({ code: 'bad_request', message: 'max_tokens is too large; key [redacted]', upstreamStatus: 400 });
+    upstream.reply({ status: 429, headers: { 'retry-after': '7' }, body: '{}' });
+    await expect(provider.complete(makeCall({}))).rejects.toMatchObject({ code: 'too_many_requests', retryAfter: 7 });
+    upstream.reply({ status: 400, body: JSON.stringify({ error: { message: `bad ${'x'.repeat(1024 * 1024)}` } }) });
+    // The message was cut at 64 KiB, so the JSON did not parse: the generic message.
+    await expect(provider.complete(makeCall({}))).rejects.toMatchObject({ code: 'bad_request', message: 'the upstream rejected the request' });
+  });
+
+  it('maps a refused connection to api_error, and a late answer to timeout', async () => {
+    const gone = await FakeUpstream.start();
+    const baseUrl = gone.baseUrl;
+    await gone.close();
+    const refused = new OpenAICompatibleProvider({ baseUrl, apiKey: API_KEY });
+    try {
+      await expect(collect(whole(makeCall({}), refused))).rejects.toMatchObject({ code: 'api_error', message: 'the upstream could not be reached' });
+    } finally {
+      await refused.close();
+    }
+    await provider.close();
+    provider = newProvider({ replyTimeoutMs: 100 });
+    upstream.reply({ body: JSON.stringify(VLLM_COMPLETION), headersDelayMs: 1000 });
+    await expect(provider.complete(makeCall({}))).rejects.toMatchObject({ code: 'timeout', status: 504 });
+  });
+
+  it('rethrows an abort given before the call, without a request', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(provider.complete(makeCall({}, { signal: controller.signal }))).rejects.toBe(controller.signal.reason);
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it('rethrows an abort while waiting for the answer, and ends the upstream request', async () => {
+    const controller = new AbortController();
+    upstream.reply({ body: JSON.stringify(VLLM_COMPLETION), headersDelayMs: 5000 });
+    const answer = provider.complete(makeCall({}, { signal: controller.signal }));
+    await upstream.waitForRequest();
+    controller.abort();
+    await expect(answer).rejects.toBe(controller.signal.reason);
+    await upstream.waitForClientClose();
+    expect(upstream.closedBeforeEnd).toBe(1);
   });
 });

@@ -20,11 +20,13 @@ import { SSE_DONE_DATA, SseDecoder, type SseEvent } from '../../sse/index.js';
 import type { Provider, ProviderCall } from '../provider.js';
 import { ChunkReader, isJsonObject } from './chunk-reader.js';
 import { upstreamBody } from './upstream-body.js';
+import { requestWhole, type WholeResponse } from './whole-response.js';
 import {
   mapTransportError,
   mapUpstreamStatus,
   parseUpstreamError,
   readErrorBody,
+  ERROR_BODY_LIMIT_BYTES,
   type UpstreamHeaders,
 } from './upstream-errors.js';
 
@@ -127,46 +129,31 @@ export class OpenAICompatibleProvider implements Provider {
 
       // The SSE decoder is driven inline (no generator of its own): every layer of async
       // iteration is a promise and a microtask per event.
-      const reader = this.createChunkReader(call);
-      const decoder = new SseDecoder();
-      let sawDone = false;
+      const reply = new SseReply(this.createChunkReader(call));
       try {
         for await (const bytes of upstream.iterator({ destroyOnReturn: false })) {
-          for (const event of decoder.push(bytes as Uint8Array)) {
-            // The reply ends at [DONE]: an upstream that keeps the body open after it must not
-            // hold the client. Leaving the loop cancels the rest of the body (undici: "consume or
-            // cancel"); when the body had already ended, the socket goes back to the pool.
-            if (event.data === SSE_DONE_DATA) {
-              sawDone = true;
-              break;
-            }
-            for (const chatEvent of reader.read(parseEvent(event))) {
-              // One network chunk may hold many events; none is handed out after the caller left.
-              signal.throwIfAborted();
-              yield chatEvent;
-            }
+          // One network chunk may hold many events; none is handed out after the caller left.
+          for (const chatEvent of reply.read(bytes as Uint8Array)) {
+            signal.throwIfAborted();
+            yield chatEvent;
           }
-          if (sawDone) break;
+          // The reply ends at [DONE]: an upstream that keeps the body open after it must not
+          // hold the client. Leaving the loop cancels the rest of the body (undici: "consume or
+          // cancel"); when the body had already ended, the socket goes back to the pool.
+          if (reply.sawDone) break;
         }
-        if (!sawDone) {
-          for (const event of decoder.end()) {
-            if (event.data === SSE_DONE_DATA) {
-              sawDone = true;
-              break;
-            }
-            for (const chatEvent of reader.read(parseEvent(event))) {
-              signal.throwIfAborted();
-              yield chatEvent;
-            }
-          }
+        for (const chatEvent of reply.readEnd()) {
+          signal.throwIfAborted();
+          yield chatEvent;
         }
       } catch (error) {
         if (signal.aborted) throw error;
         // After [DONE] the reply is complete; a connection that then fails costs nothing.
-        if (!sawDone) throw mapTransportError(error, 'body');
+        if (!reply.sawDone) throw mapTransportError(error, 'body');
       }
+      const sawDone = reply.sawDone;
       sawDoneOfCall = sawDone;
-      yield* reader.end(sawDone);
+      yield* reply.end();
     } finally {
       // Ends the upstream request when we stop early (error, abort, the consumer's return()).
       // After [DONE] the rest of the body (usually just the chunked terminator, still in
@@ -181,23 +168,47 @@ export class OpenAICompatibleProvider implements Provider {
 
   /**
    * A non-stream call answered in one piece: every event of the reply, once the whole
-   * `chat.completion` is in, with no async step per event. Failures and the caller's abort
-   * as in `chat`; an upstream that answers with a stream anyway is read to its end.
+   * `chat.completion` is in, with no async step per event. It goes out on undici's dispatch
+   * API (whole-response.ts): no body stream in between, which cost more than reading the
+   * body (issue 20). Failures and the caller's abort as in `chat`; an upstream that answers
+   * with a stream anyway is read as it comes, to its [DONE] (the rest of its body is cut).
    */
   async complete(call: ProviderCall): Promise<ChatEvent[]> {
-    const response = await this.send(call);
-    if (isEventStream(response.headers)) {
-      const events: ChatEvent[] = [];
-      for await (const event of this.chatOver(call, response)) events.push(event);
-      return events;
-    }
+    const { signal } = call;
+    // An upstream that streams although it was asked not to is read as it comes, to its [DONE].
+    let streamed: { reply: SseReply; events: ChatEvent[] } | undefined;
+    let answered = false;
+    let response: WholeResponse;
     try {
-      return await this.readCompletion(call, response.body);
+      response = await requestWhole(this.dispatcher, this.requestOptions(call), signal, {
+        okBytes: COMPLETION_BODY_LIMIT_BYTES,
+        errorBytes: ERROR_BODY_LIMIT_BYTES,
+        tooLarge: () => new MoongateError('api_error', 'the upstream sent a completion too large to read'),
+        // A 2xx: the upstream accepted the request and bills its prompt from here.
+        onStatus: (status) => {
+          answered = true;
+          if (status <= 299) call.onAccepted?.();
+        },
+        watch: (headers) => {
+          if (!isEventStream(headers)) return undefined;
+          const reading = { reply: new SseReply(this.createChunkReader(call)), events: [] as ChatEvent[] };
+          streamed = reading;
+          return (chunk) => {
+            for (const event of reading.reply.read(chunk)) reading.events.push(event);
+            return reading.reply.sawDone;
+          };
+        },
+      });
     } catch (error) {
-      // Stopped before its end (aborted, too large, cut): the rest of the body is not read.
-      if (!response.body.destroyed) destroyBody(response.body);
-      throw error;
+      if (signal.aborted) throw error;
+      throw mapTransportError(error, answered ? 'body' : 'request');
     }
+    if (response.statusCode > 299) throw this.statusError(response.statusCode, response.body.toString('utf8'), response.headers);
+    if (streamed === undefined) return this.completionEvents(call, response.body.toString('utf8'));
+    const { reply, events } = streamed;
+    for (const event of reply.readEnd()) events.push(event);
+    for (const event of reply.end()) events.push(event);
+    return events;
   }
 
   /**
@@ -206,21 +217,9 @@ export class OpenAICompatibleProvider implements Provider {
    */
   private async send(call: ProviderCall): Promise<Dispatcher.ResponseData> {
     const { signal } = call;
-    const headers = this.buildHeaders(call);
-    const body = upstreamBody(this.buildBody(call), call.request.source);
-    const headersTimeout = call.request.stream ? this.headersTimeoutMs : this.replyTimeoutMs;
     let response: Dispatcher.ResponseData;
     try {
-      response = await this.dispatcher.request({
-        origin: this.origin,
-        path: this.path,
-        method: 'POST',
-        headers,
-        body,
-        signal,
-        ...(headersTimeout === undefined ? {} : { headersTimeout }),
-        ...(this.bodyTimeoutMs === undefined ? {} : { bodyTimeout: this.bodyTimeoutMs }),
-      });
+      response = await this.dispatcher.request({ ...this.requestOptions(call), signal });
     } catch (error) {
       if (signal.aborted) throw error;
       throw mapTransportError(error, 'request');
@@ -239,9 +238,28 @@ export class OpenAICompatibleProvider implements Provider {
     } finally {
       if (!response.body.destroyed) destroyBody(response.body);
     }
-    const mapped = this.mapError(response.statusCode, text, response.headers);
-    throw new MoongateError(mapped.code, mapped.message, {
-      upstreamStatus: response.statusCode,
+    throw this.statusError(response.statusCode, text, response.headers);
+  }
+
+  /** The upstream request of a call: where, its headers, its body and its timeouts. */
+  private requestOptions(call: ProviderCall): Dispatcher.DispatchOptions {
+    const headersTimeout = call.request.stream ? this.headersTimeoutMs : this.replyTimeoutMs;
+    return {
+      origin: this.origin,
+      path: this.path,
+      method: 'POST',
+      headers: this.buildHeaders(call),
+      body: upstreamBody(this.buildBody(call), call.request.source),
+      ...(headersTimeout === undefined ? {} : { headersTimeout }),
+      ...(this.bodyTimeoutMs === undefined ? {} : { bodyTimeout: this.bodyTimeoutMs }),
+    };
+  }
+
+  /** A non-2xx answer as the MoongateError the client gets. */
+  private statusError(statusCode: number, text: string, headers: UpstreamHeaders): MoongateError {
+    const mapped = this.mapError(statusCode, text, headers);
+    return new MoongateError(mapped.code, mapped.message, {
+      upstreamStatus: statusCode,
       ...(mapped.retryAfter === undefined ? {} : { retryAfter: mapped.retryAfter }),
     });
   }
@@ -255,6 +273,11 @@ export class OpenAICompatibleProvider implements Provider {
       if (call.signal.aborted) throw error;
       throw mapTransportError(error, 'body');
     }
+    return this.completionEvents(call, text);
+  }
+
+  /** A completion's text as the events of the one chunk that would carry it all. */
+  private completionEvents(call: ProviderCall, text: string): ChatEvent[] {
     let completion: unknown;
     try {
       completion = JSON.parse(text);
@@ -377,6 +400,42 @@ function isEventStream(headers: UpstreamHeaders): boolean {
   const type = headers['content-type'];
   const value = Array.isArray(type) ? type[0] : type;
   return value !== undefined && value.toLowerCase().startsWith('text/event-stream');
+}
+
+/**
+ * An SSE reply read as it arrives: its bytes decoded into events, up to [DONE], and each
+ * event read into ChatEvents by the provider's chunk reader. Events after [DONE] are not read.
+ */
+class SseReply {
+  sawDone = false;
+  private readonly decoder = new SseDecoder();
+
+  constructor(private readonly reader: ChunkReader) {}
+
+  /** The ChatEvents of the next piece of the body, handed out one by one. */
+  read(bytes: Uint8Array): Generator<ChatEvent, void, undefined> {
+    return this.take(this.decoder.push(bytes));
+  }
+
+  /** The ChatEvents of an event the body's end completes (none after [DONE]). */
+  readEnd(): Generator<ChatEvent, void, undefined> {
+    return this.take(this.sawDone ? [] : this.decoder.end());
+  }
+
+  /** What the chunk reader holds back to the end (usage), checked as a whole reply. */
+  end(): ChatEvent[] {
+    return this.reader.end(this.sawDone);
+  }
+
+  private *take(events: Iterable<SseEvent>): Generator<ChatEvent, void, undefined> {
+    for (const event of events) {
+      if (event.data === SSE_DONE_DATA) {
+        this.sawDone = true;
+        return;
+      }
+      yield* this.reader.read(parseEvent(event));
+    }
+  }
 }
 
 function parseEvent(event: SseEvent): unknown {
