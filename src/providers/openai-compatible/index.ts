@@ -8,7 +8,6 @@ export {
   mapUpstreamStatus,
   parseRetryAfter,
   parseUpstreamError,
-  readErrorBody,
   redactSecrets,
   type UpstreamErrorDetail,
   type UpstreamHeaders,

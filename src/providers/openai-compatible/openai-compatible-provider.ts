@@ -20,12 +20,12 @@ import { SSE_DONE_DATA, SseDecoder, type SseEvent } from '../../sse/index.js';
 import type { Provider, ProviderCall } from '../provider.js';
 import { ChunkReader, isJsonObject } from './chunk-reader.js';
 import { upstreamBody } from './upstream-body.js';
+import { openStream, type StreamedResponse } from './streamed-response.js';
 import { requestWhole, type WholeResponse } from './whole-response.js';
 import {
   mapTransportError,
   mapUpstreamStatus,
   parseUpstreamError,
-  readErrorBody,
   ERROR_BODY_LIMIT_BYTES,
   type UpstreamHeaders,
 } from './upstream-errors.js';
@@ -110,14 +110,13 @@ export class OpenAICompatibleProvider implements Provider {
   }
 
   /** `chat`, on a response `send` already returned (or sending it first): one generator, no delegation per event. */
-  private async *chatOver(call: ProviderCall, sent: Dispatcher.ResponseData | undefined): AsyncGenerator<ChatEvent, void, undefined> {
+  private async *chatOver(call: ProviderCall, sent: StreamedResponse | undefined): AsyncGenerator<ChatEvent, void, undefined> {
     const { signal } = call;
     const response = sent ?? (await this.send(call));
-    const upstream = response.body;
     let sawDoneOfCall = false;
     try {
       if (!isEventStream(response.headers)) {
-        const events = await this.readCompletion(call, upstream);
+        const events = await this.readCompletion(call, response);
         // The body was read to its end: the connection goes back to the pool.
         sawDoneOfCall = true;
         for (const chatEvent of events) {
@@ -131,15 +130,14 @@ export class OpenAICompatibleProvider implements Provider {
       // iteration is a promise and a microtask per event.
       const reply = new SseReply(this.createChunkReader(call));
       try {
-        for await (const bytes of upstream.iterator({ destroyOnReturn: false })) {
+        for (let bytes = await response.read(); bytes !== null; bytes = await response.read()) {
           // One network chunk may hold many events; none is handed out after the caller left.
-          for (const chatEvent of reply.read(bytes as Uint8Array)) {
+          for (const chatEvent of reply.read(bytes)) {
             signal.throwIfAborted();
             yield chatEvent;
           }
           // The reply ends at [DONE]: an upstream that keeps the body open after it must not
-          // hold the client. Leaving the loop cancels the rest of the body (undici: "consume or
-          // cancel"); when the body had already ended, the socket goes back to the pool.
+          // hold the client (the finally below lets the rest of the body go).
           if (reply.sawDone) break;
         }
         for (const chatEvent of reply.readEnd()) {
@@ -151,18 +149,15 @@ export class OpenAICompatibleProvider implements Provider {
         // After [DONE] the reply is complete; a connection that then fails costs nothing.
         if (!reply.sawDone) throw mapTransportError(error, 'body');
       }
-      const sawDone = reply.sawDone;
-      sawDoneOfCall = sawDone;
+      sawDoneOfCall = reply.sawDone;
       yield* reply.end();
     } finally {
       // Ends the upstream request when we stop early (error, abort, the consumer's return()).
       // After [DONE] the rest of the body (usually just the chunked terminator, still in
       // flight) is read off for a moment instead, so the connection goes back to the pool:
-      // destroying it would cost a new TCP connection per request.
-      if (!upstream.destroyed) {
-        if (sawDoneOfCall && !signal.aborted) drainAfterDone(upstream);
-        else destroyBody(upstream);
-      }
+      // cutting it would cost a new TCP connection per request.
+      if (sawDoneOfCall && !signal.aborted) response.drain(AFTER_DONE_GRACE_MS);
+      else response.cancel();
     }
   }
 
@@ -183,7 +178,7 @@ export class OpenAICompatibleProvider implements Provider {
       response = await requestWhole(this.dispatcher, this.requestOptions(call), signal, {
         okBytes: COMPLETION_BODY_LIMIT_BYTES,
         errorBytes: ERROR_BODY_LIMIT_BYTES,
-        tooLarge: () => new MoongateError('api_error', 'the upstream sent a completion too large to read'),
+        tooLarge: completionTooLarge,
         // A 2xx: the upstream accepted the request and bills its prompt from here.
         onStatus: (status) => {
           answered = true;
@@ -215,11 +210,11 @@ export class OpenAICompatibleProvider implements Provider {
    * Sends the request and checks the status: a non-2xx is thrown as a MoongateError (its
    * body read and mapped), a 2xx tells `onAccepted` and is returned with its body unread.
    */
-  private async send(call: ProviderCall): Promise<Dispatcher.ResponseData> {
+  private async send(call: ProviderCall): Promise<StreamedResponse> {
     const { signal } = call;
-    let response: Dispatcher.ResponseData;
+    let response: StreamedResponse;
     try {
-      response = await this.dispatcher.request({ ...this.requestOptions(call), signal });
+      response = await openStream(this.dispatcher, this.requestOptions(call), signal);
     } catch (error) {
       if (signal.aborted) throw error;
       throw mapTransportError(error, 'request');
@@ -231,12 +226,10 @@ export class OpenAICompatibleProvider implements Provider {
     }
     let text = '';
     try {
-      text = await readErrorBody(response.body);
+      text = await response.text(ERROR_BODY_LIMIT_BYTES);
     } catch (error) {
       if (signal.aborted) throw error;
       // The status alone still says what went wrong.
-    } finally {
-      if (!response.body.destroyed) destroyBody(response.body);
     }
     throw this.statusError(response.statusCode, text, response.headers);
   }
@@ -265,10 +258,10 @@ export class OpenAICompatibleProvider implements Provider {
   }
 
   /** One JSON completion, read whole, as the events of the one chunk that would carry it all. */
-  private async readCompletion(call: ProviderCall, upstream: Dispatcher.ResponseData['body']): Promise<ChatEvent[]> {
+  private async readCompletion(call: ProviderCall, response: StreamedResponse): Promise<ChatEvent[]> {
     let text: string;
     try {
-      text = await readCompletionBody(upstream);
+      text = await response.text(COMPLETION_BODY_LIMIT_BYTES, completionTooLarge);
     } catch (error) {
       if (call.signal.aborted) throw error;
       throw mapTransportError(error, 'body');
@@ -375,27 +368,6 @@ export class OpenAICompatibleProvider implements Provider {
 /** How long an upstream may take to end its body after [DONE] before the connection is cut. */
 const AFTER_DONE_GRACE_MS = 1_000;
 
-/**
- * Cuts a body we stopped reading. undici reports the cut as an 'error' event on the body;
- * nobody reads it any more (the iterator was left with destroyOnReturn off), so the event is
- * expected and must not become an uncaught exception.
- */
-function destroyBody(body: Dispatcher.ResponseData['body']): void {
-  body.on('error', () => undefined);
-  body.destroy();
-}
-
-/** Reads what is left of a body after [DONE] and lets undici reuse the socket; cuts it if the upstream lingers. */
-function drainAfterDone(body: Dispatcher.ResponseData['body']): void {
-  const timer = setTimeout(() => destroyBody(body), AFTER_DONE_GRACE_MS);
-  timer.unref();
-  const stop = (): void => clearTimeout(timer);
-  body.once('end', stop);
-  body.once('close', stop);
-  body.on('error', stop);
-  body.resume();
-}
-
 function isEventStream(headers: UpstreamHeaders): boolean {
   const type = headers['content-type'];
   const value = Array.isArray(type) ? type[0] : type;
@@ -462,34 +434,6 @@ function completionAsChunk(completion: unknown): unknown {
   };
 }
 
-/**
- * Reads a whole completion body; one larger than COMPLETION_BODY_LIMIT_BYTES is an upstream
- * fault. Read with the stream's own events rather than an async iterator, whose machinery
- * (an iterator, a promise per chunk, its listeners) cost every non-stream request more than
- * the read itself (issue 20). A body cut or aborted rejects with the stream's error.
- */
-function readCompletionBody(body: Dispatcher.ResponseData['body']): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    body.on('data', (part: Buffer) => {
-      size += part.byteLength;
-      if (size > COMPLETION_BODY_LIMIT_BYTES) {
-        body.destroy(new MoongateError('api_error', 'the upstream sent a completion too large to read'));
-        return;
-      }
-      parts.push(part);
-    });
-    let ended = false;
-    body.once('end', () => {
-      ended = true;
-      resolve((parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString('utf8'));
-    });
-    body.once('error', reject);
-    // A body destroyed without an error (undici's abort gives one, but nothing promises it)
-    // must still end the read. Checked first: an Error (its stack) is not made for every request.
-    body.once('close', () => {
-      if (!ended) reject(new Error('the completion body closed before its end'));
-    });
-  });
+function completionTooLarge(): MoongateError {
+  return new MoongateError('api_error', 'the upstream sent a completion too large to read');
 }

@@ -134,17 +134,3 @@ export function mapTransportError(error: unknown, phase: 'request' | 'body'): Mo
     : new MoongateError('api_error', 'the upstream closed the stream early', { cause: error });
 }
 
-/** Reads at most `limit` bytes of an error body as text; the caller destroys the rest. */
-export async function readErrorBody(body: AsyncIterable<Uint8Array>, limit = ERROR_BODY_LIMIT_BYTES): Promise<string> {
-  const decoder = new TextDecoder('utf-8');
-  let text = '';
-  let read = 0;
-  for await (const chunk of body) {
-    const room = limit - read;
-    const piece = chunk.byteLength > room ? chunk.subarray(0, room) : chunk;
-    text += decoder.decode(piece, { stream: true });
-    read += piece.byteLength;
-    if (read >= limit) break;
-  }
-  return text + decoder.decode();
-}
