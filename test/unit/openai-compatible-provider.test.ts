@@ -767,6 +767,13 @@ describe('OpenAICompatibleProvider: complete(), a non-stream call read whole', (
     expect(await provider.complete(makeCall({}))).toEqual(VLLM_EVENTS);
   });
 
+  it('reuses the connection after such a stream, when its body ends at [DONE]', async () => {
+    for (let i = 0; i < 4; i++) upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
+    for (let i = 0; i < 4; i++) expect(await provider.complete(makeCall({}))).toEqual(VLLM_EVENTS);
+    expect(upstream.closedBeforeEnd).toBe(0);
+    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBeLessThanOrEqual(2);
+  });
+
   it('ends such a stream at [DONE] without waiting for a body kept open, and cuts that body', async () => {
     upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'), { hang: true });
     expect(await provider.complete(makeCall({}))).toEqual(VLLM_EVENTS);
@@ -791,6 +798,11 @@ describe('OpenAICompatibleProvider: complete(), a non-stream call read whole', (
     upstream.reply({ status: 400, body: JSON.stringify({ error: { message: `bad ${'x'.repeat(1024 * 1024)}` } }) });
     // The message was cut at 64 KiB, so the JSON did not parse: the generic message.
     await expect(provider.complete(makeCall({}))).rejects.toMatchObject({ code: 'bad_request', message: 'the upstream rejected the request' });
+  });
+
+  it('maps an error status by its status even when its body is cut', async () => {
+    upstream.reply({ status: 429, headers: { 'retry-after': '7' }, body: '{"error":{"mess', destroy: true });
+    await expect(provider.complete(makeCall({}))).rejects.toMatchObject({ code: 'too_many_requests', retryAfter: 7, upstreamStatus: 429 });
   });
 
   it('maps a refused connection to api_error, and a late answer to timeout', async () => {

@@ -145,6 +145,14 @@ describe('openStream', () => {
     expect(upstream.handler).toBeUndefined();
   });
 
+  it('refuses a second read while one waits, and still answers the first', async () => {
+    const response = await opened();
+    const first = response.read();
+    await expect(response.read()).rejects.toThrow('a read is already waiting');
+    upstream.data('a');
+    expect((await first)?.toString()).toBe('a');
+  });
+
   it('reads the rest as text, cut at a limit or failed with the error given', async () => {
     const response = await opened();
     upstream.data('héllo ');

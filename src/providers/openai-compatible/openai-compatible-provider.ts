@@ -166,7 +166,7 @@ export class OpenAICompatibleProvider implements Provider {
    * `chat.completion` is in, with no async step per event. It goes out on undici's dispatch
    * API (whole-response.ts): no body stream in between, which cost more than reading the
    * body (issue 20). Failures and the caller's abort as in `chat`; an upstream that answers
-   * with a stream anyway is read as it comes, to its [DONE] (the rest of its body is cut).
+   * with a stream anyway is read as it comes, to its [DONE], at most COMPLETION_BODY_LIMIT_BYTES.
    */
   async complete(call: ProviderCall): Promise<ChatEvent[]> {
     const { signal } = call;
@@ -179,6 +179,7 @@ export class OpenAICompatibleProvider implements Provider {
         okBytes: COMPLETION_BODY_LIMIT_BYTES,
         errorBytes: ERROR_BODY_LIMIT_BYTES,
         tooLarge: completionTooLarge,
+        graceMs: AFTER_DONE_GRACE_MS,
         // A 2xx: the upstream accepted the request and bills its prompt from here.
         onStatus: (status) => {
           answered = true;

@@ -48,7 +48,13 @@ export function openStream(dispatcher: Dispatcher, request: Dispatcher.DispatchO
       reject(signal.reason);
       return;
     }
-    dispatcher.dispatch(request, new StreamedCall(signal, resolve, reject));
+    const call = new StreamedCall(signal, resolve, reject);
+    try {
+      dispatcher.dispatch(request, call);
+    } catch (error) {
+      // undici's own dispatchers report through onResponseError; another one may throw.
+      call.onResponseError(undefined, error as Error);
+    }
   });
 }
 
@@ -119,7 +125,7 @@ class StreamedCall implements Dispatcher.DispatchHandler, StreamedResponse {
     waiter?.resolve(null);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
     this.failed = true;
     this.failure = this.signal.aborted ? this.signal.reason : error;
     this.stop();
@@ -134,6 +140,8 @@ class StreamedCall implements Dispatcher.DispatchHandler, StreamedResponse {
   // The reader's side.
 
   read(): Promise<Buffer | null> {
+    // One reader, one read at a time: a second waiting read would leave the first unanswered.
+    if (this.waiter !== undefined) return Promise.reject(new Error('a read is already waiting'));
     const piece = this.pieces.shift();
     if (piece !== undefined) {
       this.queued -= piece.byteLength;
@@ -174,6 +182,8 @@ class StreamedCall implements Dispatcher.DispatchHandler, StreamedResponse {
     this.pieces.length = 0;
     this.queued = 0;
     if (this.controller?.paused === true) this.controller.resume();
+    // Resuming may have read the body to its end at once.
+    if (this.over) return;
     this.graceTimer = setTimeout(() => this.cancel(), graceMs);
     this.graceTimer.unref();
   }
@@ -185,7 +195,7 @@ class StreamedCall implements Dispatcher.DispatchHandler, StreamedResponse {
       return;
     }
     // Not started yet (queued in the pool): fail now; undici aborts it when it starts.
-    this.onResponseError(undefined as unknown as Dispatcher.DispatchController, reason as Error);
+    this.onResponseError(undefined, reason as Error);
   };
 
   /** The call is over: nothing more to listen for. */
