@@ -84,6 +84,14 @@ function newProvider(options: Partial<OpenAICompatibleProviderOptions> = {}): Op
   return new OpenAICompatibleProvider({ baseUrl: upstream.baseUrl, apiKey: API_KEY, ...options });
 }
 
+/** A provider whose upstream port was just closed: every connection is refused. */
+async function unreachableProvider(): Promise<OpenAICompatibleProvider> {
+  const gone = await FakeUpstream.start();
+  const baseUrl = gone.baseUrl;
+  await gone.close();
+  return new OpenAICompatibleProvider({ baseUrl, apiKey: API_KEY });
+}
+
 beforeEach(async () => {
   upstream = await FakeUpstream.start();
   provider = newProvider();
@@ -610,10 +618,7 @@ describe('OpenAICompatibleProvider: upstream error statuses', () => {
 
 describe('OpenAICompatibleProvider: connections, timeouts and aborts', () => {
   it('maps a refused connection to api_error', async () => {
-    const gone = await FakeUpstream.start();
-    const baseUrl = gone.baseUrl;
-    await gone.close();
-    const refused = new OpenAICompatibleProvider({ baseUrl, apiKey: API_KEY });
+    const refused = await unreachableProvider();
     try {
       const { error } = await moongateFailure(refused.chat(makeCall({})));
       expect(error.code).toBe('api_error');
@@ -806,10 +811,7 @@ describe('OpenAICompatibleProvider: complete(), a non-stream call read whole', (
   });
 
   it('maps a refused connection to api_error, and a late answer to timeout', async () => {
-    const gone = await FakeUpstream.start();
-    const baseUrl = gone.baseUrl;
-    await gone.close();
-    const refused = new OpenAICompatibleProvider({ baseUrl, apiKey: API_KEY });
+    const refused = await unreachableProvider();
     try {
       await expect(collect(whole(makeCall({}), refused))).rejects.toMatchObject({ code: 'api_error', message: 'the upstream could not be reached' });
     } finally {
