@@ -3,7 +3,8 @@
  * and no change outlives it where it must not (docs/security.md, "Credential cache"):
  * - from the console and admin APIs: the next request sees it, on this server at once;
  * - from the CLI without Redis (another process): within the TTL, 1 s of the server's clock;
- * - on PostgreSQL with REDIS_URL: on the other replica at once, from the console or the CLI.
+ * - on PostgreSQL with REDIS_URL: on the other replica as soon as the change bus delivers the
+ *   message, from the console or the CLI (the test waits for that delivery, not for a time).
  * The servers' clocks are frozen here, so a refusal that comes "at once" came from the
  * change bus, never from the TTL running out.
  */
@@ -35,6 +36,22 @@ async function personWithCredential(server: TestServer, setupToken?: string) {
   const made = await person.browser.request<{ credential: { id: string }; token: string }>('POST', '/api/credentials', { body: { name: 'cached' } });
   expect(made.status, made.text).toBe(201);
   return { ...person, credentialId: made.body.credential.id, token: made.body.token };
+}
+
+/**
+ * Resolves once `server`'s change bus has delivered the change of this credential. Its cache
+ * subscribed first, at start-up, so by then the cache has dropped the entry: what follows is
+ * what a request gets once the message is in, with no race against the Redis subscriber's
+ * socket (the clocks stay frozen, so a refusal still cannot come from the TTL).
+ */
+function heard(server: TestServer, credentialId: string): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = server.server.changes.subscribe((change) => {
+      if (change.kind !== 'credential' || change.id !== credentialId) return;
+      stop();
+      resolve();
+    });
+  });
 }
 
 beforeAll(ensureBuilt, 180_000);
@@ -117,7 +134,9 @@ describeWithPostgres('two replicas on PostgreSQL with REDIS_URL', (schema) => {
     const { browser, credentialId, token } = await personWithCredential(a);
     expect(await chat(b, token)).toBe('ok');
     expect(await chat(a, token)).toBe('ok');
+    const reachesB = heard(b, credentialId);
     expect((await browser.request('DELETE', `/api/credentials/${credentialId}`)).status).toBe(200);
+    await reachesB;
     expect(await chat(b, token)).toBe('401 invalid_token');
     expect(await chat(a, token)).toBe('401 invalid_token');
   });
@@ -126,6 +145,7 @@ describeWithPostgres('two replicas on PostgreSQL with REDIS_URL', (schema) => {
     const { credentialId, token } = await personWithCredential(a);
     expect(await chat(a, token)).toBe('ok');
     expect(await chat(b, token)).toBe('ok');
+    const reachesBoth = Promise.all([heard(a, credentialId), heard(b, credentialId)]);
     const run = await runMoongate(['credential', 'revoke', credentialId], {
       DATA_DIR: a.dataDir,
       DATABASE_URL: schema.url,
@@ -134,6 +154,7 @@ describeWithPostgres('two replicas on PostgreSQL with REDIS_URL', (schema) => {
     });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).not.toContain('warning');
+    await reachesBoth;
     expect(await chat(a, token)).toBe('401 invalid_token');
     expect(await chat(b, token)).toBe('401 invalid_token');
   });
