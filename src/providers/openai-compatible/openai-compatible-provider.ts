@@ -21,7 +21,6 @@ import type { Provider, ProviderCall } from '../provider.js';
 import { ChunkReader, isJsonObject } from './chunk-reader.js';
 import { upstreamBody } from './upstream-body.js';
 import { openStream, type StreamedResponse } from './streamed-response.js';
-import { requestWhole, type WholeResponse } from './whole-response.js';
 import {
   mapTransportError,
   mapUpstreamStatus,
@@ -109,8 +108,11 @@ export class OpenAICompatibleProvider implements Provider {
     return this.chatOver(call, undefined);
   }
 
-  /** `chat`, on a response `send` already returned (or sending it first): one generator, no delegation per event. */
-  private async *chatOver(call: ProviderCall, sent: StreamedResponse | undefined): AsyncGenerator<ChatEvent, void, undefined> {
+  /**
+   * `chat`, on a response `send` already returned (or sending it first): one generator, no
+   * delegation per event. A stream longer than `maxBytes` fails as a completion too large.
+   */
+  private async *chatOver(call: ProviderCall, sent: StreamedResponse | undefined, maxBytes = Infinity): AsyncGenerator<ChatEvent, void, undefined> {
     const { signal } = call;
     const response = sent ?? (await this.send(call));
     let sawDoneOfCall = false;
@@ -129,8 +131,11 @@ export class OpenAICompatibleProvider implements Provider {
       // The SSE decoder is driven inline (no generator of its own): every layer of async
       // iteration is a promise and a microtask per event.
       const reply = new SseReply(this.createChunkReader(call));
+      let size = 0;
       try {
         for (let bytes = await response.read(); bytes !== null; bytes = await response.read()) {
+          size += bytes.byteLength;
+          if (size > maxBytes) throw completionTooLarge();
           // One network chunk may hold many events; none is handed out after the caller left.
           for (const chatEvent of reply.read(bytes)) {
             signal.throwIfAborted();
@@ -163,47 +168,16 @@ export class OpenAICompatibleProvider implements Provider {
 
   /**
    * A non-stream call answered in one piece: every event of the reply, once the whole
-   * `chat.completion` is in, with no async step per event. It goes out on undici's dispatch
-   * API (whole-response.ts): no body stream in between, which cost more than reading the
-   * body (issue 20). Failures and the caller's abort as in `chat`; an upstream that answers
-   * with a stream anyway is read as it comes, to its [DONE], at most COMPLETION_BODY_LIMIT_BYTES.
+   * `chat.completion` is in, with no async step per event (streamed-response.ts reads it
+   * with no Node stream in between, issue 20). Failures and the caller's abort as in `chat`;
+   * an upstream that answers with a stream anyway is read as one, to its [DONE], at most
+   * COMPLETION_BODY_LIMIT_BYTES of it.
    */
   async complete(call: ProviderCall): Promise<ChatEvent[]> {
-    const { signal } = call;
-    // An upstream that streams although it was asked not to is read as it comes, to its [DONE].
-    let streamed: { reply: SseReply; events: ChatEvent[] } | undefined;
-    let answered = false;
-    let response: WholeResponse;
-    try {
-      response = await requestWhole(this.dispatcher, this.requestOptions(call), signal, {
-        okBytes: COMPLETION_BODY_LIMIT_BYTES,
-        errorBytes: ERROR_BODY_LIMIT_BYTES,
-        tooLarge: completionTooLarge,
-        graceMs: AFTER_DONE_GRACE_MS,
-        // A 2xx: the upstream accepted the request and bills its prompt from here.
-        onStatus: (status) => {
-          answered = true;
-          if (status <= 299) call.onAccepted?.();
-        },
-        watch: (headers) => {
-          if (!isEventStream(headers)) return undefined;
-          const reading = { reply: new SseReply(this.createChunkReader(call)), events: [] as ChatEvent[] };
-          streamed = reading;
-          return (chunk) => {
-            for (const event of reading.reply.read(chunk)) reading.events.push(event);
-            return reading.reply.sawDone;
-          };
-        },
-      });
-    } catch (error) {
-      if (signal.aborted) throw error;
-      throw mapTransportError(error, answered ? 'body' : 'request');
-    }
-    if (response.statusCode > 299) throw this.statusError(response.statusCode, response.body.toString('utf8'), response.headers);
-    if (streamed === undefined) return this.completionEvents(call, response.body.toString('utf8'));
-    const { reply, events } = streamed;
-    for (const event of reply.readEnd()) events.push(event);
-    for (const event of reply.end()) events.push(event);
+    const response = await this.send(call);
+    if (!isEventStream(response.headers)) return this.readCompletion(call, response);
+    const events: ChatEvent[] = [];
+    for await (const event of this.chatOver(call, response, COMPLETION_BODY_LIMIT_BYTES)) events.push(event);
     return events;
   }
 
