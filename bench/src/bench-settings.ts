@@ -22,6 +22,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --loader <name>       auto | wrk | node (default auto: wrk, installed with apt-get if missing and root)
   --out <dir>           where the results go (default bench/results)
   --profile <dir>       run moongate under node --cpu-prof; the .cpuprofile lands in <dir>
+  --alloc-profile <dir> sample what moongate allocates (garbage included); the .heapprofile lands in <dir>
   --moongate-node-flags=<flags>  extra node flags for moongate alone, space-separated (e.g. "--moongate-node-flags=--max-old-space-size=256")`;
 
 export interface Settings {
@@ -42,6 +43,7 @@ export interface Settings {
   loader: 'auto' | 'wrk' | 'node';
   out: string;
   profile: string | undefined;
+  allocProfile: string | undefined;
   moongateNodeFlags: string[];
 }
 
@@ -61,6 +63,7 @@ export function parseSettings(argv: string[]): Settings {
       loader: { type: 'string', default: 'auto' },
       out: { type: 'string', default: join(ROOT, 'bench', 'results') },
       profile: { type: 'string' },
+      'alloc-profile': { type: 'string' },
       'moongate-node-flags': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -104,6 +107,7 @@ export function parseSettings(argv: string[]): Settings {
     loader: quick && loader === 'auto' ? 'node' : loader,
     out: values.out,
     profile: values.profile,
+    allocProfile: values['alloc-profile'],
     moongateNodeFlags: (values['moongate-node-flags'] ?? '').split(' ').filter((flag) => flag !== ''),
   };
 }

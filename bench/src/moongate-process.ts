@@ -31,6 +31,8 @@ function repositoryRoot(): string {
 
 const ROOT = repositoryRoot();
 const BIN = join(ROOT, 'bin', 'moongate.js');
+/** The allocation sampler, compiled next to this file. */
+const ALLOC_SAMPLER = fileURLToPath(new URL('./alloc-sampler.js', import.meta.url));
 const EMAIL = 'bench@example.com';
 
 export interface MoongateProcess {
@@ -127,6 +129,8 @@ async function addBalance(env: NodeJS.ProcessEnv, pipeline: string[], amount: st
 export interface MoongateFlags {
   /** Run moongate under `node --cpu-prof`, the profile written there when it stops. */
   profileDir?: string;
+  /** Sample moongate's allocations (alloc-sampler.ts), the profile written there when it stops. */
+  allocDir?: string;
   /** Extra node flags for moongate alone (heap sizes, say). */
   nodeFlags?: string[];
   /** More environment (REDIS_URL, DATABASE_URL for the scale phase), set after the defaults. */
@@ -170,6 +174,10 @@ export async function startMoongate(
   }
 
   const profile = flags.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', flags.profileDir];
+  if (flags.allocDir !== undefined) {
+    profile.push('--import', ALLOC_SAMPLER);
+    env.BENCH_ALLOC_DIR = flags.allocDir;
+  }
   // The flags moongate's own launcher gives node (its shebang), then the bench's; for a V8
   // flag given twice, the last one counts, so --moongate-node-flags can override it.
   const ownFlags = await launcherNodeFlags();

@@ -8,9 +8,14 @@
  * modules, building the tokenizer's ranks) is left out: the summary starts at the first
  * sample inside the chat completions route, unless --all.
  *
- *   npm run bench:build && node bench/dist/profile-summary.js <file.cpuprofile | dir> [--top 15] [--all]
+ * An allocation profile (`npm run bench -- --alloc-profile <dir>`, bench/src/alloc-sampler.ts)
+ * is summed the same way by bytes allocated: the top functions and modules by the bytes
+ * they allocated themselves, as shares of all, and per chat request where the sampler
+ * counted them.
  *
- * A directory means its newest .cpuprofile.
+ *   npm run bench:build && node bench/dist/profile-summary.js <file.cpuprofile | file.heapprofile | dir> [--top 15] [--all]
+ *
+ * A directory means its newest .cpuprofile or .heapprofile.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -32,13 +37,68 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+/** V8's sampling heap profile: a tree of call frames, each with the bytes sampled there. */
+interface HeapProfileNode {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: HeapProfileNode[];
+}
+interface HeapProfile {
+  head: HeapProfileNode;
+}
+
 async function profilePath(path: string): Promise<string> {
   if (!(await stat(path)).isDirectory()) return path;
-  const files = (await readdir(path)).filter((name) => name.endsWith('.cpuprofile'));
+  const files = (await readdir(path)).filter((name) => name.endsWith('.cpuprofile') || name.endsWith('.heapprofile'));
   const dated = await Promise.all(files.map(async (name) => ({ name, at: (await stat(join(path, name))).mtimeMs })));
   const newest = dated.sort((a, b) => b.at - a.at)[0];
-  if (newest === undefined) throw new Error(`no .cpuprofile in ${path}`);
+  if (newest === undefined) throw new Error(`no .cpuprofile or .heapprofile in ${path}`);
   return join(path, newest.name);
+}
+
+/** Bytes allocated by function and by module, as shares of all (and per request, given the count). */
+export function summariseAllocations(profile: HeapProfile, top: number, requests?: number): string {
+  const functions = new Map<string, number>();
+  const modules = new Map<string, number>();
+  let total = 0;
+  const pending = [profile.head];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    pending.push(...node.children);
+    if (node.selfSize === 0) continue;
+    const frame = node.callFrame;
+    const module = moduleOf(frame.url);
+    const key = `${frame.functionName || '(anonymous)'}  ${module}${frame.url === '' ? '' : `:${frame.lineNumber + 1}`}`;
+    functions.set(key, (functions.get(key) ?? 0) + node.selfSize);
+    modules.set(module, (modules.get(module) ?? 0) + node.selfSize);
+    total += node.selfSize;
+  }
+  const perRequest = requests !== undefined && requests > 0;
+  const pct = (bytes: number): string => `${((bytes / total) * 100).toFixed(1).padStart(5)}%`;
+  const size = (bytes: number): string =>
+    perRequest ? `${(bytes / requests / 1024).toFixed(2).padStart(7)} KB/request` : `${(bytes / 1048576).toFixed(1).padStart(7)} MB`;
+  const lines = [
+    `allocated ${(total / 1048576).toFixed(1)} MB${perRequest ? ` over ${requests} chat requests: ${(total / requests / 1024).toFixed(1)} KB a request` : ''} (garbage included)`,
+    '',
+    `top ${top} functions by bytes allocated:`,
+  ];
+  [...functions.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).forEach(([key, bytes], i) => {
+    lines.push(`${String(i + 1).padStart(3)}. ${pct(bytes)} ${size(bytes)}  ${key}`);
+  });
+  lines.push('', `top ${top} modules by bytes allocated:`);
+  [...modules.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).forEach(([module, bytes], i) => {
+    lines.push(`${String(i + 1).padStart(3)}. ${pct(bytes)} ${size(bytes)}  ${module}`);
+  });
+  return lines.join('\n');
+}
+
+/** The chat requests the sampler counted, from the file next to its profile. */
+async function requestsOf(path: string): Promise<number | undefined> {
+  try {
+    const { requests } = JSON.parse(await readFile(path.replace(/\.heapprofile$/, '.json'), 'utf8')) as { requests?: unknown };
+    return typeof requests === 'number' ? requests : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** node_modules/<package> (scoped too), src/…/file.ts of moongate's build, or node's own module. */
@@ -132,10 +192,16 @@ export function summarise(profile: CpuProfile, top: number, all = false): string
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '15' }, all: { type: 'boolean', default: false } } });
   const target = positionals[0];
-  if (target === undefined) throw new Error('usage: node bench/dist/profile-summary.js <file.cpuprofile | dir> [--top 15]');
+  if (target === undefined) throw new Error('usage: node bench/dist/profile-summary.js <file.cpuprofile | file.heapprofile | dir> [--top 15]');
   const path = await profilePath(target);
+  const top = Math.max(1, Number(values.top) || 15);
+  if (path.endsWith('.heapprofile')) {
+    const profile = JSON.parse(await readFile(path, 'utf8')) as HeapProfile;
+    console.log(`${path}\n${summariseAllocations(profile, top, await requestsOf(path))}`);
+    return;
+  }
   const profile = JSON.parse(await readFile(path, 'utf8')) as CpuProfile;
-  console.log(`${path}\n${summarise(profile, Math.max(1, Number(values.top) || 15), values.all)}`);
+  console.log(`${path}\n${summarise(profile, top, values.all)}`);
 }
 
 main().catch((error: unknown) => {

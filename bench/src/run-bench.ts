@@ -86,6 +86,7 @@ async function main(): Promise<void> {
       startServerChild('bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin }),
       startMoongate(`${upstreamOrigin}/v1`, log, {
         ...(settings.profile === undefined ? {} : { profileDir: settings.profile }),
+        ...(settings.allocProfile === undefined ? {} : { allocDir: settings.allocProfile }),
         nodeFlags: settings.moongateNodeFlags,
       }),
     ]);
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
         note: 'The load generator, the fake upstream and the server under test share these cores; figures are from one run, loopback only.',
         loadAverage: `${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? Number.NaN).toFixed(1)} at the end (1-minute load average, ${cpus().length} cores)`,
       },
-      settings: { ...settings, out: undefined, profile: undefined },
+      settings: { ...settings, out: undefined, profile: undefined, allocProfile: undefined },
       pipeline: moongate.pipeline,
       figures,
       rows,

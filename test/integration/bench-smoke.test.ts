@@ -160,3 +160,44 @@ describe('bench/dist/ab-compare.js', () => {
     expect(Number(median?.[1])).toBeGreaterThan(0);
   }, 60_000);
 });
+
+describe('npm run bench -- --alloc-profile', () => {
+  const out = useTempDir('moongate-bench-alloc-');
+  const profiles = useTempDir('moongate-bench-alloc-profile-');
+
+  it("samples moongate's allocations over the chat requests, and profile-summary sums them per request", async () => {
+    const run = await node([
+      'bench/dist/run-bench.js',
+      '--quick',
+      '--loader',
+      'node',
+      '--only',
+      'rps',
+      '--modes',
+      'non-stream',
+      '--out',
+      out.path,
+      '--alloc-profile',
+      profiles.path,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const files = (await readdir(profiles.path)).sort();
+    expect(files).toHaveLength(2);
+    const counted = files.find((name) => name.endsWith('.json')) ?? '';
+    expect(files).toContain(counted.replace(/\.json$/, '.heapprofile'));
+    // The sampler counted the chat requests moongate served while it sampled.
+    const { requests } = JSON.parse(await readFile(join(profiles.path, counted), 'utf8')) as { requests: number };
+    expect(requests).toBeGreaterThan(10);
+
+    const summary = await node(['bench/dist/profile-summary.js', profiles.path, '--top', '40']);
+    expect(summary.code, summary.stderr).toBe(0);
+    const perRequest = /over (\d+) chat requests: ([\d.]+) KB a request/.exec(summary.stdout);
+    expect(perRequest, summary.stdout).not.toBeNull();
+    expect(Number(perRequest?.[1])).toBe(requests);
+    // A chat request allocates kilobytes, not bytes, nor the startup's megabytes.
+    expect(Number(perRequest?.[2])).toBeGreaterThan(5);
+    expect(Number(perRequest?.[2])).toBeLessThan(1024);
+    // The chat pipeline's own code is among the allocators: sampling started at the first request.
+    expect(summary.stdout).toMatch(/KB\/request {2}gateway\/chat-gateway\.js\n/);
+  }, 120_000);
+});
