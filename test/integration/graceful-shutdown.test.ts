@@ -87,23 +87,40 @@ function stream(served: Served, maxTokens: number, onFirstData: () => void): Pro
   });
 }
 
+/** Whether the server takes a new connection (and answers /healthz on it). */
+function connects(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(`${url}/healthz`, { agent: false }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
 describe('graceful shutdown', () => {
   it('SIGTERM lets a running stream finish with [DONE], refuses new connections, and exits 0', async () => {
     const served = await serve(20, 30_000);
-    let refused: Promise<unknown> | undefined;
+    let streamEnded = false;
+    let refusal: Promise<{ refused: boolean; whileStreaming: boolean }> | undefined;
     const text = await stream(served, 30, () => {
       child?.kill('SIGTERM');
-      // Give the signal a moment to land, then try a new connection.
-      refused = new Promise((r) => setTimeout(r, 300)).then(() =>
-        fetch(`${served.url}/healthz`).then(
-          () => 'answered',
-          () => 'refused',
-        ),
-      );
+      // Until the signal lands the server still takes connections; once it has, none. Tried
+      // on a new connection each time until one is refused (or the stream is over).
+      refusal = (async () => {
+        for (;;) {
+          const ended = streamEnded;
+          if (!(await connects(served.url))) return { refused: true, whileStreaming: !ended };
+          if (ended) return { refused: false, whileStreaming: false };
+        }
+      })();
     });
+    streamEnded = true;
     expect(text).toContain('"finish_reason":"length"');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
-    expect(await refused).toBe('refused');
+    // Refused while the stream was still being served: draining, not gone.
+    expect(await refusal).toEqual({ refused: true, whileStreaming: true });
     expect(await served.exit).toBe(0);
   });
 

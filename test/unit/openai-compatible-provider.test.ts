@@ -1,5 +1,5 @@
-import { Agent } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Agent, Pool } from 'undici';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MoongateError, findModel, parseChatRequest } from '../../src/contract/index.js';
 import type { ChatEvent, ErrorCode, KimiModel } from '../../src/contract/index.js';
 import { OpenAICompatibleProvider, type OpenAICompatibleProviderOptions } from '../../src/providers/openai-compatible/index.js';
@@ -90,6 +90,16 @@ async function unreachableProvider(): Promise<OpenAICompatibleProvider> {
   const baseUrl = gone.baseUrl;
   await gone.close();
   return new OpenAICompatibleProvider({ baseUrl, apiKey: API_KEY });
+}
+
+/**
+ * Resolves once no request of `pool` is running and its connection is free: the next request
+ * can take it. The provider's answer is read before its connection is released (the rest of
+ * the body, the end of the response), so the next call must wait for that, not for some
+ * milliseconds.
+ */
+async function connectionIdle(pool: Pool): Promise<void> {
+  await vi.waitFor(() => expect([pool.stats.running, pool.stats.pending, pool.stats.free]).toEqual([0, 0, 1]));
 }
 
 beforeEach(async () => {
@@ -354,14 +364,21 @@ describe('OpenAICompatibleProvider: reading the stream', () => {
   });
 
   it('reuses the connection when the body ended with [DONE]', async () => {
+    const pool = new Pool(new URL(upstream.baseUrl).origin);
+    provider = newProvider({ dispatcher: pool });
     const body = readFixture('openai-compatible/vllm-reasoning-stream.sse');
     for (let i = 0; i < 4; i++) upstream.stream(body);
-    for (let i = 0; i < 4; i++) {
-      expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_EVENTS);
-      await new Promise((r) => setTimeout(r, 10));
+    try {
+      for (let i = 0; i < 4; i++) {
+        expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_EVENTS);
+        await connectionIdle(pool);
+      }
+    } finally {
+      await pool.close();
     }
     expect(upstream.closedBeforeEnd).toBe(0);
-    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBeLessThanOrEqual(2);
+    // One connection for all four: each went back to the pool, none was cut and replaced.
+    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBe(1);
   });
 });
 
@@ -410,13 +427,19 @@ describe('OpenAICompatibleProvider: reading a non-stream completion', () => {
   });
 
   it('reuses the connection after each completion', async () => {
+    const pool = new Pool(new URL(upstream.baseUrl).origin);
+    provider = newProvider({ dispatcher: pool });
     for (let i = 0; i < 4; i++) upstream.reply({ body: JSON.stringify(VLLM_COMPLETION) });
-    for (let i = 0; i < 4; i++) {
-      expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_COMPLETION_EVENTS);
-      await new Promise((r) => setTimeout(r, 10));
+    try {
+      for (let i = 0; i < 4; i++) {
+        expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_COMPLETION_EVENTS);
+        await connectionIdle(pool);
+      }
+    } finally {
+      await pool.close();
     }
     expect(upstream.closedBeforeEnd).toBe(0);
-    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBeLessThanOrEqual(2);
+    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBe(1);
   });
 
   it.each([
@@ -773,10 +796,19 @@ describe('OpenAICompatibleProvider: complete(), a non-stream call read whole', (
   });
 
   it('reuses the connection after such a stream, when its body ends at [DONE]', async () => {
+    const pool = new Pool(new URL(upstream.baseUrl).origin);
+    provider = newProvider({ dispatcher: pool });
     for (let i = 0; i < 4; i++) upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
-    for (let i = 0; i < 4; i++) expect(await provider.complete(makeCall({}))).toEqual(VLLM_EVENTS);
+    try {
+      for (let i = 0; i < 4; i++) {
+        expect(await provider.complete(makeCall({}))).toEqual(VLLM_EVENTS);
+        await connectionIdle(pool);
+      }
+    } finally {
+      await pool.close();
+    }
     expect(upstream.closedBeforeEnd).toBe(0);
-    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBeLessThanOrEqual(2);
+    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBe(1);
   });
 
   it('ends such a stream at [DONE] without waiting for a body kept open, and cuts that body', async () => {
