@@ -102,6 +102,26 @@ async function connectionIdle(pool: Pool): Promise<void> {
   await vi.waitFor(() => expect([pool.stats.running, pool.stats.pending, pool.stats.free]).toEqual([0, 0, 1]));
 }
 
+/**
+ * Makes four calls (each checking its own answer) through a provider on one pool, each once
+ * the last gave its connection back: all four must go over that one connection, none of
+ * them cut and replaced.
+ */
+async function expectOneConnection(call: (of: OpenAICompatibleProvider) => Promise<void>): Promise<void> {
+  const pool = new Pool(new URL(upstream.baseUrl).origin);
+  provider = newProvider({ dispatcher: pool });
+  try {
+    for (let i = 0; i < 4; i++) {
+      await call(provider);
+      await connectionIdle(pool);
+    }
+  } finally {
+    await pool.close();
+  }
+  expect(upstream.closedBeforeEnd).toBe(0);
+  expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBe(1);
+}
+
 beforeEach(async () => {
   upstream = await FakeUpstream.start();
   provider = newProvider();
@@ -364,21 +384,9 @@ describe('OpenAICompatibleProvider: reading the stream', () => {
   });
 
   it('reuses the connection when the body ended with [DONE]', async () => {
-    const pool = new Pool(new URL(upstream.baseUrl).origin);
-    provider = newProvider({ dispatcher: pool });
     const body = readFixture('openai-compatible/vllm-reasoning-stream.sse');
     for (let i = 0; i < 4; i++) upstream.stream(body);
-    try {
-      for (let i = 0; i < 4; i++) {
-        expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_EVENTS);
-        await connectionIdle(pool);
-      }
-    } finally {
-      await pool.close();
-    }
-    expect(upstream.closedBeforeEnd).toBe(0);
-    // One connection for all four: each went back to the pool, none was cut and replaced.
-    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBe(1);
+    await expectOneConnection(async (of) => expect(await collect(of.chat(makeCall({})))).toEqual(VLLM_EVENTS));
   });
 });
 
@@ -427,19 +435,8 @@ describe('OpenAICompatibleProvider: reading a non-stream completion', () => {
   });
 
   it('reuses the connection after each completion', async () => {
-    const pool = new Pool(new URL(upstream.baseUrl).origin);
-    provider = newProvider({ dispatcher: pool });
     for (let i = 0; i < 4; i++) upstream.reply({ body: JSON.stringify(VLLM_COMPLETION) });
-    try {
-      for (let i = 0; i < 4; i++) {
-        expect(await collect(provider.chat(makeCall({})))).toEqual(VLLM_COMPLETION_EVENTS);
-        await connectionIdle(pool);
-      }
-    } finally {
-      await pool.close();
-    }
-    expect(upstream.closedBeforeEnd).toBe(0);
-    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBe(1);
+    await expectOneConnection(async (of) => expect(await collect(of.chat(makeCall({})))).toEqual(VLLM_COMPLETION_EVENTS));
   });
 
   it.each([
@@ -796,19 +793,8 @@ describe('OpenAICompatibleProvider: complete(), a non-stream call read whole', (
   });
 
   it('reuses the connection after such a stream, when its body ends at [DONE]', async () => {
-    const pool = new Pool(new URL(upstream.baseUrl).origin);
-    provider = newProvider({ dispatcher: pool });
     for (let i = 0; i < 4; i++) upstream.stream(readFixture('openai-compatible/vllm-reasoning-stream.sse'));
-    try {
-      for (let i = 0; i < 4; i++) {
-        expect(await provider.complete(makeCall({}))).toEqual(VLLM_EVENTS);
-        await connectionIdle(pool);
-      }
-    } finally {
-      await pool.close();
-    }
-    expect(upstream.closedBeforeEnd).toBe(0);
-    expect(new Set(upstream.requests.map((request) => request.remotePort)).size).toBe(1);
+    await expectOneConnection(async (of) => expect(await of.complete(makeCall({}))).toEqual(VLLM_EVENTS));
   });
 
   it('ends such a stream at [DONE] without waiting for a body kept open, and cuts that body', async () => {
