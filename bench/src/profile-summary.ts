@@ -67,7 +67,7 @@ export function summariseAllocations(profile: HeapProfile, top: number, requests
     if (node.selfSize === 0) continue;
     const frame = node.callFrame;
     const module = moduleOf(frame.url);
-    const key = `${frame.functionName || '(anonymous)'}  ${module}${frame.url === '' ? '' : `:${frame.lineNumber + 1}`}`;
+    const key = frameLabel(frame, module);
     functions.set(key, (functions.get(key) ?? 0) + node.selfSize);
     modules.set(module, (modules.get(module) ?? 0) + node.selfSize);
     total += node.selfSize;
@@ -111,6 +111,11 @@ export function moduleOf(url: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
+/** A function as the summaries name it: its name, its module and (for code with a file) its line. */
+function frameLabel(frame: CallFrame, module: string): string {
+  return `${frame.functionName || '(anonymous)'}  ${module}${frame.url === '' ? '' : `:${frame.lineNumber + 1}`}`;
+}
+
 /** The index of the first sample whose stack runs through a file matching `marker`. */
 function firstSampleIn(profile: CpuProfile, marker: RegExp): number {
   const parent = new Map<number, number>();
@@ -151,7 +156,7 @@ export function summarise(profile: CpuProfile, top: number, all = false): string
     }
     busy += us;
     const module = moduleOf(frame.url);
-    const key = `${frame.functionName || '(anonymous)'}  ${module}${frame.url === '' ? '' : `:${frame.lineNumber + 1}`}`;
+    const key = frameLabel(frame, module);
     const entry = functions.get(key) ?? { us: 0, module };
     entry.us += us;
     functions.set(key, entry);
@@ -168,7 +173,7 @@ export function summarise(profile: CpuProfile, top: number, all = false): string
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const frame = byId.get(at)?.callFrame;
       if (frame === undefined || !/\/dist\//.test(frame.url) || frame.url.includes('node_modules')) continue;
-      seen.add(`${frame.functionName || '(anonymous)'}  ${moduleOf(frame.url)}:${frame.lineNumber + 1}`);
+      seen.add(frameLabel(frame, moduleOf(frame.url)));
     }
     for (const key of seen) ownTotal.set(key, (ownTotal.get(key) ?? 0) + us);
   }

@@ -206,7 +206,11 @@ export class OpenAICompatibleProvider implements Provider {
       if (signal.aborted) throw error;
       // The status alone still says what went wrong.
     }
-    throw this.statusError(response.statusCode, text, response.headers);
+    const mapped = this.mapError(response.statusCode, text, response.headers);
+    throw new MoongateError(mapped.code, mapped.message, {
+      upstreamStatus: response.statusCode,
+      ...(mapped.retryAfter === undefined ? {} : { retryAfter: mapped.retryAfter }),
+    });
   }
 
   /** The upstream request of a call: where, its headers, its body and its timeouts. */
@@ -223,15 +227,6 @@ export class OpenAICompatibleProvider implements Provider {
     };
   }
 
-  /** A non-2xx answer as the MoongateError the client gets. */
-  private statusError(statusCode: number, text: string, headers: UpstreamHeaders): MoongateError {
-    const mapped = this.mapError(statusCode, text, headers);
-    return new MoongateError(mapped.code, mapped.message, {
-      upstreamStatus: statusCode,
-      ...(mapped.retryAfter === undefined ? {} : { retryAfter: mapped.retryAfter }),
-    });
-  }
-
   /** One JSON completion, read whole, as the events of the one chunk that would carry it all. */
   private async readCompletion(call: ProviderCall, response: StreamedResponse): Promise<ChatEvent[]> {
     let text: string;
@@ -241,11 +236,6 @@ export class OpenAICompatibleProvider implements Provider {
       if (call.signal.aborted) throw error;
       throw mapTransportError(error, 'body');
     }
-    return this.completionEvents(call, text);
-  }
-
-  /** A completion's text as the events of the one chunk that would carry it all. */
-  private completionEvents(call: ProviderCall, text: string): ChatEvent[] {
     let completion: unknown;
     try {
       completion = JSON.parse(text);
