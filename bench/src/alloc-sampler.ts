@@ -11,7 +11,7 @@
  * bytes per request) are written. `node bench/dist/profile-summary.js <dir>` sums them.
  */
 import diagnostics from 'node:diagnostics_channel';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
@@ -48,6 +48,8 @@ if (dir !== undefined && dir !== '') {
   process.once('exit', () => {
     if (requests === 0) return;
     const { profile } = post('HeapProfiler.stopSampling') as { profile: unknown };
+    // Like --cpu-prof-dir, the directory is made when it is missing.
+    mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, `alloc-${process.pid}.heapprofile`), JSON.stringify(profile));
     writeFileSync(join(dir, `alloc-${process.pid}.json`), JSON.stringify({ requests }));
   });

@@ -166,6 +166,8 @@ describe('npm run bench -- --alloc-profile', () => {
   const profiles = useTempDir('moongate-bench-alloc-profile-');
 
   it("samples moongate's allocations over the chat requests, and profile-summary sums them per request", async () => {
+    // A directory that does not exist yet: it is made, as --cpu-prof-dir is.
+    const dir = join(profiles.path, 'made-by-the-sampler');
     const run = await node([
       'bench/dist/run-bench.js',
       '--quick',
@@ -178,18 +180,18 @@ describe('npm run bench -- --alloc-profile', () => {
       '--out',
       out.path,
       '--alloc-profile',
-      profiles.path,
+      dir,
     ]);
     expect(run.code, run.stderr).toBe(0);
-    const files = (await readdir(profiles.path)).sort();
+    const files = (await readdir(dir)).sort();
     expect(files).toHaveLength(2);
     const counted = files.find((name) => name.endsWith('.json')) ?? '';
     expect(files).toContain(counted.replace(/\.json$/, '.heapprofile'));
     // The sampler counted the chat requests moongate served while it sampled.
-    const { requests } = JSON.parse(await readFile(join(profiles.path, counted), 'utf8')) as { requests: number };
+    const { requests } = JSON.parse(await readFile(join(dir, counted), 'utf8')) as { requests: number };
     expect(requests).toBeGreaterThan(10);
 
-    const summary = await node(['bench/dist/profile-summary.js', profiles.path, '--top', '40']);
+    const summary = await node(['bench/dist/profile-summary.js', dir, '--top', '40']);
     expect(summary.code, summary.stderr).toBe(0);
     const perRequest = /over (\d+) chat requests: ([\d.]+) KB a request/.exec(summary.stdout);
     expect(perRequest, summary.stdout).not.toBeNull();
