@@ -12,7 +12,7 @@
  *   node bench/dist/ab-compare.js --load 1mb --a moongate --b /path/to/other/checkout
  *
  * A server is `lean` (the lean floor), `bare` (the bare proxy), `moongate` (this checkout's
- * build) or the path of another checkout of moongate whose build and bench build are done
+ * build), `work` (the work floor, work-floor.ts: non-stream loads only) or the path of another checkout of moongate whose build and bench build are done
  * (`npm run build && npm run bench:build` there). Loads: `non-stream` and `stream` (wrk, 32
  * connections, the seed's "Hello"), `alone` (one non-stream request at a time; the first
  * ratio is then of the p50 latency's inverse), `1mb` (one at a time, a new 1 MB prompt each).
@@ -57,11 +57,23 @@ function envOf(list: string | undefined): Record<string, string> {
   return env;
 }
 
-async function startServer(name: string, origin: string, env: Record<string, string>): Promise<Server> {
+async function startServer(name: string, origin: string, env: Record<string, string>, load: Load): Promise<Server> {
   if (name === 'lean' || name === 'bare') {
     const child: ChildProcess = forkBenchChild(name === 'lean' ? 'lean-proxy.js' : 'bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: origin, ...env });
     const { port } = await nextMessage(child, 'ready', 15_000);
     return { name, pid: child.pid ?? 0, url: `http://127.0.0.1:${port}/kimi/chat/completions`, headers: {}, stop: () => stopChild(child) };
+  }
+  if (name === 'work') {
+    if (load !== 'non-stream' && load !== 'alone' && load !== '1mb') throw new Error('the work floor answers non-stream requests only');
+    const { startMoongate, WORK_FLOOR } = await import('./moongate-process.js');
+    const floor = await startMoongate(`${origin}/v1`, () => undefined, { env, script: WORK_FLOOR });
+    return {
+      name,
+      pid: floor.pid,
+      url: `${floor.url}/kimi/chat/completions`,
+      headers: { authorization: `Bearer ${floor.token}` },
+      stop: () => floor.stop(),
+    };
   }
   // This checkout's harness, or another checkout's (each starts its own bin/moongate.js).
   const module = name === 'moongate' ? './moongate-process.js' : pathToFileURL(join(resolve(name), 'bench', 'dist', 'moongate-process.js')).href;
@@ -144,8 +156,8 @@ async function main(): Promise<void> {
   const upstream = forkBenchChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: '0' });
   const { port } = await nextMessage(upstream, 'ready', 15_000);
   const origin = `http://127.0.0.1:${port}`;
-  const a = await startServer(values.a, origin, envOf(values['a-env']));
-  const b = await startServer(values.b, origin, envOf(values['b-env']));
+  const a = await startServer(values.a, origin, envOf(values['a-env']), load);
+  const b = await startServer(values.b, origin, envOf(values['b-env']), load);
   try {
     // Warm-up: the JIT settles and every connection is open.
     await round(a, load, ms / 2);

@@ -19,7 +19,7 @@ export const log = (line: string): void => {
 
 /** A server under test, a floor, or the upstream itself (for "added" latency). */
 export interface Target {
-  name: 'moongate' | 'lean floor' | 'bare proxy' | 'upstream';
+  name: 'moongate' | 'lean floor' | 'bare proxy' | 'work floor' | 'upstream';
   url: string;
   pid: number;
   headers: Record<string, string>;
@@ -39,6 +39,11 @@ export interface Bench {
   floor: Target;
   /** The piping bare proxy (bare-proxy.ts): a second, softer floor, shown beside it. */
   bare: Target;
+  /**
+   * The work floor (work-floor.ts): moongate's required steps with nothing between them,
+   * measured beside the others on the non-stream load; undefined when it did not start.
+   */
+  work: Target | undefined;
   upstream: Target;
   /** Highest RSS seen under load, per process. */
   peakRss: Map<number, number>;

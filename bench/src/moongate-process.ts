@@ -33,6 +33,8 @@ const ROOT = repositoryRoot();
 const BIN = join(ROOT, 'bin', 'moongate.js');
 /** The allocation sampler, compiled next to this file. */
 const ALLOC_SAMPLER = fileURLToPath(new URL('./alloc-sampler.js', import.meta.url));
+/** moongate's required steps on node:http with nothing between them, run with `script` (work-floor.ts). */
+export const WORK_FLOOR = fileURLToPath(new URL('./work-floor.js', import.meta.url));
 const EMAIL = 'bench@example.com';
 
 export interface MoongateProcess {
@@ -141,6 +143,11 @@ export interface MoongateFlags {
   globalCredential?: boolean;
   /** The balance added to the credential's person, in the currency (default 1000000). */
   balance?: string;
+  /**
+   * Run this script in place of `bin/moongate.js serve`, with the same node flags, data
+   * directory, credential and channel (ab-compare's `work` server: work-floor.ts).
+   */
+  script?: string;
 }
 
 /**
@@ -183,7 +190,7 @@ export async function startMoongate(
   const ownFlags = await launcherNodeFlags();
   const nodeArgs = [...ownFlags, ...profile, ...(flags.nodeFlags ?? [])];
   // Not among the flags reported: it only says where an inspector would listen (live-heap.ts).
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, INSPECT_PORT_FLAG, BIN, 'serve'], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, INSPECT_PORT_FLAG, flags.script ?? BIN, 'serve'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,7 +1,8 @@
 /**
  * Figures 1 and 3: throughput at N connections, CPU per request, for moongate, the lean floor
  * and the bare proxy. Targets (issue 20), against the lean floor: req/s >= 0.5x, non-stream
- * and stream; CPU per request <= 2x.
+ * and stream; CPU per request <= 2x. On the non-stream load the work floor (work-floor.ts)
+ * takes its turn in the same rounds, reported in a note without a verdict.
  */
 import { type Bench, fixed, load, log, noteErrors, type Target } from './bench-context.js';
 import { ratioOf, type Pair, type Row } from './bench-report.js';
@@ -20,9 +21,10 @@ export async function phaseRps(bench: Bench, rows: Row[], figures: Record<string
   const cpu: Record<string, Pair> = {};
   const rounds = settings.rounds;
   const roundMs = settings.durationMs / rounds;
-  const targets: Target[] = [bench.floor, bench.bare, bench.moongate];
   for (const stream of settings.rpsModes) {
     const kind = stream ? 'stream' : 'non-stream';
+    // The work floor answers non-stream requests only (work-floor.ts).
+    const targets: Target[] = [bench.floor, bench.bare, bench.moongate, ...(stream || bench.work === undefined ? [] : [bench.work])];
     for (const target of targets) {
       if (settings.warmupMs === 0) break;
       log(`[rps] ${target.name}, ${kind}: warm-up ${settings.warmupMs / 1000} s`);
@@ -60,7 +62,17 @@ export async function phaseRps(bench: Bench, rows: Row[], figures: Record<string
       notes.push(`${kind} rounds against the lean floor: req/s ratio ${spread(roundRatios.map((r) => r?.rps))}, CPU/request ratio ${spread(roundRatios.map((r) => r?.cpu))} (each of ${rounds} rounds of ${roundMs / 1000} s)`);
     }
     log(`  ${kind}: moongate ${m.rps.toFixed(0)} req/s, ${m.cpuUsPerRequest.toFixed(0)} µs CPU/request; lean floor ${f.rps.toFixed(0)} req/s, ${f.cpuUsPerRequest.toFixed(0)} µs; bare proxy ${b.rps.toFixed(0)} req/s, ${b.cpuUsPerRequest.toFixed(0)} µs`);
-    out[stream ? 'stream' : 'nonStream'] = { moongate: m, floor: f, bare: b, rounds: measured, roundRatios };
+    const w = measured['work floor'] === undefined ? undefined : combineRounds(measured['work floor']);
+    if (w !== undefined) {
+      // No verdict: what the work itself costs against the lean floor, and what moongate adds to it.
+      log(`  ${kind}: work floor ${w.rps.toFixed(0)} req/s, ${w.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+      notes.push(
+        `${kind} work floor (moongate's required steps with nothing between them, bench/src/work-floor.ts): ${w.rps.toFixed(0)} req/s and ${w.cpuUsPerRequest.toFixed(0)} µs CPU/request, ` +
+          `${ratioOf(w.rps, f.rps)?.toFixed(2)}x the lean floor's req/s at ${ratioOf(w.cpuUsPerRequest, f.cpuUsPerRequest)?.toFixed(2)}x its CPU; ` +
+          `moongate ${ratioOf(m.rps, w.rps)?.toFixed(2)}x the work floor's req/s at ${ratioOf(m.cpuUsPerRequest, w.cpuUsPerRequest)?.toFixed(2)}x its CPU`,
+      );
+    }
+    out[stream ? 'stream' : 'nonStream'] = { moongate: m, floor: f, bare: b, ...(w === undefined ? {} : { work: w }), rounds: measured, roundRatios };
     const rpsRatio = ratioOf(m.rps, f.rps);
     const row = (figure: string, unit: string, pick: (r: ReturnType<typeof combineRounds>) => number, target = '', pass: boolean | null = null): Row => ({
       figure, unit, moongate: fixed(pick(m), digits(unit)), floor: fixed(pick(f), digits(unit)), bare: fixed(pick(b), digits(unit)), ratio: ratioOf(pick(m), pick(f)), target, pass,

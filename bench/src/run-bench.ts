@@ -18,7 +18,7 @@ import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
 import { type Bench, log, requestBody, upstreamStats } from './bench-context.js';
 import { formatMarkdown, formatTable, type BenchReport, type Row } from './bench-report.js';
 import { PHASES, parseSettings } from './bench-settings.js';
-import { startMoongate, type MoongateProcess } from './moongate-process.js';
+import { WORK_FLOOR, startMoongate, type MoongateProcess } from './moongate-process.js';
 import { NodeLoaderClient } from './node-loader-client.js';
 import { phaseLatency } from './phase-latency.js';
 import { phaseMemory } from './phase-memory.js';
@@ -50,6 +50,11 @@ async function checkPath(bench: Bench): Promise<void> {
       if (stream && !text.endsWith('data: [DONE]\n\n')) throw new Error(`${target.name}'s stream did not end with [DONE]`);
     }
   }
+  if (bench.work !== undefined) {
+    const response = await fetch(bench.work.url, { method: 'POST', headers: { 'content-type': 'application/json', ...bench.work.headers }, body: requestBody(false) });
+    const text = await response.text();
+    if (response.status !== 200 || !text.includes('"chat.completion"')) throw new Error(`the work floor answered ${response.status}: ${text.slice(0, 300)}`);
+  }
   const reached = (await upstreamStats(bench)).requests - before;
   // At least the six sent (a router may add probes of its own).
   if (reached < 6) throw new Error(`the fake upstream saw ${reached} of 6 requests: moongate is not using it (check the upstream line above)`);
@@ -75,13 +80,15 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   const loader = new NodeLoaderClient();
   let moongate: MoongateProcess | undefined;
+  let work: MoongateProcess | undefined;
   try {
-    log('starting the fake upstream, the lean floor, the bare proxy and moongate...');
+    log('starting the fake upstream, the lean floor, the bare proxy, moongate and the work floor...');
     const upstream = await startServerChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: String(settings.delayMs) });
     children.push(upstream.child);
     const upstreamOrigin = `http://127.0.0.1:${upstream.port}`;
     // Started side by side: each is a cold Node start, and moongate's also runs the CLI first.
-    const [lean, bare, gate] = await Promise.allSettled([
+    const wantWork = settings.phases.includes('rps') && settings.rpsModes.includes(false);
+    const [lean, bare, gate, floorOfWork] = await Promise.allSettled([
       startServerChild('lean-proxy.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin }),
       startServerChild('bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin }),
       startMoongate(`${upstreamOrigin}/v1`, log, {
@@ -89,10 +96,15 @@ async function main(): Promise<void> {
         ...(settings.allocProfile === undefined ? {} : { allocDir: settings.allocProfile }),
         nodeFlags: settings.moongateNodeFlags,
       }),
+      // The same node flags as moongate: the two differ in how the steps are put together, nothing else.
+      wantWork ? startMoongate(`${upstreamOrigin}/v1`, log, { nodeFlags: settings.moongateNodeFlags, script: WORK_FLOOR }) : Promise.resolve(undefined),
     ]);
     if (lean.status === 'fulfilled') children.push(lean.value.child);
     if (bare.status === 'fulfilled') children.push(bare.value.child);
     if (gate.status === 'fulfilled') moongate = gate.value;
+    if (floorOfWork.status === 'fulfilled') work = floorOfWork.value;
+    // The work floor is a measuring aid: without it the run goes on, and says so.
+    else log(`warning: the work floor did not start, its figures are left out: ${String(floorOfWork.reason)}`);
     if (lean.status === 'rejected') throw lean.reason;
     if (bare.status === 'rejected') throw bare.reason;
     if (gate.status === 'rejected' || moongate === undefined) throw gate.status === 'rejected' ? gate.reason : new Error('moongate did not start');
@@ -108,6 +120,7 @@ async function main(): Promise<void> {
       moongate: { name: 'moongate', url: `${moongate.url}/v1/chat/completions`, pid: moongate.pid, headers: { authorization: `Bearer ${moongate.token}` } },
       floor: { name: 'lean floor', url: `http://127.0.0.1:${lean.value.port}/v1/chat/completions`, pid: pidOf(lean.value.child), headers: { authorization: 'Bearer bench' } },
       bare: { name: 'bare proxy', url: `http://127.0.0.1:${bare.value.port}/v1/chat/completions`, pid: pidOf(bare.value.child), headers: { authorization: 'Bearer bench' } },
+      work: work === undefined ? undefined : { name: 'work floor', url: `${work.url}/v1/chat/completions`, pid: work.pid, headers: { authorization: `Bearer ${work.token}` } },
       upstream: { name: 'upstream', url: `${upstreamOrigin}/v1/chat/completions`, pid: pidOf(upstream.child), headers: { authorization: 'Bearer bench' } },
       peakRss: new Map(),
       loader,
@@ -161,6 +174,7 @@ async function main(): Promise<void> {
   } finally {
     await loader.close();
     await moongate?.stop();
+    await work?.stop();
     for (const child of children.reverse()) await stopChild(child);
   }
 }

@@ -6,9 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BenchReport } from '../../bench/src/bench-report.js';
 import { useTempDir } from '../helpers/temp-dir.js';
@@ -135,6 +135,14 @@ describe('npm run bench -- --quick', () => {
       expect(row.moongate).toBe(count);
       expect(row.floor).toBe(count);
     }
+    // The work floor took its turn in the non-stream rounds, answered every request, and is
+    // reported beside the others without a verdict.
+    const throughput = report.figures.throughput as { nonStream: { work?: { requests: number; errors: number; cpuUsPerRequest: number } }; stream: { work?: unknown } };
+    expect(throughput.nonStream.work?.requests).toBeGreaterThan(0);
+    expect(throughput.nonStream.work?.errors).toBe(0);
+    expect(Number.isFinite(throughput.nonStream.work?.cpuUsPerRequest)).toBe(true);
+    expect(throughput.stream.work).toBeUndefined();
+    expect(report.notes.some((note) => /^non-stream work floor .*x the lean floor's req\/s at .*x its CPU; moongate .*x the work floor's req\/s/.test(note))).toBe(true);
     // Figure 6 comes from bench/settle-rate.mjs: with group commit and one transaction each.
     const settle = numbered(6);
     expect(settle).toHaveLength(2);
@@ -158,6 +166,59 @@ describe('bench/dist/ab-compare.js', () => {
     expect(median, run.stdout).not.toBeNull();
     // Both servers answered: a ratio of two real rates, not a placeholder.
     expect(Number(median?.[1])).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe('the work floor (bench/src/work-floor.ts)', () => {
+  const dir = useTempDir('moongate-work-floor-');
+  const dist = (file: string): string => pathToFileURL(join(ROOT, 'bench', 'dist', file)).href;
+  // Started as ab-compare starts it; each answer shows one of moongate's steps ran. A file, not
+  // --eval: the bench's children are forked with this process's flags.
+  const script = `
+    import { startMoongate, WORK_FLOOR } from '${dist('moongate-process.js')}';
+    import { forkBenchChild, nextMessage, stopChild } from '${dist('bench-child.js')}';
+    import { requestBody } from '${dist('bench-context.js')}';
+    const upstream = forkBenchChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: '0' });
+    const { port } = await nextMessage(upstream, 'ready', 15000);
+    const floor = await startMoongate('http://127.0.0.1:' + port + '/v1', () => undefined, { script: WORK_FLOOR });
+    const ask = async (headers, body) => {
+      const response = await fetch(floor.url + '/kimi/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      return { status: response.status, body: await response.json() };
+    };
+    const bearer = { authorization: 'Bearer ' + floor.token };
+    const answers = {
+      ok: await ask(bearer, requestBody(false)),
+      noToken: await ask({}, requestBody(false)),
+      wrongToken: await ask({ authorization: 'Bearer mg-' + 'x'.repeat(43) }, requestBody(false)),
+      badBody: await ask(bearer, JSON.stringify({ model: 'kimi-k2-0905-preview', messages: [] })),
+      // The whole context for the completion leaves no room for the prompt's 9 tokens.
+      tooLong: await ask(bearer, JSON.stringify({ model: 'kimi-k2-0905-preview', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 262144 })),
+    };
+    await floor.stop();
+    await stopChild(upstream);
+    console.log(JSON.stringify(answers));
+  `;
+
+  it("answers the bench's request in moongate's shape, and refuses what moongate's steps refuse", async () => {
+    const file = join(dir.path, 'work-floor-answers.mjs');
+    await writeFile(file, script);
+    const run = await node([file]);
+    expect(run.code, run.stderr).toBe(0);
+    const answers = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as Record<string, { status: number; body: Record<string, unknown> }>;
+    const ok = answers.ok?.body as { object: string; model: string; usage: { prompt_tokens: number; completion_tokens: number } };
+    expect(answers.ok?.status).toBe(200);
+    expect(ok.object).toBe('chat.completion');
+    expect(ok.model).toBe('kimi-k2-0905-preview');
+    expect(ok.usage.completion_tokens).toBeGreaterThan(0);
+    const code = (name: string): unknown => (answers[name]?.body.error as { code?: string } | undefined)?.code;
+    // The credential step: no token, and a token of the right form that is nobody's.
+    expect([answers.noToken?.status, code('noToken')]).toEqual([400, 'no_token']);
+    expect([answers.wrongToken?.status, code('wrongToken')]).toEqual([401, 'invalid_token']);
+    // The validation step.
+    expect([answers.badBody?.status, code('badBody')]).toEqual([400, 'bad_request']);
+    // The count: a prompt that does not fit beside max_tokens, refused before the upstream is asked.
+    expect(answers.tooLong?.status).toBe(400);
+    expect(JSON.stringify(answers.tooLong?.body)).toMatch(/context/);
   }, 60_000);
 });
 
