@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { requestBody } from './bench-context.js';
 import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
-import type { MoongateFlags, MoongateProcess } from './moongate-process.js';
+import { WORK_FLOOR, type MoongateFlags, type MoongateProcess } from './moongate-process.js';
 import { promptWithMarker } from './phase-prompt.js';
 import { sampleProcess } from './process-sample.js';
 import { hasWrk, runWrk } from './wrk-load.js';
@@ -57,28 +57,18 @@ function envOf(list: string | undefined): Record<string, string> {
   return env;
 }
 
-async function startServer(name: string, origin: string, env: Record<string, string>, load: Load): Promise<Server> {
+async function startServer(name: string, origin: string, env: Record<string, string>): Promise<Server> {
   if (name === 'lean' || name === 'bare') {
     const child: ChildProcess = forkBenchChild(name === 'lean' ? 'lean-proxy.js' : 'bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: origin, ...env });
     const { port } = await nextMessage(child, 'ready', 15_000);
     return { name, pid: child.pid ?? 0, url: `http://127.0.0.1:${port}/kimi/chat/completions`, headers: {}, stop: () => stopChild(child) };
   }
-  if (name === 'work') {
-    if (load !== 'non-stream' && load !== 'alone' && load !== '1mb') throw new Error('the work floor answers non-stream requests only');
-    const { startMoongate, WORK_FLOOR } = await import('./moongate-process.js');
-    const floor = await startMoongate(`${origin}/v1`, () => undefined, { env, script: WORK_FLOOR });
-    return {
-      name,
-      pid: floor.pid,
-      url: `${floor.url}/kimi/chat/completions`,
-      headers: { authorization: `Bearer ${floor.token}` },
-      stop: () => floor.stop(),
-    };
-  }
-  // This checkout's harness, or another checkout's (each starts its own bin/moongate.js).
-  const module = name === 'moongate' ? './moongate-process.js' : pathToFileURL(join(resolve(name), 'bench', 'dist', 'moongate-process.js')).href;
+  // This checkout's harness (moongate, or the work floor in its place), or another checkout's
+  // (each starts its own bin/moongate.js).
+  const own = name === 'moongate' || name === 'work';
+  const module = own ? './moongate-process.js' : pathToFileURL(join(resolve(name), 'bench', 'dist', 'moongate-process.js')).href;
   const { startMoongate } = (await import(module)) as { startMoongate: StartMoongate };
-  const moongate = await startMoongate(`${origin}/v1`, () => undefined, { env });
+  const moongate = await startMoongate(`${origin}/v1`, () => undefined, name === 'work' ? { env, script: WORK_FLOOR } : { env });
   return {
     name,
     pid: moongate.pid,
@@ -149,6 +139,7 @@ async function main(): Promise<void> {
   });
   const load = values.load as Load;
   if (!LOADS.includes(load)) throw new Error(`--load must be one of ${LOADS.join(', ')}`);
+  if (load === 'stream' && (values.a === 'work' || values.b === 'work')) throw new Error('the work floor answers non-stream requests only (loads non-stream, alone, 1mb)');
   if ((load === 'non-stream' || load === 'stream') && !hasWrk()) throw new Error('wrk is needed for this load (apt-get install -y wrk)');
   const rounds = Number(values.rounds);
   const ms = Number(values.seconds) * 1000;
@@ -156,8 +147,8 @@ async function main(): Promise<void> {
   const upstream = forkBenchChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: '0' });
   const { port } = await nextMessage(upstream, 'ready', 15_000);
   const origin = `http://127.0.0.1:${port}`;
-  const a = await startServer(values.a, origin, envOf(values['a-env']), load);
-  const b = await startServer(values.b, origin, envOf(values['b-env']), load);
+  const a = await startServer(values.a, origin, envOf(values['a-env']));
+  const b = await startServer(values.b, origin, envOf(values['b-env']));
   try {
     // Warm-up: the JIT settles and every connection is open.
     await round(a, load, ms / 2);

@@ -199,6 +199,16 @@ describe('the work floor (bench/src/work-floor.ts)', () => {
     console.log(JSON.stringify(answers));
   `;
 
+  it("is ab-compare's server `work` on a non-stream load, and refused a stream load before anything starts", async () => {
+    const run = await node(['bench/dist/ab-compare.js', '--load', 'alone', '--a', 'work', '--b', 'lean', '--rounds', '1', '--seconds', '0.3']);
+    expect(run.code, run.stderr).toBe(0);
+    const median = /median of 1 rounds, A \(work\) \/ B \(lean\), alone: rate ([\d.]+)x/.exec(run.stdout);
+    expect(Number(median?.[1]), run.stdout).toBeGreaterThan(0);
+    const stream = await node(['bench/dist/ab-compare.js', '--load', 'stream', '--a', 'work', '--b', 'lean']);
+    expect(stream.code).not.toBe(0);
+    expect(stream.stderr).toContain('the work floor answers non-stream requests only');
+  }, 60_000);
+
   it("answers the bench's request in moongate's shape, and refuses what moongate's steps refuse", async () => {
     const file = join(dir.path, 'work-floor-answers.mjs');
     await writeFile(file, script);
