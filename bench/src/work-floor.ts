@@ -1,40 +1,47 @@
 /**
- * The work floor, run in place of `moongate serve` (ab-compare's `work` server): every step
- * moongate must take for a non-stream chat request, done by moongate's own compiled modules,
- * on node:http in and an undici Pool out, with nothing between the steps. No framework, no
- * hooks, router, provider or gateway objects, no AbortSignal, no per-request closure beyond
- * the one async function; what it costs above the lean floor is the work itself, and what
- * moongate costs above it is how moongate is put together (docs/benchmark.md, "The work floor").
+ * The work floor, run in place of `moongate serve` (the bench's non-stream rounds, and
+ * ab-compare's `work` server): every step moongate must take for a non-stream chat request,
+ * done by moongate's own compiled modules, on node:http in, with nothing between the steps:
+ * no framework, no hooks, router, gateway or per-request objects of moongate's around them.
+ * What it costs above the lean floor is the work; what moongate costs above it is how moongate
+ * puts the work together (docs/benchmark.md, "The work floor").
  *
  * The steps, in moongate's order:
- * 1. the credential: `authenticate` with the credential cache (SHA-256 of the token, the
+ * 1. the trace id (a random UUID, as moongate's);
+ * 2. the credential: `authenticate` with the credential cache (SHA-256 of the token, the
  *    cache, the checks SPEC.md lists);
- * 2. the limits: the in-memory limiter's credential and person permit, released at the end;
- * 3. the body: read whole, `JSON.parse`, `parseChatRequest`, the model, `checkAgainstModel`;
- * 4. the prompt counted (`PromptFigure`), the context checked, the completion cap set;
- * 5. the quota hold (the billing admitter, on SQLite);
- * 6. the upstream call: the JSON body with the model, messages, stream and cap, one Pool request;
- * 7. the completion: read whole, parsed, built again as moongate's answer (`CompletionBuilder`);
- * 8. the settlement, awaited before the answer (group commit on SQLite, the usage row);
- * 9. the metrics observer and the access line (pino, the same fields);
- * 10. the answer, with its length and the trace id.
+ * 3. the limits: the in-memory limiter's credential and person permit, released at the end;
+ * 4. the body: read whole within moongate's default size limit, decoded as moongate's parser
+ *    decodes it (Latin-1 when ASCII), `JSON.parse`, its source kept for a long prompt
+ *    (`keepJsonSource`), `parseChatRequest`, the model, `checkAgainstModel`;
+ * 5. the prompt counted (`PromptFigure`), the context checked, the completion cap set;
+ * 6. the quota hold (the billing admitter, on SQLite);
+ * 7. the upstream call by moongate's own provider (`OpenAICompatibleProvider.complete`: the
+ *    upstream body, undici's dispatch API, the status mapped, the completion read and checked
+ *    by its chunk reader), under the channel's total deadline (a timer and an AbortController);
+ * 8. the answer built from the events (`CompletionBuilder`), each event's choice checked;
+ * 9. the settlement, awaited before the answer (group commit on SQLite, the usage row), and
+ *    for a request that fails once held, its settlement as failed;
+ * 10. the metrics observer and the access line (pino, the same fields as moongate's);
+ * 11. the answer with its length and the trace id; an error envelope for whatever throws.
  *
- * It is a measuring instrument, not a server: it answers the bench's request and an error
- * envelope for anything that throws, and handles no stream, no early end and no failover.
- * moongate's modules are loaded from its build (`dist/`, `npm run build`), by path, since the
- * bench compiles apart from them; the shapes it uses are declared below.
+ * It is a measuring instrument, not a server: no stream, no failover, no client that leaves,
+ * no shutdown. moongate's modules are loaded from its build (`dist/`, `npm run build`), by
+ * path, since the bench compiles apart from them; the shapes it uses are declared below.
  */
+import { isAscii } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { Pool } from 'undici';
 
 const DIST = new URL('../../dist/', import.meta.url);
 const load = <T>(path: string): Promise<T> => import(new URL(path, DIST).href) as Promise<T>;
 
 interface MoongateError extends Error {
   code: string;
+  status: number;
+  retryAfter?: number;
 }
 interface Usage {
   prompt_tokens: number;
@@ -46,9 +53,13 @@ interface Model {
 }
 interface ChatRequest {
   model: string;
-  messages: unknown[];
+  n: number;
   stream: boolean;
 }
+type ChatEvent =
+  | { type: 'delta'; index: number; content?: string; reasoning?: string }
+  | { type: 'finish'; index: number; reason: string }
+  | { type: 'usage'; promptTokens: number; completionTokens: number; cachedTokens?: number; cacheWriteTokens?: number };
 interface Caller {
   credentialId: string;
   personId: string;
@@ -67,16 +78,18 @@ interface Hold {
 const contract = await load<{
   parseChatRequest(body: unknown): ChatRequest;
   checkAgainstModel(request: ChatRequest, model: Model): { request: ChatRequest; mediaTokens: number };
+  keepJsonSource(text: string, value: unknown, asciiBytes: Buffer | undefined): void;
   BUILT_IN_LOOKUP: unknown;
   makeUsage(prompt: number, completion: number, cached?: number, written?: number): Usage;
   newCompletionId(): string;
-  asMoongateError(error: unknown): MoongateError & { status: number };
+  newTraceId(): string;
+  asMoongateError(error: unknown): MoongateError;
   errorEnvelope(error: MoongateError, traceId: string): unknown;
-  MoongateError: new (code: string) => MoongateError;
+  MoongateError: new (code: string, message?: string, options?: { retryAfter?: number }) => MoongateError;
 }>('contract/index.js');
-const { resolveModel } = await load<{ resolveModel(lookup: unknown, id: string): Model }>('gateway/chat-gateway.js');
+const { resolveModel } = await load<{ resolveModel(lookup: unknown, id: string): Model | Promise<Model> }>('gateway/chat-gateway.js');
 const { PromptFigure } = await load<{
-  PromptFigure: { of(request: ChatRequest, model: Model): { tokens: number; checkContext(): void; completionCap(): number } };
+  PromptFigure: { of(request: ChatRequest, model: Model): { tokens: number; count(): number; checkContext(): void; completionCap(): number } };
 }>('gateway/prompt-tokens.js');
 const { CompletionBuilder } = await load<{
   CompletionBuilder: new (
@@ -86,11 +99,16 @@ const { CompletionBuilder } = await load<{
     thinking: boolean,
     n: number,
   ) => {
-    addDelta(event: { type: 'delta'; index: number; content?: string }): void;
+    addDelta(event: ChatEvent & { type: 'delta' }): void;
     finish(index: number, reason: string): void;
     build(usage: Usage): unknown;
   };
 }>('gateway/completion-builder.js');
+const { OpenAICompatibleProvider } = await load<{
+  OpenAICompatibleProvider: new (options: { baseUrl: string; apiKey?: string }) => {
+    complete(call: { request: ChatRequest; model: Model; upstreamModel: string; promptTokens: number; signal: AbortSignal; onAccepted?: () => void }): Promise<ChatEvent[]>;
+  };
+}>('providers/openai-compatible/openai-compatible-provider.js');
 const { openStore } = await load<{ openStore(options: { dataDir: string }): Promise<object> }>('store/open-store.js');
 const { startBilling } = await load<{
   startBilling(store: object, settings: object, onError: (error: unknown) => void): Promise<{ admitter: { admit(ticket: object): Promise<Hold> }; close(): Promise<void> }>;
@@ -108,31 +126,33 @@ const { DEFAULT_REQUEST_LIMITS, DEFAULT_PERSON_LIMITS } = await load<{ DEFAULT_R
 const { Metrics } = await load<{ Metrics: new () => { observer(record: object): void } }>('observability/metrics.js');
 const { KIMI_SERVICE } = await load<{ KIMI_SERVICE: { slug: string } }>('store/seed-services.js');
 
+/** moongate's default MAX_BODY_BYTES (src/config.ts). */
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** moongate's default channel deadline, `timeouts.totalMs` (src/channels/channel-config.ts). */
+const TOTAL_MS = 900_000;
+
 const dataDir = process.env.DATA_DIR;
 const config = process.env.MOONGATE_CONFIG;
 if (dataDir === undefined || config === undefined) throw new Error('DATA_DIR and MOONGATE_CONFIG are required (bench/src/moongate-process.ts sets them)');
-const channel = (JSON.parse(await readFile(config, 'utf8')) as { channels: { baseUrl: string; apiKey: string }[] }).channels[0];
+const channel = (JSON.parse(await readFile(config, 'utf8')) as { channels: { name: string; baseUrl: string; apiKey: string }[] }).channels[0];
 if (channel === undefined) throw new Error(`${config} names no channel`);
-const upstream = new URL(channel.baseUrl);
-const upstreamPath = `${upstream.pathname.replace(/\/$/, '')}/chat/completions`;
-const upstreamHeaders = { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${channel.apiKey}` };
+const channelName = channel.name;
 
 const store = await openStore({ dataDir });
-const billing = await startBilling(store, {}, () => undefined);
+const billing = await startBilling(store, { retentionDays: 90 }, () => undefined);
 const credentials = new CredentialCache();
 const limiter = new MemoryRequestLimiter();
 const metrics = new Metrics();
+const provider = new OpenAICompatibleProvider({ baseUrl: channel.baseUrl, apiKey: channel.apiKey });
 // As moongate writes its access line: stdout in pieces of 4 KB or every 250 ms, a child without redaction.
 const logger = pino({ level: 'info' }, pino.destination({ dest: 1, minLength: 4096, periodicFlush: 250 }));
 const lines = logger.child({}, { redact: [] });
-const pool = new Pool(upstream.origin, { keepAliveTimeout: 30_000 });
-let sequence = 0;
 
 /**
  * Steps to leave out, to measure what each costs (`WORK_FLOOR_SKIP=count+log`, '+' between
- * names since ab-compare's --a-env takes ','): credential (the first request's caller for all), limits, validate
- * (the parsed body taken as it is), count (a fixed figure and cap), hold (and its
- * settlement), settle (the hold kept, never settled), metrics, log.
+ * names since ab-compare's --a-env takes ','): credential (the first request's caller for
+ * all), limits, validate (the parsed body taken as it is), count (a fixed figure and cap),
+ * hold (and its settlement), settle (the hold kept, never settled), metrics, log.
  */
 const STEPS = ['credential', 'limits', 'validate', 'count', 'hold', 'settle', 'metrics', 'log'] as const;
 const skip = new Set((process.env.WORK_FLOOR_SKIP ?? '').split('+').filter((step) => step !== ''));
@@ -142,22 +162,41 @@ let firstCaller: Caller | undefined;
 const NO_HOLD: Hold = { settle: () => Promise.resolve() };
 const NO_LIMIT: Decision = { admitted: true, permit: { release: () => undefined } };
 
-/** A body read whole, as the lean floor reads both of its bodies: its pieces gathered, one string at the end. */
-function readWhole(body: NodeJS.ReadableStream): Promise<string> {
+/** The body read whole, refused past moongate's size limit. */
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
-    body.on('data', (part: Buffer) => parts.push(part));
-    body.on('end', () => resolve((parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)).toString('utf8')));
-    body.on('error', reject);
+    let size = 0;
+    req.on('data', (part: Buffer) => {
+      size += part.byteLength;
+      if (size > MAX_BODY_BYTES) reject(new contract.MoongateError('bad_request', 'the request body is too large'));
+      else parts.push(part);
+    });
+    req.on('end', () => resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)));
+    req.on('error', reject);
   });
 }
 
-interface Served {
-  model: string;
-  usage: Usage;
+/** As moongate's body parser: Latin-1 for an ASCII body, the source kept for a long one. */
+function parseBody(body: Buffer): unknown {
+  const ascii = isAscii(body);
+  const text = body.toString(ascii ? 'latin1' : 'utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new contract.MoongateError('bad_request', 'the request body is not valid JSON');
+  }
+  contract.keepJsonSource(text, value, ascii ? body : undefined);
+  return value;
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, traceId: string, startedAt: number): Promise<Served> {
+interface Served {
+  model: string | undefined;
+  usage: Usage | undefined;
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, traceId: string, startedAt: number, served: Served): Promise<void> {
   const caller =
     skip.has('credential') && firstCaller !== undefined
       ? firstCaller
@@ -166,52 +205,83 @@ async function serve(req: IncomingMessage, res: ServerResponse, traceId: string,
   const decision = skip.has('limits')
     ? NO_LIMIT
     : await limiter.acquire(
-    caller.credentialId,
-    { rps: caller.limits?.rps ?? DEFAULT_REQUEST_LIMITS.rps, concurrency: caller.limits?.concurrency ?? DEFAULT_REQUEST_LIMITS.concurrency },
-    {
-      key: caller.personId,
-      limits: {
-        rps: caller.personLimits?.rps ?? DEFAULT_PERSON_LIMITS.rps,
-        concurrency: caller.personLimits?.concurrency ?? DEFAULT_PERSON_LIMITS.concurrency,
-      },
-    },
-  );
-  if (!decision.admitted) throw new contract.MoongateError('too_many_requests');
+        caller.credentialId,
+        { rps: caller.limits?.rps ?? DEFAULT_REQUEST_LIMITS.rps, concurrency: caller.limits?.concurrency ?? DEFAULT_REQUEST_LIMITS.concurrency },
+        {
+          key: caller.personId,
+          limits: {
+            rps: caller.personLimits?.rps ?? DEFAULT_PERSON_LIMITS.rps,
+            concurrency: caller.personLimits?.concurrency ?? DEFAULT_PERSON_LIMITS.concurrency,
+          },
+        },
+      );
+  if (!decision.admitted) throw new contract.MoongateError('too_many_requests', undefined, { retryAfter: decision.retryAfter });
   try {
-    const raw = JSON.parse(await readWhole(req)) as ChatRequest;
+    const raw = parseBody(await readBody(req)) as ChatRequest;
     const parsed = skip.has('validate') ? { ...raw, stream: false, n: 1 } : contract.parseChatRequest(raw);
-    const model = resolveModel(contract.BUILT_IN_LOOKUP, parsed.model);
+    const found = resolveModel(contract.BUILT_IN_LOOKUP, parsed.model);
+    const model = found instanceof Promise ? await found : found;
+    served.model = model.id;
     const { request: asked, mediaTokens } = skip.has('validate') ? { request: parsed, mediaTokens: 0 } : contract.checkAgainstModel(parsed, model);
     let promptTokens = 9;
     let cap = 1024;
+    let count = (): number => promptTokens;
     if (!skip.has('count')) {
       const prompt = PromptFigure.of(asked, model);
       prompt.checkContext();
       promptTokens = prompt.tokens;
       cap = prompt.completionCap();
+      count = () => prompt.count();
     }
     const request = { ...asked, max_tokens: cap };
     const hold = skip.has('hold') ? NO_HOLD : await billing.admitter.admit({ traceId, caller, admittedAt, model, request, promptTokens: promptTokens + mediaTokens });
-    const answer = await pool.request({
-      method: 'POST',
-      path: upstreamPath,
-      headers: upstreamHeaders,
-      body: JSON.stringify({ model: model.id, messages: request.messages, stream: false, max_tokens: request.max_tokens }),
-    });
-    const completion = JSON.parse(await readWhole(answer.body)) as {
-      choices: { index: number; message: { content: string }; finish_reason: string }[];
-      usage: Usage;
+    let accepted = false;
+    const settle = async (outcome: 'completed' | 'failed', usage: Usage | null, error: MoongateError | null): Promise<void> => {
+      const result = { outcome, usage, error, channel: channelName, stream: false, ttftMs: performance.now() - startedAt, durationMs: performance.now() - startedAt };
+      if (!skip.has('settle')) await hold.settle(result);
+      if (!skip.has('metrics')) metrics.observer({ traceId, model: model.id, caller, ...result });
     };
-    const builder = new CompletionBuilder(contract.newCompletionId(), Math.floor(Date.now() / 1000), request.model, model.thinking, 1);
-    for (const choice of completion.choices) {
-      builder.addDelta({ type: 'delta', index: choice.index, content: choice.message.content });
-      builder.finish(choice.index, choice.finish_reason);
+    let body: string;
+    let usage: Usage;
+    const controller = new AbortController();
+    const deadline = setTimeout(() => controller.abort(new contract.MoongateError('timeout')), TOTAL_MS);
+    try {
+      const events = await provider.complete({
+        request,
+        model,
+        upstreamModel: model.id,
+        promptTokens,
+        signal: controller.signal,
+        onAccepted: () => {
+          accepted = true;
+        },
+      });
+      const builder = new CompletionBuilder(contract.newCompletionId(), Math.floor(Date.now() / 1000), request.model, model.thinking, request.n);
+      let reported: (ChatEvent & { type: 'usage' }) | undefined;
+      for (const event of events) {
+        if (event.type === 'usage') {
+          reported = event;
+          continue;
+        }
+        if (!Number.isInteger(event.index) || event.index < 0 || event.index >= request.n) throw new contract.MoongateError('api_error', 'the upstream sent a choice nobody asked for');
+        if (event.type === 'delta') builder.addDelta(event);
+        else builder.finish(event.index, event.reason);
+      }
+      // The bench's upstream always reports its usage; moongate would count the reply without it.
+      usage =
+        reported === undefined
+          ? contract.makeUsage(count(), 0)
+          : contract.makeUsage(reported.promptTokens, reported.completionTokens, reported.cachedTokens ?? 0, reported.cacheWriteTokens ?? 0);
+      body = JSON.stringify(builder.build(usage));
+    } catch (error) {
+      // Once held, a request that fails is settled too: its prompt billed if the upstream took it.
+      await settle('failed', accepted ? contract.makeUsage(count(), 0) : null, contract.asMoongateError(error));
+      throw error;
+    } finally {
+      clearTimeout(deadline);
     }
-    const usage = contract.makeUsage(completion.usage.prompt_tokens, completion.usage.completion_tokens);
-    const body = JSON.stringify(builder.build(usage));
-    const result = { outcome: 'completed', usage, error: null, channel: 'fake', stream: false, ttftMs: 0, durationMs: performance.now() - startedAt };
-    if (!skip.has('settle')) await hold.settle(result);
-    if (!skip.has('metrics')) metrics.observer({ traceId, model: model.id, caller, ...result });
+    await settle('completed', usage, null);
+    served.usage = usage;
     res.writeHead(200, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
@@ -219,35 +289,47 @@ async function serve(req: IncomingMessage, res: ServerResponse, traceId: string,
       'x-content-type-options': 'nosniff',
     });
     res.end(body);
-    return { model: model.id, usage };
   } finally {
     decision.permit.release();
   }
 }
 
+function answerError(res: ServerResponse, traceId: string, error: unknown): void {
+  const failure = contract.asMoongateError(error);
+  const body = JSON.stringify(contract.errorEnvelope(failure, traceId));
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(failure.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-trace-id': traceId,
+    'x-content-type-options': 'nosniff',
+    ...(failure.retryAfter === undefined ? {} : { 'retry-after': String(Math.max(1, Math.ceil(failure.retryAfter))) }),
+  });
+  res.end(body);
+}
+
 const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-  const traceId = `req-${(++sequence).toString(36)}`;
+  const traceId = contract.newTraceId();
   const startedAt = performance.now();
-  void serve(req, res, traceId, startedAt)
-    .catch((error: unknown): undefined => {
-      const failure = contract.asMoongateError(error);
-      const body = JSON.stringify(contract.errorEnvelope(failure, traceId));
-      if (!res.headersSent) res.writeHead(failure.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      return undefined;
-    })
-    .then((served) => {
+  const served: Served = { model: undefined, usage: undefined };
+  void serve(req, res, traceId, startedAt, served)
+    .catch((error: unknown) => answerError(res, traceId, error))
+    .then(() => {
       if (skip.has('log')) return;
+      const query = req.url?.indexOf('?') ?? -1;
       lines.info(
         {
           trace_id: traceId,
           method: req.method,
-          path: req.url,
+          path: query < 0 ? req.url : req.url?.slice(0, query),
           status: res.statusCode,
           duration_ms: Math.round((performance.now() - startedAt) * 10) / 10,
-          model: served?.model,
-          prompt_tokens: served?.usage.prompt_tokens,
-          completion_tokens: served?.usage.completion_tokens,
+          model: served.model,
+          prompt_tokens: served.usage?.prompt_tokens,
+          completion_tokens: served.usage?.completion_tokens,
         },
         'request',
       );
@@ -260,8 +342,5 @@ server.listen(0, '127.0.0.1', () => {
 });
 process.once('SIGTERM', () => {
   server.close();
-  void pool
-    .close()
-    .then(() => billing.close())
-    .finally(() => process.exit(0));
+  void billing.close().finally(() => process.exit(0));
 });

@@ -183,7 +183,7 @@ describe('the work floor (bench/src/work-floor.ts)', () => {
     const floor = await startMoongate('http://127.0.0.1:' + port + '/v1', () => undefined, { script: WORK_FLOOR });
     const ask = async (headers, body) => {
       const response = await fetch(floor.url + '/kimi/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
-      return { status: response.status, body: await response.json() };
+      return { status: response.status, traceId: response.headers.get('x-trace-id'), body: await response.json() };
     };
     const bearer = { authorization: 'Bearer ' + floor.token };
     const answers = {
@@ -191,6 +191,8 @@ describe('the work floor (bench/src/work-floor.ts)', () => {
       noToken: await ask({}, requestBody(false)),
       wrongToken: await ask({ authorization: 'Bearer mg-' + 'x'.repeat(43) }, requestBody(false)),
       badBody: await ask(bearer, JSON.stringify({ model: 'kimi-k2-0905-preview', messages: [] })),
+      notJson: await ask(bearer, '{"model":'),
+      unknownModel: await ask(bearer, JSON.stringify({ model: 'kimi-nonexistent', messages: [{ role: 'user', content: 'Hello' }] })),
       // The whole context for the completion leaves no room for the prompt's 9 tokens.
       tooLong: await ask(bearer, JSON.stringify({ model: 'kimi-k2-0905-preview', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 262144 })),
     };
@@ -214,7 +216,7 @@ describe('the work floor (bench/src/work-floor.ts)', () => {
     await writeFile(file, script);
     const run = await node([file]);
     expect(run.code, run.stderr).toBe(0);
-    const answers = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as Record<string, { status: number; body: Record<string, unknown> }>;
+    const answers = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as Record<string, { status: number; traceId: string | null; body: Record<string, unknown> }>;
     const ok = answers.ok?.body as { object: string; model: string; usage: { prompt_tokens: number; completion_tokens: number } };
     expect(answers.ok?.status).toBe(200);
     expect(ok.object).toBe('chat.completion');
@@ -224,8 +226,13 @@ describe('the work floor (bench/src/work-floor.ts)', () => {
     // The credential step: no token, and a token of the right form that is nobody's.
     expect([answers.noToken?.status, code('noToken')]).toEqual([400, 'no_token']);
     expect([answers.wrongToken?.status, code('wrongToken')]).toEqual([401, 'invalid_token']);
-    // The validation step.
+    // The validation step, the body's parsing and the model.
     expect([answers.badBody?.status, code('badBody')]).toEqual([400, 'bad_request']);
+    expect([answers.notJson?.status, code('notJson')]).toEqual([400, 'bad_request']);
+    expect([answers.unknownModel?.status, code('unknownModel')]).toEqual([404, 'model_not_found']);
+    // Every answer carries its trace id, in the header and in the body of an error.
+    for (const answer of Object.values(answers)) expect(answer.traceId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(answers.noToken?.body.trace_id).toBe(answers.noToken?.traceId);
     // The count: a prompt that does not fit beside max_tokens, refused before the upstream is asked.
     expect(answers.tooLong?.status).toBe(400);
     expect(JSON.stringify(answers.tooLong?.body)).toMatch(/context/);
