@@ -12,8 +12,9 @@
  *   node bench/dist/ab-compare.js --load 1mb --a moongate --b /path/to/other/checkout
  *
  * A server is `lean` (the lean floor), `bare` (the bare proxy), `moongate` (this checkout's
- * build), `work` (the work floor, work-floor.ts: non-stream loads only) or the path of another checkout of moongate whose build and bench build are done
- * (`npm run build && npm run bench:build` there). Loads: `non-stream` and `stream` (wrk, 32
+ * build), `work` (the work floor, work-floor.ts: non-stream loads only) or the path of another
+ * checkout of moongate whose build and bench build are done (`npm run build && npm run
+ * bench:build` there). Loads: `non-stream` and `stream` (wrk, 32
  * connections, the seed's "Hello"), `alone` (one non-stream request at a time; the first
  * ratio is then of the p50 latency's inverse), `1mb` (one at a time, a new 1 MB prompt each).
  */

@@ -9,8 +9,9 @@
  * The steps, in moongate's order:
  * 1. the trace id (a random UUID, as moongate's);
  * 2. the credential: `authenticate` with the credential cache (SHA-256 of the token, the
- *    cache, the checks SPEC.md lists);
- * 3. the limits: the in-memory limiter's credential and person permit, released at the end;
+ *    cache, the checks SPEC.md lists), through the gateway's `admitCaller`;
+ * 3. the limits: there too, the in-memory limiter's credential and person permit, released
+ *    at the end;
  * 4. the body: read whole within moongate's default size limit, decoded as moongate's parser
  *    decodes it (Latin-1 when ASCII), `JSON.parse`, its source kept for a long prompt
  *    (`keepJsonSource`), `parseChatRequest`, the model, `checkAgainstModel`;
@@ -60,17 +61,13 @@ type ChatEvent =
   | { type: 'delta'; index: number; content?: string; reasoning?: string }
   | { type: 'finish'; index: number; reason: string }
   | { type: 'usage'; promptTokens: number; completionTokens: number; cachedTokens?: number; cacheWriteTokens?: number };
-interface Caller {
-  credentialId: string;
-  personId: string;
-  limits?: { rps: number | null; concurrency: number | null };
-  personLimits?: { rps: number | null; concurrency: number | null };
+/** Who is calling, as `authenticate` found them; the work floor only passes it on. */
+type Caller = object;
+interface CallerPass {
+  caller: Caller;
+  admittedAt: number;
+  release(): void;
 }
-interface Limits {
-  rps: number;
-  concurrency: number;
-}
-type Decision = { admitted: true; permit: { release(): void } } | { admitted: false; retryAfter: number };
 interface Hold {
   settle(result: object): Promise<void>;
 }
@@ -87,7 +84,17 @@ const contract = await load<{
   errorEnvelope(error: MoongateError, traceId: string): unknown;
   MoongateError: new (code: string, message?: string, options?: { retryAfter?: number }) => MoongateError;
 }>('contract/index.js');
-const { resolveModel } = await load<{ resolveModel(lookup: unknown, id: string): Model | Promise<Model> }>('gateway/chat-gateway.js');
+const { resolveModel, ChatGateway } = await load<{
+  resolveModel(lookup: unknown, id: string): Model | Promise<Model>;
+  ChatGateway: new (options: {
+    authenticate: (authorization: string | undefined, service: string) => Promise<Caller>;
+    limiter?: object;
+    router: object;
+    observers: ((record: object) => void)[];
+  }) => {
+    admitCaller(authorization: string | undefined, service: string, traceId: string): Promise<CallerPass>;
+  };
+}>('gateway/chat-gateway.js');
 const { PromptFigure } = await load<{
   PromptFigure: { of(request: ChatRequest, model: Model): { tokens: number; count(): number; checkContext(): void; completionCap(): number } };
 }>('gateway/prompt-tokens.js');
@@ -117,12 +124,7 @@ const { authenticate } = await load<{
   authenticate(authorization: string | undefined, service: string, store: object, now: number, cache: object): Promise<Caller>;
 }>('accounts/authenticate.js');
 const { CredentialCache } = await load<{ CredentialCache: new () => object }>('accounts/credential-cache.js');
-const { MemoryRequestLimiter } = await load<{
-  MemoryRequestLimiter: new () => { acquire(key: string, limits: Limits, shared: { key: string; limits: Limits }): Promise<Decision> };
-}>('limits/memory-request-limiter.js');
-const { DEFAULT_REQUEST_LIMITS, DEFAULT_PERSON_LIMITS } = await load<{ DEFAULT_REQUEST_LIMITS: Limits; DEFAULT_PERSON_LIMITS: Limits }>(
-  'limits/request-limiter.js',
-);
+const { MemoryRequestLimiter } = await load<{ MemoryRequestLimiter: new () => object }>('limits/memory-request-limiter.js');
 const { Metrics } = await load<{ Metrics: new () => { observer(record: object): void } }>('observability/metrics.js');
 const { KIMI_SERVICE } = await load<{ KIMI_SERVICE: { slug: string } }>('store/seed-services.js');
 
@@ -141,7 +143,6 @@ const channelName = channel.name;
 const store = await openStore({ dataDir });
 const billing = await startBilling(store, { retentionDays: 90 }, () => undefined);
 const credentials = new CredentialCache();
-const limiter = new MemoryRequestLimiter();
 const metrics = new Metrics();
 const provider = new OpenAICompatibleProvider({ baseUrl: channel.baseUrl, apiKey: channel.apiKey });
 // As moongate writes its access line: stdout in pieces of 4 KB or every 250 ms, a child without redaction.
@@ -157,10 +158,26 @@ const lines = logger.child({}, { redact: [] });
 const STEPS = ['credential', 'limits', 'validate', 'count', 'hold', 'settle', 'metrics', 'log'] as const;
 const skip = new Set((process.env.WORK_FLOOR_SKIP ?? '').split('+').filter((step) => step !== ''));
 for (const step of skip) if (!(STEPS as readonly string[]).includes(step)) throw new Error(`WORK_FLOOR_SKIP: no step ${step}; the steps: ${STEPS.join(', ')}`);
+const NO_HOLD: Hold = { settle: () => Promise.resolve() };
+
 /** With `credential` skipped: the caller the first request's token named, for every request after it. */
 let firstCaller: Caller | undefined;
-const NO_HOLD: Hold = { settle: () => Promise.resolve() };
-const NO_LIMIT: Decision = { admitted: true, permit: { release: () => undefined } };
+const authenticateCaller = (authorization: string | undefined, service: string): Promise<Caller> =>
+  skip.has('credential') && firstCaller !== undefined
+    ? Promise.resolve(firstCaller)
+    : authenticate(authorization, service, store, Date.now(), credentials).then((caller) => (firstCaller = caller));
+/**
+ * Steps 2 and 3 as moongate takes them, the gateway's `admitCaller` (the credential, then
+ * the credential's and the person's limits with their defaults); nothing else of the gateway
+ * is used, so it has no router.
+ */
+const admission = new ChatGateway({
+  authenticate: authenticateCaller,
+  ...(skip.has('limits') ? {} : { limiter: new MemoryRequestLimiter() }),
+  router: {},
+  // A refused caller is observed there, as moongate's is.
+  observers: skip.has('metrics') ? [] : [metrics.observer],
+});
 
 /** The body read whole, refused past moongate's size limit. */
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -197,25 +214,7 @@ interface Served {
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, traceId: string, startedAt: number, served: Served): Promise<void> {
-  const caller =
-    skip.has('credential') && firstCaller !== undefined
-      ? firstCaller
-      : (firstCaller = await authenticate(req.headers.authorization, KIMI_SERVICE.slug, store, Date.now(), credentials));
-  const admittedAt = Date.now();
-  const decision = skip.has('limits')
-    ? NO_LIMIT
-    : await limiter.acquire(
-        caller.credentialId,
-        { rps: caller.limits?.rps ?? DEFAULT_REQUEST_LIMITS.rps, concurrency: caller.limits?.concurrency ?? DEFAULT_REQUEST_LIMITS.concurrency },
-        {
-          key: caller.personId,
-          limits: {
-            rps: caller.personLimits?.rps ?? DEFAULT_PERSON_LIMITS.rps,
-            concurrency: caller.personLimits?.concurrency ?? DEFAULT_PERSON_LIMITS.concurrency,
-          },
-        },
-      );
-  if (!decision.admitted) throw new contract.MoongateError('too_many_requests', undefined, { retryAfter: decision.retryAfter });
+  const { caller, admittedAt, release } = await admission.admitCaller(req.headers.authorization, KIMI_SERVICE.slug, traceId);
   try {
     const raw = parseBody(await readBody(req)) as ChatRequest;
     const parsed = skip.has('validate') ? { ...raw, stream: false, n: 1 } : contract.parseChatRequest(raw);
@@ -282,33 +281,32 @@ async function serve(req: IncomingMessage, res: ServerResponse, traceId: string,
     }
     await settle('completed', usage, null);
     served.usage = usage;
-    res.writeHead(200, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-      'x-trace-id': traceId,
-      'x-content-type-options': 'nosniff',
-    });
-    res.end(body);
+    answer(res, 200, body, traceId);
   } finally {
-    decision.permit.release();
+    release();
   }
 }
 
-function answerError(res: ServerResponse, traceId: string, error: unknown): void {
-  const failure = contract.asMoongateError(error);
-  const body = JSON.stringify(contract.errorEnvelope(failure, traceId));
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(failure.status, {
+/** A JSON answer with its length and moongate's headers. */
+function answer(res: ServerResponse, status: number, body: string, traceId: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'x-trace-id': traceId,
     'x-content-type-options': 'nosniff',
-    ...(failure.retryAfter === undefined ? {} : { 'retry-after': String(Math.max(1, Math.ceil(failure.retryAfter))) }),
+    ...headers,
   });
   res.end(body);
+}
+
+function answerError(res: ServerResponse, traceId: string, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const failure = contract.asMoongateError(error);
+  const headers: Record<string, string> = failure.retryAfter === undefined ? {} : { 'retry-after': String(Math.max(1, Math.ceil(failure.retryAfter))) };
+  answer(res, failure.status, JSON.stringify(contract.errorEnvelope(failure, traceId)), traceId, headers);
 }
 
 const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
