@@ -19,7 +19,7 @@
  * 6. the quota hold (the billing admitter, on SQLite);
  * 7. the upstream call by moongate's own provider (`OpenAICompatibleProvider.complete`: the
  *    upstream body, undici's dispatch API, the status mapped, the completion read and checked
- *    by its chunk reader), under the channel's total deadline (a timer and an AbortController);
+ *    by its chunk reader), under the channel's total deadline (a timer and moongate's CallAbort);
  * 8. the answer built from the events (`CompletionBuilder`), each event's choice checked;
  * 9. the settlement, awaited before the answer (group commit on SQLite, the usage row), and
  *    for a request that fails once held, its settlement as failed;
@@ -61,6 +61,11 @@ type ChatEvent =
   | { type: 'delta'; index: number; content?: string; reasoning?: string }
   | { type: 'finish'; index: number; reason: string }
   | { type: 'usage'; promptTokens: number; completionTokens: number; cachedTokens?: number; cacheWriteTokens?: number };
+/** moongate's light AbortController (contract/call-abort.ts); the work floor passes its signal on. */
+interface CallAbort {
+  readonly signal: object;
+  abort(reason?: unknown): void;
+}
 /** Who is calling, as `authenticate` found them; the work floor only passes it on. */
 type Caller = object;
 interface CallerPass {
@@ -83,6 +88,7 @@ const contract = await load<{
   asMoongateError(error: unknown): MoongateError;
   errorEnvelope(error: MoongateError, traceId: string): unknown;
   MoongateError: new (code: string, message?: string, options?: { retryAfter?: number }) => MoongateError;
+  CallAbort: new () => CallAbort;
 }>('contract/index.js');
 const { resolveModel, ChatGateway } = await load<{
   resolveModel(lookup: unknown, id: string): Model | Promise<Model>;
@@ -113,7 +119,7 @@ const { CompletionBuilder } = await load<{
 }>('gateway/completion-builder.js');
 const { OpenAICompatibleProvider } = await load<{
   OpenAICompatibleProvider: new (options: { baseUrl: string; apiKey?: string }) => {
-    complete(call: { request: ChatRequest; model: Model; upstreamModel: string; promptTokens: number; signal: AbortSignal; onAccepted?: () => void }): Promise<ChatEvent[]>;
+    complete(call: { request: ChatRequest; model: Model; upstreamModel: string; promptTokens: number; signal: object; onAccepted?: () => void }): Promise<ChatEvent[]>;
   };
 }>('providers/openai-compatible/openai-compatible-provider.js');
 const { openStore } = await load<{ openStore(options: { dataDir: string }): Promise<object> }>('store/open-store.js');
@@ -242,7 +248,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, traceId: string,
     };
     let body: string;
     let usage: Usage;
-    const controller = new AbortController();
+    const controller = new contract.CallAbort();
     const deadline = setTimeout(() => controller.abort(new contract.MoongateError('timeout')), TOTAL_MS);
     try {
       const events = await provider.complete({

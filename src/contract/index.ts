@@ -1,3 +1,4 @@
+export * from './call-abort.js';
 export * from './echo-value.js';
 export * from './errors.js';
 export * from './events.js';

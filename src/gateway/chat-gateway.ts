@@ -16,6 +16,7 @@ import { CompletionBuilder } from './completion-builder.js';
 import { ChunkEncoder } from './chunk-encoder.js';
 import {
   BUILT_IN_LOOKUP,
+  type CallSignal,
   checkAgainstModel,
   echoValue,
   MoongateError,
@@ -58,7 +59,7 @@ export interface RouteCall {
   model: KimiModel;
   /** The prompt's figure for the hold: its exact count, or for a long prompt an upper bound of what an upstream can bill for it (prompt-tokens.ts). */
   promptTokens: number;
-  signal: AbortSignal;
+  signal: CallSignal;
   /**
    * Whether the upstream of the current attempt has accepted the request: told false when
    * an attempt starts, true once its upstream accepted it (docs/billing.md, "Early ends").

@@ -5,7 +5,7 @@
  * back (ChatExchange → ChatAnswer). Its own file so billing, observability and http depend
  * on these shapes, not on the pipeline.
  */
-import type { ChatCompletion, ChatRequest, KimiModel, MoongateError, Usage } from '../contract/index.js';
+import type { CallSignal, ChatCompletion, ChatRequest, KimiModel, MoongateError, Usage } from '../contract/index.js';
 
 /** A request whose completion cap is set: what admission holds for and the upstream gets. */
 export type CappedChatRequest = ChatRequest & { max_tokens: number };
@@ -109,7 +109,7 @@ export interface ChatExchange {
   pass: Pick<CallerPass, 'caller' | 'admittedAt'>;
   body: unknown;
   /** Aborted when the request must stop: a stream's client went away, or the server is shutting down. */
-  signal: AbortSignal;
+  signal: CallSignal;
   /**
    * Whether the client has gone away; a non-stream request is not aborted for that (it runs
    * to its end and is billed its usage), only settled as `aborted`. Never gone when left out.

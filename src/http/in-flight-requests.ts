@@ -10,8 +10,13 @@ export interface InFlightEntry {
   end(): void;
 }
 
+/** What a shutdown needs of a request's controller (an AbortController or a CallAbort). */
+interface Abortable {
+  abort(reason?: unknown): void;
+}
+
 interface Entry {
-  controller: AbortController;
+  controller: Abortable;
   stream: boolean;
 }
 
@@ -31,7 +36,7 @@ export class InFlightRequests {
     return n;
   }
 
-  add(controller: AbortController): InFlightEntry {
+  add(controller: Abortable): InFlightEntry {
     const entry: Entry = { controller, stream: false };
     this.entries.add(entry);
     return {

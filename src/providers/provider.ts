@@ -10,7 +10,7 @@
  * - Events of one choice arrive in order; a `finish` event ends each choice; at most
  *   one `usage` event, after every finish.
  */
-import type { ChatEvent, ChatRequest, KimiModel } from '../contract/index.js';
+import type { CallSignal, ChatEvent, ChatRequest, KimiModel } from '../contract/index.js';
 
 export interface ProviderCall {
   request: ChatRequest;
@@ -25,7 +25,7 @@ export interface ProviderCall {
    * verdict on whether the prompt fits the context.
    */
   promptTokens: number;
-  signal: AbortSignal;
+  signal: CallSignal;
   /**
    * Called once the upstream has accepted the request: from then on its prompt is billed,
    * whatever happens (docs/billing.md, "Early ends"). An HTTP upstream accepts with a 2xx

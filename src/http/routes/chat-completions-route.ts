@@ -21,7 +21,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { MoongateError, asMoongateError, errorEnvelope } from '../../contract/index.js';
+import { CallAbort, MoongateError, asMoongateError, errorEnvelope } from '../../contract/index.js';
 import type { ChatGateway } from '../../gateway/chat-gateway.js';
 import type { ChatAnswer } from '../../gateway/pipeline.js';
 import type { InFlightRequests } from '../in-flight-requests.js';
@@ -47,8 +47,9 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const pass = passOf(request);
     const stream = wantsStream(request.body);
-    // One AbortSignal per request: a shutdown aborts it, and so does a stream's client that leaves.
-    const controller = new AbortController();
+    // One abort per request: a shutdown aborts it, and so does a stream's client that leaves.
+    // A CallAbort, not an AbortController: Node 20 takes about 8 µs to make an AbortSignal.
+    const controller = new CallAbort();
     let gone = false;
     const onClose = (): void => {
       if (reply.raw.writableFinished) return;

@@ -7,6 +7,7 @@
  * wait unread, undici stops reading the upstream's socket until the reader has taken them.
  */
 import type { Dispatcher } from 'undici';
+import type { CallSignal } from '../../contract/index.js';
 import type { UpstreamHeaders } from './upstream-errors.js';
 
 /** Unread bytes at which the upstream is paused (a Readable's default high-water mark is 64 KiB). */
@@ -42,7 +43,7 @@ export interface StreamedResponse {
  * (its body still to read), rejects if the call fails before that. The signal aborts the
  * call whenever it comes.
  */
-export function openStream(dispatcher: Dispatcher, request: Dispatcher.DispatchOptions, signal: AbortSignal): Promise<StreamedResponse> {
+export function openStream(dispatcher: Dispatcher, request: Dispatcher.DispatchOptions, signal: CallSignal): Promise<StreamedResponse> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
@@ -75,7 +76,7 @@ class StreamedCall implements Dispatcher.DispatchHandler, StreamedResponse {
   private opening: { resolve: (response: StreamedResponse) => void; reject: (error: unknown) => void } | undefined;
 
   constructor(
-    private readonly signal: AbortSignal,
+    private readonly signal: CallSignal,
     resolve: (response: StreamedResponse) => void,
     reject: (error: unknown) => void,
   ) {
@@ -91,7 +92,7 @@ class StreamedCall implements Dispatcher.DispatchHandler, StreamedResponse {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.signal.aborted) controller.abort(this.signal.reason);
+    if (this.signal.aborted) controller.abort(this.signal.reason as Error);
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {

@@ -1,9 +1,11 @@
+import type { CallSignal } from '../../contract/index.js';
+
 /**
  * A timer that an AbortSignal cancels: on abort it clears its timeout and rejects with
  * the signal's reason at once, so an aborted request leaves no timer behind.
  * Uses the global setTimeout (not node:timers/promises) so tests can fake it.
  */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+export function abortableSleep(ms: number, signal: CallSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(abortReason(signal));
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
@@ -18,6 +20,6 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export function abortReason(signal: AbortSignal): unknown {
+export function abortReason(signal: CallSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
