@@ -128,6 +128,20 @@ async function addBalance(env: NodeJS.ProcessEnv, pipeline: string[], amount: st
   );
 }
 
+/**
+ * A data directory with the bench's credential (its limits lifted) and balance, made by the
+ * CLI as `startMoongate` makes them: the credential's token. step-costs.ts times moongate's
+ * steps against it, in its own process.
+ */
+export async function benchCredential(dataDir: string): Promise<string> {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir };
+  for (const key of ['DATABASE_URL', 'REDIS_URL']) delete env[key];
+  const pipeline: string[] = [];
+  const token = await createCredential(env, pipeline, false);
+  await addBalance(env, pipeline, '1000000');
+  return token;
+}
+
 export interface MoongateFlags {
   /** Run moongate under `node --cpu-prof`, the profile written there when it stops. */
   profileDir?: string;

@@ -28,111 +28,34 @@
  *
  * It is a measuring instrument, not a server: no stream, no failover, no client that leaves,
  * no shutdown. moongate's modules are loaded from its build (`dist/`, `npm run build`), by
- * path, since the bench compiles apart from them; the shapes it uses are declared below.
+ * path, since the bench compiles apart from them (moongate-modules.ts).
  */
 import { isAscii } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-
-const DIST = new URL('../../dist/', import.meta.url);
-const load = <T>(path: string): Promise<T> => import(new URL(path, DIST).href) as Promise<T>;
-
-interface MoongateError extends Error {
-  code: string;
-  status: number;
-  retryAfter?: number;
-}
-interface Usage {
-  prompt_tokens: number;
-  completion_tokens: number;
-}
-interface Model {
-  id: string;
-  thinking: boolean;
-}
-interface ChatRequest {
-  model: string;
-  n: number;
-  stream: boolean;
-}
-type ChatEvent =
-  | { type: 'delta'; index: number; content?: string; reasoning?: string }
-  | { type: 'finish'; index: number; reason: string }
-  | { type: 'usage'; promptTokens: number; completionTokens: number; cachedTokens?: number; cacheWriteTokens?: number };
-/** moongate's light AbortController (contract/call-abort.ts); the work floor passes its signal on. */
-interface CallAbort {
-  readonly signal: object;
-  abort(reason?: unknown): void;
-}
-/** Who is calling, as `authenticate` found them; the work floor only passes it on. */
-type Caller = object;
-interface CallerPass {
-  caller: Caller;
-  admittedAt: number;
-  release(): void;
-}
-interface Hold {
-  settle(result: object): Promise<void>;
-}
-
-const contract = await load<{
-  parseChatRequest(body: unknown): ChatRequest;
-  checkAgainstModel(request: ChatRequest, model: Model): { request: ChatRequest; mediaTokens: number };
-  keepJsonSource(text: string, value: unknown, asciiBytes: Buffer | undefined): void;
-  BUILT_IN_LOOKUP: unknown;
-  makeUsage(prompt: number, completion: number, cached?: number, written?: number): Usage;
-  newCompletionId(): string;
-  newTraceId(): string;
-  asMoongateError(error: unknown): MoongateError;
-  errorEnvelope(error: MoongateError, traceId: string): unknown;
-  MoongateError: new (code: string, message?: string, options?: { retryAfter?: number }) => MoongateError;
-  CallAbort: new () => CallAbort;
-}>('contract/index.js');
-const { resolveModel, ChatGateway } = await load<{
-  resolveModel(lookup: unknown, id: string): Model | Promise<Model>;
-  ChatGateway: new (options: {
-    authenticate: (authorization: string | undefined, service: string) => Promise<Caller>;
-    limiter?: object;
-    router: object;
-    observers: ((record: object) => void)[];
-  }) => {
-    admitCaller(authorization: string | undefined, service: string, traceId: string): Promise<CallerPass>;
-  };
-}>('gateway/chat-gateway.js');
-const { PromptFigure } = await load<{
-  PromptFigure: { of(request: ChatRequest, model: Model): { tokens: number; count(): number; checkContext(): void; completionCap(): number } };
-}>('gateway/prompt-tokens.js');
-const { CompletionBuilder } = await load<{
-  CompletionBuilder: new (
-    id: string,
-    created: number,
-    model: string,
-    thinking: boolean,
-    n: number,
-  ) => {
-    addDelta(event: ChatEvent & { type: 'delta' }): void;
-    finish(index: number, reason: string): void;
-    build(usage: Usage): unknown;
-  };
-}>('gateway/completion-builder.js');
-const { OpenAICompatibleProvider } = await load<{
-  OpenAICompatibleProvider: new (options: { baseUrl: string; apiKey?: string }) => {
-    complete(call: { request: ChatRequest; model: Model; upstreamModel: string; promptTokens: number; signal: object; onAccepted?: () => void }): Promise<ChatEvent[]>;
-  };
-}>('providers/openai-compatible/openai-compatible-provider.js');
-const { openStore } = await load<{ openStore(options: { dataDir: string }): Promise<object> }>('store/open-store.js');
-const { startBilling } = await load<{
-  startBilling(store: object, settings: object, onError: (error: unknown) => void): Promise<{ admitter: { admit(ticket: object): Promise<Hold> }; close(): Promise<void> }>;
-}>('billing/start-billing.js');
-const { authenticate } = await load<{
-  authenticate(authorization: string | undefined, service: string, store: object, now: number, cache: object): Promise<Caller>;
-}>('accounts/authenticate.js');
-const { CredentialCache } = await load<{ CredentialCache: new () => object }>('accounts/credential-cache.js');
-const { MemoryRequestLimiter } = await load<{ MemoryRequestLimiter: new () => object }>('limits/memory-request-limiter.js');
-const { Metrics } = await load<{ Metrics: new () => { observer(record: object): void } }>('observability/metrics.js');
-const { KIMI_SERVICE } = await load<{ KIMI_SERVICE: { slug: string } }>('store/seed-services.js');
+import {
+  type Caller,
+  type ChatEvent,
+  type ChatRequest,
+  type Hold,
+  type MoongateError,
+  type Usage,
+  authenticate,
+  ChatGateway,
+  CompletionBuilder,
+  contract,
+  CredentialCache,
+  KIMI_SERVICE,
+  MemoryRequestLimiter,
+  Metrics,
+  OpenAICompatibleProvider,
+  openStore,
+  PromptFigure,
+  resolveModel,
+  startBilling,
+} from './moongate-modules.js';
 
 /** moongate's default MAX_BODY_BYTES (src/config.ts). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;

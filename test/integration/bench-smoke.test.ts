@@ -239,6 +239,27 @@ describe('the work floor (bench/src/work-floor.ts)', () => {
   }, 60_000);
 });
 
+describe('bench/dist/step-costs.js', () => {
+  it("times each of the work floor's steps on moongate's modules, the settlement and both aborts among them", async () => {
+    const run = await node(['bench/dist/step-costs.js', '--n', '64', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { calls: number; steps: { step: string; usPerCall: number }[] };
+    expect(report.calls).toBe(64);
+    const names = report.steps.map((s) => s.step);
+    for (const step of ['the credential and both limits (admitCaller)', 'the hold and its settlement, one alone', 'an AbortSignal made, a listener added and removed', "moongate's CallAbort, a listener added and removed"]) {
+      expect(names).toContain(step);
+    }
+    expect(report.steps.length).toBeGreaterThanOrEqual(15);
+    // Every step ran and was timed; their sizes are not asserted. A step of a fraction of a
+    // microsecond may read 0 over 64 calls; a lone settlement (a transaction each) never does.
+    for (const { step, usPerCall } of report.steps) {
+      expect(Number.isFinite(usPerCall), step).toBe(true);
+      expect(usPerCall, step).toBeGreaterThanOrEqual(0);
+    }
+    expect(report.steps.find((s) => s.step === 'the hold and its settlement, one alone')?.usPerCall).toBeGreaterThan(0);
+  }, 120_000);
+});
+
 describe('npm run bench -- --alloc-profile', () => {
   const out = useTempDir('moongate-bench-alloc-');
   const profiles = useTempDir('moongate-bench-alloc-profile-');
