@@ -32,23 +32,16 @@ interface Step {
   usPerCall: number;
 }
 
-/** CPU per call of `run`, called `n` times one after another (awaited when it returns a promise). */
-async function time(step: string, run: () => unknown, n = N): Promise<Step> {
-  const once = async (): Promise<void> => {
-    const result = run();
-    if (result instanceof Promise) await result;
+/**
+ * CPU per call of `run`, called `n` times (awaited when it returns a promise): one after
+ * another, or `together` at a time (Promise.all), `n / together` rounds of them.
+ */
+async function time(step: string, run: () => unknown, n = N, together = 1): Promise<Step> {
+  const rounds = Math.max(1, Math.round(n / together));
+  const round = async (): Promise<void> => {
+    if (together === 1) await run();
+    else await Promise.all(Array.from({ length: together }, run));
   };
-  for (let i = 0; i < n; i++) await once();
-  const before = process.cpuUsage();
-  for (let i = 0; i < n; i++) await once();
-  const used = process.cpuUsage(before);
-  return { step, usPerCall: (used.user + used.system) / n };
-}
-
-/** CPU per request of `run` called `together` at a time, `n` requests in all. */
-async function timeTogether(step: string, together: number, run: () => Promise<unknown>): Promise<Step> {
-  const rounds = Math.max(1, Math.round(N / together));
-  const round = (): Promise<unknown[]> => Promise.all(Array.from({ length: together }, run));
   for (let i = 0; i < rounds; i++) await round();
   const before = process.cpuUsage();
   for (let i = 0; i < rounds; i++) await round();
@@ -133,7 +126,7 @@ try {
     }),
   );
   await add(time('the hold (in memory)', async () => keep(await billing.admitter.admit({ traceId: moongate.contract.newTraceId(), caller, admittedAt: Date.now(), model, request, promptTokens: 9 }))));
-  await add(timeTogether('the hold and its settlement, 32 at once (one transaction)', 32, holdAndSettle));
+  await add(time('the hold and its settlement, 32 at once (one transaction)', holdAndSettle, N, 32));
   await add(time('the hold and its settlement, one alone', holdAndSettle, Math.max(1, Math.round(N / 10))));
   await add(time("the upstream's completion parsed (JSON.parse)", () => keep(JSON.parse(completion))));
   await add(
