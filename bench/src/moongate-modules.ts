@@ -51,7 +51,7 @@ export interface Hold {
 export const contract = await load<{
   parseChatRequest(body: unknown): ChatRequest;
   checkAgainstModel(request: ChatRequest, model: Model): { request: ChatRequest; mediaTokens: number };
-  keepJsonSource(text: string, value: unknown, asciiBytes: Buffer | undefined): void;
+  parseJsonBody(body: Buffer): unknown;
   BUILT_IN_LOOKUP: unknown;
   makeUsage(prompt: number, completion: number, cached?: number, written?: number): Usage;
   newCompletionId(): string;

@@ -11,7 +11,6 @@
  *   npm run build && npm run bench:build
  *   node bench/dist/step-costs.js [--n 20000] [--json]
  */
-import { isAscii } from 'node:buffer';
 import { openSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -103,13 +102,7 @@ try {
     }),
   );
   await add(
-    time('the body: decoded, JSON.parse, source kept', () => {
-      const ascii = isAscii(body);
-      const text = body.toString(ascii ? 'latin1' : 'utf8');
-      const value: unknown = JSON.parse(text);
-      moongate.contract.keepJsonSource(text, value, ascii ? body : undefined);
-      keep(value);
-    }),
+    time('the body: decoded, JSON.parse, source kept (parseJsonBody)', () => keep(moongate.contract.parseJsonBody(body))),
   );
   const raw: unknown = JSON.parse(body.toString('latin1'));
   await add(

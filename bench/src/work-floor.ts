@@ -12,9 +12,9 @@
  *    cache, the checks SPEC.md lists), through the gateway's `admitCaller`;
  * 3. the limits: there too, the in-memory limiter's credential and person permit, released
  *    at the end;
- * 4. the body: read whole within moongate's default size limit, decoded as moongate's parser
- *    decodes it (Latin-1 when ASCII), `JSON.parse`, its source kept for a long prompt
- *    (`keepJsonSource`), `parseChatRequest`, the model, `checkAgainstModel`;
+ * 4. the body: read whole within moongate's default size limit, then moongate's own body
+ *    parser (`parseJsonBody`: Latin-1 when ASCII, `JSON.parse`, its source kept for a long
+ *    prompt), `parseChatRequest`, the model, `checkAgainstModel`;
  * 5. the prompt counted (`PromptFigure`), the context checked, the completion cap set;
  * 6. the quota hold (the billing admitter, on SQLite);
  * 7. the upstream call by moongate's own provider (`OpenAICompatibleProvider.complete`: the
@@ -30,7 +30,6 @@
  * no shutdown. moongate's modules are loaded from its build (`dist/`, `npm run build`), by
  * path, since the bench compiles apart from them (moongate-modules.ts).
  */
-import { isAscii } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -123,20 +122,6 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-/** As moongate's body parser: Latin-1 for an ASCII body, the source kept for a long one. */
-function parseBody(body: Buffer): unknown {
-  const ascii = isAscii(body);
-  const text = body.toString(ascii ? 'latin1' : 'utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new contract.MoongateError('bad_request', 'the request body is not valid JSON');
-  }
-  contract.keepJsonSource(text, value, ascii ? body : undefined);
-  return value;
-}
-
 interface Served {
   model: string | undefined;
   usage: Usage | undefined;
@@ -145,7 +130,7 @@ interface Served {
 async function serve(req: IncomingMessage, res: ServerResponse, traceId: string, startedAt: number, served: Served): Promise<void> {
   const { caller, admittedAt, release } = await admission.admitCaller(req.headers.authorization, KIMI_SERVICE.slug, traceId);
   try {
-    const raw = parseBody(await readBody(req)) as ChatRequest;
+    const raw = contract.parseJsonBody(await readBody(req)) as ChatRequest;
     const parsed = skip.has('validate') ? { ...raw, stream: false, n: 1 } : contract.parseChatRequest(raw);
     const found = resolveModel(contract.BUILT_IN_LOOKUP, parsed.model);
     const model = found instanceof Promise ? await found : found;

@@ -2,9 +2,8 @@
  * The Fastify app: one trace id per request (also the `x-trace-id` header on every
  * response), JSON bodies up to the configured limit, the routes, and one error handler.
  */
-import { isAscii } from 'node:buffer';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { BUILT_IN_LOOKUP, MoongateError, keepJsonSource, newTraceId, type ModelLookup } from '../contract/index.js';
+import { BUILT_IN_LOOKUP, MoongateError, newTraceId, parseJsonBody, type ModelLookup } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { installBodyGuard, type Schedule } from './body-guard.js';
 import { answerClientError, installErrorHandler, sendError, toMoongateError } from './error-handler.js';
@@ -126,25 +125,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // and the seed's clients always send JSON.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
-    // Most bodies are pure ASCII (JSON escapes what is not, and most prompts are English or
-    // code): for those, Latin-1 decoding gives the same string as UTF-8 without UTF-8's
-    // validation, which for a 1 MB prompt is about half the decoding's CPU (issue 20). The
-    // ASCII test is a SIMD scan; any other body is decoded as UTF-8.
-    const ascii = typeof body !== 'string' && isAscii(body);
-    const text = typeof body === 'string' ? body : body.toString(ascii ? 'latin1' : 'utf8');
-    if (text.trim() === '') {
-      done(new MoongateError('bad_request', 'the request body is empty; it must be a JSON object'), undefined);
-      return;
-    }
     let value: unknown;
     try {
-      value = JSON.parse(text);
-    } catch {
-      done(new MoongateError('bad_request', 'the request body is not valid JSON'), undefined);
+      value = parseJsonBody(body);
+    } catch (error) {
+      done(error as Error, undefined);
       return;
     }
-    // A long body's text is kept with it: its long strings go upstream as written (json-source.ts).
-    keepJsonSource(text, value, ascii ? (body as Buffer) : undefined);
     done(null, value);
   });
 
