@@ -71,6 +71,23 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-floating-promises': 'error' },
   },
   {
+    // V8 keeps an object literal's getter or setter in an accessor pair allocated in the old
+    // generation, which holds the accessor's closure, and all it reaches, through every
+    // scavenge until a full collection: one such literal per chat request had each request
+    // promoted whole (issue 20, docs/benchmark.md, "The getter"). A class's accessors live on
+    // its prototype, made once, and are fine.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ObjectExpression > Property[kind=/^(get|set)$/]',
+          message: 'No getter or setter in an object literal under src/: use a data property, a method or a class (eslint.config.js says why).',
+        },
+      ],
+    },
+  },
+  {
     // The console runs in the browser: browser globals, and the rules of hooks.
     files: ['web/src/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },
