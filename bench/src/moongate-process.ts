@@ -153,6 +153,8 @@ export interface MoongateFlags {
   env?: Record<string, string>;
   /** Another replica on the same store: use this token instead of creating a credential and a balance. */
   token?: string;
+  /** Every part of moongate's stdout after its start-up lines (the access log, and what node flags such as --trace-gc-nvp print). */
+  onStdout?: (part: string) => void;
   /** Make the credential with `--global` (usable on every service). */
   globalCredential?: boolean;
   /** The balance added to the credential's person, in the currency (default 1000000). */
@@ -239,7 +241,10 @@ export async function startMoongate(
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`moongate did not start within 30 s: ${output.trim()}`)), 30_000);
     child.stdout?.setEncoding('utf8').on('data', (part: string) => {
-      if (!keepStdout) return;
+      if (!keepStdout) {
+        flags.onStdout?.(part);
+        return;
+      }
       output += part;
       const found = /listening on (http:\/\/\S+)/.exec(output)?.[1];
       if (found !== undefined) {

@@ -1,0 +1,175 @@
+/**
+ * What the garbage collector does per request: moongate (and the work floor, for the same
+ * request) started with node's `--trace-gc-nvp`, which prints one line per collection on
+ * stdout, under a load of wrk; the lines of the measured seconds are summed. A figure is
+ * bytes or microseconds per request:
+ *
+ * - promoted: bytes a scavenge moved to the old generation. An object is promoted when it is
+ *   still alive at two scavenges in a row; a request's objects should die before their
+ *   second one, and promoted bytes that die there wait for a full collection (mark-compact)
+ *   and cost its marking and sweeping;
+ * - survived: bytes still alive at a scavenge (the requests in flight, and the promoted);
+ * - the scavenges' pause, and the mark-compacts' count and pause.
+ *
+ * Unlike CPU, these do not move with the machine's load: the same build reads the same
+ * promoted bytes per request within a few percent from run to run, so a change in how long a
+ * request's objects live shows here before it shows in the CPU (docs/benchmark.md, "The
+ * getter").
+ *
+ *   npm run build && npm run bench:build
+ *   node bench/dist/gc-promotion.js [--servers moongate,work] [--load non-stream|stream|1mb]
+ *                                   [--connections 32] [--seconds 4] [--json]
+ */
+import { parseArgs } from 'node:util';
+import { requestBody } from './bench-context.js';
+import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
+import { startMoongate, WORK_FLOOR, type MoongateProcess } from './moongate-process.js';
+import { promptWithMarker } from './phase-prompt.js';
+import { hasWrk, installWrk, runWrk } from './wrk-load.js';
+
+const LOADS = ['non-stream', 'stream', '1mb'] as const;
+type Load = (typeof LOADS)[number];
+
+const { values } = parseArgs({
+  options: {
+    servers: { type: 'string', default: 'moongate,work' },
+    load: { type: 'string', default: 'non-stream' },
+    connections: { type: 'string', default: '32' },
+    seconds: { type: 'string', default: '4' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const load = values.load as Load;
+if (!LOADS.includes(load)) throw new Error(`--load must be one of ${LOADS.join(', ')}`);
+const servers = values.servers.split(',');
+for (const server of servers) if (server !== 'moongate' && server !== 'work') throw new Error(`--servers takes moongate and work, not ${server}`);
+if (load === 'stream' && servers.includes('work')) throw new Error('the work floor answers non-stream requests only');
+const connections = Number(values.connections);
+const seconds = Number(values.seconds);
+if (!Number.isInteger(connections) || connections < 1) throw new Error('--connections must be a positive integer');
+if (!(seconds >= 1)) throw new Error('--seconds must be at least 1');
+// As `npm run bench` does for a full run: Debian's wrk, installed when missing (as root).
+if (!hasWrk() && !installWrk((line) => console.error(line))) throw new Error('wrk is needed (apt-get install -y wrk)');
+
+/** The sums of the collections seen so far. */
+interface GcTotals {
+  scavenges: number;
+  scavengeMs: number;
+  promoted: number;
+  survived: number;
+  markCompacts: number;
+  markCompactMs: number;
+}
+
+/** Reads --trace-gc-nvp lines (`key=value` pairs) out of a stdout that also carries the access log. */
+class GcLines {
+  readonly totals: GcTotals = { scavenges: 0, scavengeMs: 0, promoted: 0, survived: 0, markCompacts: 0, markCompactMs: 0 };
+  #partial = '';
+
+  take(part: string): void {
+    const lines = (this.#partial + part).split('\n');
+    this.#partial = lines.pop() ?? '';
+    for (const line of lines) this.#line(line);
+  }
+
+  #line(line: string): void {
+    const kind = / gc=(\w+)/.exec(line)?.[1];
+    if (kind === undefined) return;
+    const field = (name: string): number => Number(new RegExp(` ${name}=([\\d.]+)`).exec(line)?.[1] ?? 0);
+    const t = this.totals;
+    if (kind === 's') {
+      t.scavenges++;
+      t.scavengeMs += field('pause');
+      t.promoted += field('promoted');
+      t.survived += field('new_space_survived');
+    } else if (kind === 'mc' || kind === 'ms') {
+      t.markCompacts++;
+      t.markCompactMs += field('pause');
+    }
+  }
+
+  snapshot(): GcTotals {
+    return { ...this.totals };
+  }
+}
+
+interface Row {
+  server: string;
+  load: Load;
+  connections: number;
+  requests: number;
+  promotedBytesPerRequest: number;
+  survivedBytesPerRequest: number;
+  scavenges: number;
+  scavengePauseUsPerRequest: number;
+  markCompacts: number;
+  markCompactPauseUsPerRequest: number;
+}
+
+function bodyOf(): string {
+  if (load === '1mb') return requestBody(false, promptWithMarker(1024 * 1024));
+  return requestBody(load === 'stream');
+}
+
+async function measure(name: string, origin: string): Promise<Row> {
+  const gc = new GcLines();
+  const server: MoongateProcess = await startMoongate(`${origin}/v1`, () => undefined, {
+    nodeFlags: ['--trace-gc-nvp'],
+    onStdout: (part) => gc.take(part),
+    ...(name === 'work' ? { script: WORK_FLOOR } : {}),
+  });
+  try {
+    const body = bodyOf();
+    const run = (durationMs: number): ReturnType<typeof runWrk> =>
+      runWrk({
+        url: `${server.url}/kimi/chat/completions`,
+        body,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
+        connections,
+        durationMs,
+      });
+    // Warm-up: the JIT settles, the connections open, the heap finds its size.
+    await run(2000);
+    const before = gc.snapshot();
+    const result = await run(seconds * 1000);
+    // The collections of the last moment reach the pipe a little later than wrk's answer.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = gc.snapshot();
+    if (result.errors > 0) throw new Error(`${name}: ${result.errors} errors`);
+    const n = Math.max(1, result.requests);
+    return {
+      server: name,
+      load,
+      connections,
+      requests: result.requests,
+      promotedBytesPerRequest: Math.round((after.promoted - before.promoted) / n),
+      survivedBytesPerRequest: Math.round((after.survived - before.survived) / n),
+      scavenges: after.scavenges - before.scavenges,
+      scavengePauseUsPerRequest: Number((((after.scavengeMs - before.scavengeMs) * 1000) / n).toFixed(1)),
+      markCompacts: after.markCompacts - before.markCompacts,
+      markCompactPauseUsPerRequest: Number((((after.markCompactMs - before.markCompactMs) * 1000) / n).toFixed(1)),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+const upstream = forkBenchChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: '0' });
+try {
+  const { port } = await nextMessage(upstream, 'ready', 15_000);
+  const rows: Row[] = [];
+  for (const name of servers) rows.push(await measure(name, `http://127.0.0.1:${port}`));
+  if (values.json) {
+    console.log(JSON.stringify(rows, null, 2));
+  } else {
+    console.log(`${load}, ${connections} connection(s), ${seconds} s measured after 2 s of warm-up; per request:`);
+    console.log('server      requests  promoted B  survived B  scavenges  scavenge µs  mark-compacts  mark-compact µs');
+    for (const r of rows) {
+      console.log(
+        `${r.server.padEnd(10)} ${String(r.requests).padStart(9)} ${String(r.promotedBytesPerRequest).padStart(11)} ${String(r.survivedBytesPerRequest).padStart(11)} ${String(r.scavenges).padStart(10)} ${r.scavengePauseUsPerRequest.toFixed(1).padStart(12)} ${String(r.markCompacts).padStart(14)} ${r.markCompactPauseUsPerRequest.toFixed(1).padStart(16)}`,
+      );
+    }
+  }
+} finally {
+  await stopChild(upstream);
+}
