@@ -193,17 +193,9 @@ export class ChannelRouter implements ChatRouter {
     const { spec, breaker } = channel;
     channel.inFlight++;
     breaker.begin();
-    let released = false;
-    const release = (outcome: 'success' | 'failure' | 'neutral'): void => {
-      if (released) return;
-      released = true;
-      unlink();
-      channel.inFlight--;
-      if (outcome === 'success') breaker.success();
-      else if (outcome === 'failure') breaker.failure();
-      else breaker.release();
-    };
     const { controller: attemptAbort, unlink } = attemptController(call.signal);
+    const slot = new AttemptSlot(channel, unlink);
+    const release = (outcome: Outcome): void => slot.release(outcome);
     const signal = attemptAbort.signal;
     const upstreamModel = spec.models[call.model.id] ?? call.model.id;
     // A new attempt: nothing of it is accepted yet; a late word from an attempt that already
@@ -244,24 +236,15 @@ export class ChannelRouter implements ChatRouter {
     this.options.onAttempt?.(spec.name, 'ok');
     if (first.done === true) release('neutral');
 
-    const logger = this.options.logger;
     // Told once when the rest of the events ends, by its end or by a failure; the events
     // themselves pass straight through (no wrapper, so no extra promise per event).
-    events.onEnd = (error) => {
-      if (error === undefined) {
-        release('neutral');
-      } else if (!call.signal.aborted) {
-        // Cut mid-stream by the upstream (not by the client): it counts against the channel.
-        release(classify(asMoongateError(error)).failure ? 'failure' : 'neutral');
-        logger?.warn({ trace_id: call.traceId, channel: spec.name, code: asMoongateError(error).code }, 'upstream failed mid-stream');
-      } else release('neutral');
-    };
+    events.onEnd = endOfEvents(slot, call.signal, this.options.logger, call.traceId, spec.name);
     const rest: AsyncIterator<ChatEvent> = {
       next: () => events.next(),
       async return() {
         // Stopped before the end (the client left, the gateway gave up): let the upstream go.
-        if (!released && !attemptAbort.signal.aborted) attemptAbort.abort(new Error('the call is over'));
-        release('neutral');
+        if (!slot.released && !attemptAbort.signal.aborted) attemptAbort.abort(new Error('the call is over'));
+        slot.release('neutral');
         return events.return();
       },
     };
@@ -336,6 +319,51 @@ export class ChannelRouter implements ChatRouter {
  * AbortController, whose signal Node 20 takes about 8 µs to make (contract/call-abort.ts);
  * `unlink` once the attempt is over.
  */
+type Outcome = 'success' | 'failure' | 'neutral';
+
+/**
+ * A streamed attempt's place on its channel (its count in `inFlight`, the breaker's trial,
+ * the link to the request's abort), given back once.
+ */
+class AttemptSlot {
+  released = false;
+
+  constructor(
+    private readonly channel: Channel,
+    private readonly unlink: () => void,
+  ) {}
+
+  release(outcome: Outcome): void {
+    if (this.released) return;
+    this.released = true;
+    this.unlink();
+    this.channel.inFlight--;
+    const breaker = this.channel.breaker;
+    if (outcome === 'success') breaker.success();
+    else if (outcome === 'failure') breaker.failure();
+    else breaker.release();
+  }
+}
+
+/**
+ * The callback a streamed attempt's TimedEvents calls when its events end. Made here, out of
+ * `attempt`, so that it holds the slot, the request's signal and a few names, not `attempt`'s
+ * closure scope: that scope reaches the whole request (the gateway's callbacks through
+ * `call`), and a callback holding it made each streamed request survive its scavenges and be
+ * promoted to the old generation whole, about 7 KB a request (issue 20, docs/benchmark.md).
+ */
+function endOfEvents(slot: AttemptSlot, signal: CallSignal, logger: ChannelRouterOptions['logger'], traceId: string, channel: string): (error: unknown) => void {
+  return (error) => {
+    if (error === undefined) {
+      slot.release('neutral');
+    } else if (!signal.aborted) {
+      // Cut mid-stream by the upstream (not by the client): it counts against the channel.
+      slot.release(classify(asMoongateError(error)).failure ? 'failure' : 'neutral');
+      logger?.warn({ trace_id: traceId, channel, code: asMoongateError(error).code }, 'upstream failed mid-stream');
+    } else slot.release('neutral');
+  };
+}
+
 function attemptController(parent: CallSignal): { controller: CallAbort; unlink: () => void } {
   const controller = new CallAbort();
   const onAbort = (): void => controller.abort(parent.reason);
