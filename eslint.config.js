@@ -74,8 +74,8 @@ export default tseslint.config(
     // V8 keeps an object literal's getter or setter in an accessor pair allocated in the old
     // generation, which holds the accessor's closure, and all it reaches, through every
     // scavenge until a full collection: one such literal per chat request had each request
-    // promoted whole (issue 20, docs/benchmark.md, "The getter"). A class's accessors live on
-    // its prototype, made once, and are fine.
+    // promoted whole (issue 20; docs/benchmark.md, "How long a request's objects live").
+    // A class's accessors live on its prototype, made once, and are fine.
     files: ['src/**/*.ts'],
     rules: {
       'no-restricted-syntax': [

@@ -13,8 +13,8 @@
  *
  * Unlike CPU, these do not move with the machine's load: the same build reads the same
  * promoted bytes per request within a few percent from run to run, so a change in how long a
- * request's objects live shows here before it shows in the CPU (docs/benchmark.md, "The
- * getter").
+ * request's objects live shows here before it shows in the CPU (docs/benchmark.md, "How
+ * long a request's objects live").
  *
  *   npm run build && npm run bench:build
  *   node bench/dist/gc-promotion.js [--servers moongate,work] [--load non-stream|stream|1mb]
