@@ -312,13 +312,6 @@ export class ChannelRouter implements ChatRouter {
   }
 }
 
-/**
- * One controller per attempt: a timeout aborts this upstream call, the request's signal aborts
- * every attempt. Linked by hand rather than with AbortSignal.any, whose signals are tracked
- * weakly and cost the garbage collector on every request; a CallAbort rather than an
- * AbortController, whose signal Node 20 takes about 8 µs to make (contract/call-abort.ts);
- * `unlink` once the attempt is over.
- */
 type Outcome = 'success' | 'failure' | 'neutral';
 
 /**
@@ -364,6 +357,13 @@ function endOfEvents(slot: AttemptSlot, signal: CallSignal, logger: ChannelRoute
   };
 }
 
+/**
+ * One controller per attempt: a timeout aborts this upstream call, the request's signal aborts
+ * every attempt. Linked by hand rather than with AbortSignal.any, whose signals are tracked
+ * weakly and cost the garbage collector on every request; a CallAbort rather than an
+ * AbortController, whose signal Node 20 takes about 8 µs to make (contract/call-abort.ts);
+ * `unlink` once the attempt is over.
+ */
 function attemptController(parent: CallSignal): { controller: CallAbort; unlink: () => void } {
   const controller = new CallAbort();
   const onAbort = (): void => controller.abort(parent.reason);
