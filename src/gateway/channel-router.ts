@@ -195,7 +195,6 @@ export class ChannelRouter implements ChatRouter {
     breaker.begin();
     const { controller: attemptAbort, unlink } = attemptController(call.signal);
     const slot = new AttemptSlot(channel, unlink);
-    const release = (outcome: Outcome): void => slot.release(outcome);
     const signal = attemptAbort.signal;
     const upstreamModel = spec.models[call.model.id] ?? call.model.id;
     // A new attempt: nothing of it is accepted yet; a late word from an attempt that already
@@ -227,14 +226,14 @@ export class ChannelRouter implements ChatRouter {
     } catch (error) {
       current = false;
       const failure = asMoongateError(error);
-      release(call.signal.aborted ? 'neutral' : this.judge(spec.name, failure));
+      slot.release(call.signal.aborted ? 'neutral' : this.judge(spec.name, failure));
       // A failed first step has already ended the provider's iteration; make sure of it.
       void events.return().catch(() => undefined);
       throw call.signal.aborted ? error : failure;
     }
     breaker.success();
     this.options.onAttempt?.(spec.name, 'ok');
-    if (first.done === true) release('neutral');
+    if (first.done === true) slot.release('neutral');
 
     // Told once when the rest of the events ends, by its end or by a failure; the events
     // themselves pass straight through (no wrapper, so no extra promise per event).
