@@ -14,7 +14,9 @@
  * A server is `lean` (the lean floor), `bare` (the bare proxy), `moongate` (this checkout's
  * build), `work` (the work floor, work-floor.ts: non-stream loads only) or the path of another
  * checkout of moongate whose build and bench build are done (`npm run build && npm run
- * bench:build` there). Loads: `non-stream` and `stream` (wrk, 32
+ * bench:build` there). `--a-profile DIR` (or `--b-profile`) runs that side, this checkout's
+ * moongate or work floor, under `node --cpu-prof` (profile-summary.ts reads it): a profile of
+ * two configurations measured under the same load, Redis admission against in-memory, say. Loads: `non-stream` and `stream` (wrk, 32
  * connections, the seed's "Hello"), `alone` (one non-stream request at a time; the first
  * ratio is then of the p50 latency's inverse), `1mb` (one at a time, a new 1 MB prompt each).
  */
@@ -58,7 +60,7 @@ function envOf(list: string | undefined): Record<string, string> {
   return env;
 }
 
-async function startServer(name: string, origin: string, env: Record<string, string>): Promise<Server> {
+async function startServer(name: string, origin: string, env: Record<string, string>, profileDir?: string): Promise<Server> {
   if (name === 'lean' || name === 'bare') {
     const child: ChildProcess = forkBenchChild(name === 'lean' ? 'lean-proxy.js' : 'bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: origin, ...env });
     const { port } = await nextMessage(child, 'ready', 15_000);
@@ -69,7 +71,9 @@ async function startServer(name: string, origin: string, env: Record<string, str
   const own = name === 'moongate' || name === 'work';
   const module = own ? './moongate-process.js' : pathToFileURL(join(resolve(name), 'bench', 'dist', 'moongate-process.js')).href;
   const { startMoongate } = (await import(module)) as { startMoongate: StartMoongate };
-  const moongate = await startMoongate(`${origin}/v1`, () => undefined, name === 'work' ? { env, script: WORK_FLOOR } : { env });
+  if (profileDir !== undefined && !own) throw new Error('--a-profile and --b-profile profile this checkout only (moongate or work)');
+  const flags: MoongateFlags = { env, ...(profileDir === undefined ? {} : { profileDir }) };
+  const moongate = await startMoongate(`${origin}/v1`, () => undefined, name === 'work' ? { ...flags, script: WORK_FLOOR } : flags);
   return {
     name,
     pid: moongate.pid,
@@ -134,6 +138,8 @@ async function main(): Promise<void> {
       b: { type: 'string', default: 'lean' },
       'a-env': { type: 'string' },
       'b-env': { type: 'string' },
+      'a-profile': { type: 'string' },
+      'b-profile': { type: 'string' },
       rounds: { type: 'string', default: '6' },
       seconds: { type: 'string', default: '3' },
     },
@@ -148,8 +154,8 @@ async function main(): Promise<void> {
   const upstream = forkBenchChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: '0' });
   const { port } = await nextMessage(upstream, 'ready', 15_000);
   const origin = `http://127.0.0.1:${port}`;
-  const a = await startServer(values.a, origin, envOf(values['a-env']));
-  const b = await startServer(values.b, origin, envOf(values['b-env']));
+  const a = await startServer(values.a, origin, envOf(values['a-env']), values['a-profile']);
+  const b = await startServer(values.b, origin, envOf(values['b-env']), values['b-profile']);
   try {
     // Warm-up: the JIT settles and every connection is open.
     await round(a, load, ms / 2);

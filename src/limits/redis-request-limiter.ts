@@ -5,6 +5,11 @@
  * - Admission is ONE script call: it takes several limit entries at once (the credential's
  *   and its person's), checks every one, and admits into all of them or none. Its keys all
  *   carry the same hash tag (the person), so on Redis Cluster they share a slot.
+ * - The admissions asked for in one turn of the event loop go in one call per hash tag
+ *   (`ADMIT_MANY`, each decided in order, as if sent one by one), and so do the releases:
+ *   under load one command serves many requests, where each used to cost its own (the
+ *   client's command objects, promises and reply parsing were most of what Redis admission
+ *   cost this process; docs/benchmark.md, "Redis admission").
  * - Concurrency is a lease per request: a member of a sorted set whose score is its expiry.
  *   The process renews its live leases every LEASE_MS / 3 (one pipelined call), and release
  *   removes them (one call). The leases of a replica that died expire within LEASE_MS.
@@ -28,6 +33,8 @@ import type { LimitDecision, Permit, RequestLimiter, RequestLimits, SharedLimit 
 export const LEASE_MS = 30_000;
 /** While degraded, Redis is asked this often whether it is back. */
 const PROBE_MS = 1_000;
+/** Admissions (or releases) one script call takes at most: a call blocks Redis while it runs. */
+const MAX_BATCH = 256;
 
 /** One limit an admission must pass: a key (a credential, a person) and its limits. */
 export interface LimitEntry {
@@ -36,43 +43,66 @@ export interface LimitEntry {
 }
 
 /**
- * KEYS: per entry, its lease set then its admission log. ARGV: the lease id, the lease time
- * (ms), then per entry its concurrency and rps. Returns {1}, or {0, entry index, limit, retry-after}.
+ * Several admissions, each all-or-none over its entries, decided in order. KEYS: the lease
+ * sets and admission logs the batch names (one hash tag). ARGV: the lease time (ms), the
+ * number of admissions, then per admission its lease id, its number of entries, and per
+ * entry the index in KEYS of its lease set and of its log, its concurrency and its rps.
+ * Returns per admission {1}, or {0, entry index, limit, retry-after}.
  */
-const ADMIT = `
+const ADMIT_MANY = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local id = ARGV[1]
-local lease = tonumber(ARGV[2])
-local n = #KEYS / 2
-for i = 1, n do
-  local leases = KEYS[2 * i - 1]
-  local log = KEYS[2 * i]
-  local concurrency = tonumber(ARGV[2 * i + 1])
-  local rps = tonumber(ARGV[2 * i + 2])
-  redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
-  if redis.call('ZCARD', leases) >= concurrency then return {0, i, 'concurrency', 1} end
-  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - 1000)
-  local count = redis.call('ZCARD', log)
-  if count >= rps then
-    local oldest = redis.call('ZRANGE', log, count - rps, count - rps, 'WITHSCORES')
-    local retry = math.ceil((tonumber(oldest[2]) + 1000 - now) / 1000)
-    if retry < 1 then retry = 1 end
-    return {0, i, 'rps', retry}
+local lease = tonumber(ARGV[1])
+local results = {}
+local at = 3
+for r = 1, tonumber(ARGV[2]) do
+  local id = ARGV[at]
+  local n = tonumber(ARGV[at + 1])
+  local first = at + 2
+  at = first + 4 * n
+  local refused = false
+  for i = 1, n do
+    local e = first + 4 * (i - 1)
+    local leases = KEYS[tonumber(ARGV[e])]
+    local log = KEYS[tonumber(ARGV[e + 1])]
+    local concurrency = tonumber(ARGV[e + 2])
+    local rps = tonumber(ARGV[e + 3])
+    redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
+    if redis.call('ZCARD', leases) >= concurrency then
+      results[r] = {0, i, 'concurrency', 1}
+      refused = true
+      break
+    end
+    redis.call('ZREMRANGEBYSCORE', log, '-inf', now - 1000)
+    local count = redis.call('ZCARD', log)
+    if count >= rps then
+      local oldest = redis.call('ZRANGE', log, count - rps, count - rps, 'WITHSCORES')
+      local retry = math.ceil((tonumber(oldest[2]) + 1000 - now) / 1000)
+      if retry < 1 then retry = 1 end
+      results[r] = {0, i, 'rps', retry}
+      refused = true
+      break
+    end
+  end
+  if not refused then
+    for i = 1, n do
+      local e = first + 4 * (i - 1)
+      local leases = KEYS[tonumber(ARGV[e])]
+      local log = KEYS[tonumber(ARGV[e + 1])]
+      redis.call('ZADD', leases, now + lease, id)
+      redis.call('PEXPIRE', leases, lease)
+      redis.call('ZADD', log, now, id)
+      redis.call('PEXPIRE', log, 1000)
+    end
+    results[r] = {1}
   end
 end
-for i = 1, n do
-  redis.call('ZADD', KEYS[2 * i - 1], now + lease, id)
-  redis.call('PEXPIRE', KEYS[2 * i - 1], lease)
-  redis.call('ZADD', KEYS[2 * i], now, id)
-  redis.call('PEXPIRE', KEYS[2 * i], 1000)
-end
-return {1}
+return results
 `;
 
-/** KEYS: lease sets. ARGV: the lease id. */
-const RELEASE = `
-for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+/** KEYS: lease sets (one hash tag). ARGV: pairs of a lease set's index in KEYS and a lease id. */
+const RELEASE_MANY = `
+for i = 1, #ARGV, 2 do redis.call('ZREM', KEYS[tonumber(ARGV[i])], ARGV[i + 1]) end
 return 1
 `;
 
@@ -89,9 +119,44 @@ return 1
 `;
 
 interface LimiterScripts {
-  moongateAdmit(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<Array<number | string>>;
-  moongateRelease(numberOfKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  moongateAdmitMany(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<Array<Array<number | string>>>;
+  moongateReleaseMany(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>;
   moongateRenew(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>;
+}
+
+/**
+ * The script commands this limiter batches itself, once per turn of the event loop: the
+ * client sends them at once (redis-connection.ts leaves them out of its auto-pipelining,
+ * which would hold each for one more turn).
+ */
+export const BATCHED_SCRIPT_COMMANDS: readonly string[] = ['moongateAdmitMany', 'moongateReleaseMany'];
+
+/** One admission waiting for this turn's call. */
+interface WaitingAdmission {
+  /** The hash tag its keys carry (the person's id), as given. */
+  hashTag: string;
+  entries: readonly LimitEntry[];
+  leaseId: string;
+  /** Per entry, its lease set then its admission log. */
+  keys: readonly string[];
+  resolve(decision: LimitDecision | Promise<LimitDecision>): void;
+}
+
+/** What one hash tag's call of this turn carries: its keys, and admissions or releases against them. */
+class TagBatch<T> {
+  readonly keys: string[] = [];
+  readonly #index = new Map<string, number>();
+  readonly items: T[] = [];
+
+  /** The key's index in KEYS (Lua counts from 1). */
+  indexOf(key: string): number {
+    let index = this.#index.get(key);
+    if (index === undefined) {
+      index = this.keys.push(key);
+      this.#index.set(key, index);
+    }
+    return index;
+  }
 }
 
 export interface RedisRequestLimiterOptions {
@@ -121,6 +186,12 @@ export class RedisRequestLimiter implements RequestLimiter {
   readonly #heartbeat: NodeJS.Timeout;
   #probe: NodeJS.Timeout | undefined;
   #sequence = 0;
+  /** This turn's admissions and releases, by hash tag, sent when the turn ends. */
+  #admissions = new Map<string, TagBatch<WaitingAdmission>>();
+  #releases = new Map<string, TagBatch<string>>();
+  #sendScheduled = false;
+  /** Key names by hash tag and entry key (a key name is three encodings and a template). */
+  readonly #keyNames = new Map<string, readonly [string, string]>();
   #degraded = false;
   #fallbackAdmissions = 0;
   readonly #onReady = (): void => void this.#check();
@@ -135,8 +206,8 @@ export class RedisRequestLimiter implements RequestLimiter {
     this.#onDegraded = options.onDegraded ?? (() => undefined);
     // defineCommand loads each script once and calls it by SHA (EVALSHA), falling back to
     // EVAL when Redis does not know it (after a restart: a restarted Redis is empty).
-    this.#client.defineCommand('moongateAdmit', { lua: ADMIT });
-    this.#client.defineCommand('moongateRelease', { lua: RELEASE });
+    this.#client.defineCommand('moongateAdmitMany', { lua: ADMIT_MANY });
+    this.#client.defineCommand('moongateReleaseMany', { lua: RELEASE_MANY });
     this.#client.defineCommand('moongateRenew', { lua: RENEW });
     this.#scripts = this.#client as unknown as LimiterScripts;
     this.#heartbeat = setInterval(() => void this.renewLeases(), Math.max(1, Math.floor(this.#leaseMs / 3)));
@@ -167,29 +238,91 @@ export class RedisRequestLimiter implements RequestLimiter {
   /**
    * Admits into every entry or none, in one round trip. `hashTag` (the person's id) goes in
    * every key, so they share one Cluster slot; entries are checked in order, and the first
-   * refusal names its limit.
+   * refusal names its limit. The call goes out at the end of this turn of the event loop,
+   * with every other admission of the turn under the same tag.
    */
-  async acquireAll(entries: readonly LimitEntry[], hashTag: string): Promise<LimitDecision> {
-    if (entries.length === 0) throw new Error('acquireAll needs at least one limit entry');
+  acquireAll(entries: readonly LimitEntry[], hashTag: string): Promise<LimitDecision> {
+    if (entries.length === 0) return Promise.reject(new Error('acquireAll needs at least one limit entry'));
     if (this.#degraded) return this.#acquireLocally(entries);
     const leaseId = `${this.#process}:${(this.#sequence += 1)}`;
-    const tag = `{${encodeURIComponent(hashTag)}}`;
-    const leaseKeys = entries.map((entry) => `${this.#prefix}${tag}:${encodeURIComponent(entry.key)}:leases`);
-    const keys = entries.flatMap((entry, i) => [leaseKeys[i] ?? '', `${this.#prefix}${tag}:${encodeURIComponent(entry.key)}:admitted`]);
-    const args = entries.flatMap((entry) => [entry.limits.concurrency, entry.limits.rps]);
-    let reply: Array<number | string>;
+    const keys: string[] = [];
+    for (const entry of entries) keys.push(...this.#keyNamesOf(hashTag, entry.key));
+    return new Promise((resolve) => {
+      const batch = this.#batchOf(this.#admissions, hashTag);
+      batch.items.push({ hashTag, entries, leaseId, keys, resolve });
+      if (batch.items.length < MAX_BATCH) return this.#scheduleSend();
+      // Full: it goes now, and the turn's next admissions under this tag start another.
+      this.#admissions.delete(hashTag);
+      void this.#sendAdmissions(batch);
+    });
+  }
+
+  /** The lease set and admission log of one entry under one hash tag, made once. */
+  #keyNamesOf(hashTag: string, key: string): readonly [string, string] {
+    const id = `${hashTag}\n${key}`;
+    let names = this.#keyNames.get(id);
+    if (names === undefined) {
+      // Bounded: a busy process sees many callers; the names are cheap to make again.
+      if (this.#keyNames.size >= 10_000) this.#keyNames.clear();
+      const base = `${this.#prefix}{${encodeURIComponent(hashTag)}}:${encodeURIComponent(key)}`;
+      names = [`${base}:leases`, `${base}:admitted`];
+      this.#keyNames.set(id, names);
+    }
+    return names;
+  }
+
+  #batchOf<T>(batches: Map<string, TagBatch<T>>, tag: string): TagBatch<T> {
+    let batch = batches.get(tag);
+    if (batch === undefined) {
+      batch = new TagBatch<T>();
+      batches.set(tag, batch);
+    }
+    return batch;
+  }
+
+  #scheduleSend(): void {
+    if (this.#sendScheduled) return;
+    this.#sendScheduled = true;
+    setImmediate(() => {
+      this.#sendScheduled = false;
+      const admissions = this.#admissions;
+      const releases = this.#releases;
+      this.#admissions = new Map();
+      this.#releases = new Map();
+      for (const batch of releases.values()) this.#sendReleases(batch);
+      for (const batch of admissions.values()) void this.#sendAdmissions(batch);
+    });
+  }
+
+  /** One call for a tag's admissions of this turn; each gets its own decision. */
+  async #sendAdmissions(batch: TagBatch<WaitingAdmission>): Promise<void> {
+    const args: Array<string | number> = [this.#leaseMs, batch.items.length];
+    for (const waiting of batch.items) {
+      args.push(waiting.leaseId, waiting.entries.length);
+      waiting.entries.forEach((entry, i) => {
+        args.push(batch.indexOf(waiting.keys[2 * i] ?? ''), batch.indexOf(waiting.keys[2 * i + 1] ?? ''), entry.limits.concurrency, entry.limits.rps);
+      });
+    }
+    let replies: Array<Array<number | string>>;
     try {
-      reply = await this.#scripts.moongateAdmit(keys.length, ...keys, leaseId, this.#leaseMs, ...args);
+      replies = await this.#scripts.moongateAdmitMany(batch.keys.length, ...batch.keys, ...args);
     } catch (error) {
       this.#enterDegraded(error);
-      return this.#acquireLocally(entries);
+      for (const waiting of batch.items) waiting.resolve(this.#acquireLocally(waiting.entries));
+      return;
     }
+    batch.items.forEach((waiting, i) => waiting.resolve(this.#decision(waiting, replies[i] ?? [])));
+  }
+
+  #decision(waiting: WaitingAdmission, reply: Array<number | string>): LimitDecision {
     if (reply[0] !== 1) {
       const limit = reply[2] === 'rps' ? 'rps' : 'concurrency';
       // Entries are numbered from 1 in the script; the first is the credential's.
       const scope = Number(reply[1]) > 1 ? 'person' : 'credential';
       return { admitted: false, limit, scope, retryAfter: Math.max(1, Number(reply[3]) || 1) };
     }
+    const { hashTag, leaseId, keys } = waiting;
+    const leaseKeys = keys.filter((_, i) => i % 2 === 0);
     this.#live.set(leaseId, leaseKeys);
     let released = false;
     const permit: Permit = {
@@ -197,11 +330,19 @@ export class RedisRequestLimiter implements RequestLimiter {
         if (released) return;
         released = true;
         this.#live.delete(leaseId);
-        // If Redis cannot be told now, the lease expires by itself within the lease time.
-        this.#scripts.moongateRelease(leaseKeys.length, ...leaseKeys, leaseId).catch(() => undefined);
+        const batch = this.#batchOf(this.#releases, hashTag);
+        for (const key of leaseKeys) batch.items.push(String(batch.indexOf(key)), leaseId);
+        if (batch.items.length < 2 * MAX_BATCH) return this.#scheduleSend();
+        this.#releases.delete(hashTag);
+        this.#sendReleases(batch);
       },
     };
     return { admitted: true, permit };
+  }
+
+  /** One call for a tag's releases of this turn. If Redis cannot be told now, the leases expire by themselves within the lease time. */
+  #sendReleases(batch: TagBatch<string>): void {
+    this.#scripts.moongateReleaseMany(batch.keys.length, ...batch.keys, ...batch.items).catch(() => undefined);
   }
 
   close(): void {

@@ -3,7 +3,7 @@
  * replicas. The behaviours both limiters share run once in memory and once on Redis.
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryRequestLimiter } from '../../src/limits/memory-request-limiter.js';
 import { openRedis, redisReady, type RedisClient } from '../../src/limits/redis-connection.js';
 import { LEASE_MS, RedisRequestLimiter } from '../../src/limits/redis-request-limiter.js';
@@ -176,6 +176,57 @@ describeWithRedis('RedisRequestLimiter', () => {
     // Release is one call; wait on Redis having seen it by asking after it (same connection order).
     await limiter.renewLeases();
     expect((await limiter.acquire(k, limits)).admitted).toBe(true);
+  });
+
+  /** Counts the limiter's script calls on its client (ioredis defines each script as a method of the client). */
+  const countCalls = (name: 'moongateAdmitMany' | 'moongateReleaseMany'): { readonly calls: readonly unknown[] } => {
+    const client = clients[clients.length - 1] as unknown as Record<string, (...args: unknown[]) => unknown>;
+    return vi.spyOn(client, name).mock;
+  };
+
+  it('sends the admissions of one turn in one call per person, each decided in order as if sent alone', async () => {
+    const limiter = await redisLimiter();
+    const calls = countCalls('moongateAdmitMany');
+    const [ann, bob] = [`person_${key()}`, `person_${key()}`];
+    const [c1, c2] = [key(), key()];
+    const limits = { rps: 100, concurrency: 5 };
+    const person = { rps: 100, concurrency: 100 };
+    const turn = await Promise.all([
+      ...Array.from({ length: 12 }, () => limiter.acquireAll([{ key: c1, limits }, { key: ann, limits: person }], ann)),
+      ...Array.from({ length: 3 }, () => limiter.acquireAll([{ key: c2, limits }, { key: bob, limits: person }], bob)),
+    ]);
+    expect(calls.calls).toHaveLength(2);
+    // In the order asked: the first five of c1 take its five places, the rest are refused.
+    expect(turn.slice(0, 12).map((d) => d.admitted)).toEqual([...Array<boolean>(5).fill(true), ...Array<boolean>(7).fill(false)]);
+    for (const refused of turn.slice(5, 12)) expect(refused).toEqual({ admitted: false, limit: 'concurrency', scope: 'credential', retryAfter: 1 });
+    expect(turn.slice(12).every((d) => d.admitted)).toBe(true);
+    expect(await redis.zcard(keysOf(ann, c1).leases)).toBe(5);
+    expect(await redis.zcard(keysOf(ann, ann).leases)).toBe(5);
+    expect(await redis.zcard(keysOf(bob, c2).leases)).toBe(3);
+  });
+
+  it('splits a turn of more admissions than one call takes (256), and decides every one', async () => {
+    const limiter = await redisLimiter();
+    const calls = countCalls('moongateAdmitMany');
+    const k = key();
+    const turn = await Promise.all(Array.from({ length: 300 }, () => limiter.acquire(k, { rps: 1_000, concurrency: 290 })));
+    expect(calls.calls).toHaveLength(2);
+    expect(turn.filter((d) => d.admitted)).toHaveLength(290);
+    expect(turn.slice(290).every((d) => !d.admitted)).toBe(true);
+  });
+
+  it('sends the releases of one turn in one call, and every lease is gone', async () => {
+    const limiter = await redisLimiter();
+    const calls = countCalls('moongateReleaseMany');
+    const k = key();
+    const limits = { rps: 100, concurrency: 10 };
+    const held = await Promise.all(Array.from({ length: 10 }, () => limiter.acquire(k, limits)));
+    expect(await redis.zcard(keysOf(k, k).leases)).toBe(10);
+    for (const decision of held) permitOf(decision).release();
+    // The releases go before the admissions of the same turn, on the same connection.
+    permitOf(await limiter.acquire(k, limits));
+    expect(calls.calls).toHaveLength(1);
+    expect(await redis.zcard(keysOf(k, k).leases)).toBe(1);
   });
 
   it('calls its script by SHA, and still works after Redis forgot its scripts', async () => {
