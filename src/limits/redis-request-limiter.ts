@@ -9,10 +9,10 @@
  *   (`ADMIT_MANY`, each decided in order, as if sent one by one), and so do the releases:
  *   under load one command serves many requests, where each used to cost its own (the
  *   client's command objects, promises and reply parsing were most of what Redis admission
- *   cost this process; docs/benchmark.md, "Redis admission").
+ *   cost this process; docs/benchmark.md, History, 2026-12-06 03:10).
  * - Concurrency is a lease per request: a member of a sorted set whose score is its expiry.
  *   The process renews its live leases every LEASE_MS / 3 (one pipelined call), and release
- *   removes them (one call). The leases of a replica that died expire within LEASE_MS.
+ *   removes them (in its turn's release call). The leases of a replica that died expire within LEASE_MS.
  * - Requests per second is a sliding-window log in the same script, with the in-memory
  *   limiter's semantics: no one-second window, wherever it starts, admits more than the
  *   limit, and retry-after is whole seconds, at least 1.
