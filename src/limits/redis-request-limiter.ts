@@ -137,8 +137,8 @@ interface WaitingAdmission {
   hashTag: string;
   entries: readonly LimitEntry[];
   leaseId: string;
-  /** Per entry, its lease set then its admission log. */
-  keys: readonly string[];
+  /** Per entry, the names of its lease set and its admission log. */
+  names: ReadonlyArray<readonly [leases: string, log: string]>;
   resolve(decision: LimitDecision | Promise<LimitDecision>): void;
 }
 
@@ -245,11 +245,10 @@ export class RedisRequestLimiter implements RequestLimiter {
     if (entries.length === 0) return Promise.reject(new Error('acquireAll needs at least one limit entry'));
     if (this.#degraded) return this.#acquireLocally(entries);
     const leaseId = `${this.#process}:${(this.#sequence += 1)}`;
-    const keys: string[] = [];
-    for (const entry of entries) keys.push(...this.#keyNamesOf(hashTag, entry.key));
+    const names = entries.map((entry) => this.#keyNamesOf(hashTag, entry.key));
     return new Promise((resolve) => {
       const batch = this.#batchOf(this.#admissions, hashTag);
-      batch.items.push({ hashTag, entries, leaseId, keys, resolve });
+      batch.items.push({ hashTag, entries, leaseId, names, resolve });
       if (batch.items.length < MAX_BATCH) return this.#scheduleSend();
       // Full: it goes now, and the turn's next admissions under this tag start another.
       this.#admissions.delete(hashTag);
@@ -299,8 +298,9 @@ export class RedisRequestLimiter implements RequestLimiter {
     const args: Array<string | number> = [this.#leaseMs, batch.items.length];
     for (const waiting of batch.items) {
       args.push(waiting.leaseId, waiting.entries.length);
-      waiting.entries.forEach((entry, i) => {
-        args.push(batch.indexOf(waiting.keys[2 * i] ?? ''), batch.indexOf(waiting.keys[2 * i + 1] ?? ''), entry.limits.concurrency, entry.limits.rps);
+      waiting.entries.forEach(({ limits }, i) => {
+        const [leases, log] = waiting.names[i] ?? ['', ''];
+        args.push(batch.indexOf(leases), batch.indexOf(log), limits.concurrency, limits.rps);
       });
     }
     let replies: Array<Array<number | string>>;
@@ -321,8 +321,8 @@ export class RedisRequestLimiter implements RequestLimiter {
       const scope = Number(reply[1]) > 1 ? 'person' : 'credential';
       return { admitted: false, limit, scope, retryAfter: Math.max(1, Number(reply[3]) || 1) };
     }
-    const { hashTag, leaseId, keys } = waiting;
-    const leaseKeys = keys.filter((_, i) => i % 2 === 0);
+    const { hashTag, leaseId, names } = waiting;
+    const leaseKeys = names.map(([leases]) => leases);
     this.#live.set(leaseId, leaseKeys);
     let released = false;
     const permit: Permit = {
