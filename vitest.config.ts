@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -7,11 +6,11 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Vitest's default is one worker fewer than the cores, which on the 2-core CI machine is
-    // one file at a time: most test files wait on child processes (the CLI, moongate, Chromium)
-    // rather than compute, so two at a time took the suite from 12.7 to 9.5 minutes there
-    // (README, "Development"). Larger machines keep the default.
-    maxWorkers: Math.max(2, availableParallelism() - 1),
+    // Vitest's default worker count, one file at a time on 2 cores. Two at a time (tried on
+    // 2026-12-06: the suite 12.7 → 9.5 minutes there) races the PostgreSQL suites: Kysely's
+    // migrator lists the tables of every schema (`has_schema_privilege` on each name), and a
+    // schema another file drops during that query fails the migration with "schema does not
+    // exist" (README, "Development").
     reporters: ['default'],
   },
 });
