@@ -43,6 +43,7 @@ import { RedisWindowCounter } from './limits/redis-window-counter.js';
 import { startRedisLimits, type RedisLimits } from './limits/start-redis-limits.js';
 import { LocalChangeBus, type ChangeBus } from './limits/change-bus.js';
 import { ModelCatalogue } from './catalogue/model-catalogue.js';
+import { prepareTokenCounting } from './tokens/count-tokens.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -259,6 +260,8 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     await store.close();
     await redis?.close();
   });
+  // Built here, not at the first request (nor by the CLI's other commands, which never count).
+  prepareTokenCounting();
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {

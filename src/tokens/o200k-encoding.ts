@@ -1,12 +1,15 @@
 /**
- * The o200k encoding, loaded once for the whole process (token counting and the simulator).
+ * The o200k encoding, built once for the whole process (token counting and the simulator),
+ * the first time it is asked for: building it takes about 0.3 s of CPU and 40 MiB, which
+ * the CLI's commands that never count a token (all but `serve`) should not pay. `serve`
+ * builds it before it listens (server.ts), so no request waits for it.
  *
  * gpt-tokenizer ships its 200,000 ranks as a 2.4 MB JavaScript array literal. Compiling that
  * as code left the process about 16 MiB more RSS than `JSON.parse` of the same ranks
  * (docs/operations.md, "Memory"), so the build writes them out as JSON
  * (`scripts/write-token-ranks.mjs` → `dist/tokens/o200k_base.json`) and this module reads
  * that. Run from the sources (the tests), where there is no such file, it takes the
- * package's own module instead. Either way the encoding is built by the package from the
+ * package's own (CommonJS) module instead. Either way the encoding is built by the package from the
  * same ranks, so the counts are the same.
  */
 import { readFileSync } from 'node:fs';
@@ -18,7 +21,7 @@ type Ranks = (string | number[])[];
 /** Next to the compiled module: dist/tokens/o200k_base.json. */
 const RANKS_JSON = new URL('./o200k_base.json', import.meta.url);
 
-const INSTALLED_VERSION = (createRequire(import.meta.url)('gpt-tokenizer/package.json') as { version: string }).version;
+const requireFromHere = createRequire(import.meta.url);
 
 /**
  * The ranks the build wrote, if they are there, whole, and from the installed version of the
@@ -26,6 +29,7 @@ const INSTALLED_VERSION = (createRequire(import.meta.url)('gpt-tokenizer/package
  * from the package); otherwise undefined, and the package's module is used.
  */
 function builtRanks(): Ranks | undefined {
+  const installedVersion = (requireFromHere('gpt-tokenizer/package.json') as { version: string }).version;
   let text: string;
   try {
     text = readFileSync(RANKS_JSON, 'utf8');
@@ -35,13 +39,15 @@ function builtRanks(): Ranks | undefined {
   }
   try {
     const file = JSON.parse(text) as { version?: unknown; ranks?: unknown };
-    return file.version === INSTALLED_VERSION && Array.isArray(file.ranks) ? (file.ranks as Ranks) : undefined;
+    return file.version === installedVersion && Array.isArray(file.ranks) ? (file.ranks as Ranks) : undefined;
   } catch {
     return undefined;
   }
 }
 
-const ranks: Ranks = builtRanks() ?? (await import('gpt-tokenizer/bpeRanks/o200k_base')).default;
+function packageRanks(): Ranks {
+  return (requireFromHere('gpt-tokenizer/cjs/bpeRanks/o200k_base') as { default: Ranks }).default;
+}
 
 /**
  * Pre-tokens that are not one token themselves (a rare word, a long identifier, a slice of a
@@ -53,5 +59,14 @@ const ranks: Ranks = builtRanks() ?? (await import('gpt-tokenizer/bpeRanks/o200k
  */
 export const MERGE_CACHE_ENTRIES = 10_000;
 
-export const o200k = GptEncoding.getEncodingApi('o200k_base', () => ranks);
-o200k.setMergeCacheSize(MERGE_CACHE_ENTRIES);
+let encoding: GptEncoding | undefined;
+
+/** The o200k encoding, built on the first call. */
+export function o200k(): GptEncoding {
+  if (encoding === undefined) {
+    const ranks = builtRanks() ?? packageRanks();
+    encoding = GptEncoding.getEncodingApi('o200k_base', () => ranks);
+    encoding.setMergeCacheSize(MERGE_CACHE_ENTRIES);
+  }
+  return encoding;
+}

@@ -76,7 +76,8 @@ function segmentUnits(text: string): readonly TokenUnit[] {
 }
 
 function split(text: string): readonly TokenUnit[] {
-  const ids = o200k.encode(text, PLAIN_TEXT_ENCODING);
+  const encoding = o200k();
+  const ids = encoding.encode(text, PLAIN_TEXT_ENCODING);
   let pulled = 0;
   const counted: Iterable<number> = {
     *[Symbol.iterator]() {
@@ -91,7 +92,7 @@ function split(text: string): readonly TokenUnit[] {
   const units: TokenUnit[] = [];
   let consumed = 0;
   let joined = '';
-  for (const piece of o200k.decodeGenerator(counted)) {
+  for (const piece of encoding.decodeGenerator(counted)) {
     units.push({ text: piece, tokens: pulled - consumed });
     consumed = pulled;
     joined += piece;
