@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -6,11 +7,14 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Vitest's default worker count, one file at a time on 2 cores. Two at a time (tried on
-    // 2026-12-06: the suite 12.7 → 9.5 minutes there) races the PostgreSQL suites: Kysely's
-    // migrator lists the tables of every schema (`has_schema_privilege` on each name), and a
-    // schema another file drops during that query fails the migration with "schema does not
-    // exist" (README, "Development").
+    // At least two files at a time, even on 2 cores (Vitest's default there is one): most
+    // tests wait on child processes, sockets and Chromium rather than on this process's CPU.
+    // Each worker has a PostgreSQL database of its own (test/helpers/postgres.ts), so one
+    // file dropping its schema never races another's migration (README, "Development").
+    maxWorkers: Math.max(2, availableParallelism() - 1),
+    // expect.poll's default of 1 s is shorter than a browser page takes to load and fetch on
+    // a busy 2-core machine; a poll that succeeds returns as soon as it does.
+    expect: { poll: { timeout: 15_000 } },
     reporters: ['default'],
   },
 });

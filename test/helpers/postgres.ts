@@ -1,7 +1,14 @@
 /**
- * PostgreSQL for integration tests: a real server (TEST_DATABASE_URL), one fresh schema
- * per test file, dropped afterwards, so test files run in parallel without seeing each
- * other's rows.
+ * PostgreSQL for integration tests: a real server (TEST_DATABASE_URL), a database of its own
+ * for each Vitest worker (`<database>_worker_<VITEST_POOL_ID>`, created when missing), and in
+ * it one fresh schema per test file or block, dropped afterwards.
+ *
+ * Why a database per worker, not only a schema per file: Kysely's migrator, before it takes
+ * its lock, lists the tables of every schema in the database (`has_schema_privilege` on each
+ * name), and a schema that another file drops during that query fails the migration with
+ * "schema ... does not exist". A worker runs one file at a time, so within its database no
+ * schema is dropped while another file migrates. Where the role may not create databases,
+ * every worker shares TEST_DATABASE_URL, with a warning (run with --maxWorkers=1 there).
  *
  * When the server cannot be reached, a local run skips the PostgreSQL suites with a loud
  * warning, but under CI=true the test file fails: a CI run must never pass by skipping.
@@ -58,17 +65,56 @@ async function probe(): Promise<boolean> {
   }
 }
 
+/** PostgreSQL's codes for a database that exists, and for a name taken by a concurrent create. */
+const DUPLICATE_DATABASE = '42P04';
+const UNIQUE_VIOLATION = '23505';
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * This worker's database: TEST_DATABASE_URL's, suffixed with the worker's pool id and created
+ * if missing. Outside a Vitest worker, or where the role may not create databases,
+ * TEST_DATABASE_URL itself.
+ */
+async function workerDatabaseUrl(): Promise<string> {
+  const poolId = process.env.VITEST_POOL_ID;
+  if (poolId === undefined || !/^\d+$/.test(poolId)) return TEST_DATABASE_URL;
+  const url = new URL(TEST_DATABASE_URL);
+  const base = decodeURIComponent(url.pathname.slice(1)) || 'postgres';
+  const name = `${base}_worker_${poolId}`;
+  if (!/^[A-Za-z0-9_]{1,63}$/.test(name)) return TEST_DATABASE_URL;
+  try {
+    await withClient(TEST_DATABASE_URL, (client) => client.query(`create database "${name}"`));
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === INSUFFICIENT_PRIVILEGE) {
+      console.warn(`\n!!! PostgreSQL: may not create the worker database ${name}; every worker shares ${redact(TEST_DATABASE_URL)}, and files that migrate while another drops its schema can fail. Run with --maxWorkers=1 there.\n`);
+      return TEST_DATABASE_URL;
+    }
+    if (code !== DUPLICATE_DATABASE && code !== UNIQUE_VIOLATION) throw error;
+  }
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 /** Creates a uniquely named schema; `drop()` removes it with everything in it. */
 export async function createPostgresSchema(): Promise<PostgresSchema & { drop(): Promise<void> }> {
   const name = `test_${process.pid}_${randomBytes(6).toString('hex')}`;
-  await withClient((client) => client.query(`create schema "${name}"`));
-  const url = new URL(TEST_DATABASE_URL);
+  const database = await workerDatabase();
+  await withClient(database, (client) => client.query(`create schema "${name}"`));
+  const url = new URL(database);
   url.searchParams.set('options', `-c search_path=${name}`);
   return {
     name,
     url: url.toString(),
-    drop: () => withClient((client) => client.query(`drop schema if exists "${name}" cascade`)).then(() => undefined),
+    drop: () => withClient(database, (client) => client.query(`drop schema if exists "${name}" cascade`)).then(() => undefined),
   };
+}
+
+let workerDatabasePromise: Promise<string> | undefined;
+
+function workerDatabase(): Promise<string> {
+  workerDatabasePromise ??= workerDatabaseUrl();
+  return workerDatabasePromise;
 }
 
 /**
@@ -107,8 +153,8 @@ export function describeWithPostgres(name: string, body: (schema: PostgresSchema
   });
 }
 
-async function withClient<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+async function withClient<T>(connectionString: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString });
   await client.connect();
   try {
     return await work(client);

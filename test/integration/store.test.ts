@@ -5,7 +5,7 @@ import { MIGRATIONS, migrationProvider } from '../../src/store/migrations/index.
 import { newId, ID_PATTERN } from '../../src/store/new-id.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { KIMI_SERVICE } from '../../src/store/seed-services.js';
-import { describeEachDialect } from '../helpers/postgres.js';
+import { describeEachDialect, describeWithPostgres, TEST_DATABASE_URL } from '../helpers/postgres.js';
 
 describe('newId', () => {
   it('prefixes 24 random hex characters with the kind', () => {
@@ -223,5 +223,19 @@ describeEachDialect((target) => {
     // The process-wide pg parser is untouched: other pools keep pg's string default.
     expect(pg.types.getTypeParser(pg.types.builtins.INT8, 'text')('5')).toBe('5');
     await expect(sql`select 9007199254740993::int8 as n`.execute(store.db)).rejects.toThrow(/does not fit/);
+  });
+});
+
+describeWithPostgres('the PostgreSQL test database of a Vitest worker', (schema) => {
+  it("is the worker's own, so no other file drops a schema while this one migrates", async () => {
+    const client = new pg.Client({ connectionString: schema.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ database: string; schema: string }>('select current_database() as database, current_schema() as schema');
+      const base = decodeURIComponent(new URL(TEST_DATABASE_URL).pathname.slice(1));
+      expect(rows[0]).toEqual({ database: `${base}_worker_${process.env.VITEST_POOL_ID}`, schema: schema.name });
+    } finally {
+      await client.end();
+    }
   });
 });
