@@ -7,7 +7,7 @@
  * A request takes its credential's place and, when given, its person's: both are checked
  * before either is taken, in one synchronous step, so a refusal takes nothing.
  */
-import type { LimitDecision, Permit, RequestLimiter, RequestLimits, SharedLimit } from './request-limiter.js';
+import type { LimitDecision, LimitEntry, Permit, RequestLimiter, RequestLimits, SharedLimit } from './request-limiter.js';
 
 const WINDOW_MS = 1_000;
 
@@ -30,17 +30,26 @@ export class MemoryRequestLimiter implements RequestLimiter {
   }
 
   acquire(key: string, limits: RequestLimits, shared?: SharedLimit): Promise<LimitDecision> {
+    const entries: LimitEntry[] = [{ key, limits }];
+    // Person keys live in their own namespace, whatever the ids look like.
+    if (shared !== undefined) entries.push({ key: `person:${shared.key}`, limits: shared.limits });
+    return Promise.resolve(this.acquireAll(entries));
+  }
+
+  /**
+   * Every entry's place or none, in one synchronous step: all are checked before any is
+   * taken, and the first refusal names its limit (the first entry's scope is the
+   * credential, any other the person). The Redis limiter falls back to this while degraded.
+   */
+  acquireAll(entries: readonly LimitEntry[]): LimitDecision {
     const now = this.now();
-    const own = this.#state(key, now);
-    const refusal = refuse(own, limits, now, 'credential');
-    if (refusal !== undefined) return Promise.resolve(refusal);
-    const held = [own];
-    if (shared !== undefined) {
-      // Person keys live in their own namespace, whatever the ids look like.
-      const person = this.#state(`person:${shared.key}`, now);
-      const personRefusal = refuse(person, shared.limits, now, 'person');
-      if (personRefusal !== undefined) return Promise.resolve(personRefusal);
-      held.push(person);
+    const held: KeyState[] = [];
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index] as LimitEntry;
+      const state = this.#state(entry.key, now);
+      const refusal = refuse(state, entry.limits, now, index === 0 ? 'credential' : 'person');
+      if (refusal !== undefined) return refusal;
+      held.push(state);
     }
     for (const state of held) {
       state.admitted.push(now);
@@ -54,7 +63,7 @@ export class MemoryRequestLimiter implements RequestLimiter {
         for (const state of held) state.running -= 1;
       },
     };
-    return Promise.resolve({ admitted: true, permit });
+    return { admitted: true, permit };
   }
 
   close(): void {

@@ -13,7 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import { BATCHED_SCRIPT_COMMANDS } from './redis-request-limiter.js';
+import { DIRECT_SCRIPT_COMMANDS } from './redis-request-limiter.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -38,8 +38,10 @@ const COMMON: RedisOptions = {
   connectTimeout: 2_000,
   // Commands issued in the same event-loop turn go out as one write (one round trip per node).
   enableAutoPipelining: true,
-  // The limiter batches its admissions and releases itself (one call per turn): sent at once.
-  autoPipeliningIgnoredCommands: [...BATCHED_SCRIPT_COMMANDS],
+  // The limiter's lease commands go out the moment they are issued, in that order: it batches
+  // admissions and releases itself (one call per turn), and a renewal must not be overtaken by
+  // a later release (redis-request-limiter.ts, DIRECT_SCRIPT_COMMANDS).
+  autoPipeliningIgnoredCommands: [...DIRECT_SCRIPT_COMMANDS],
   // Back off to at most 1 s between attempts, and never give up: Redis coming back is recovery.
   retryStrategy: (times: number) => Math.min(times * 100, 1_000),
   lazyConnect: false,
@@ -99,7 +101,7 @@ export function openRedis(url: string, options: { onError?: (error: Error) => vo
     client = new Cluster(target.hosts, {
       enableOfflineQueue: false,
       enableAutoPipelining: true,
-      autoPipeliningIgnoredCommands: [...BATCHED_SCRIPT_COMMANDS],
+      autoPipeliningIgnoredCommands: [...DIRECT_SCRIPT_COMMANDS],
       clusterRetryStrategy: (times: number) => Math.min(times * 100, 1_000),
       redisOptions: { ...COMMON, ...auth },
     });

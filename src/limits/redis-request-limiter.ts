@@ -11,8 +11,11 @@
  *   client's command objects, promises and reply parsing were most of what Redis admission
  *   cost this process; docs/benchmark.md, History, 2026-12-06 03:10).
  * - Concurrency is a lease per request: a member of a sorted set whose score is its expiry.
- *   The process renews its live leases every LEASE_MS / 3 (one pipelined call), and release
- *   removes them (in its turn's release call). The leases of a replica that died expire within LEASE_MS.
+ *   The process renews its live leases every LEASE_MS / 3, and release removes them (in its
+ *   turn's release call). The leases of a replica that died expire within LEASE_MS.
+ * - Every command that writes a lease goes to Redis the moment it is issued, never through
+ *   the client's auto-pipelining, so they reach Redis in the order this process issued them:
+ *   a renewal issued before a release cannot land after it and bring the lease back.
  * - Requests per second is a sliding-window log in the same script, with the in-memory
  *   limiter's semantics: no one-second window, wherever it starts, admits more than the
  *   limit, and retry-after is whole seconds, at least 1.
@@ -27,7 +30,7 @@
 import { randomBytes } from 'node:crypto';
 import { MemoryRequestLimiter } from './memory-request-limiter.js';
 import type { RedisClient } from './redis-connection.js';
-import type { LimitDecision, Permit, RequestLimiter, RequestLimits, SharedLimit } from './request-limiter.js';
+import type { LimitDecision, LimitEntry, Permit, RequestLimiter, RequestLimits, SharedLimit } from './request-limiter.js';
 
 /** A dead replica's concurrency slots come back within this time (docs/scaling.md). */
 export const LEASE_MS = 30_000;
@@ -35,12 +38,10 @@ export const LEASE_MS = 30_000;
 const PROBE_MS = 1_000;
 /** Admissions (or releases) one script call takes at most: a call blocks Redis while it runs. */
 const MAX_BATCH = 256;
+/** Lease ids of failed admission calls kept to release once Redis answers (past this, they expire within the lease time). */
+const MAX_ORPHANS = 10_000;
 
-/** One limit an admission must pass: a key (a credential, a person) and its limits. */
-export interface LimitEntry {
-  key: string;
-  limits: RequestLimits;
-}
+export type { LimitEntry };
 
 /**
  * Several admissions, each all-or-none over its entries, decided in order. KEYS: the lease
@@ -125,11 +126,14 @@ interface LimiterScripts {
 }
 
 /**
- * The script commands this limiter batches itself, once per turn of the event loop: the
- * client sends them at once (redis-connection.ts leaves them out of its auto-pipelining,
- * which would hold each for one more turn).
+ * The script commands the client must send the moment they are issued (redis-connection.ts
+ * leaves them out of its auto-pipelining). The limiter batches admissions and releases
+ * itself, once per turn, and auto-pipelining would hold each for one more turn. And a lease
+ * is written by all three: sent straight away, they reach Redis in the order issued, where
+ * an auto-pipelined renewal could be overtaken by a later release and re-add its lease for
+ * the whole lease time.
  */
-export const BATCHED_SCRIPT_COMMANDS: readonly string[] = ['moongateAdmitMany', 'moongateReleaseMany'];
+export const DIRECT_SCRIPT_COMMANDS: readonly string[] = ['moongateAdmitMany', 'moongateReleaseMany', 'moongateRenew'];
 
 /** One admission waiting for this turn's call. */
 interface WaitingAdmission {
@@ -193,7 +197,15 @@ export class RedisRequestLimiter implements RequestLimiter {
   /** Key names by hash tag and entry key (a key name is three encodings and a template). */
   readonly #keyNames = new Map<string, readonly [string, string]>();
   #degraded = false;
+  #closed = false;
   #fallbackAdmissions = 0;
+  /**
+   * Releases owed for admission calls that failed: Redis may have run the script before the
+   * reply was lost (a timeout, a cut connection), leaving leases nobody renews or releases.
+   * Sent at once, and again when Redis answers, until one call takes them.
+   */
+  #orphans: Array<TagBatch<string>> = [];
+  #orphanCount = 0;
   readonly #onReady = (): void => void this.#check();
 
   constructor(options: RedisRequestLimiterOptions) {
@@ -243,15 +255,23 @@ export class RedisRequestLimiter implements RequestLimiter {
    */
   acquireAll(entries: readonly LimitEntry[], hashTag: string): Promise<LimitDecision> {
     if (entries.length === 0) return Promise.reject(new Error('acquireAll needs at least one limit entry'));
-    if (this.#degraded) return this.#acquireLocally(entries);
+    // An empty tag is no tag: Redis Cluster would hash each whole key, to different slots.
+    if (hashTag === '') return Promise.reject(new Error('acquireAll needs a hash tag'));
+    if (this.#degraded) return Promise.resolve(this.#acquireLocally(entries));
     const leaseId = `${this.#process}:${(this.#sequence += 1)}`;
     const names = entries.map((entry) => this.#keyNamesOf(hashTag, entry.key));
     return new Promise((resolve) => {
       const batch = this.#batchOf(this.#admissions, hashTag);
       batch.items.push({ hashTag, entries, leaseId, names, resolve });
       if (batch.items.length < MAX_BATCH) return this.#scheduleSend();
-      // Full: it goes now, and the turn's next admissions under this tag start another.
+      // Full: it goes now, after the tag's releases asked so far (their places are free),
+      // and the turn's next admissions under this tag start another.
       this.#admissions.delete(hashTag);
+      const releases = this.#releases.get(hashTag);
+      if (releases !== undefined) {
+        this.#releases.delete(hashTag);
+        this.#sendReleases(releases);
+      }
       void this.#sendAdmissions(batch);
     });
   }
@@ -309,6 +329,7 @@ export class RedisRequestLimiter implements RequestLimiter {
     } catch (error) {
       this.#enterDegraded(error);
       for (const waiting of batch.items) waiting.resolve(this.#acquireLocally(waiting.entries));
+      this.#orphan(batch);
       return;
     }
     batch.items.forEach((waiting, i) => waiting.resolve(this.#decision(waiting, replies[i] ?? [])));
@@ -345,45 +366,58 @@ export class RedisRequestLimiter implements RequestLimiter {
     this.#scripts.moongateReleaseMany(batch.keys.length, ...batch.keys, ...batch.items).catch(() => undefined);
   }
 
+  /** The leases a failed admission call may have written, released as soon as Redis takes it. */
+  #orphan(failed: TagBatch<WaitingAdmission>): void {
+    const release = new TagBatch<string>();
+    for (const waiting of failed.items) {
+      for (const [leases] of waiting.names) release.items.push(String(release.indexOf(leases)), waiting.leaseId);
+    }
+    this.#orphans.push(release);
+    this.#orphanCount += release.items.length / 2;
+    // Past the bound the oldest go unsent: a lease expires within the lease time anyway.
+    while (this.#orphanCount > MAX_ORPHANS && this.#orphans.length > 1) this.#orphanCount -= (this.#orphans.shift()?.items.length ?? 0) / 2;
+    // At once: on a connection that is still up, it runs after the script, if that ran.
+    void this.#releaseOrphans();
+  }
+
+  async #releaseOrphans(): Promise<void> {
+    const owed = this.#orphans;
+    this.#orphans = [];
+    this.#orphanCount = 0;
+    await Promise.all(
+      owed.map((batch) =>
+        this.#scripts.moongateReleaseMany(batch.keys.length, ...batch.keys, ...batch.items).catch(() => {
+          if (this.#closed) return;
+          this.#orphans.push(batch);
+          this.#orphanCount += batch.items.length / 2;
+        }),
+      ),
+    );
+  }
+
   close(): void {
+    this.#closed = true;
     clearInterval(this.#heartbeat);
     clearInterval(this.#probe);
     this.#client.off('ready', this.#onReady);
     this.#fallback.close();
   }
 
-  /** Degraded: each entry at this process's share of it, all admitted or none. */
-  async #acquireLocally(entries: readonly LimitEntry[]): Promise<LimitDecision> {
+  /** Degraded: each entry at this process's share of it, all admitted or none (one synchronous step). */
+  #acquireLocally(entries: readonly LimitEntry[]): LimitDecision {
     this.#fallbackAdmissions += 1;
-    const taken: Permit[] = [];
-    for (const [index, entry] of entries.entries()) {
-      const decision = await this.#fallback.acquire(entry.key, {
-        concurrency: Math.ceil(entry.limits.concurrency / this.#replicas),
-        rps: Math.ceil(entry.limits.rps / this.#replicas),
-      });
-      if (!decision.admitted) {
-        for (const permit of taken) permit.release();
-        return { ...decision, scope: index > 0 ? 'person' : 'credential' };
-      }
-      taken.push(decision.permit);
-    }
-    let released = false;
-    return {
-      admitted: true,
-      permit: {
-        release: () => {
-          if (released) return;
-          released = true;
-          for (const permit of taken) permit.release();
-        },
-      },
-    };
+    return this.#fallback.acquireAll(
+      entries.map(({ key, limits }) => ({
+        key,
+        limits: { concurrency: Math.ceil(limits.concurrency / this.#replicas), rps: Math.ceil(limits.rps / this.#replicas) },
+      })),
+    );
   }
 
   /**
-   * Renews this process's live leases in one pipelined call (ioredis auto-pipelining: one
-   * write per node); the heartbeat calls it every lease time / 3. A lease Redis lost (it
-   * restarted empty) is added back.
+   * Renews this process's live leases, a call each, sent at once (DIRECT_SCRIPT_COMMANDS);
+   * the heartbeat calls it every lease time / 3. A lease Redis lost (it restarted empty) is
+   * added back.
    */
   async renewLeases(): Promise<void> {
     const renewals = [...this.#live].map(([leaseId, keys]) => this.#scripts.moongateRenew(keys.length, ...keys, leaseId, this.#leaseMs));
@@ -391,7 +425,8 @@ export class RedisRequestLimiter implements RequestLimiter {
   }
 
   #enterDegraded(error: unknown): void {
-    if (this.#degraded) return;
+    // A call that fails once the limiter is closed (the client closing with it) is no outage.
+    if (this.#degraded || this.#closed) return;
     this.#degraded = true;
     this.#onDegraded(true, error);
     this.#probe = setInterval(() => void this.#check(), PROBE_MS);
@@ -400,17 +435,17 @@ export class RedisRequestLimiter implements RequestLimiter {
 
   /** Back to Redis when it answers; the live leases go back at once (it may have restarted empty). */
   async #check(): Promise<void> {
-    if (!this.#degraded) return;
+    if (!this.#degraded || this.#closed) return;
     try {
       await this.#client.ping();
     } catch {
       return;
     }
-    if (!this.#degraded) return;
+    if (!this.#degraded || this.#closed) return;
     this.#degraded = false;
     clearInterval(this.#probe);
     this.#probe = undefined;
-    await this.renewLeases();
+    await Promise.all([this.#releaseOrphans(), this.renewLeases()]);
     this.#onDegraded(false);
   }
 }

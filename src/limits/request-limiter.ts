@@ -23,6 +23,15 @@ export interface SharedLimit {
   limits: RequestLimits;
 }
 
+/**
+ * One limit an admission must pass: a key (a credential, a person) and its limits. The
+ * limiters' `acquireAll` takes several, the first the credential's, and admits into all or none.
+ */
+export interface LimitEntry {
+  key: string;
+  limits: RequestLimits;
+}
+
 /** A running request's place; release it exactly once, when the request ends. */
 export interface Permit {
   release(): void;

@@ -68,11 +68,12 @@ export function describeWithRedis(name: string, body: () => void): void {
   describe.skipIf(!redisAvailable)(name, body);
 }
 
-/** A TCP proxy on 127.0.0.1:port → Redis, which the test can cut and resume. */
+/** A TCP proxy on 127.0.0.1:port → Redis, which the test can cut and resume, or make lose a reply. */
 export class TcpProxy {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   #cut = false;
+  #loseReply = false;
 
   private constructor(target: { host: string; port: number }) {
     this.#server = createServer((client) => {
@@ -90,7 +91,16 @@ export class TcpProxy {
       };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream).pipe(client);
+      client.pipe(upstream);
+      upstream.on('data', (chunk: Buffer) => {
+        if (!this.#loseReply) {
+          client.write(chunk);
+          return;
+        }
+        // Redis ran the command; its reply never arrives, and the connection is gone.
+        this.#loseReply = false;
+        drop();
+      });
     });
   }
 
@@ -114,6 +124,14 @@ export class TcpProxy {
 
   resume(): void {
     this.#cut = false;
+  }
+
+  /**
+   * The next reply Redis sends is dropped with its connection (new connections are let
+   * through): a command Redis ran whose caller hears only that the connection closed.
+   */
+  loseNextReply(): void {
+    this.#loseReply = true;
   }
 
   async close(): Promise<void> {

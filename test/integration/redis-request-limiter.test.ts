@@ -163,7 +163,7 @@ describeWithRedis('RedisRequestLimiter', () => {
     expect(await limiter.acquire(k, limits)).toEqual({ admitted: false, limit: 'rps', scope: 'credential', retryAfter: 1 });
   });
 
-  it('renews the live leases in one call, and puts them back into an emptied (restarted) Redis', async () => {
+  it('renews the live leases, and puts them back into an emptied (restarted) Redis', async () => {
     const limiter = await redisLimiter();
     const k = key();
     const limits = { rps: 100, concurrency: 2 };
@@ -229,6 +229,31 @@ describeWithRedis('RedisRequestLimiter', () => {
     expect(await redis.zcard(keysOf(k, k).leases)).toBe(1);
   });
 
+  it('never lets a renewal issued before a release bring the released lease back', async () => {
+    const limiter = await redisLimiter();
+    const k = key();
+    const limits = { rps: 100, concurrency: 1 };
+    const held = permitOf(await limiter.acquire(k, limits));
+    // Under load another admission is always on its way in the same turn.
+    void limiter.acquire(key(), limits);
+    const renewing = limiter.renewLeases();
+    held.release();
+    await renewing;
+    // Sent after the renewal and the release: the place is free.
+    expect((await limiter.acquire(k, limits)).admitted).toBe(true);
+  });
+
+  it('sends a full call of admissions after the releases asked before it in the same turn', async () => {
+    const limiter = await redisLimiter();
+    const k = key();
+    const limits = { rps: 1_000, concurrency: 1 };
+    permitOf(await limiter.acquire(k, limits)).release();
+    // 256 is one full call, sent as soon as it fills: the release above must go first.
+    const turn = await Promise.all(Array.from({ length: 256 }, () => limiter.acquire(k, limits)));
+    expect(turn[0]?.admitted).toBe(true);
+    expect(turn.filter((d) => d.admitted)).toHaveLength(1);
+  });
+
   it('calls its script by SHA, and still works after Redis forgot its scripts', async () => {
     const limiter = await redisLimiter();
     permitOf(await limiter.acquire(key(), { rps: 100, concurrency: 1 }));
@@ -277,6 +302,66 @@ describeWithRedis('RedisRequestLimiter', () => {
       permitOf(await limiter.acquire(k, limits));
       expect(await redis.zcard(keysOf(k, k).leases)).toBe(2);
       expect(events).toEqual([true, false]);
+    } finally {
+      await proxy.close();
+    }
+  });
+  it('releases the leases of an admission call whose reply was lost, once Redis answers again', async () => {
+    const proxy = await TcpProxy.start();
+    try {
+      let recovered: () => void = () => undefined;
+      const back = new Promise<void>((resolve) => (recovered = resolve));
+      const limiter = await redisLimiter({ url: proxy.url, replicas: 1, onDegraded: (degraded) => !degraded && recovered() });
+      const k = key();
+      const limits = { rps: 100, concurrency: 2 };
+      // The script is loaded and the connection in use before the reply goes missing.
+      permitOf(await limiter.acquire(key(), limits));
+      proxy.loseNextReply();
+      // Redis admits it; this process hears only that the connection closed, and admits it locally.
+      const lost = permitOf(await limiter.acquire(k, limits));
+      expect(limiter.degraded).toBe(true);
+      expect(await redis.zcard(keysOf(k, k).leases)).toBe(1);
+      await back;
+      // Nobody renews or releases that lease: it must not hold a place for the lease time.
+      expect(await redis.zcard(keysOf(k, k).leases)).toBe(0);
+      lost.release();
+      const both = await Promise.all([limiter.acquire(k, limits), limiter.acquire(k, limits)]);
+      expect(both.map((d) => d.admitted)).toEqual([true, true]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('while degraded, takes the credential and the person all or none: a refusal spends no rps', async () => {
+    const proxy = await TcpProxy.start();
+    try {
+      const limiter = await redisLimiter({ url: proxy.url, replicas: 1 });
+      proxy.cut();
+      const [c, person] = [key(), `person_${key()}`];
+      const credential = { rps: 2, concurrency: 10 };
+      const shared = { key: person, limits: { rps: 100, concurrency: 1 } };
+      const first = permitOf(await limiter.acquire(c, credential, shared));
+      expect(limiter.degraded).toBe(true);
+      expect(await limiter.acquire(c, credential, shared)).toEqual({ admitted: false, limit: 'concurrency', scope: 'person', retryAfter: 1 });
+      first.release();
+      // The refusal took nothing: the credential's second request of this second is still free.
+      permitOf(await limiter.acquire(c, credential, shared));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('does not report an outage for calls that fail after it was closed', async () => {
+    const proxy = await TcpProxy.start();
+    try {
+      const events: boolean[] = [];
+      const limiter = await redisLimiter({ url: proxy.url, onDegraded: (degraded) => events.push(degraded) });
+      const pending = limiter.acquire(key(), { rps: 100, concurrency: 1 });
+      limiter.close();
+      proxy.cut();
+      expect((await pending).admitted).toBe(true);
+      expect(events).toEqual([]);
+      expect(limiter.degraded).toBe(false);
     } finally {
       await proxy.close();
     }
