@@ -238,23 +238,24 @@ export class SettlementBatcher {
       this.#failures++;
       if (batch.length === 1) return this.#defer(batch, error);
       // One bad settlement must not fail its neighbours, but with the store away trying each
-      // would only fail each: the first alone tells which it is.
+      // would only fail each: the first alone tells which it is, unless the store refused
+      // that one's own values (it answered, so the others are tried alone too).
       const [first, ...rest] = batch as [Pending, ...Pending[]];
-      if (!(await this.#alone(first))) return this.#defer(rest, error);
+      if ((await this.#alone(first)) === 'away') return this.#defer(rest, error);
       for (const p of rest) await this.#alone(p);
     }
   }
 
   /** Commits one settlement on its own; a failure defers it. */
-  async #alone(p: Pending): Promise<boolean> {
+  async #alone(p: Pending): Promise<Attempt> {
     try {
       await this.#commit([p.settlement]);
       p.resolve();
-      return true;
+      return 'landed';
     } catch (error) {
       this.#failures++;
       await this.#defer([p], error);
-      return false;
+      return attemptFailed(error);
     }
   }
 
@@ -325,8 +326,10 @@ export class SettlementBatcher {
 
   /**
    * One pass over what waits, in batches, each idempotent. Runs in the same line as the
-   * batches (never beside one). A failed batch is tried one by one only if its first
-   * settlement lands alone; otherwise the store is still away and the round ends.
+   * batches (never beside one). A failed batch is tried one by one, unless its first
+   * settlement alone fails as if the store were away: then the round ends. One the store
+   * refuses for its own values (it answered) is skipped, kept and reported on every round,
+   * and never holds the others back.
    */
   #retryRound(): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
@@ -334,9 +337,11 @@ export class SettlementBatcher {
       const waiting = [...this.#deferred];
       for (let i = 0; i < waiting.length; i += this.#maxBatch) {
         const batch = waiting.slice(i, i + this.#maxBatch);
-        if (await this.#retry(batch)) continue;
+        const whole = await this.#retry(batch);
+        if (whole === 'landed') continue;
         // The store is still away: the rest of the round would only fail the same way.
-        if (batch.length === 1 || !(await this.#retry(batch.slice(0, 1)))) break;
+        const first = batch.length === 1 ? whole : await this.#retry(batch.slice(0, 1));
+        if (first === 'away') break;
         for (const settlement of batch.slice(1)) await this.#retry([settlement]);
       }
       if (this.#deferred.size === 0 && this.#uncertainHolds.size === 0) {
@@ -364,17 +369,34 @@ export class SettlementBatcher {
     }
   }
 
-  async #retry(settlements: readonly Settlement[]): Promise<boolean> {
+  async #retry(settlements: readonly Settlement[]): Promise<Attempt> {
     try {
       await this.#transaction(settlements, (trx, mirror) => commitOnce(trx, this.#queries, settlements, mirror));
       for (const settlement of settlements) this.#deferred.delete(settlement);
-      return true;
+      return 'landed';
     } catch (error) {
       this.#failures++;
       this.#onTrouble({ kind: 'retry', error, pending: this.#deferred.size });
-      return false;
+      return attemptFailed(error);
     }
   }
+}
+
+/**
+ * How a commit went: it landed, the store refused the settlements' own values (it answered:
+ * others may land), or it failed as a store that is away does (others would fail too).
+ */
+type Attempt = 'landed' | 'refused' | 'away';
+
+/**
+ * PostgreSQL's SQLSTATE classes 22 (data exception: a value out of range, too long) and 23
+ * (integrity constraint), and SQLite's codes for the same, are about the values written, not
+ * about the store being reachable.
+ */
+function attemptFailed(error: unknown): Attempt {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  if (typeof code !== 'string') return 'away';
+  return /^2[23][0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code) ? 'refused' : 'away';
 }
 
 /**

@@ -19,6 +19,13 @@ export interface SpoolContents {
 
 export class SettlementSpool {
   #handle: FileHandle | undefined;
+  /**
+   * Whether the file may end in the middle of a line: a crash tore the last append of the
+   * process before, or one of this process's appends failed part way (a full disk). The next
+   * append then starts with a line break, so its first line is not glued to the torn one
+   * and lost with it at replay (reading skips the empty line).
+   */
+  #mayBeTorn = true;
   /** File operations run one after another: an append never interleaves with a truncation. */
   #chain: Promise<void> = Promise.resolve();
 
@@ -30,8 +37,16 @@ export class SettlementSpool {
     const text = settlements.map((s) => `${JSON.stringify(s)}\n`).join('');
     return this.#run(async () => {
       const handle = await this.#open();
-      await handle.write(text);
+      const bytes = Buffer.from(this.#mayBeTorn ? `\n${text}` : text);
+      this.#mayBeTorn = true;
+      // A write may take less than it was given (a nearly full disk): the rest follows.
+      for (let at = 0; at < bytes.length; ) {
+        const { bytesWritten } = await handle.write(bytes, at);
+        if (bytesWritten <= 0) throw new Error('the settlement spool took no bytes');
+        at += bytesWritten;
+      }
       await handle.sync();
+      this.#mayBeTorn = false;
     });
   }
 
@@ -41,6 +56,7 @@ export class SettlementSpool {
       const handle = await this.#open();
       await handle.truncate(0);
       await handle.sync();
+      this.#mayBeTorn = false;
     });
   }
 

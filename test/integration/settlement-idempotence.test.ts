@@ -110,4 +110,31 @@ describeEachDialect((target) => {
     expect(wallet).toEqual({ amount: BALANCE, held: 0 });
     await ledger.close();
   });
+  it.skipIf(target.dialect !== 'postgres')('one settlement the store refuses for its values holds back none of the others, then or on retry', async () => {
+    const caller = await fundedCredential(store, 'poison@example.com', { balance: BALANCE });
+    const service = await store.db.selectFrom('services').select('id').executeTakeFirstOrThrow();
+    const ledger = new HoldLedger(store);
+    await ledger.start();
+    for (const [traceId, amount] of [['trace-poison', 300], ['trace-fine', 200], ['trace-later', 100]] as const) {
+      expect(await ledger.hold(traceId, { personId: caller.personId, applicationId: null }, amount)).toBe(caller.personId);
+    }
+    // Out of range for PostgreSQL's bigint (SQLSTATE 22003): refused on every try, whatever else happens.
+    const poison = settlementOf('trace-poison', caller.personId, caller.credentialId, 300, 300);
+    poison.usage.completion_tokens = 1e20;
+    const fine = settlementOf('trace-fine', caller.personId, caller.credentialId, 50, 200);
+    const later = settlementOf('trace-later', caller.personId, caller.credentialId, 20, 100);
+    for (const settlement of [poison, fine, later]) settlement.usage.service_id = service.id;
+    const batcher = new SettlementBatcher(store, ledger);
+    // One batch, the refused one first.
+    await Promise.all([batcher.settle(poison), batcher.settle(fine)]);
+    expect(batcher.pending).toBe(1);
+    await batcher.settle(later);
+    await batcher.close();
+    const rows = await store.db.selectFrom('usage').select('trace_id').where('person_id', '=', caller.personId).orderBy('trace_id').execute();
+    expect(rows.map((row) => row.trace_id)).toEqual(['trace-fine', 'trace-later']);
+    const wallet = await store.db.selectFrom('wallets').select(['amount', 'held']).where('id', '=', caller.personId).executeTakeFirstOrThrow();
+    // The refused one's hold is still held (it waits in the spool, reported); the others are charged.
+    expect(wallet).toEqual({ amount: BALANCE - 70, held: 300 });
+    await ledger.close();
+  });
 });

@@ -4,6 +4,7 @@ import { MoongateError, findModel, parseChatRequest } from '../../src/contract/i
 import type { ChatEvent, ErrorCode, KimiModel } from '../../src/contract/index.js';
 import { OpenAICompatibleProvider, type OpenAICompatibleProviderOptions } from '../../src/providers/openai-compatible/index.js';
 import { COMPLETION_BODY_LIMIT_BYTES } from '../../src/providers/openai-compatible/openai-compatible-provider.js';
+import { MAX_REPORTED_TOKENS } from '../../src/providers/openai-compatible/chunk-reader.js';
 import type { ProviderCall } from '../../src/providers/provider.js';
 import { FakeUpstream, readFixture } from '../helpers/fake-upstream.js';
 import { countPromptTokens } from '../../src/tokens/count-tokens.js';
@@ -330,6 +331,20 @@ describe('OpenAICompatibleProvider: reading the stream', () => {
       { type: 'delta', index: 1, refusal: 'No.' },
       { type: 'finish', index: 1, reason: 'stop' },
     ]);
+  });
+
+  it('takes only believable counts from a usage report: whole, not negative, at most MAX_REPORTED_TOKENS', async () => {
+    upstream.stream(
+      sse(
+        chunk([{ index: 0, delta: { content: 'a' }, finish_reason: 'stop' }]),
+        chunk([], { prompt_tokens: MAX_REPORTED_TOKENS, completion_tokens: 1e20, prompt_tokens_details: { cached_tokens: MAX_REPORTED_TOKENS + 1 } }),
+        '[DONE]',
+      ),
+    );
+    // moongate counts what the upstream did not report believably (chat-gateway.ts).
+    expect((await collect(provider.chat(makeCall({})))).at(-1)).toEqual({ type: 'usage', promptTokens: MAX_REPORTED_TOKENS });
+    upstream.stream(sse(chunk([{ index: 0, delta: { content: 'a' }, finish_reason: 'stop' }]), chunk([], { prompt_tokens: -5, completion_tokens: 3.7, total_tokens: '12' }), '[DONE]'));
+    expect((await collect(provider.chat(makeCall({})))).at(-1)).toEqual({ type: 'finish', index: 0, reason: 'stop' });
   });
 
   it('yields usage once, after every finish, even when it came early or twice', async () => {

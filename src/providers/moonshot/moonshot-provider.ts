@@ -6,7 +6,7 @@
 import { MoongateError } from '../../contract/index.js';
 import type { ChatEvent, TemperatureRule, UsageEvent } from '../../contract/index.js';
 import type { ProviderCall } from '../provider.js';
-import { ChunkReader, isJsonObject } from '../openai-compatible/chunk-reader.js';
+import { ChunkReader, isJsonObject, tokenCount } from '../openai-compatible/chunk-reader.js';
 import {
   OpenAICompatibleProvider,
   type OpenAICompatibleProviderOptions,
@@ -73,12 +73,12 @@ export class MoonshotChunkReader extends ChunkReader {
     const usage = super.readUsage(value);
     if (usage === undefined || !isJsonObject(value)) return usage;
     if (usage.cachedTokens === undefined) {
-      const cached = value.cached_tokens;
-      if (typeof cached === 'number' && Number.isInteger(cached) && cached >= 0) usage.cachedTokens = cached;
+      const cached = tokenCount(value.cached_tokens);
+      if (cached !== undefined) usage.cachedTokens = cached;
     }
     if (usage.cacheWriteTokens === undefined) {
-      const written = value.cache_write_tokens;
-      if (typeof written === 'number' && Number.isInteger(written) && written >= 0) usage.cacheWriteTokens = written;
+      const written = tokenCount(value.cache_write_tokens);
+      if (written !== undefined) usage.cacheWriteTokens = written;
     }
     return usage;
   }

@@ -27,8 +27,16 @@ function nonEmptyString(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function tokenCount(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined;
+/**
+ * More tokens than any request could use (Kimi's context is 262,144 tokens; this is 380 times
+ * that): an upstream that reports more is not counting, and moongate counts itself. A count
+ * past it would also not fit the usage log (PostgreSQL's bigint, a JavaScript number read back).
+ */
+export const MAX_REPORTED_TOKENS = 100_000_000;
+
+/** A token count an upstream reported, or undefined when it is not one (or not believable). */
+export function tokenCount(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_REPORTED_TOKENS ? value : undefined;
 }
 
 function choiceIndex(value: unknown, fallback: number): number {
