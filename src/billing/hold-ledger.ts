@@ -7,7 +7,11 @@
  *   checks and reserves in one step. The same statement also records the hold (trace id,
  *   wallet, amount, owning instance) through a data-modifying CTE. Instances heartbeat;
  *   the holds of an instance whose lease ran out are released by whichever instance
- *   sweeps first (delete-returning: exactly once).
+ *   sweeps first (delete-returning: exactly once). A heartbeat sweeps only once its own
+ *   instance has beaten without a break for a whole lease: after an outage of PostgreSQL
+ *   every heartbeat is stale, and only a replica that was itself up while another missed
+ *   its beats may take that other for dead. A heartbeat that finds its own row gone (swept)
+ *   registers again and reports it.
  * - SQLite (one server process per file, DESIGN.md): this process is the only one that
  *   holds, so holds live in its memory (memory-holds.ts), checked against the wallet's amount
  *   read synchronously; nothing is written to take one. The `held` column is only a mirror
@@ -41,6 +45,22 @@ export interface HoldLedgerOptions {
   /** How long an instance that stopped heartbeating still owns its holds (PostgreSQL). */
   leaseMs?: number;
   now?: () => number;
+  /** Told when something went wrong with this instance's lease (an error: money may be at stake). */
+  onTrouble?: (trouble: HoldLedgerTrouble) => void;
+}
+
+/**
+ * PostgreSQL, for the log. `swept`: a heartbeat found this instance's row gone: another
+ * replica took it for dead (its heartbeat older than the lease) and gave back the holds it
+ * had then, while their requests may still run (their settlements then charge money that
+ * is no longer held). The instance has registered again; its later holds are safe.
+ */
+export interface HoldLedgerTrouble {
+  kind: 'swept';
+  instanceId: string;
+  /** This instance's clock at its last heartbeat that had found its row, if any. */
+  lastBeatAt: number | null;
+  error: Error;
 }
 
 const DEFAULT_LEASE_MS = 60_000;
@@ -54,15 +74,29 @@ export class HoldLedger {
   readonly memory: MemoryHolds | null;
   readonly #db: Kysely<Database>;
   readonly #leaseMs: number;
+  readonly #beatMs: number;
   readonly #now: () => number;
+  readonly #onTrouble: (trouble: HoldLedgerTrouble) => void;
   #timer: NodeJS.Timeout | undefined;
+  /** The heartbeat running now (one at a time); close() waits for it. */
+  #beating: Promise<number> | undefined;
+  #closed = false;
+  /** This instance's last heartbeat that landed (its clock). */
+  #landedAt: number | undefined;
+  /**
+   * When this instance's current unbroken run of heartbeats began (its clock); undefined
+   * after a failed beat. A gap of more than two beats between beats that landed ends it too.
+   */
+  #runSince: number | undefined;
   /** PostgreSQL: the reservation, and the one on the balance a quota falls back to. */
   readonly #reserve: { plain: PreparedQuery<unknown, keyof Take>; via: PreparedQuery<unknown, keyof Take> } | null;
 
   constructor(store: Pick<Store, 'db' | 'sqlite'>, options: HoldLedgerOptions = {}) {
     this.#db = store.db;
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.#beatMs = Math.max(1_000, Math.floor(this.#leaseMs / 3));
     this.#now = options.now ?? Date.now;
+    this.#onTrouble = options.onTrouble ?? (() => undefined);
     this.memory = store.sqlite === null ? null : new MemoryHolds(store.sqlite);
     this.recordsHolds = this.memory === null;
     this.#reserve = this.memory === null ? { plain: this.#prepareReserve(false), via: this.#prepareReserve(true) } : null;
@@ -71,24 +105,87 @@ export class HoldLedger {
   /**
    * Releases what crashed processes held, then (PostgreSQL) registers this instance and
    * heartbeats. Returns how many holds (PostgreSQL) or wallets (SQLite) were released.
+   *
+   * The sweep here is not held back like the heartbeat's (beat()): a restarted replica gives
+   * its dead predecessor's holds back at once, which a deployment of one replica relies on
+   * (nobody else would before this one had run for a lease). Its cost: a replica started just
+   * as PostgreSQL comes back from an outage longer than the lease may sweep live replicas
+   * that have not beaten again yet; each finds out at its next beat (`swept`).
    */
   async start(): Promise<number> {
     if (this.memory !== null) {
       await this.#claimSqlite();
       return this.#resetSqlite();
     }
-    await this.#db.insertInto('instances').values({ id: this.instanceId, heartbeat_at: this.#now() }).execute();
+    const at = this.#now();
+    await this.#db.insertInto('instances').values({ id: this.instanceId, heartbeat_at: at }).execute();
+    this.#runSince = this.#landedAt = at;
     const released = await this.releaseOrphans();
     this.#timer = setInterval(() => {
-      void this.#beat().catch(() => undefined);
-    }, Math.max(1_000, Math.floor(this.#leaseMs / 3)));
+      void this.beat().catch(() => undefined);
+    }, this.#beatMs);
     this.#timer.unref();
     return released;
   }
 
-  async #beat(): Promise<void> {
-    await this.#db.updateTable('instances').set({ heartbeat_at: this.#now() }).where('id', '=', this.instanceId).execute();
-    await this.releaseOrphans();
+  /**
+   * PostgreSQL: one heartbeat (start() runs one every third of the lease; tests call it).
+   * Writes this instance's heartbeat, registering it again if its row is gone, then, once
+   * this instance has beaten without a break for a whole lease, gives back the holds of
+   * instances that missed every beat of that lease. Returns how many holds it gave back.
+   * A beat still running is shared, not doubled.
+   */
+  beat(): Promise<number> {
+    // SQLite has no heartbeat; PostgreSQL's starts with start() and ends with close().
+    if (this.memory !== null || this.#timer === undefined || this.#closed) return Promise.resolve(0);
+    this.#beating ??= this.#beatOnce().finally(() => {
+      this.#beating = undefined;
+    });
+    return this.#beating;
+  }
+
+  async #beatOnce(): Promise<number> {
+    const at = this.#now();
+    let found: boolean;
+    try {
+      found = await this.#register(at);
+    } catch (error) {
+      this.#runSince = undefined;
+      throw error;
+    }
+    const lastBeat = this.#landedAt;
+    // A run goes on only from a beat that landed at most two beats before; being found swept
+    // ends it too (someone took this instance for dead: take nobody for dead before a lease).
+    const since = found && this.#runSince !== undefined && lastBeat !== undefined && at - lastBeat <= 2 * this.#beatMs ? this.#runSince : at;
+    this.#runSince = since;
+    this.#landedAt = at;
+    if (!found) {
+      const error = new Error(
+        `moongate instance ${this.instanceId} found its registration gone: another replica took it for dead (no heartbeat for ${this.#leaseMs} ms) and gave back the holds it had then, while their requests may still run; registered again`,
+      );
+      this.#onTrouble({ kind: 'swept', instanceId: this.instanceId, lastBeatAt: lastBeat ?? null, error });
+    }
+    // After an outage of PostgreSQL every heartbeat is stale: only what missed beats while this
+    // instance was itself beating, a whole lease up to this beat, is taken for dead.
+    if (at - since < this.#leaseMs) return 0;
+    try {
+      return await this.#sweep(at - this.#leaseMs, at - this.#leaseMs);
+    } catch (error) {
+      this.#runSince = undefined;
+      throw error;
+    }
+  }
+
+  /** Writes this instance's heartbeat; false when its row was gone (swept) and is now written again. */
+  async #register(at: number): Promise<boolean> {
+    const updated = await this.#db.updateTable('instances').set({ heartbeat_at: at }).where('id', '=', this.instanceId).executeTakeFirst();
+    if (updated.numUpdatedRows > 0n) return true;
+    await this.#db
+      .insertInto('instances')
+      .values({ id: this.instanceId, heartbeat_at: at })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ heartbeat_at: at }))
+      .execute();
+    return false;
   }
 
   /**
@@ -156,14 +253,24 @@ export class HoldLedger {
   }
 
   /**
-   * PostgreSQL: gives back the holds of instances whose lease ran out. Delete-returning
+   * PostgreSQL: gives back the holds of instances whose lease ran out, at once (start() runs
+   * it; the heartbeat's sweep waits for a lease of its own beats, beat()). Delete-returning
    * makes each hold released once, even with several replicas sweeping at the same time.
    */
   async releaseOrphans(): Promise<number> {
     if (!this.recordsHolds) return 0;
-    const expired = this.#now() - this.#leaseMs;
+    return this.#sweep(this.#now() - this.#leaseMs, null);
+  }
+
+  /**
+   * Deletes the instances whose heartbeat is before `expired` and gives back the holds of
+   * instances with no heartbeat since (or no row). `takenBefore`: only holds taken before
+   * then; the heartbeat passes `expired`, so a hold younger than the lease is never taken
+   * from a live instance that was swept (by a start-up) and has not registered again yet.
+   */
+  async #sweep(expired: number, takenBefore: number | null): Promise<number> {
     return this.#db.transaction().execute(async (trx) => {
-      const released = await trx
+      let orphans = trx
         .deleteFrom('holds')
         .where('instance_id', '!=', this.instanceId)
         .where(({ not, exists, selectFrom }) =>
@@ -175,9 +282,9 @@ export class HoldLedger {
                 .where('i.heartbeat_at', '>=', expired),
             ),
           ),
-        )
-        .returning(['wallet_id', 'amount'])
-        .execute();
+        );
+      if (takenBefore !== null) orphans = orphans.where('created_at', '<', takenBefore);
+      const released = await orphans.returning(['wallet_id', 'amount']).execute();
       await giveBack(trx, released);
       await trx.deleteFrom('instances').where('id', '!=', this.instanceId).where('heartbeat_at', '<', expired).execute();
       return released.length;
@@ -187,6 +294,9 @@ export class HoldLedger {
   /** Stops heartbeating and leaves: holds still open now belong to nobody, so give them back. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    // A beat still running must not register this instance again after it left.
+    this.#closed = true;
+    await this.#beating?.catch(() => undefined);
     if (this.memory !== null) {
       this.memory.clear();
       await this.#resetSqlite();

@@ -5,7 +5,7 @@
  */
 import type { Store } from '../store/open-store.js';
 import { BillingAdmitter } from './billing-admitter.js';
-import { HoldLedger } from './hold-ledger.js';
+import { HoldLedger, type HoldLedgerTrouble } from './hold-ledger.js';
 import { PriceBook, seedPrices } from './price-store.js';
 import { SettlementBatcher, type SettlementBatcherOptions, type SettlementTrouble } from './settlement-batcher.js';
 import { SettlementSpool } from './settlement-spool.js';
@@ -20,6 +20,11 @@ export interface BillingSettings {
   onSettlementTrouble?: (trouble: SettlementTrouble) => void;
   /** PostgreSQL: how long a silent instance still owns its holds (HoldLedger's lease; 60 s by default). */
   instanceLeaseMs?: number;
+  /**
+   * PostgreSQL: told when this instance finds it was swept as dead (an error: holds it had were
+   * given back under running requests). Absent: passed to `onError` with its `error`.
+   */
+  onHoldsTrouble?: (trouble: HoldLedgerTrouble) => void;
 }
 
 export interface RunningBilling {
@@ -42,7 +47,11 @@ export async function startBilling(
   onError: (error: unknown) => void,
 ): Promise<RunningBilling> {
   await seedPrices(store.db);
-  const holds = new HoldLedger(store, settings.instanceLeaseMs === undefined ? {} : { leaseMs: settings.instanceLeaseMs });
+  const holds = new HoldLedger(store, {
+    ...(settings.instanceLeaseMs === undefined ? {} : { leaseMs: settings.instanceLeaseMs }),
+    // Loud either way: the server's error log, its own line once it passes onHoldsTrouble.
+    onTrouble: settings.onHoldsTrouble ?? ((trouble) => onError(trouble.error)),
+  });
   const releasedAtStart = await holds.start();
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
   const settlements = new SettlementBatcher(store, holds, {
