@@ -68,7 +68,9 @@ export interface RunningServer {
   close(): Promise<void>;
   /**
    * Graceful stop: refuse new requests, let running ones finish for up to `drainMs`
-   * (default: the config's drainMs), abort the rest (they settle as aborted), then close.
+   * (default: the config's drainMs), abort the rest and cut the connections of those whose
+   * client stopped reading (they settle as aborted), wait until every request has settled,
+   * then close billing and the store.
    */
   shutdown(drainMs?: number): Promise<void>;
 }
@@ -140,6 +142,14 @@ export async function startServer(config: Readonly<Config>, options: StartOption
             spool: 'writing the settlement spool failed: settlements kept in memory, retrying',
           }[kind];
           logger.warn({ err: error, pending }, message);
+        },
+        onHoldsTrouble: ({ instanceId, lastBeatAt }) => {
+          if (logger !== false) {
+            logger.error(
+              { instance: instanceId, last_beat_at: lastBeatAt },
+              "another replica took this one for dead and gave back its holds while their requests may still run; registered again (docs/billing.md, 'Crashes')",
+            );
+          }
         },
       },
       (error) => {
@@ -248,7 +258,17 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     models: catalogue,
     ...(consoleServed ? { webRoot } : {}),
   });
+  // Past a shutdown's drain limit, connections whose client stopped reading are cut (shutdown below).
+  inFlight.watch(app.server);
   app.addHook('onClose', async () => {
+    // Every connection is closed by now, not every request: a stream cut past the drain limit
+    // settles a moment after its socket closed, and a non-stream call whose client left runs to
+    // its end. A settlement that came after billing closed would reach only the spool, its hold
+    // already given back; so billing and the store close once every request has ended and
+    // settled. shutdown() aborts what outlives its drain limit; a plain close() has no drain,
+    // and what still runs here has no client left to answer: it is aborted (and settles).
+    if (!inFlight.draining) inFlight.abortAll(new Error('the server is closing'));
+    await inFlight.idle();
     catalogue.close();
     limiter.close();
     await router.close();
@@ -275,17 +295,30 @@ export async function startServer(config: Readonly<Config>, options: StartOption
 
   const shutdown = async (drainLimitMs: number = drainMs): Promise<void> => {
     inFlight.draining = true;
-    // Fastify's close stops accepting connections and waits for the open ones; past the
-    // drain limit the requests still running are aborted, and settle as aborted.
+    let past = false;
+    // Past the drain limit the requests still running are aborted, and settle as aborted.
     const cut = setTimeout(() => {
+      past = true;
       if (inFlight.count > 0 && logger !== false) logger.warn({ requests: inFlight.count }, 'drain limit reached, aborting');
       inFlight.abortAll(new Error('the server is shutting down'));
+      // Aborting stops the upstream, not a response waiting for 'drain' from a client that stopped
+      // reading (and never leaves): its connection is cut, so the request ends and settles.
+      inFlight.cutStalled();
+      // Once every request has ended and settled, no connection is waited for any longer: one
+      // still flushing an aborted stream, or one whose request was aborted before it had an answer.
+      void inFlight.idle().then(() => app.server.closeAllConnections());
     }, drainLimitMs);
     // Node closes the connections that are idle when closing starts; one whose response
     // ends later would otherwise linger for its keep-alive timeout (5 s), so they are swept.
-    const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+    // Past the limit, so are the ones whose client stopped reading since.
+    const sweep = setInterval(() => {
+      app.server.closeIdleConnections();
+      if (past) inFlight.cutStalled();
+    }, 50);
     try {
-      await Promise.all([app.close(), inFlight.idle()]);
+      // Stops accepting connections and waits for the open ones; then its onClose hook waits
+      // for every request to end and settle, and only then closes billing, then the store.
+      await app.close();
     } finally {
       clearTimeout(cut);
       clearInterval(sweep);

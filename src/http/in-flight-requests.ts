@@ -1,8 +1,13 @@
 /**
  * The chat requests this process is serving, so a shutdown can wait for them to finish
  * (docs/operations.md, "Shutdown") and cut the ones that outlive the drain limit, and so
- * /metrics can count open streams.
+ * /metrics can count open streams. It also follows the server's connections (watch), so
+ * that past the drain limit a connection whose client stopped reading can be cut: aborting
+ * a request stops its upstream, but a response waiting for 'drain' from a client that never
+ * reads (and never leaves) only ends when its connection does.
  */
+import type { Server, Socket } from 'node:net';
+
 export interface InFlightEntry {
   /** The request turned out to be a stream (its response is SSE). */
   markStream(): void;
@@ -23,6 +28,8 @@ interface Entry {
 export class InFlightRequests {
   private readonly entries = new Set<Entry>();
   private readonly idleWaiters: Array<() => void> = [];
+  /** The watched server's open connections (one entry per connection, not per request). */
+  private readonly sockets = new Set<Socket>();
   /** Set when shutdown begins: new requests are turned away from then on. */
   draining = false;
 
@@ -59,5 +66,29 @@ export class InFlightRequests {
   /** Aborts every request still running; each settles through the gateway's abort path. */
   abortAll(reason: Error): void {
     for (const entry of this.entries) entry.controller.abort(reason);
+  }
+
+  /** Follows a server's connections, for cutStalled. */
+  watch(server: Server): void {
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  /**
+   * Destroys the watched connections whose writes stall: more is queued than the socket
+   * takes and it waits for 'drain' (a client that stopped reading). A response waiting on
+   * it (the SSE sink) sees the close and ends, and its request settles as that of any client
+   * that left. Returns how many were cut.
+   */
+  cutStalled(): number {
+    let cut = 0;
+    for (const socket of this.sockets) {
+      if (socket.destroyed || !socket.writableNeedDrain) continue;
+      socket.destroy();
+      cut++;
+    }
+    return cut;
   }
 }
