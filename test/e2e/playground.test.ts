@@ -4,7 +4,7 @@
  * [DONE], the trace id and cost shown are the usage log's, Stop aborts the call, the code
  * tab holds this request, and the page works at phone width.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { describeWithBrowser, expectNoPageErrors, failedResource, screenshot, type TestBrowser } from '../helpers/browser.js';
 import { ConsoleClient } from '../helpers/console-client.js';
 import { answerText, readPanelsWhenReasoning, runStatus } from '../helpers/playground-page.js';
@@ -99,7 +99,11 @@ describeWithBrowser('the playground', (browser) => {
   });
 
   it('Stop aborts the call, which the usage log records as aborted', async () => {
-    const { client, page } = await personWithPage(browser, server, 'stop@example.com');
+    // A server of its own that streams 2 tokens a second: the reply is still running when Stop
+    // is clicked however slow the machine (at the file's 60 a second a short reply could end first).
+    const slow = await startTestServer({ env: { MOONGATE_SIM_TTFT_MS: '150', MOONGATE_SIM_TOKENS_PER_S: '2' } });
+    onTestFinished(() => slow.close());
+    const { client, page } = await personWithPage(browser, slow, 'stop@example.com');
     await page.getByLabel('Model').selectOption('kimi-k2-turbo-preview');
     await page.getByRole('button', { name: 'Try' }).click();
     await expect.poll(async () => (await answerText(page)).length, { timeout: 15_000 }).toBeGreaterThan(0);

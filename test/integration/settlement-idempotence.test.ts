@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { HoldLedger } from '../../src/billing/hold-ledger.js';
 import { seedPrices } from '../../src/billing/price-store.js';
-import { SettlementBatcher, type Settlement } from '../../src/billing/settlement-batcher.js';
+import { SettlementBatcher } from '../../src/billing/settlement-batcher.js';
 import { SettlementSpool } from '../../src/billing/settlement-spool.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { fundedCredential } from '../helpers/funded-credential.js';
+import { settlementOf } from '../helpers/settlements.js';
 import { describeEachDialect } from '../helpers/postgres.js';
 
 const BALANCE = 1_000_000;
@@ -28,33 +29,6 @@ describeEachDialect((target) => {
     await store.close();
   });
 
-  function settlementOf(traceId: string, personId: string, credentialId: string, cost: number, held: number): Settlement {
-    return {
-      walletId: personId,
-      held,
-      usage: {
-        trace_id: traceId,
-        created_at: 1_700_000_000_000,
-        person_id: personId,
-        credential_id: credentialId,
-        service_id: 'svc_kimi',
-        wallet_id: personId,
-        model: 'kimi-k2.5',
-        stream: 'false',
-        status: 'completed',
-        error_code: null,
-        prompt_tokens: 9,
-        cached_tokens: 0,
-        cache_write_tokens: 0,
-        completion_tokens: 10,
-        cost,
-        duration_ms: 5,
-        ttft_ms: 1,
-        channel: 'simulator',
-      },
-    };
-  }
-
   it('a replayed spool bills what had not landed once, and what had landed not again', async () => {
     const caller = await fundedCredential(store, `replay-${target.dialect}@example.com`, { balance: BALANCE });
     const service = await store.db.selectFrom('services').select('id').executeTakeFirstOrThrow();
@@ -62,9 +36,9 @@ describeEachDialect((target) => {
     await ledger.start();
     expect(await ledger.hold('trace-landed', { personId: caller.personId, applicationId: null }, 500)).toBe(caller.personId);
     expect(await ledger.hold('trace-lost', { personId: caller.personId, applicationId: null }, 400)).toBe(caller.personId);
-    const landed = settlementOf('trace-landed', caller.personId, caller.credentialId, 120, 500);
+    const landed = settlementOf('trace-landed', caller, 120, 500);
     landed.usage.service_id = service.id;
-    const lost = settlementOf('trace-lost', caller.personId, caller.credentialId, 70, 400);
+    const lost = settlementOf('trace-lost', caller, 70, 400);
     lost.usage.service_id = service.id;
     const first = new SettlementBatcher(store, ledger);
     await first.settle(landed);
@@ -119,10 +93,10 @@ describeEachDialect((target) => {
       expect(await ledger.hold(traceId, { personId: caller.personId, applicationId: null }, amount)).toBe(caller.personId);
     }
     // Out of range for PostgreSQL's bigint (SQLSTATE 22003): refused on every try, whatever else happens.
-    const poison = settlementOf('trace-poison', caller.personId, caller.credentialId, 300, 300);
+    const poison = settlementOf('trace-poison', caller, 300, 300);
     poison.usage.completion_tokens = 1e20;
-    const fine = settlementOf('trace-fine', caller.personId, caller.credentialId, 50, 200);
-    const later = settlementOf('trace-later', caller.personId, caller.credentialId, 20, 100);
+    const fine = settlementOf('trace-fine', caller, 50, 200);
+    const later = settlementOf('trace-later', caller, 20, 100);
     for (const settlement of [poison, fine, later]) settlement.usage.service_id = service.id;
     const batcher = new SettlementBatcher(store, ledger);
     // One batch, the refused one first.

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HoldLedger } from '../../src/billing/hold-ledger.js';
 import { seedPrices } from '../../src/billing/price-store.js';
-import { SettlementBatcher, type Settlement } from '../../src/billing/settlement-batcher.js';
+import { SettlementBatcher } from '../../src/billing/settlement-batcher.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { fundedCredential } from '../helpers/funded-credential.js';
+import { settlementOf } from '../helpers/settlements.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 
 const dir = useTempDir();
@@ -24,33 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await store.close();
 });
-
-function settlementOf(traceId: string, caller: { personId: string; credentialId: string }, cost: number, held: number): Settlement {
-  return {
-    walletId: caller.personId,
-    held,
-    usage: {
-      trace_id: traceId,
-      created_at: 1_700_000_000_000,
-      person_id: caller.personId,
-      credential_id: caller.credentialId,
-      service_id: 'svc_kimi',
-      wallet_id: caller.personId,
-      model: 'kimi-k2.5',
-      stream: 'true',
-      status: 'completed',
-      error_code: null,
-      prompt_tokens: 9,
-      cached_tokens: 0,
-      cache_write_tokens: 0,
-      completion_tokens: 10,
-      cost,
-      duration_ms: 5,
-      ttft_ms: 1,
-      channel: 'simulator',
-    },
-  };
-}
 
 async function walletOf(id: string) {
   return store.db.selectFrom('wallets').select(['amount', 'held']).where('id', '=', id).executeTakeFirstOrThrow();

@@ -7,36 +7,12 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { Settlement } from '../../src/billing/settlement-batcher.js';
 import { SettlementSpool } from '../../src/billing/settlement-spool.js';
+import { settlementOf } from '../helpers/settlements.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 
 const dir = useTempDir();
 
-function settlement(traceId: string): Settlement {
-  return {
-    walletId: 'per_1',
-    held: 500,
-    usage: {
-      trace_id: traceId,
-      created_at: 1_700_000_000_000,
-      person_id: 'per_1',
-      credential_id: 'cred_1',
-      service_id: 'svc_kimi',
-      wallet_id: 'per_1',
-      model: 'kimi-k2.5',
-      stream: 'false',
-      status: 'completed',
-      error_code: null,
-      prompt_tokens: 9,
-      cached_tokens: 0,
-      cache_write_tokens: 0,
-      completion_tokens: 10,
-      cost: 120,
-      duration_ms: 5,
-      ttft_ms: 1,
-      channel: 'simulator',
-    },
-  };
-}
+const settlement = (traceId: string): Settlement => settlementOf(traceId, { personId: 'per_1', credentialId: 'cred_1' }, 120, 500);
 
 it('keeps a settlement appended after a line a crash tore, and skips only the torn line', async () => {
   const path = join(dir.path, 'spool-torn.jsonl');
