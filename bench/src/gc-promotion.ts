@@ -8,7 +8,9 @@
  *   still alive at two scavenges in a row; a request's objects should die before their
  *   second one, and promoted bytes that die there wait for a full collection (mark-compact)
  *   and cost its marking and sweeping;
- * - survived: bytes still alive at a scavenge (the requests in flight, and the promoted);
+ * - survived: V8's `new_space_survived`, bytes still alive at a scavenge (the requests in
+ *   flight; usually the promoted too, though not always: a short run once read 16 times
+ *   more promoted than survived);
  * - the scavenges' pause, and the mark-compacts' count and pause.
  *
  * Unlike CPU, these do not move with the machine's load: the same build reads the same

@@ -274,8 +274,9 @@ describe('bench/dist/gc-promotion.js', () => {
       for (const field of ['promotedBytesPerRequest', 'survivedBytesPerRequest', 'scavengePauseUsPerRequest', 'markCompacts', 'markCompactPauseUsPerRequest']) {
         expect(Number.isFinite(row[field]) && (row[field] as number) >= 0, `${String(row.server)} ${field}`).toBe(true);
       }
-      // What survives a scavenge includes what it promoted.
-      expect(row.survivedBytesPerRequest as number).toBeGreaterThanOrEqual(row.promotedBytesPerRequest as number);
+      // Not asserted: survived >= promoted. V8's trace does not always count what a scavenge
+      // promoted among what survived it (a one-second run on a busy machine read 16,274 bytes
+      // promoted a request against 1,044 survived, 2026-12-06).
     }
   }, 120_000);
 });
