@@ -11,7 +11,8 @@
  *   node bench/dist/ab-compare.js --load alone --a moongate --b moongate --b-env LOG_LEVEL=warn
  *   node bench/dist/ab-compare.js --load 1mb --a moongate --b /path/to/other/checkout
  *
- * A server is `lean` (the lean floor), `bare` (the bare proxy), `moongate` (this checkout's
+ * A server is `lean` (the lean floor), `bare` (the bare proxy), `plain` (the plain gateway,
+ * plain-gateway.ts: non-stream loads only), `moongate` (this checkout's
  * build), `work` (the work floor, work-floor.ts: non-stream loads only) or the path of another
  * checkout of moongate whose build and bench build are done (`npm run build && npm run
  * bench:build` there). `--a-profile DIR` (or `--b-profile`) runs that side, this checkout's
@@ -27,10 +28,14 @@ import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { requestBody } from './bench-context.js';
 import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
-import { WORK_FLOOR, type MoongateFlags, type MoongateProcess } from './moongate-process.js';
+import { PLAIN_GATEWAY_TOKEN } from './child-messages.js';
+import { launcherNodeFlags, WORK_FLOOR, type MoongateFlags, type MoongateProcess } from './moongate-process.js';
 import { promptWithMarker } from './phase-prompt.js';
 import { sampleProcess } from './process-sample.js';
 import { hasWrk, runWrk } from './wrk-load.js';
+
+/** The servers that are one of the bench's own scripts, by the name `--a`/`--b` give them. */
+const CHILD_SERVERS: Record<string, string | undefined> = { lean: 'lean-proxy.js', bare: 'bare-proxy.js', plain: 'plain-gateway.js' };
 
 const LOADS = ['non-stream', 'stream', 'alone', '1mb'] as const;
 type Load = (typeof LOADS)[number];
@@ -60,19 +65,39 @@ function envOf(list: string | undefined): Record<string, string> {
   return env;
 }
 
-async function startServer(name: string, origin: string, env: Record<string, string>, profileDir?: string): Promise<Server> {
-  if (name === 'lean' || name === 'bare') {
-    const child: ChildProcess = forkBenchChild(name === 'lean' ? 'lean-proxy.js' : 'bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: origin, ...env });
+interface Instruments {
+  /** `node --cpu-prof` into this directory. */
+  profileDir?: string | undefined;
+  /** The allocation sampler (alloc-sampler.ts) into this directory. */
+  allocDir?: string | undefined;
+  nodeFlags: string[];
+}
+
+async function startServer(name: string, origin: string, env: Record<string, string>, { profileDir, allocDir, nodeFlags }: Instruments): Promise<Server> {
+  const script = CHILD_SERVERS[name];
+  if (script !== undefined) {
+    if (profileDir !== undefined || allocDir !== undefined || (nodeFlags.length > 0 && name !== 'plain')) {
+      throw new Error('--a-profile and --a-alloc (and their --b- forms) apply to moongate and work only; --a-node-flags to those and plain');
+    }
+    const child: ChildProcess = forkBenchChild(
+      script,
+      { BENCH_UPSTREAM_ORIGIN: origin, ...env },
+      // The plain gateway logs and holds a heap as moongate does: the same node flags, its log dropped the same way.
+      name === 'plain' ? { dropStdout: true, nodeFlags: [...(await launcherNodeFlags()), ...nodeFlags] } : {},
+    );
     const { port } = await nextMessage(child, 'ready', 15_000);
-    return { name, pid: child.pid ?? 0, url: `http://127.0.0.1:${port}/kimi/chat/completions`, headers: {}, stop: () => stopChild(child) };
+    const headers: Record<string, string> = name === 'plain' ? { authorization: `Bearer ${PLAIN_GATEWAY_TOKEN}` } : {};
+    return { name, pid: child.pid ?? 0, url: `http://127.0.0.1:${port}/kimi/chat/completions`, headers, stop: () => stopChild(child) };
   }
   // This checkout's harness (moongate, or the work floor in its place), or another checkout's
   // (each starts its own bin/moongate.js).
   const own = name === 'moongate' || name === 'work';
   const module = own ? './moongate-process.js' : pathToFileURL(join(resolve(name), 'bench', 'dist', 'moongate-process.js')).href;
   const { startMoongate } = (await import(module)) as { startMoongate: StartMoongate };
-  if (profileDir !== undefined && !own) throw new Error('--a-profile and --b-profile profile this checkout only (moongate or work)');
-  const flags: MoongateFlags = { env, ...(profileDir === undefined ? {} : { profileDir }) };
+  if ((profileDir !== undefined || allocDir !== undefined || nodeFlags.length > 0) && !own) {
+    throw new Error('--a-profile, --a-alloc and --a-node-flags (and their --b- forms) apply to this checkout only (moongate, work, or plain for --a-node-flags)');
+  }
+  const flags: MoongateFlags = { env, nodeFlags, ...(profileDir === undefined ? {} : { profileDir }), ...(allocDir === undefined ? {} : { allocDir }) };
   const moongate = await startMoongate(`${origin}/v1`, () => undefined, name === 'work' ? { ...flags, script: WORK_FLOOR } : flags);
   return {
     name,
@@ -125,28 +150,54 @@ async function round(server: Server, load: Load, ms: number): Promise<Round> {
   return { rate, cpuUsPerRequest: (after.cpuUs - before.cpuUs) / Math.max(1, requests) };
 }
 
+const OPTIONS = {
+  load: { type: 'string', default: 'non-stream' },
+  a: { type: 'string', default: 'moongate' },
+  b: { type: 'string', default: 'lean' },
+  'a-env': { type: 'string' },
+  'b-env': { type: 'string' },
+  'a-profile': { type: 'string' },
+  'b-profile': { type: 'string' },
+  'a-alloc': { type: 'string' },
+  'b-alloc': { type: 'string' },
+  'a-node-flags': { type: 'string' },
+  'b-node-flags': { type: 'string' },
+  rounds: { type: 'string', default: '6' },
+  seconds: { type: 'string', default: '3' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function median(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
   return sorted[sorted.length >> 1] ?? Number.NaN;
 }
 
+const USAGE = `usage: node bench/dist/ab-compare.js [--load non-stream|stream|alone|1mb] [--a SERVER] [--b SERVER]
+       [--a-env K=V,K=V] [--b-env K=V] [--a-profile DIR] [--b-profile DIR] [--a-alloc DIR] [--b-alloc DIR]
+       [--a-node-flags="--flag=x --other"] [--b-node-flags=...] [--rounds 6] [--seconds 3]
+SERVER: lean, bare, plain, moongate, work, or the path of another checkout (docs/benchmark.md, "Comparing two builds")`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      load: { type: 'string', default: 'non-stream' },
-      a: { type: 'string', default: 'moongate' },
-      b: { type: 'string', default: 'lean' },
-      'a-env': { type: 'string' },
-      'b-env': { type: 'string' },
-      'a-profile': { type: 'string' },
-      'b-profile': { type: 'string' },
-      rounds: { type: 'string', default: '6' },
-      seconds: { type: 'string', default: '3' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ options: OPTIONS });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const { values } = parsed;
+  if (values.help === true) {
+    console.log(USAGE);
+    return;
+  }
   const load = values.load as Load;
   if (!LOADS.includes(load)) throw new Error(`--load must be one of ${LOADS.join(', ')}`);
-  if (load === 'stream' && (values.a === 'work' || values.b === 'work')) throw new Error('the work floor answers non-stream requests only (loads non-stream, alone, 1mb)');
+  for (const [floor, called] of [
+    ['work', 'the work floor'],
+    ['plain', 'the plain gateway'],
+  ]) {
+    if (load === 'stream' && (values.a === floor || values.b === floor)) throw new Error(`${called} answers non-stream requests only (loads non-stream, alone, 1mb)`);
+  }
   if ((load === 'non-stream' || load === 'stream') && !hasWrk()) throw new Error('wrk is needed for this load (apt-get install -y wrk)');
   const rounds = Number(values.rounds);
   const ms = Number(values.seconds) * 1000;
@@ -154,8 +205,17 @@ async function main(): Promise<void> {
   const upstream = forkBenchChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: '0' });
   const { port } = await nextMessage(upstream, 'ready', 15_000);
   const origin = `http://127.0.0.1:${port}`;
-  const a = await startServer(values.a, origin, envOf(values['a-env']), values['a-profile']);
-  const b = await startServer(values.b, origin, envOf(values['b-env']), values['b-profile']);
+  const flagsOf = (list: string | undefined): string[] => (list ?? '').split(' ').filter((flag) => flag !== '');
+  const a = await startServer(values.a, origin, envOf(values['a-env']), {
+    profileDir: values['a-profile'],
+    allocDir: values['a-alloc'],
+    nodeFlags: flagsOf(values['a-node-flags']),
+  });
+  const b = await startServer(values.b, origin, envOf(values['b-env']), {
+    profileDir: values['b-profile'],
+    allocDir: values['b-alloc'],
+    nodeFlags: flagsOf(values['b-node-flags']),
+  });
   try {
     // Warm-up: the JIT settles and every connection is open.
     await round(a, load, ms / 2);

@@ -3,9 +3,25 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isChildMessage, type ChildMessage } from './child-messages.js';
 
-export function forkBenchChild(script: string, env: Record<string, string>): ChildProcess {
+export interface ChildOptions {
+  /**
+   * The child's stdout goes to a pipe the harness reads and drops, as moongate's access log
+   * does (moongate-process.ts), so a child that logs pays what moongate pays for it.
+   */
+  dropStdout?: boolean;
+  /** node's flags for the child (by default this process's own). */
+  nodeFlags?: string[];
+}
+
+export function forkBenchChild(script: string, env: Record<string, string>, options: ChildOptions = {}): ChildProcess {
   const path = fileURLToPath(new URL(`./${script}`, import.meta.url));
-  return fork(path, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(path, [], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', options.dropStdout === true ? 'pipe' : 'inherit', 'inherit', 'ipc'],
+    ...(options.nodeFlags === undefined ? {} : { execArgv: options.nodeFlags }),
+  });
+  child.stdout?.resume();
+  return child;
 }
 
 /** The next message of a type from a child; rejects if it exits first or the time runs out. */

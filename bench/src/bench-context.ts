@@ -19,7 +19,7 @@ export const log = (line: string): void => {
 
 /** A server under test, a floor, or the upstream itself (for "added" latency). */
 export interface Target {
-  name: 'moongate' | 'lean floor' | 'bare proxy' | 'work floor' | 'upstream';
+  name: 'moongate' | 'lean floor' | 'bare proxy' | 'work floor' | 'plain gateway' | 'upstream';
   url: string;
   pid: number;
   headers: Record<string, string>;
@@ -44,6 +44,11 @@ export interface Bench {
    * measured beside the others on the non-stream load; undefined when it did not start.
    */
   work: Target | undefined;
+  /**
+   * The plain gateway (plain-gateway.ts): a gateway's duties written plainly, with no code of
+   * moongate's, measured beside the others on the non-stream load; undefined when it did not start.
+   */
+  plain: Target | undefined;
   upstream: Target;
   /** Highest RSS seen under load, per process. */
   peakRss: Map<number, number>;

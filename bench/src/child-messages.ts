@@ -1,5 +1,8 @@
 /** What the bench's child processes and the harness say to each other over IPC. */
 
+/** The bearer token the plain gateway (plain-gateway.ts) admits, sent by the harness. */
+export const PLAIN_GATEWAY_TOKEN = 'plain-gateway-bench-token';
+
 /** Sent by a server child (fake upstream, bare proxy) once it listens. */
 export interface ReadyMessage {
   type: 'ready';

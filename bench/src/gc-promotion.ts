@@ -20,7 +20,7 @@
  *
  *   npm run build && npm run bench:build
  *   node bench/dist/gc-promotion.js [--servers moongate,work] [--load non-stream|stream|1mb]
- *                                   [--connections 32] [--seconds 4] [--json]
+ *                                   [--connections 32] [--seconds 4] [--env K=V,K=V] [--json]
  */
 import { parseArgs } from 'node:util';
 import { requestBody } from './bench-context.js';
@@ -39,8 +39,15 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     seconds: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
+    env: { type: 'string' },
   },
 });
+/** `--env K=V,K=V`: set in each server's environment (LOG_LEVEL=warn, say). */
+const serverEnv: Record<string, string> = {};
+for (const pair of values.env?.split(',') ?? []) {
+  const at = pair.indexOf('=');
+  if (at > 0) serverEnv[pair.slice(0, at)] = pair.slice(at + 1);
+}
 const load = values.load as Load;
 if (!LOADS.includes(load)) throw new Error(`--load must be one of ${LOADS.join(', ')}`);
 const servers = values.servers.split(',');
@@ -117,6 +124,7 @@ async function measure(name: string, origin: string): Promise<Row> {
   const gc = new GcLines();
   const server: MoongateProcess = await startMoongate(`${origin}/v1`, () => undefined, {
     nodeFlags: ['--trace-gc-nvp'],
+    env: serverEnv,
     onStdout: (part) => gc.take(part),
     ...(name === 'work' ? { script: WORK_FLOOR } : {}),
   });

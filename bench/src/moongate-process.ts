@@ -88,7 +88,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
  * The node flags in bin/moongate.js's `#!/usr/bin/env -S node <flags>` line: what an operator
  * running `moongate serve` (or `npm start`) gets, so the bench runs moongate with them too.
  */
-async function launcherNodeFlags(): Promise<string[]> {
+export async function launcherNodeFlags(): Promise<string[]> {
   const shebang = (await readFile(BIN, 'utf8')).split('\n', 1)[0] ?? '';
   const flags = /^#!\S*env\s+(?:-S\s+)?node\s+(.*)$/.exec(shebang)?.[1];
   return flags === undefined ? [] : flags.trim().split(/\s+/);

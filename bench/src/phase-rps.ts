@@ -2,7 +2,8 @@
  * Figures 1 and 3: throughput at N connections, CPU per request, for moongate, the lean floor
  * and the bare proxy. Targets (issue 20), against the lean floor: req/s >= 0.5x, non-stream
  * and stream; CPU per request <= 2x. On the non-stream load the work floor (work-floor.ts)
- * takes its turn in the same rounds, reported in a note without a verdict.
+ * and the plain gateway (plain-gateway.ts) take their turns in the same rounds, each reported
+ * in a note without a verdict.
  */
 import { type Bench, fixed, load, log, noteErrors, type Target } from './bench-context.js';
 import { ratioOf, type Pair, type Row } from './bench-report.js';
@@ -23,8 +24,9 @@ export async function phaseRps(bench: Bench, rows: Row[], figures: Record<string
   const roundMs = settings.durationMs / rounds;
   for (const stream of settings.rpsModes) {
     const kind = stream ? 'stream' : 'non-stream';
-    // The work floor answers non-stream requests only (work-floor.ts).
-    const targets: Target[] = [bench.floor, bench.bare, bench.moongate, ...(stream || bench.work === undefined ? [] : [bench.work])];
+    // The work floor and the plain gateway answer non-stream requests only.
+    const floorsOfWork = stream ? [] : [bench.work, bench.plain].filter((target): target is Target => target !== undefined);
+    const targets: Target[] = [bench.floor, bench.bare, bench.moongate, ...floorsOfWork];
     for (const target of targets) {
       if (settings.warmupMs === 0) break;
       log(`[rps] ${target.name}, ${kind}: warm-up ${settings.warmupMs / 1000} s`);
@@ -72,7 +74,25 @@ export async function phaseRps(bench: Bench, rows: Row[], figures: Record<string
           `moongate ${ratioOf(m.rps, w.rps)?.toFixed(2)}x the work floor's req/s at ${ratioOf(m.cpuUsPerRequest, w.cpuUsPerRequest)?.toFixed(2)}x its CPU`,
       );
     }
-    out[stream ? 'stream' : 'nonStream'] = { moongate: m, floor: f, bare: b, ...(w === undefined ? {} : { work: w }), rounds: measured, roundRatios };
+    const p = measured['plain gateway'] === undefined ? undefined : combineRounds(measured['plain gateway']);
+    if (p !== undefined) {
+      // No verdict either: what a gateway's duties cost written plainly, with no code of moongate's.
+      log(`  ${kind}: plain gateway ${p.rps.toFixed(0)} req/s, ${p.cpuUsPerRequest.toFixed(0)} µs CPU/request`);
+      notes.push(
+        `${kind} plain gateway (a gateway's duties written plainly with no code of moongate's, bench/src/plain-gateway.ts): ${p.rps.toFixed(0)} req/s and ${p.cpuUsPerRequest.toFixed(0)} µs CPU/request, ` +
+          `${ratioOf(p.rps, f.rps)?.toFixed(2)}x the lean floor's req/s at ${ratioOf(p.cpuUsPerRequest, f.cpuUsPerRequest)?.toFixed(2)}x its CPU; ` +
+          `moongate ${ratioOf(m.rps, p.rps)?.toFixed(2)}x the plain gateway's req/s at ${ratioOf(m.cpuUsPerRequest, p.cpuUsPerRequest)?.toFixed(2)}x its CPU`,
+      );
+    }
+    out[stream ? 'stream' : 'nonStream'] = {
+      moongate: m,
+      floor: f,
+      bare: b,
+      ...(w === undefined ? {} : { work: w }),
+      ...(p === undefined ? {} : { plain: p }),
+      rounds: measured,
+      roundRatios,
+    };
     const rpsRatio = ratioOf(m.rps, f.rps);
     const row = (figure: string, unit: string, pick: (r: ReturnType<typeof combineRounds>) => number, target = '', pass: boolean | null = null): Row => ({
       figure, unit, moongate: fixed(pick(m), digits(unit)), floor: fixed(pick(f), digits(unit)), bare: fixed(pick(b), digits(unit)), ratio: ratioOf(pick(m), pick(f)), target, pass,

@@ -14,11 +14,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
+import { type ChildOptions, forkBenchChild, nextMessage, stopChild } from './bench-child.js';
+import { PLAIN_GATEWAY_TOKEN } from './child-messages.js';
 import { type Bench, log, requestBody, type Target, upstreamStats } from './bench-context.js';
 import { formatMarkdown, formatTable, type BenchReport, type Row } from './bench-report.js';
 import { PHASES, parseSettings } from './bench-settings.js';
-import { WORK_FLOOR, startMoongate, type MoongateProcess } from './moongate-process.js';
+import { launcherNodeFlags, WORK_FLOOR, startMoongate, type MoongateProcess } from './moongate-process.js';
 import { NodeLoaderClient } from './node-loader-client.js';
 import { phaseLatency } from './phase-latency.js';
 import { phaseMemory } from './phase-memory.js';
@@ -30,8 +31,8 @@ import { fdLimit, phaseStreams } from './phase-streams.js';
 import { sampleProcess } from './process-sample.js';
 import { hasWrk, installWrk } from './wrk-load.js';
 
-async function startServerChild(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
-  const child = forkBenchChild(script, env);
+async function startServerChild(script: string, env: Record<string, string>, options: ChildOptions = {}): Promise<{ child: ChildProcess; port: number }> {
+  const child = forkBenchChild(script, env, options);
   const ready = await nextMessage(child, 'ready', 15_000);
   return { child, port: ready.port };
 }
@@ -44,6 +45,7 @@ async function checkPath(bench: Bench): Promise<void> {
     [target, true],
   ]);
   if (bench.work !== undefined) checks.push([bench.work, false]);
+  if (bench.plain !== undefined) checks.push([bench.plain, false]);
   for (const [target, stream] of checks) {
     const response = await fetch(target.url, {
       method: 'POST',
@@ -82,13 +84,13 @@ async function main(): Promise<void> {
   let moongate: MoongateProcess | undefined;
   let work: MoongateProcess | undefined;
   try {
-    log('starting the fake upstream, the lean floor, the bare proxy, moongate and the work floor...');
+    log('starting the fake upstream, the lean floor, the bare proxy, moongate, the work floor and the plain gateway...');
     const upstream = await startServerChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: String(settings.delayMs) });
     children.push(upstream.child);
     const upstreamOrigin = `http://127.0.0.1:${upstream.port}`;
     // Started side by side: each is a cold Node start, and moongate's also runs the CLI first.
     const wantWork = settings.phases.includes('rps') && settings.rpsModes.includes(false);
-    const [lean, bare, gate, floorOfWork] = await Promise.allSettled([
+    const [lean, bare, gate, floorOfWork, plainGateway] = await Promise.allSettled([
       startServerChild('lean-proxy.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin }),
       startServerChild('bare-proxy.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin }),
       startMoongate(`${upstreamOrigin}/v1`, log, {
@@ -98,6 +100,10 @@ async function main(): Promise<void> {
       }),
       // The same node flags as moongate: the two differ in how the steps are put together, nothing else.
       wantWork ? startMoongate(`${upstreamOrigin}/v1`, log, { nodeFlags: settings.moongateNodeFlags, script: WORK_FLOOR }) : Promise.resolve(undefined),
+      // moongate's node flags, and its access log to a pipe the harness drops, as moongate's is.
+      wantWork
+        ? startServerChild('plain-gateway.js', { BENCH_UPSTREAM_ORIGIN: upstreamOrigin }, { dropStdout: true, nodeFlags: [...(await launcherNodeFlags()), ...settings.moongateNodeFlags] })
+        : Promise.resolve(undefined),
     ]);
     if (lean.status === 'fulfilled') children.push(lean.value.child);
     if (bare.status === 'fulfilled') children.push(bare.value.child);
@@ -105,6 +111,8 @@ async function main(): Promise<void> {
     if (floorOfWork.status === 'fulfilled') work = floorOfWork.value;
     // The work floor is a measuring aid: without it the run goes on, and says so.
     else log(`warning: the work floor did not start, its figures are left out: ${String(floorOfWork.reason)}`);
+    if (plainGateway.status === 'fulfilled' && plainGateway.value !== undefined) children.push(plainGateway.value.child);
+    else if (plainGateway.status === 'rejected') log(`warning: the plain gateway did not start, its figures are left out: ${String(plainGateway.reason)}`);
     if (lean.status === 'rejected') throw lean.reason;
     if (bare.status === 'rejected') throw bare.reason;
     if (gate.status === 'rejected' || moongate === undefined) throw gate.status === 'rejected' ? gate.reason : new Error('moongate did not start');
@@ -121,6 +129,15 @@ async function main(): Promise<void> {
       floor: { name: 'lean floor', url: `http://127.0.0.1:${lean.value.port}/v1/chat/completions`, pid: pidOf(lean.value.child), headers: { authorization: 'Bearer bench' } },
       bare: { name: 'bare proxy', url: `http://127.0.0.1:${bare.value.port}/v1/chat/completions`, pid: pidOf(bare.value.child), headers: { authorization: 'Bearer bench' } },
       work: work === undefined ? undefined : { name: 'work floor', url: `${work.url}/v1/chat/completions`, pid: work.pid, headers: { authorization: `Bearer ${work.token}` } },
+      plain:
+        plainGateway.status === 'fulfilled' && plainGateway.value !== undefined
+          ? {
+              name: 'plain gateway',
+              url: `http://127.0.0.1:${plainGateway.value.port}/v1/chat/completions`,
+              pid: pidOf(plainGateway.value.child),
+              headers: { authorization: `Bearer ${PLAIN_GATEWAY_TOKEN}` },
+            }
+          : undefined,
       upstream: { name: 'upstream', url: `${upstreamOrigin}/v1/chat/completions`, pid: pidOf(upstream.child), headers: { authorization: 'Bearer bench' } },
       peakRss: new Map(),
       loader,

@@ -55,6 +55,7 @@ import {
   resolveModel,
   startBilling,
 } from './moongate-modules.js';
+import { readWholeBody } from './read-body.js';
 
 /** moongate's default MAX_BODY_BYTES (src/config.ts). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -109,17 +110,7 @@ const admission = new ChatGateway({
 
 /** The body read whole, refused past moongate's size limit. */
 function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    req.on('data', (part: Buffer) => {
-      size += part.byteLength;
-      if (size > MAX_BODY_BYTES) reject(new contract.MoongateError('bad_request', 'the request body is too large'));
-      else parts.push(part);
-    });
-    req.on('end', () => resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)));
-    req.on('error', reject);
-  });
+  return readWholeBody(req, MAX_BODY_BYTES, () => new contract.MoongateError('bad_request', 'the request body is too large'));
 }
 
 interface Served {

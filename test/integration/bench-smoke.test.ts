@@ -15,6 +15,26 @@ import { useTempDir } from '../helpers/temp-dir.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+/** A compiled bench module's URL, for the scripts the tests write. */
+const dist = (file: string): string => pathToFileURL(join(ROOT, 'bench', 'dist', file)).href;
+
+type Answers = Record<string, { status: number; traceId: string | null; body: Record<string, unknown> }>;
+
+/**
+ * The refusals every server of the bench's that answers as moongate gives, in SPEC.md's
+ * envelope: the credential (no token, a token that is nobody's), the body's parsing and
+ * checks, the model; every answer with its trace id, in the header and in an error's body.
+ */
+function expectRefusals(answers: Answers): void {
+  const code = (name: string): unknown => (answers[name]?.body.error as { code?: string } | undefined)?.code;
+  expect([answers.noToken?.status, code('noToken')]).toEqual([400, 'no_token']);
+  expect([answers.wrongToken?.status, code('wrongToken')]).toEqual([401, 'invalid_token']);
+  expect([answers.badBody?.status, code('badBody')]).toEqual([400, 'bad_request']);
+  expect([answers.notJson?.status, code('notJson')]).toEqual([400, 'bad_request']);
+  expect([answers.unknownModel?.status, code('unknownModel')]).toEqual([404, 'model_not_found']);
+  for (const answer of Object.values(answers)) expect(answer.traceId).toMatch(/^[0-9a-f-]{36}$/);
+  expect(answers.noToken?.body.trace_id).toBe(answers.noToken?.traceId);
+}
 
 interface Run {
   code: number | null;
@@ -143,6 +163,13 @@ describe('npm run bench -- --quick', () => {
     expect(Number.isFinite(throughput.nonStream.work?.cpuUsPerRequest)).toBe(true);
     expect(throughput.stream.work).toBeUndefined();
     expect(report.notes.some((note) => /^non-stream work floor .*x the lean floor's req\/s at .*x its CPU; moongate .*x the work floor's req\/s/.test(note))).toBe(true);
+    // So did the plain gateway.
+    const plain = (report.figures.throughput as { nonStream: { plain?: { requests: number; errors: number; cpuUsPerRequest: number } }; stream: { plain?: unknown } });
+    expect(plain.nonStream.plain?.requests).toBeGreaterThan(0);
+    expect(plain.nonStream.plain?.errors).toBe(0);
+    expect(Number.isFinite(plain.nonStream.plain?.cpuUsPerRequest)).toBe(true);
+    expect(plain.stream.plain).toBeUndefined();
+    expect(report.notes.some((note) => /^non-stream plain gateway .*x the lean floor's req\/s at .*x its CPU; moongate .*x the plain gateway's req\/s/.test(note))).toBe(true);
     // Figure 6 comes from bench/settle-rate.mjs: with group commit and one transaction each.
     const settle = numbered(6);
     expect(settle).toHaveLength(2);
@@ -169,9 +196,37 @@ describe('bench/dist/ab-compare.js', () => {
   }, 60_000);
 });
 
+describe('bench/dist/ab-compare.js, its options', () => {
+  it('prints its usage for --help, and for an option it does not know says which and exits 2, with no stack trace', async () => {
+    const help = await node(['bench/dist/ab-compare.js', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: node bench\/dist\/ab-compare\.js/);
+    expect(help.stdout).toContain('plain');
+    const wrong = await node(['bench/dist/ab-compare.js', '--rounds', '2', '--no-such-option']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("Unknown option '--no-such-option'");
+    expect(wrong.stderr).toContain('usage:');
+    expect(wrong.stderr).not.toMatch(/\n\s+at /);
+  }, 30_000);
+});
+
+describe("ab-compare's floors of work, for the non-stream loads only", () => {
+  it.each([
+    ['work', 'the work floor'],
+    ['plain', 'the plain gateway'],
+  ])('takes `%s` on a non-stream load, and refuses it on a stream load before anything starts', async (server, called) => {
+    const run = await node(['bench/dist/ab-compare.js', '--load', 'alone', '--a', server, '--b', 'lean', '--rounds', '1', '--seconds', '0.3']);
+    expect(run.code, run.stderr).toBe(0);
+    const median = new RegExp(`median of 1 rounds, A \\(${server}\\) / B \\(lean\\), alone: rate ([\\d.]+)x`).exec(run.stdout);
+    expect(Number(median?.[1]), run.stdout).toBeGreaterThan(0);
+    const stream = await node(['bench/dist/ab-compare.js', '--load', 'stream', '--a', 'lean', '--b', server]);
+    expect(stream.code).not.toBe(0);
+    expect(stream.stderr).toContain(`${called} answers non-stream requests only`);
+  }, 60_000);
+});
+
 describe('the work floor (bench/src/work-floor.ts)', () => {
   const dir = useTempDir('moongate-work-floor-');
-  const dist = (file: string): string => pathToFileURL(join(ROOT, 'bench', 'dist', file)).href;
   // Started as ab-compare starts it; each answer shows one of moongate's steps ran. A file, not
   // --eval: the bench's children are forked with this process's flags.
   const script = `
@@ -201,41 +256,77 @@ describe('the work floor (bench/src/work-floor.ts)', () => {
     console.log(JSON.stringify(answers));
   `;
 
-  it("is ab-compare's server `work` on a non-stream load, and refused a stream load before anything starts", async () => {
-    const run = await node(['bench/dist/ab-compare.js', '--load', 'alone', '--a', 'work', '--b', 'lean', '--rounds', '1', '--seconds', '0.3']);
-    expect(run.code, run.stderr).toBe(0);
-    const median = /median of 1 rounds, A \(work\) \/ B \(lean\), alone: rate ([\d.]+)x/.exec(run.stdout);
-    expect(Number(median?.[1]), run.stdout).toBeGreaterThan(0);
-    const stream = await node(['bench/dist/ab-compare.js', '--load', 'stream', '--a', 'work', '--b', 'lean']);
-    expect(stream.code).not.toBe(0);
-    expect(stream.stderr).toContain('the work floor answers non-stream requests only');
-  }, 60_000);
-
   it("answers the bench's request in moongate's shape, and refuses what moongate's steps refuse", async () => {
     const file = join(dir.path, 'work-floor-answers.mjs');
     await writeFile(file, script);
     const run = await node([file]);
     expect(run.code, run.stderr).toBe(0);
-    const answers = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as Record<string, { status: number; traceId: string | null; body: Record<string, unknown> }>;
+    const answers = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as Answers;
     const ok = answers.ok?.body as { object: string; model: string; usage: { prompt_tokens: number; completion_tokens: number } };
     expect(answers.ok?.status).toBe(200);
     expect(ok.object).toBe('chat.completion');
     expect(ok.model).toBe('kimi-k2-0905-preview');
     expect(ok.usage.completion_tokens).toBeGreaterThan(0);
-    const code = (name: string): unknown => (answers[name]?.body.error as { code?: string } | undefined)?.code;
-    // The credential step: no token, and a token of the right form that is nobody's.
-    expect([answers.noToken?.status, code('noToken')]).toEqual([400, 'no_token']);
-    expect([answers.wrongToken?.status, code('wrongToken')]).toEqual([401, 'invalid_token']);
-    // The validation step, the body's parsing and the model.
-    expect([answers.badBody?.status, code('badBody')]).toEqual([400, 'bad_request']);
-    expect([answers.notJson?.status, code('notJson')]).toEqual([400, 'bad_request']);
-    expect([answers.unknownModel?.status, code('unknownModel')]).toEqual([404, 'model_not_found']);
-    // Every answer carries its trace id, in the header and in the body of an error.
-    for (const answer of Object.values(answers)) expect(answer.traceId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(answers.noToken?.body.trace_id).toBe(answers.noToken?.traceId);
+    expectRefusals(answers);
     // The count: a prompt that does not fit beside max_tokens, refused before the upstream is asked.
     expect(answers.tooLong?.status).toBe(400);
     expect(JSON.stringify(answers.tooLong?.body)).toMatch(/context/);
+  }, 60_000);
+});
+
+describe('the plain gateway (bench/src/plain-gateway.ts)', () => {
+  const dir = useTempDir('moongate-plain-gateway-');
+  // Started as ab-compare starts it; each answer shows one of its duties ran.
+  const script = `
+    import { forkBenchChild, nextMessage, stopChild } from '${dist('bench-child.js')}';
+    import { PLAIN_GATEWAY_TOKEN } from '${dist('child-messages.js')}';
+    import { requestBody } from '${dist('bench-context.js')}';
+    const upstream = forkBenchChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: '0' });
+    const { port } = await nextMessage(upstream, 'ready', 15000);
+    const gateway = forkBenchChild('plain-gateway.js', { BENCH_UPSTREAM_ORIGIN: 'http://127.0.0.1:' + port }, { dropStdout: true });
+    const ready = await nextMessage(gateway, 'ready', 15000);
+    const ask = async (headers, body) => {
+      const response = await fetch('http://127.0.0.1:' + ready.port + '/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      return { status: response.status, traceId: response.headers.get('x-trace-id'), body: await response.json() };
+    };
+    const bearer = { authorization: 'Bearer ' + PLAIN_GATEWAY_TOKEN };
+    const before = (await (await fetch('http://127.0.0.1:' + port + '/__bench/stats')).json()).requests;
+    const answers = {
+      ok: await ask(bearer, requestBody(false)),
+      noToken: await ask({}, requestBody(false)),
+      wrongToken: await ask({ authorization: 'Bearer nobody' }, requestBody(false)),
+      badBody: await ask(bearer, JSON.stringify({ model: 'kimi-k2-0905-preview', messages: [] })),
+      notJson: await ask(bearer, '{"model":'),
+      unknownModel: await ask(bearer, JSON.stringify({ model: 'kimi-nonexistent', messages: [{ role: 'user', content: 'Hello' }] })),
+    };
+    const upstreamCalls = (await (await fetch('http://127.0.0.1:' + port + '/__bench/stats')).json()).requests - before;
+    await stopChild(gateway);
+    await stopChild(upstream);
+    console.log(JSON.stringify({ answers, upstreamCalls }));
+  `;
+
+  it("answers the bench's request in moongate's shape, refuses before the upstream what a gateway must refuse, and writes no log to the terminal", async () => {
+    const file = join(dir.path, 'plain-gateway-answers.mjs');
+    await writeFile(file, script);
+    const run = await node([file]);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    // The access log went to the pipe the harness drops: the one line is the script's own.
+    expect(lines).toHaveLength(1);
+    const { answers, upstreamCalls } = JSON.parse(lines[0] ?? '') as {
+      answers: Answers;
+      upstreamCalls: number;
+    };
+    const ok = answers.ok?.body as { id: string; object: string; model: string; choices: Array<{ message: { content: string } }>; usage: { total_tokens: number } };
+    expect(answers.ok?.status).toBe(200);
+    expect(ok.object).toBe('chat.completion');
+    expect(ok.id).toMatch(/^chatcmpl-/);
+    expect(ok.model).toBe('kimi-k2-0905-preview');
+    expect(ok.choices[0]?.message.content.length).toBeGreaterThan(0);
+    expect(ok.usage.total_tokens).toBeGreaterThan(0);
+    expectRefusals(answers);
+    // Only the good request reached the upstream.
+    expect(upstreamCalls).toBe(1);
   }, 60_000);
 });
 
