@@ -41,7 +41,6 @@ const MAX_BATCH = 256;
 /** Lease ids of failed admission calls kept to release once Redis answers (past this, they expire within the lease time). */
 const MAX_ORPHANS = 10_000;
 
-export type { LimitEntry };
 
 /**
  * Several admissions, each all-or-none over its entries, decided in order. KEYS: the lease
@@ -205,7 +204,6 @@ export class RedisRequestLimiter implements RequestLimiter {
    * Sent at once, and again when Redis answers, until one call takes them.
    */
   #orphans: Array<TagBatch<string>> = [];
-  #orphanCount = 0;
   readonly #onReady = (): void => void this.#check();
 
   constructor(options: RedisRequestLimiterOptions) {
@@ -373,9 +371,9 @@ export class RedisRequestLimiter implements RequestLimiter {
       for (const [leases] of waiting.names) release.items.push(String(release.indexOf(leases)), waiting.leaseId);
     }
     this.#orphans.push(release);
-    this.#orphanCount += release.items.length / 2;
     // Past the bound the oldest go unsent: a lease expires within the lease time anyway.
-    while (this.#orphanCount > MAX_ORPHANS && this.#orphans.length > 1) this.#orphanCount -= (this.#orphans.shift()?.items.length ?? 0) / 2;
+    let owed = this.#orphans.reduce((leases, batch) => leases + batch.items.length / 2, 0);
+    while (owed > MAX_ORPHANS && this.#orphans.length > 1) owed -= (this.#orphans.shift()?.items.length ?? 0) / 2;
     // At once: on a connection that is still up, it runs after the script, if that ran.
     void this.#releaseOrphans();
   }
@@ -383,13 +381,11 @@ export class RedisRequestLimiter implements RequestLimiter {
   async #releaseOrphans(): Promise<void> {
     const owed = this.#orphans;
     this.#orphans = [];
-    this.#orphanCount = 0;
     await Promise.all(
       owed.map((batch) =>
         this.#scripts.moongateReleaseMany(batch.keys.length, ...batch.keys, ...batch.items).catch(() => {
           if (this.#closed) return;
           this.#orphans.push(batch);
-          this.#orphanCount += batch.items.length / 2;
         }),
       ),
     );
