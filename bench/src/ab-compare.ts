@@ -26,7 +26,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { requestBody } from './bench-context.js';
+import { envOf, requestBody } from './bench-context.js';
 import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
 import { PLAIN_GATEWAY_TOKEN } from './child-messages.js';
 import { launcherNodeFlags, WORK_FLOOR, type MoongateFlags, type MoongateProcess } from './moongate-process.js';
@@ -55,15 +55,6 @@ interface Round {
 }
 
 type StartMoongate = (upstream: string | undefined, log: (line: string) => void, flags?: MoongateFlags) => Promise<MoongateProcess>;
-
-function envOf(list: string | undefined): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of list?.split(',') ?? []) {
-    const at = pair.indexOf('=');
-    if (at > 0) env[pair.slice(0, at)] = pair.slice(at + 1);
-  }
-  return env;
-}
 
 interface Instruments {
   /** `node --cpu-prof` into this directory. */

@@ -25,6 +25,16 @@ export interface Target {
   headers: Record<string, string>;
 }
 
+/** Environment variables given on a command line as `K=V,K2=V2` (ab-compare's --a-env, gc-promotion's --env). */
+export function envOf(list: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of list?.split(',') ?? []) {
+    const at = pair.indexOf('=');
+    if (at > 0) env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
+}
+
 /** The seed's "Hello", or another prompt (the prompt-size phase). */
 export function requestBody(stream: boolean, content = 'Hello'): string {
   return JSON.stringify({ model: BENCH_MODEL, messages: [{ role: 'user', content }], ...(stream ? { stream: true } : {}) });

@@ -13,17 +13,18 @@
  *   more promoted than survived);
  * - the scavenges' pause, and the mark-compacts' count and pause.
  *
- * Unlike CPU, these do not move with the machine's load: the same build reads the same
- * promoted bytes per request within a few percent from run to run, so a change in how long a
- * request's objects live shows here before it shows in the CPU (docs/benchmark.md, "How
- * long a request's objects live").
+ * A change in how long a request's objects live shows here before it shows in the CPU
+ * (docs/benchmark.md, "How long a request's objects live"). The work floor reads the same
+ * promoted bytes within a few percent from run to run; moongate did not until it ran without
+ * V8's allocation-site pretenuring (2026-12-06: 1.2 KB in some runs, 5 to 7 KB in others), so
+ * read two runs before trusting a change.
  *
  *   npm run build && npm run bench:build
  *   node bench/dist/gc-promotion.js [--servers moongate,work] [--load non-stream|stream|1mb]
  *                                   [--connections 32] [--seconds 4] [--env K=V,K=V] [--json]
  */
 import { parseArgs } from 'node:util';
-import { requestBody } from './bench-context.js';
+import { envOf, requestBody } from './bench-context.js';
 import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
 import { startMoongate, WORK_FLOOR, type MoongateProcess } from './moongate-process.js';
 import { promptWithMarker } from './phase-prompt.js';
@@ -43,11 +44,7 @@ const { values } = parseArgs({
   },
 });
 /** `--env K=V,K=V`: set in each server's environment (LOG_LEVEL=warn, say). */
-const serverEnv: Record<string, string> = {};
-for (const pair of values.env?.split(',') ?? []) {
-  const at = pair.indexOf('=');
-  if (at > 0) serverEnv[pair.slice(0, at)] = pair.slice(at + 1);
-}
+const serverEnv = envOf(values.env);
 const load = values.load as Load;
 if (!LOADS.includes(load)) throw new Error(`--load must be one of ${LOADS.join(', ')}`);
 const servers = values.servers.split(',');

@@ -111,7 +111,8 @@ async function main(): Promise<void> {
     if (floorOfWork.status === 'fulfilled') work = floorOfWork.value;
     // The work floor is a measuring aid: without it the run goes on, and says so.
     else log(`warning: the work floor did not start, its figures are left out: ${String(floorOfWork.reason)}`);
-    if (plainGateway.status === 'fulfilled' && plainGateway.value !== undefined) children.push(plainGateway.value.child);
+    const plain = plainGateway.status === 'fulfilled' ? plainGateway.value : undefined;
+    if (plain !== undefined) children.push(plain.child);
     else if (plainGateway.status === 'rejected') log(`warning: the plain gateway did not start, its figures are left out: ${String(plainGateway.reason)}`);
     if (lean.status === 'rejected') throw lean.reason;
     if (bare.status === 'rejected') throw bare.reason;
@@ -130,14 +131,9 @@ async function main(): Promise<void> {
       bare: { name: 'bare proxy', url: `http://127.0.0.1:${bare.value.port}/v1/chat/completions`, pid: pidOf(bare.value.child), headers: { authorization: 'Bearer bench' } },
       work: work === undefined ? undefined : { name: 'work floor', url: `${work.url}/v1/chat/completions`, pid: work.pid, headers: { authorization: `Bearer ${work.token}` } },
       plain:
-        plainGateway.status === 'fulfilled' && plainGateway.value !== undefined
-          ? {
-              name: 'plain gateway',
-              url: `http://127.0.0.1:${plainGateway.value.port}/v1/chat/completions`,
-              pid: pidOf(plainGateway.value.child),
-              headers: { authorization: `Bearer ${PLAIN_GATEWAY_TOKEN}` },
-            }
-          : undefined,
+        plain === undefined
+          ? undefined
+          : { name: 'plain gateway', url: `http://127.0.0.1:${plain.port}/v1/chat/completions`, pid: pidOf(plain.child), headers: { authorization: `Bearer ${PLAIN_GATEWAY_TOKEN}` } },
       upstream: { name: 'upstream', url: `${upstreamOrigin}/v1/chat/completions`, pid: pidOf(upstream.child), headers: { authorization: 'Bearer bench' } },
       peakRss: new Map(),
       loader,

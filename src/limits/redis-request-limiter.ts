@@ -41,7 +41,6 @@ const MAX_BATCH = 256;
 /** Lease ids of failed admission calls kept to release once Redis answers (past this, they expire within the lease time). */
 const MAX_ORPHANS = 10_000;
 
-
 /**
  * Several admissions, each all-or-none over its entries, decided in order. KEYS: the lease
  * sets and admission logs the batch names (one hash tag). ARGV: the lease time (ms), the
