@@ -16,7 +16,8 @@
  * test/integration/logs.test.ts holds the line to exactly these keys. Every other line,
  * a request's included, keeps the logger's redaction.
  */
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import type { RequestObserver, RequestRecord } from '../gateway/pipeline.js';
 
 /** pino's levels that write an info line. */
@@ -42,27 +43,28 @@ export class AccessLog {
     if (open !== undefined) open.record = record;
   };
 
-  /** Called from the app's onRequest hook: the line is written once the response closes. */
-  begin(request: FastifyRequest, reply: FastifyReply): void {
+  /**
+   * Called as a request starts (the app's onRequest hook, and the chat route ahead of
+   * Fastify): the line is written once the response closes.
+   */
+  begin(traceId: string, method: string, url: string, res: ServerResponse): void {
     const lines = this.#lines;
     // At LOG_LEVEL=warn and above there is no line to write, so nothing is kept.
     if (lines === undefined || !INFO_OR_FINER.has(lines.level)) return;
-    const traceId = request.id;
     const open: Open = { startedAt: performance.now(), record: undefined };
     this.#open.set(traceId, open);
-    reply.raw.once('close', () => {
+    res.once('close', () => {
       this.#open.delete(traceId);
-      const res = reply.raw;
       const { record } = open;
       const usage = record?.usage ?? undefined;
-      const query = request.url.indexOf('?');
+      const query = url.indexOf('?');
       // One object of a fixed shape; pino leaves out the fields that are undefined.
       lines.info(
         {
           // First, where a child's binding would be: the line reads as every other line of the request.
           trace_id: traceId,
-          method: request.method,
-          path: query < 0 ? request.url : request.url.slice(0, query),
+          method,
+          path: query < 0 ? url : url.slice(0, query),
           status: res.statusCode,
           // The client left before the response was complete.
           aborted: res.writableFinished ? undefined : true,

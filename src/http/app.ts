@@ -2,14 +2,15 @@
  * The Fastify app: one trace id per request (also the `x-trace-id` header on every
  * response), JSON bodies up to the configured limit, the routes, and one error handler.
  */
+import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { BUILT_IN_LOOKUP, MoongateError, newTraceId, parseJsonBody, type ModelLookup } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
-import { installBodyGuard, type Schedule } from './body-guard.js';
+import { BodyGuard, installBodyGuard, type Schedule } from './body-guard.js';
 import { answerClientError, installErrorHandler, sendError, toMoongateError } from './error-handler.js';
 import type { AccountContext } from './routes/console-api/account-context.js';
 import { ADMIN_API_PREFIX, registerConsoleApiRoutes } from './routes/console-api/console-api-routes.js';
-import { registerChatCompletionsRoute } from './routes/chat-completions-route.js';
+import { CHAT_COMPLETIONS_PATHS, chatCompletionsRoute, type ChatRoute } from './routes/chat-completions-route.js';
 import type { ReadinessCheck } from '../observability/readiness-check.js';
 import { registerHealthRoute } from './routes/health-route.js';
 import { registerConsoleRoute, type ConsoleNotFound } from './routes/console-route.js';
@@ -62,17 +63,30 @@ export const DEFAULT_BODY_LIMITS = Object.freeze({ maxPendingBytes: 64 * 1024 * 
 export const LINGER_MS = 5_000;
 export const LINGER_BYTES = 64 * 1024 * 1024;
 
+/** Idle keep-alive connections close after this: Fastify's default, kept from before the server was made here. */
+const KEEP_ALIVE_MS = 72_000;
+
 export const LOG_REDACTIONS = ['req.headers.authorization', 'req.headers.cookie', '*.apiKey', '*.token', '*.password'];
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const bodies = options.bodies ?? DEFAULT_BODY_LIMITS;
+  const bodyGuard = new BodyGuard({
+    maxPendingBytes: Math.max(bodies.maxPendingBytes, options.maxBodyBytes),
+    timeoutMs: bodies.timeoutMs,
+    lingerBytes: Math.max(options.maxBodyBytes, LINGER_BYTES),
+    lingerMs: LINGER_MS,
+    ...(options.bodySchedule === undefined ? {} : { schedule: options.bodySchedule }),
+  });
+  // Node's own deadline for a whole request (head and body), checked every 30 s: a backstop
+  // for bodies no route reads (a GET's), well after the body deadline and the lingering
+  // close (body-guard.ts), which answer first wherever a body is read.
+  const requestTimeout = bodies.timeoutMs + LINGER_MS + 30_000;
+  // Made once the app (and its logger) is; the server's listener runs only after listen().
+  let chatRoute: ChatRoute = () => false;
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.maxBodyBytes,
-    // Node's own deadline for a whole request (head and body), checked every 30 s: a backstop
-    // for bodies no route reads (a GET's), well after the body deadline and the lingering
-    // close (body-guard.ts), which answer first wherever a body is read.
-    requestTimeout: bodies.timeoutMs + LINGER_MS + 30_000,
+    requestTimeout,
     trustProxy: options.trustProxy ?? false,
     genReqId: newTraceId,
     // The trace id is always ours (a UUID v4); a client cannot choose it.
@@ -90,21 +104,40 @@ export function buildApp(options: AppOptions): FastifyInstance {
       reply.header('x-trace-id', request.id).header('x-content-type-options', 'nosniff');
       void sendError(reply, toMoongateError(error), request.id);
     },
-    // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; the hook below
-    // answers it with the envelope instead (RFC 9112, section 3.2: a 400 either way).
-    http: { requireHostHeader: false },
     // Requests Node's parser rejects (Fastify never sees them) also get the envelope (error-handler.ts).
     clientErrorHandler(this: FastifyInstance, error, socket) {
       answerClientError(error, socket, this.log);
     },
+    // The chat route runs ahead of Fastify (routes/chat-completions-route.ts); the server is
+    // made as Fastify makes it. Fastify binds no second address for a server it did not make:
+    // HOST=localhost listens on the first address it resolves to (docs/operations.md).
+    serverFactory: (handler) => {
+      // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; the hook below
+      // (and the chat route) answer it with the envelope instead (RFC 9112, section 3.2: a 400 either way).
+      const server = createServer({ requireHostHeader: false }, (req, res) => {
+        if (!chatRoute(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      server.requestTimeout = requestTimeout;
+      return server;
+    },
   }) as unknown as FastifyInstance;
   const accessLog = options.accessLog ?? new AccessLog(app.log);
+  chatRoute = chatCompletionsRoute({
+    gateway: options.gateway,
+    maxBodyBytes: options.maxBodyBytes,
+    bodyGuard,
+    accessLog,
+    log: app.log,
+    ...(options.keepAliveMs === undefined ? {} : { keepAliveMs: options.keepAliveMs }),
+    ...(options.inFlight === undefined ? {} : { inFlight: options.inFlight }),
+  });
 
   // One callback hook (no promise) on every request: the trace id, and nosniff because every
   // answer is JSON, an SSE stream or the console, none to be sniffed into HTML.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-trace-id', request.id).header('x-content-type-options', 'nosniff');
-    accessLog.begin(request, reply);
+    accessLog.begin(request.id, request.method, request.url, reply.raw);
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
       reply.header('connection', 'close');
       sendError(reply, new MoongateError('bad_request', 'the Host header is required in HTTP/1.1'), request.id);
@@ -136,19 +169,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   installErrorHandler(app);
-  installBodyGuard(app, {
-    maxPendingBytes: Math.max(bodies.maxPendingBytes, options.maxBodyBytes),
-    timeoutMs: bodies.timeoutMs,
-    lingerBytes: Math.max(options.maxBodyBytes, LINGER_BYTES),
-    lingerMs: LINGER_MS,
-    ...(options.bodySchedule === undefined ? {} : { schedule: options.bodySchedule }),
-  });
+  installBodyGuard(app, bodyGuard);
 
   // The fixed paths of every route registered below, so that a wrong method on one is
   // api_not_implemented rather than no_api (SPEC.md). Parametric and wildcard paths stay
   // unknown, and so do the operator's (see ADMIN_API_PREFIX). /metrics is an API path even
   // where no registry was given.
-  const knownPaths = new Set<string>(['/metrics']);
+  const knownPaths = new Set<string>(['/metrics', ...CHAT_COMPLETIONS_PATHS]);
   app.addHook('onRoute', (route) => {
     if (/[:*]/.test(route.url) || route.url.startsWith(ADMIN_API_PREFIX)) return;
     knownPaths.add(route.url);
@@ -163,10 +190,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return sendError(reply, error, request.id);
   });
 
-  registerChatCompletionsRoute(app, options.gateway, {
-    ...(options.keepAliveMs === undefined ? {} : { keepAliveMs: options.keepAliveMs }),
-    ...(options.inFlight === undefined ? {} : { inFlight: options.inFlight }),
-  });
   const models = options.models ?? BUILT_IN_LOOKUP;
   registerModelsRoute(app, models);
   registerMoonshotUtilityRoutes(app, options.gateway, models, options.accounts === undefined ? undefined : { db: options.accounts.store.db });

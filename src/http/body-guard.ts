@@ -15,10 +15,10 @@
  *   Node would otherwise close at once, and the client, still uploading, gets a reset
  *   (EPIPE, ECONNRESET) that can wipe out the answer it had not read yet.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, preParsingHookHandler } from 'fastify';
-import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 // Node's own, not the global one a test's fake timers may replace: a request must not wait on a fake clock.
 import { setImmediate as nextTurn } from 'node:timers';
 import { MoongateError } from '../contract/index.js';
@@ -196,84 +196,99 @@ function lingerBeforeClose(raw: IncomingMessage, options: Required<Pick<BodyGuar
   };
 }
 
-type RequestPayload = Parameters<preParsingHookHandler>[2];
-type PreParsingDone = Parameters<preParsingHookHandler>[3];
-
 /**
- * Installs the deadline, the process-wide cap and the lingering close on every route of
- * the app (the chat API and the console API alike). Returns the budget, for metrics and tests.
+ * The deadline, the process-wide cap and the lingering close, for every body moongate reads:
+ * Fastify's routes (installBodyGuard) and the chat route, which runs ahead of Fastify
+ * (routes/chat-completions-route.ts).
  */
-export function installBodyGuard(app: FastifyInstance, options: BodyGuardOptions): PendingBodyBudget {
-  const budget = new PendingBodyBudget(options.maxPendingBytes);
-  const schedule = options.schedule ?? realSchedule;
+export class BodyGuard {
+  readonly budget: PendingBodyBudget;
+  readonly #options: Required<BodyGuardOptions>;
 
-  app.addHook('preParsing', (request: FastifyRequest, reply: FastifyReply, payload, done) => {
-    if (!hasBody(request.raw)) {
-      done(null, payload);
+  constructor(options: BodyGuardOptions) {
+    this.budget = new PendingBodyBudget(options.maxPendingBytes);
+    this.#options = { ...options, schedule: options.schedule ?? realSchedule };
+  }
+
+  /**
+   * Calls `ready` with the stream to read `raw`'s body from: `payload` itself when nothing of
+   * it is pending (no body, or all of it arrived), else `payload` passed through the guard.
+   */
+  open(raw: IncomingMessage, res: ServerResponse, payload: Readable, ready: (payload: Readable) => void): void {
+    if (!hasBody(raw)) {
+      ready(payload);
       return;
     }
-    bodiesRead.add(request.raw);
+    bodiesRead.add(raw);
     // The whole body has arrived already: nothing is pending, so there is no deadline to keep
-    // and no bytes still arriving to count. Fastify reads it as it is, with its size limit,
-    // and no stream pass is paid for it.
-    if (request.raw.complete) {
-      done(null, payload);
+    // and no bytes still arriving to count. It is read as it is, with its size limit, and no
+    // stream pass is paid for it.
+    if (raw.complete) {
+      ready(payload);
       return;
     }
     // A small body usually comes in the same read as its head, but Node parses it only after
-    // the request went through the routing and the onRequest hooks: one turn later it is
+    // the request went through the routing and the credential check: one turn later it is
     // complete (issue 20: the stream pass below cost every request a Transform, a pipe, a
     // timer and three listeners). A body still missing then is guarded as any other.
-    if (smallDeclaredBody(request.raw)) {
-      nextTurn(() => {
-        if (request.raw.complete) done(null, payload);
-        else guard(request, reply, payload, done);
-      });
+    if (smallDeclaredBody(raw)) {
+      nextTurn(() => ready(raw.complete ? payload : this.#guard(raw, res, payload)));
       return;
     }
-    guard(request, reply, payload, done);
-  });
+    ready(this.#guard(raw, res, payload));
+  }
 
-  const guard = (request: FastifyRequest, reply: FastifyReply, payload: RequestPayload, done: PreParsingDone): void => {
-    const body = new PendingBody(budget, { timeoutMs: options.timeoutMs, schedule });
-    // Fastify's body reader listens for errors while it reads; once it has stopped (a 413),
-    // a late deadline or cap error has nobody to go to, and must not become an uncaught one.
+  #guard(raw: IncomingMessage, res: ServerResponse, payload: Readable): Readable {
+    const body = new PendingBody(this.budget, { timeoutMs: this.#options.timeoutMs, schedule: this.#options.schedule });
+    // The body's reader listens for errors while it reads; once it has stopped (a 413), a
+    // late deadline or cap error has nobody to go to, and must not become an uncaught one.
     body.on('error', () => undefined);
     // However the request ends (answered early, client gone), its bytes are given back.
     const onReplyClose = (): void => body.settle();
     const onRequestClose = (): void => {
       // pipe() does not pass on the source's end: a client gone mid-upload must end the read too.
-      if (!request.raw.complete) body.destroy(new MoongateError('bad_request', 'The client closed the connection before its body arrived.'));
+      if (!raw.complete) body.destroy(new MoongateError('bad_request', 'The client closed the connection before its body arrived.'));
       else body.settle();
     };
-    reply.raw.once('close', onReplyClose);
-    request.raw.once('close', onRequestClose);
+    res.once('close', onReplyClose);
+    raw.once('close', onRequestClose);
     // Read to its end, the body is settled and nothing is pending: the listeners go, and with
     // them the last references to this stream, which a long answer (a stream open for an
     // hour) would otherwise keep alive, with its buffers' state, until the connection closes.
     body.once('end', () => {
-      reply.raw.removeListener('close', onReplyClose);
-      request.raw.removeListener('close', onRequestClose);
+      res.removeListener('close', onReplyClose);
+      raw.removeListener('close', onRequestClose);
     });
     payload.pipe(body);
-    done(null, body);
     // Gone while its guard waited a turn: its close has come and gone, and will not come again.
-    if (request.raw.destroyed) onRequestClose();
-  };
+    if (raw.destroyed) onRequestClose();
+    return body;
+  }
 
-  // An answer that leaves before its body has fully arrived closes the connection, lingering;
-  // except one given before the body was touched (a refused credential or limit) to a small
-  // body: Node drops that body as it arrives, and the connection stays.
-  app.addHook('onSend', (request, reply, payload, done) => {
+  /**
+   * Before an answer leaves: one that leaves before its body has fully arrived closes the
+   * connection, lingering (true: the answer must say `connection: close`); except one given
+   * before the body was touched (a refused credential or limit) to a small body: Node drops
+   * that body as it arrives, and the connection stays.
+   */
+  beforeAnswer(raw: IncomingMessage, res: ServerResponse): boolean {
     // A connection closing anyway (the client said `connection: close`, or HTTP/1.0) must
     // linger too: closing with its body unread would reset it, and the reset throws away the
     // answers the client has not read yet (pipelined ones included).
-    const keep = reply.raw.shouldKeepAlive && !bodiesRead.has(request.raw) && smallDeclaredBody(request.raw);
-    if (!request.raw.complete && hasBody(request.raw) && !keep) {
-      reply.header('connection', 'close');
-      lingerBeforeClose(request.raw, { lingerBytes: options.lingerBytes, lingerMs: options.lingerMs, schedule });
-    }
+    const keep = res.shouldKeepAlive && !bodiesRead.has(raw) && smallDeclaredBody(raw);
+    if (raw.complete || !hasBody(raw) || keep) return false;
+    lingerBeforeClose(raw, this.#options);
+    return true;
+  }
+}
+
+/** Installs the guard on every Fastify route of the app (the console API and the utility routes). */
+export function installBodyGuard(app: FastifyInstance, guard: BodyGuard): void {
+  app.addHook('preParsing', (request: FastifyRequest, reply: FastifyReply, payload, done) => {
+    guard.open(request.raw, reply.raw, payload, (body) => done(null, body));
+  });
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (guard.beforeAnswer(request.raw, reply.raw)) reply.header('connection', 'close');
     done(null, payload);
   });
-  return budget;
 }

@@ -3,7 +3,7 @@
  * trace id of the request. Unknown failures are logged and become api_error, so no
  * internal detail (or upstream secret) reaches a client.
  */
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MoongateError, asMoongateError, errorEnvelope, newTraceId } from '../contract/index.js';
@@ -68,20 +68,33 @@ export function toMoongateError(error: unknown): MoongateError {
   return asMoongateError(error);
 }
 
+/** The `retry-after` header of an error that has one: whole seconds, at least 1. */
+export function retryAfterOf(error: MoongateError): string | undefined {
+  return error.retryAfter === undefined ? undefined : String(Math.max(1, Math.ceil(error.retryAfter)));
+}
+
 export function sendError(reply: FastifyReply, error: MoongateError, traceId: string): FastifyReply {
-  if (error.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfter))));
+  const retryAfter = retryAfterOf(error);
+  if (retryAfter !== undefined) reply.header('retry-after', retryAfter);
   return reply.code(error.status).type('application/json').send(JSON.stringify(errorEnvelope(error, traceId)));
+}
+
+/**
+ * What the one error handler does with a failure, for Fastify's routes and for the chat route
+ * that runs ahead of Fastify: the error the envelope carries, and a log line when it is ours.
+ */
+export function failureOf(error: unknown, req: IncomingMessage, log: Pick<FastifyBaseLogger, 'info' | 'error'>): MoongateError {
+  const failure = toMoongateError(error);
+  // A client that hung up while sending its body (Node's "aborted") is no failure of ours.
+  const clientLeft = error instanceof Error && (error as ClientError).code === 'ECONNRESET' && req.destroyed;
+  if (clientLeft) log.info('client closed the connection before its request arrived');
+  else if (failure.code === 'api_error') log.error({ err: failure.cause ?? failure }, 'request failed');
+  return failure;
 }
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const failure = toMoongateError(error);
-    // A client that hung up while sending its body (Node's "aborted") is no failure of ours.
-    const clientLeft = error instanceof Error && (error as ClientError).code === 'ECONNRESET' && request.raw.destroyed;
-    if (clientLeft) request.log.info('client closed the connection before its request arrived');
-    else if (failure.code === 'api_error') {
-      request.log.error({ err: failure.cause ?? failure }, 'request failed');
-    }
+    const failure = failureOf(error, request.raw, request.log);
     if (reply.raw.headersSent || reply.raw.destroyed) return;
     return sendError(reply, failure, request.id);
   });

@@ -57,16 +57,17 @@ describe('drain', () => {
     try {
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
       inFlight.draining = true;
-      const turnedAway = await app.inject({
+      // A real connection: the chat route runs on the server's listener, ahead of Fastify's inject().
+      const origin = await app.listen({ port: 0, host: '127.0.0.1' });
+      const turnedAway = await fetch(`${origin}/kimi/chat/completions`, {
         method: 'POST',
-        url: '/kimi/chat/completions',
-        headers: { 'content-type': 'application/json' },
-        payload: { model: 'kimi-k2.5', messages: MESSAGES },
+        headers: { 'content-type': 'application/json', authorization: 'Bearer never-checked' },
+        body: JSON.stringify({ model: 'kimi-k2.5', messages: MESSAGES }),
       });
-      expect(turnedAway.statusCode).toBe(500);
-      expect(turnedAway.headers.connection).toBe('close');
-      expect(turnedAway.json()).toMatchObject({ success: false, error: { code: 'api_error', message: 'the server is shutting down' } });
-      expect(turnedAway.headers['x-trace-id']).toBeTypeOf('string');
+      expect(turnedAway.status).toBe(500);
+      expect(turnedAway.headers.get('connection')).toBe('close');
+      expect(await turnedAway.json()).toMatchObject({ success: false, error: { code: 'api_error', message: 'the server is shutting down' } });
+      expect(turnedAway.headers.get('x-trace-id')).toBeTypeOf('string');
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(500);
       expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     } finally {

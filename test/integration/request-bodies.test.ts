@@ -3,6 +3,7 @@
  * a deadline, the bodies still arriving share one byte cap, and an answer sent before its
  * body arrived reaches the client (a lingering close, not a reset).
  */
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
@@ -245,12 +246,21 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
   let releaseUpstream: () => void = () => undefined;
   let upstreamCalled: Promise<void>;
   let upstreamCalledResolve: () => void = () => undefined;
+  let admitSlow: (() => void) | undefined;
+  let slowAsked: () => void = () => undefined;
 
   beforeAll(async () => {
     timers = new ManualSchedule();
     limiter = new WatchedLimiter();
     const gateway = new ChatGateway({
       authenticate: (authorization) => {
+        // Admitted when the test says so: a client can leave while its credential is checked.
+        if (authorization === 'Bearer slow') {
+          return new Promise((resolve) => {
+            admitSlow = () => resolve(CALLER);
+            slowAsked();
+          });
+        }
         if (authorization !== 'Bearer good') return Promise.reject(new Error('unexpected token in this test'));
         return Promise.resolve(CALLER);
       },
@@ -320,6 +330,23 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
     expect(parsedBodies).toBe(before);
     releaseUpstream();
     await (await running).arrayBuffer();
+  });
+
+  it('a whole request whose client leaves while it is admitted: its permit comes back, and nothing reaches an upstream', async () => {
+    const body = JSON.stringify(HELLO);
+    const serverSide = once(app.server, 'connection') as Promise<[Socket]>;
+    const asked = new Promise<void>((resolve) => (slowAsked = resolve));
+    const exchange = await rawPost(baseUrl, '/kimi/chat/completions', { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), authorization: 'Bearer slow' }, body);
+    const [socket] = await serverSide;
+    await asked;
+    const released = limiter.released;
+    const before = parsedBodies;
+    // Node destroys a request whose connection closes, even one whose bytes all arrived: its body can no longer be read.
+    exchange.socket.destroy();
+    await once(socket, 'close');
+    admitSlow?.();
+    await limiter.releases(released + 1);
+    expect(parsedBodies).toBe(before);
   });
 
   it('the permit comes back on every path: a 413, a body that is not JSON, a 408, a client gone mid-upload', async () => {

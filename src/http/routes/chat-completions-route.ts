@@ -2,16 +2,26 @@
  * POST /kimi/chat/completions (the seed's path) and POST /v1/chat/completions
  * (so every OpenAI SDK works with baseURL=<server>/v1).
  *
+ * This route runs on node:http, ahead of Fastify (issue 20): the server's request listener
+ * (app.ts) hands it every POST to these two paths, and everything else to Fastify. Fastify
+ * alone, with one route and no hook, cost 1.17 to 1.36 times the lean floor's CPU per
+ * request (docs/benchmark.md, "The chat route ahead of Fastify"), a third of the whole
+ * budget issue 20 allows, for routing one path and parsing one JSON body. The route keeps
+ * every answer the app gives: the trace id and nosniff, the access line, the Host and
+ * draining checks, the body guard (body-guard.ts) and size limit, Fastify's content-type
+ * and content-length checks, and the error handler's envelope and logging
+ * (error-handler.ts).
+ *
  * A stream whose first event takes longer than keepAliveMs (a long prefill, or failover
  * across slow channels) is committed early: 200 and the SSE headers go out with a
  * `: keep-alive` comment, so proxies keep the connection. The router may still fail over,
  * since no data chunk was sent; a failure before the first chunk then arrives in-band
  * (SPEC.md's last event and [DONE]) instead of as an HTTP status (docs/channels.md).
  *
- * Cheap checks first (docs/security.md, "Order of checks"): the route's onRequest hook
- * authenticates and takes the rate and concurrency permit before Fastify reads the body,
- * so a caller without a valid credential, or over its limits, is answered without its
- * body being read or parsed. The permit is held until the response is over.
+ * Cheap checks first (docs/security.md, "Order of checks"): the credential and the rate and
+ * concurrency permit are checked before the body is read, so a caller without a valid
+ * credential, or over its limits, is answered without its body being read or parsed. The
+ * permit is held until the request's work is over.
  *
  * A client that leaves a stream aborts it (the upstream call is cut; what was generated is
  * billed). A non-stream request runs to its end even when its client leaves: its upstream
@@ -19,88 +29,254 @@
  * upstream bills the operator for it; the whole reply is billed from the upstream's usage,
  * and the caller's concurrency permit stays taken until then (docs/billing.md, "Early ends").
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerResponse } from 'node:http';
-import { CallAbort, MoongateError, asMoongateError, errorEnvelope } from '../../contract/index.js';
+import type { FastifyBaseLogger } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { CallAbort, MoongateError, asMoongateError, errorEnvelope, newTraceId, parseJsonBody } from '../../contract/index.js';
 import type { ChatGateway } from '../../gateway/chat-gateway.js';
-import type { ChatAnswer } from '../../gateway/pipeline.js';
+import type { CallerPass, ChatAnswer } from '../../gateway/pipeline.js';
+import { KIMI_SERVICE } from '../../store/seed-services.js';
+import type { AccessLog } from '../access-log.js';
+import type { BodyGuard } from '../body-guard.js';
+import { failureOf, retryAfterOf } from '../error-handler.js';
 import type { InFlightRequests } from '../in-flight-requests.js';
+import { LazyRequestLogger } from '../request-logger.js';
 import { SseSink } from '../sse-sink.js';
-import { callerPasses } from './caller-passes.js';
 
 export const CHAT_COMPLETIONS_PATHS = ['/kimi/chat/completions', '/v1/chat/completions'] as const;
 
 export interface ChatRouteOptions {
+  gateway: ChatGateway;
+  maxBodyBytes: number;
+  bodyGuard: BodyGuard;
+  accessLog: AccessLog;
+  /** The app's logger: a request's warnings and errors go to a child of it with the trace id. */
+  log: FastifyBaseLogger;
   /** Silence before a `: keep-alive` comment; 0 turns keep-alives off. */
   keepAliveMs?: number;
   inFlight?: InFlightRequests;
+}
+
+/** Takes the request (true) if it is a POST to one of CHAT_COMPLETIONS_PATHS; the rest go to Fastify. */
+export type ChatRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** RFC 9110's media type, `type/subtype` then parameters; what Fastify refuses before reading a body. */
+const MEDIA_TYPE = /^\s*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+\s*(?:;|$)/;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function isChatPath(url: string): boolean {
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
+  return path === CHAT_COMPLETIONS_PATHS[0] || path === CHAT_COMPLETIONS_PATHS[1];
 }
 
 function wantsStream(body: unknown): boolean {
   return typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
 }
 
-export function registerChatCompletionsRoute(app: FastifyInstance, gateway: ChatGateway, options: ChatRouteOptions = {}): void {
-  const keepAliveMs = options.keepAliveMs ?? 0;
-  const { admitCaller, passOf, keep } = callerPasses(gateway, 'the chat route');
+/** An error whose answer closes the connection: bytes may follow that cannot be read as a request. */
+class BodyError extends Error {
+  constructor(readonly failure: unknown) {
+    super('the request body could not be read');
+  }
+}
 
-  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const pass = passOf(request);
-    const stream = wantsStream(request.body);
+export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
+  const { gateway, maxBodyBytes, bodyGuard, accessLog, inFlight } = options;
+  const keepAliveMs = options.keepAliveMs ?? 0;
+
+  /** The body, read whole within the size limit and parsed; undefined when there is none. */
+  const readBody = (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
+    const { headers } = req;
+    const type = headers['content-type'];
+    if (type === undefined && headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0') {
+      return Promise.resolve(undefined);
+    }
+    if (type !== undefined && !MEDIA_TYPE.test(type)) {
+      return Promise.reject(new BodyError(new MoongateError('bad_request', 'the content-type header is not a valid media type; send application/json')));
+    }
+    const declared = Number(headers['content-length']);
+    if (declared > maxBodyBytes) return Promise.reject(new BodyError(tooLarge()));
+    return new Promise((resolve, reject) => {
+      bodyGuard.open(req, res, req, (payload: Readable) => {
+        const chunks: Buffer[] = [];
+        let received = 0;
+        const stop = (): void => {
+          payload.removeListener('data', onData);
+          payload.removeListener('end', onEnd);
+          payload.removeListener('error', onError);
+          req.removeListener('close', onClose);
+        };
+        const onData = (chunk: Buffer): void => {
+          received += chunk.length;
+          if (received > maxBodyBytes) {
+            stop();
+            reject(new BodyError(tooLarge()));
+            return;
+          }
+          chunks.push(chunk);
+        };
+        const onEnd = (): void => {
+          stop();
+          if (!Number.isNaN(declared) && received !== declared) {
+            reject(new BodyError(new MoongateError('bad_request', 'Request body size did not match Content-Length')));
+            return;
+          }
+          try {
+            resolve(parseJsonBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received)));
+          } catch (error) {
+            reject(new BodyError(error));
+          }
+        };
+        const onError = (error: unknown): void => {
+          stop();
+          reject(new BodyError(error));
+        };
+        // The client left before its body was read: Node destroys a request whose connection
+        // closes, even one whose bytes all arrived, and a destroyed stream ends no more.
+        const onClose = (): void => {
+          if (req.readableEnded) return;
+          stop();
+          reject(new BodyError(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })));
+        };
+        payload.on('data', onData);
+        payload.on('end', onEnd);
+        payload.on('error', onError);
+        req.on('close', onClose);
+        if (req.destroyed) onClose();
+        else payload.resume();
+      });
+    });
+  };
+
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const traceId = newTraceId();
+    const url = req.url ?? '/';
+    res.setHeader('x-trace-id', traceId);
+    res.setHeader('x-content-type-options', 'nosniff');
+    accessLog.begin(traceId, 'POST', url, res);
+    const log = new LazyRequestLogger(options.log, { trace_id: traceId }, {});
+
+    const answer = (status: number, body: string, close: boolean): void => {
+      if (bodyGuard.beforeAnswer(req, res) || close) res.setHeader('connection', 'close');
+      res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    // The one error handler's work (error-handler.ts): the envelope, and a log line for what is ours.
+    const fail = (error: unknown, close = false): void => {
+      const failure = failureOf(error, req, log);
+      if (res.headersSent || res.destroyed) return;
+      const retryAfter = retryAfterOf(failure);
+      if (retryAfter !== undefined) res.setHeader('retry-after', retryAfter);
+      answer(failure.status, JSON.stringify(errorEnvelope(failure, traceId)), close);
+    };
+
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      fail(new MoongateError('bad_request', 'the Host header is required in HTTP/1.1'), true);
+      return;
+    }
+    // SPEC.md's table has no 503: a request during shutdown is a 500 api_error, and the
+    // connection closes so the client's next attempt goes to a live process.
+    if (inFlight?.draining === true) {
+      fail(new MoongateError('api_error', 'the server is shutting down'), true);
+      return;
+    }
+
+    let pass: CallerPass;
+    try {
+      pass = await gateway.admitCaller(req.headers.authorization, KIMI_SERVICE.slug, traceId);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    // The permit comes back once the connection has closed and the work is over, whichever is
+    // later: a non-stream call outlives its client, and a connection gone while its body was
+    // read gives it back whatever became of the read.
+    let users = 1;
+    const drop = (): void => {
+      if (--users === 0) pass.release();
+    };
+    if (res.destroyed) drop();
+    else res.once('close', drop);
+    let body: unknown;
+    try {
+      body = await readBody(req, res);
+    } catch (error) {
+      // As Fastify does after a body it could not read: what follows it cannot be trusted.
+      fail(error instanceof BodyError ? error.failure : error, true);
+      return;
+    }
+    // Gone before its work began: nothing reached an upstream, so nothing is owed or billed.
+    if (res.destroyed) {
+      log.info('the client closed the connection before the response');
+      return;
+    }
+    users++;
+    try {
+      await exchange(req, res, traceId, log, pass, body, fail);
+    } finally {
+      drop();
+    }
+  };
+
+  const exchange = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    traceId: string,
+    log: FastifyBaseLogger,
+    pass: CallerPass,
+    body: unknown,
+    fail: (error: unknown) => void,
+  ): Promise<void> => {
+    const stream = wantsStream(body);
     // One abort per request: a shutdown aborts it, and so does a stream's client that leaves.
     // A CallAbort, not an AbortController: Node 20 takes about 8 µs to make an AbortSignal.
     const controller = new CallAbort();
     let gone = false;
     const onClose = (): void => {
-      if (reply.raw.writableFinished) return;
+      if (res.writableFinished) return;
       gone = true;
       if (stream) controller.abort(new Error('the client closed the connection'));
     };
-    reply.raw.once('close', onClose);
-    // The permit covers the work, not just the connection: a non-stream call outlives its client.
-    const kept = keep(request);
-    const tracked = options.inFlight?.add(controller);
+    res.once('close', onClose);
+    const tracked = inFlight?.add(controller);
 
     let sink: SseSink | undefined;
     const commit = (): SseSink => {
       if (sink !== undefined) return sink;
-      reply.hijack();
-      writeSseHead(reply);
+      writeSseHead(res);
       tracked?.markStream();
-      sink = new SseSink(reply.raw, keepAliveMs);
+      sink = new SseSink(res, keepAliveMs);
       return sink;
     };
     const early =
       keepAliveMs > 0 && stream
         ? setTimeout(() => {
-            if (!reply.raw.destroyed) commit().ping();
+            if (!res.destroyed) commit().ping();
           }, keepAliveMs)
         : undefined;
 
     try {
       let outcome: ChatAnswer;
       try {
-        outcome = await gateway.handle({
-          traceId: request.id,
-          pass,
-          body: request.body,
-          signal: controller.signal,
-          clientGone: () => gone,
-        });
+        outcome = await gateway.handle({ traceId, pass, body, signal: controller.signal, clientGone: () => gone });
       } catch (error) {
         clearTimeout(early);
         if (controller.signal.aborted) {
           // The client left before the answer: not an error of ours, and nobody to answer.
-          request.log.info('the client closed the connection before the response');
-          if (sink === undefined) reply.hijack();
-          else reply.raw.end();
+          log.info('the client closed the connection before the response');
+          if (sink !== undefined) res.end();
           return;
         }
-        if (sink === undefined) throw error;
+        if (sink === undefined) {
+          fail(error);
+          return;
+        }
         // Committed early: the status is already 200, so the error goes in-band.
         const failure = asMoongateError(error);
-        logFailure(request, failure, 'request failed after the stream was committed');
-        await sink.send(JSON.stringify(errorEnvelope(failure, request.id)));
+        logFailure(log, failure, 'request failed after the stream was committed');
+        await sink.send(JSON.stringify(errorEnvelope(failure, traceId)));
         await sink.done();
         return;
       }
@@ -109,36 +285,48 @@ export function registerChatCompletionsRoute(app: FastifyInstance, gateway: Chat
       if (outcome.kind === 'json') {
         if (gone) {
           // Answered and billed, but nobody is left to read it.
-          request.log.info('the client closed the connection before the response');
-          reply.hijack();
+          log.info('the client closed the connection before the response');
           return;
         }
-        await reply.type('application/json').send(JSON.stringify(outcome.body));
+        const text = JSON.stringify(outcome.body);
+        res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) });
+        res.end(text);
         return;
       }
 
-      const res = reply.raw;
       try {
         await outcome.pipe(commit());
       } catch (error) {
         // The client already got the error in-band; this is for the operator.
-        logFailure(request, error, 'stream failed after it started');
+        logFailure(log, error, 'stream failed after it started');
       } finally {
         if (!res.writableEnded) res.end();
       }
     } finally {
       clearTimeout(early);
+      res.removeListener('close', onClose);
       tracked?.end();
-      kept();
     }
   };
-  for (const path of CHAT_COMPLETIONS_PATHS) app.post(path, { onRequest: admitCaller }, handler);
+
+  return (req, res) => {
+    if (req.method !== 'POST' || !isChatPath(req.url ?? '')) return false;
+    serve(req, res).catch((error: unknown) => {
+      // Nothing above throws; should it, the request still ends, and the operator hears of it.
+      options.log.error({ err: error }, 'the chat route failed');
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+    return true;
+  };
 }
 
-function writeSseHead(reply: FastifyReply): void {
-  const res: ServerResponse = reply.raw;
+function tooLarge(): MoongateError {
+  return new MoongateError('too_large', 'The request body is larger than the configured limit.');
+}
+
+function writeSseHead(res: ServerResponse): void {
   res.writeHead(200, {
-    ...(reply.getHeaders() as Record<string, string>),
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
@@ -147,7 +335,7 @@ function writeSseHead(reply: FastifyReply): void {
   });
 }
 
-function logFailure(request: FastifyRequest, error: unknown, message: string): void {
-  if (error instanceof MoongateError) request.log.warn({ code: error.code, err: error }, message);
-  else request.log.error({ err: error }, message);
+function logFailure(log: FastifyBaseLogger, error: unknown, message: string): void {
+  if (error instanceof MoongateError) log.warn({ code: error.code, err: error }, message);
+  else log.error({ err: error }, message);
 }
