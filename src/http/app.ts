@@ -23,6 +23,7 @@ import type { InFlightRequests } from './in-flight-requests.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AccessLog } from './access-log.js';
 import { lazyRequestLogger } from './request-logger.js';
+import { closeWithConnection } from './queued-responses.js';
 
 export interface AppOptions {
   gateway: ChatGateway;
@@ -115,6 +116,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; the hook below
       // (and the chat route) answer it with the envelope instead (RFC 9112, section 3.2: a 400 either way).
       const server = createServer({ requireHostHeader: false }, (req, res) => {
+        closeWithConnection(req, res);
         if (!chatRoute(req, res)) handler(req, res);
       });
       server.keepAliveTimeout = KEEP_ALIVE_MS;

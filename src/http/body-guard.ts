@@ -219,7 +219,7 @@ export class BodyGuard {
       ready(payload);
       return;
     }
-    bodiesRead.add(raw);
+    this.touch(raw);
     // The whole body has arrived already: nothing is pending, so there is no deadline to keep
     // and no bytes still arriving to count. It is read as it is, with its size limit, and no
     // stream pass is paid for it.
@@ -236,6 +236,14 @@ export class BodyGuard {
       return;
     }
     ready(this.#guard(raw, res, payload));
+  }
+
+  /**
+   * The body was looked at (its type, its declared size): an answer about it now closes the
+   * connection, lingering, as one given once its reading began (beforeAnswer).
+   */
+  touch(raw: IncomingMessage): void {
+    bodiesRead.add(raw);
   }
 
   #guard(raw: IncomingMessage, res: ServerResponse, payload: Readable): Readable {

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRACE_ID_PATTERN } from '../../src/contract/index.js';
+import { rawRequest, rawSend } from '../../fuzz/src/raw-http.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 let moongate: TestServer;
@@ -56,9 +57,24 @@ describe('the chat route', () => {
     expect(answer.headers.get('x-trace-id')).toBe(answer.body?.trace_id);
   });
 
-  // Matched as sent: a trailing slash, another case or a doubled slash is another path, as it
-  // was under Fastify; so, now, is an escaped letter, which Fastify's router decoded.
-  it.each(['/kimi/chat/completions/', '/KIMI/chat/completions', '/kimi/chat/completion', '/kimi/chat/complet%69ons', '//kimi/chat/completions'])(
+  // Read as Fastify's router read it: an escaped letter is that letter, a fragment is dropped,
+  // and an absolute-form target (what a proxy may send) is its path.
+  it.each(['/kimi/chat/complet%69ons', '/v1/chat/%63ompletions?x=%zz', '/v1/chat/completions#part', 'http://moongate/v1/chat/completions', 'HTTP://moongate:80/kimi/chat/completions?a=1'])(
+    'answers a POST to the spelling %s',
+    async (target) => {
+      const body = JSON.stringify(HELLO);
+      const exchange = await rawSend({
+        port: Number(new URL(moongate.url).port),
+        chunks: [
+          rawRequest(`POST ${target} HTTP/1.1`, ['Host: moongate', 'Connection: close', `Authorization: Bearer ${moongate.token}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`], body),
+        ],
+      });
+      expect(exchange.responses[0]?.status, exchange.responses[0]?.body).toBe(200);
+    },
+  );
+
+  // A trailing slash, another case, a doubled slash or an escaped slash is another path, as under Fastify.
+  it.each(['/kimi/chat/completions/', '/KIMI/chat/completions', '/kimi/chat/completion', '/kimi/chat%2Fcompletions', '//kimi/chat/completions'])(
     'does not take %s: no_api',
     async (path) => {
       const answer = await call('POST', path, HELLO);

@@ -349,6 +349,40 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
     expect(parsedBodies).toBe(before);
   });
 
+  it('a pipelined request whose client hangs up while it waits its turn: its permit comes back once its work ends', async () => {
+    // The first request waits to be admitted; the second, behind it on the same connection,
+    // reaches the upstream with its answer queued (Node gives it the socket only after the first's).
+    const first = JSON.stringify(HELLO);
+    const second = `POST /kimi/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer good\r\ncontent-length: ${Buffer.byteLength(first)}\r\n\r\n${first}`;
+    const serverSide = once(app.server, 'connection') as Promise<[Socket]>;
+    const asked = new Promise<void>((resolve) => (slowAsked = resolve));
+    upstreamCalled = new Promise((resolve) => (upstreamCalledResolve = resolve));
+    const exchange = await rawPost(baseUrl, '/kimi/chat/completions', { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(first)), authorization: 'Bearer slow' }, first + second);
+    const [socket] = await serverSide;
+    await Promise.all([asked, upstreamCalled]);
+    const released = limiter.released;
+    exchange.socket.destroy();
+    await once(socket, 'close');
+    releaseUpstream();
+    // The second's permit, whose answer was never given a socket. (The first, admitted now, is
+    // refused: the second held the credential's one place when it asked.)
+    await limiter.releases(released + 1);
+    admitSlow?.();
+  });
+
+  it('a body still arriving with a content-type that is not a media type: 400, then the connection lingers to drain it', async () => {
+    const exchange = await rawPost(baseUrl, '/kimi/chat/completions', { 'content-type': 'a/b/c', 'content-length': '1000', authorization: 'Bearer good' }, '{"model":');
+    const answer = await exchange.answer;
+    expectEnvelope(answer, 400, 'bad_request');
+    expect(answer.headers.connection).toBe('close');
+    // Still open to drain the rest of the body: more bytes are taken without a reset.
+    exchange.socket.write('"kimi-k2.5",');
+    const linger = await timers.next(5_000);
+    expect(exchange.socket.destroyed).toBe(false);
+    linger.fire();
+    await exchange.closed;
+  });
+
   it('the permit comes back on every path: a 413, a body that is not JSON, a 408, a client gone mid-upload', async () => {
     const good = { 'content-type': 'application/json', authorization: 'Bearer good' };
     const statusOf = async (body: string): Promise<number> => {

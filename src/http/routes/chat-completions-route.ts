@@ -65,9 +65,32 @@ const MEDIA_TYPE = /^\s*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+\s*(?:;|$)/;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+/**
+ * The path as Fastify's router read it: without the query or a fragment, from an absolute-form
+ * target too (`http://host/v1/...`, what a proxy may send), and percent-decoded, but for an
+ * escaped slash, which stays part of its segment.
+ */
 function isChatPath(url: string): boolean {
-  const query = url.indexOf('?');
-  const path = query < 0 ? url : url.slice(0, query);
+  let path = url;
+  const query = path.indexOf('?');
+  if (query >= 0) path = path.slice(0, query);
+  const fragment = path.indexOf('#');
+  if (fragment >= 0) path = path.slice(0, fragment);
+  if (path === CHAT_COMPLETIONS_PATHS[0] || path === CHAT_COMPLETIONS_PATHS[1]) return true;
+  // The rare spellings: the common request never gets here.
+  if (!path.startsWith('/')) {
+    if (!/^https?:\/\//i.test(path)) return false;
+    const slash = path.indexOf('/', path.indexOf('//') + 2);
+    path = slash < 0 ? '/' : path.slice(slash);
+  }
+  if (path.includes('%')) {
+    if (/%2f/i.test(path)) return false;
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      return false;
+    }
+  }
   return path === CHAT_COMPLETIONS_PATHS[0] || path === CHAT_COMPLETIONS_PATHS[1];
 }
 
@@ -75,9 +98,15 @@ function wantsStream(body: unknown): boolean {
   return typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
 }
 
-/** An error whose answer closes the connection: bytes may follow that cannot be read as a request. */
+/**
+ * A body refused or not read: `close` when its answer closes the connection (as Fastify's does
+ * after a body it could not read: bytes may follow that cannot be read as a request).
+ */
 class BodyError extends Error {
-  constructor(readonly failure: unknown) {
+  constructor(
+    readonly failure: unknown,
+    readonly close = true,
+  ) {
     super('the request body could not be read');
   }
 }
@@ -93,8 +122,12 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
     if (type === undefined && headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0') {
       return Promise.resolve(undefined);
     }
+    // Refused from here on, a body still arriving is drained before the connection closes.
+    bodyGuard.touch(req);
     if (type !== undefined && !MEDIA_TYPE.test(type)) {
-      return Promise.reject(new BodyError(new MoongateError('bad_request', 'the content-type header is not a valid media type; send application/json')));
+      // Refused before its body is read, as Fastify does: the connection stays unless the body is still arriving.
+      const failure = new MoongateError('bad_request', 'the content-type header is not a valid media type; send application/json');
+      return Promise.reject(new BodyError(failure, false));
     }
     const declared = Number(headers['content-length']);
     if (declared > maxBodyBytes) return Promise.reject(new BodyError(tooLarge()));
@@ -163,23 +196,24 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
       res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) });
       res.end(body);
     };
-    // The one error handler's work (error-handler.ts): the envelope, and a log line for what is ours.
-    const fail = (error: unknown, close = false): void => {
-      const failure = failureOf(error, req, log);
+    const refuse = (failure: MoongateError, close: boolean): void => {
       if (res.headersSent || res.destroyed) return;
       const retryAfter = retryAfterOf(failure);
       if (retryAfter !== undefined) res.setHeader('retry-after', retryAfter);
       answer(failure.status, JSON.stringify(errorEnvelope(failure, traceId)), close);
     };
+    // The one error handler's work (error-handler.ts): the envelope, and a log line for what is ours.
+    const fail = (error: unknown, close = false): void => refuse(failureOf(error, req, log), close);
 
+    // These two are answered as the app's onRequest hook answers them: no log line but the access line.
     if (req.httpVersion === '1.1' && req.headers.host === undefined) {
-      fail(new MoongateError('bad_request', 'the Host header is required in HTTP/1.1'), true);
+      refuse(new MoongateError('bad_request', 'the Host header is required in HTTP/1.1'), true);
       return;
     }
     // SPEC.md's table has no 503: a request during shutdown is a 500 api_error, and the
     // connection closes so the client's next attempt goes to a live process.
     if (inFlight?.draining === true) {
-      fail(new MoongateError('api_error', 'the server is shutting down'), true);
+      refuse(new MoongateError('api_error', 'the server is shutting down'), true);
       return;
     }
 
@@ -203,8 +237,8 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
     try {
       body = await readBody(req, res);
     } catch (error) {
-      // As Fastify does after a body it could not read: what follows it cannot be trusted.
-      fail(error instanceof BodyError ? error.failure : error, true);
+      if (error instanceof BodyError) fail(error.failure, error.close);
+      else fail(error, true);
       return;
     }
     // Gone before its work began: nothing reached an upstream, so nothing is owed or billed.
