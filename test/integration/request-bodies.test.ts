@@ -284,6 +284,17 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
     await app?.close();
   });
 
+  /** The answer says `connection: close`, yet the connection stays open to drain the rest of the body until its linger ends. */
+  const expectLingeringClose = async (exchange: RawExchange, answer: { headers: Record<string, string> }, more: string): Promise<void> => {
+    expect(answer.headers.connection).toBe('close');
+    // More bytes are taken without a reset.
+    exchange.socket.write(more);
+    const linger = await timers.next(5_000);
+    expect(exchange.socket.destroyed).toBe(false);
+    linger.fire();
+    await exchange.closed;
+  };
+
   it('a body that does not arrive in time gets 408 request_timeout; the connection lingers, then closes', async () => {
     const exchange = await rawPost(
       baseUrl,
@@ -295,13 +306,7 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
     const answer = await exchange.answer;
     const body = expectEnvelope(answer, 408, 'request_timeout');
     expect(body.error.message).toBe('The request body did not arrive within 30000 ms.');
-    expect(answer.headers.connection).toBe('close');
-    // Still open to drain the rest of the body: more bytes are taken without a reset.
-    exchange.socket.write('"messages":[');
-    const linger = await timers.next(5_000);
-    expect(exchange.socket.destroyed).toBe(false);
-    linger.fire();
-    await exchange.closed;
+    await expectLingeringClose(exchange, answer, '"messages":[');
   });
 
   it('the deadline applies to every route with a body, not only the chat API', async () => {
@@ -374,13 +379,7 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
     const exchange = await rawPost(baseUrl, '/kimi/chat/completions', { 'content-type': 'a/b/c', 'content-length': '1000', authorization: 'Bearer good' }, '{"model":');
     const answer = await exchange.answer;
     expectEnvelope(answer, 400, 'bad_request');
-    expect(answer.headers.connection).toBe('close');
-    // Still open to drain the rest of the body: more bytes are taken without a reset.
-    exchange.socket.write('"kimi-k2.5",');
-    const linger = await timers.next(5_000);
-    expect(exchange.socket.destroyed).toBe(false);
-    linger.fire();
-    await exchange.closed;
+    await expectLingeringClose(exchange, answer, '"kimi-k2.5",');
   });
 
   it('the permit comes back on every path: a 413, a body that is not JSON, a 408, a client gone mid-upload', async () => {
