@@ -4,6 +4,8 @@
  * once as aborted with what its client was sent, and /readyz fails while draining.
  */
 import { request } from 'node:http';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeUsage } from '../../src/contract/index.js';
 import { ChatGateway } from '../../src/gateway/chat-gateway.js';
@@ -53,7 +55,15 @@ describe('drain', () => {
       authenticate: () => Promise.reject(new Error('not reached')),
       router: { open: () => Promise.reject(new Error('not reached')) },
     });
-    const app = buildApp({ gateway, maxBodyBytes: 1024, logger: false, inFlight });
+    // What the app logs: a request turned away while draining is no failure of ours.
+    const levels: number[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line !== '') levels.push((JSON.parse(line) as { level: number }).level);
+        done();
+      },
+    });
+    const app = buildApp({ gateway, maxBodyBytes: 1024, logger: pino({ level: 'info' }, sink), inFlight });
     try {
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
       inFlight.draining = true;
@@ -68,6 +78,9 @@ describe('drain', () => {
       expect(turnedAway.headers.get('connection')).toBe('close');
       expect(await turnedAway.json()).toMatchObject({ success: false, error: { code: 'api_error', message: 'the server is shutting down' } });
       expect(turnedAway.headers.get('x-trace-id')).toBeTypeOf('string');
+      // Its access line (info), and no error line with a stack for every request during a redeploy.
+      expect(levels).toContain(30);
+      expect(levels.filter((level) => level >= 40)).toEqual([]);
       expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(500);
       expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     } finally {

@@ -4,12 +4,15 @@
  * body arrived reaches the client (a lingering close, not a reset).
  */
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { TRACE_ID_PATTERN, type ErrorCode } from '../../src/contract/index.js';
 import { ChatGateway, type OpenedCall } from '../../src/gateway/chat-gateway.js';
 import type { AuthenticatedCaller } from '../../src/gateway/pipeline.js';
+import { AccessLog } from '../../src/http/access-log.js';
 import { buildApp } from '../../src/http/app.js';
 import type { Schedule } from '../../src/http/body-guard.js';
 import { MemoryRequestLimiter } from '../../src/limits/memory-request-limiter.js';
@@ -176,6 +179,12 @@ const CALLER: AuthenticatedCaller = {
   limits: { rps: 1_000, concurrency: 1 },
 };
 
+/** The fields of an access line this file looks at. */
+interface AccessLine {
+  path: string;
+  aborted?: boolean;
+}
+
 /** The real limiter, telling the test each time a permit comes back. */
 class WatchedLimiter implements RequestLimiter {
   readonly #inner = new MemoryRequestLimiter();
@@ -247,6 +256,7 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
   let upstreamCalled: Promise<void>;
   let upstreamCalledResolve: () => void = () => undefined;
   let admitSlow: (() => void) | undefined;
+  const accessLines: AccessLine[] = [];
   let slowAsked: () => void = () => undefined;
 
   beforeAll(async () => {
@@ -275,7 +285,21 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
         },
       },
     });
-    app = buildApp({ gateway, maxBodyBytes: LIMIT, bodies: { maxPendingBytes: 4 * LIMIT, timeoutMs: TIMEOUT_MS }, bodySchedule: timers.schedule, logger: false });
+    // The access lines alone, to see each request's line written however it ended.
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line !== '') accessLines.push(JSON.parse(line) as AccessLine);
+        done();
+      },
+    });
+    app = buildApp({
+      gateway,
+      maxBodyBytes: LIMIT,
+      bodies: { maxPendingBytes: 4 * LIMIT, timeoutMs: TIMEOUT_MS },
+      bodySchedule: timers.schedule,
+      logger: false,
+      accessLog: new AccessLog(pino({ level: 'info' }, sink)),
+    });
     app.addHook('onClose', () => limiter.close());
     baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
   });
@@ -354,7 +378,7 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
     expect(parsedBodies).toBe(before);
   });
 
-  it('a pipelined request whose client hangs up while it waits its turn: its permit comes back once its work ends', async () => {
+  it('a pipelined request whose client hangs up while it waits its turn: its access line is written, its permit comes back once its work ends', async () => {
     // The first request waits to be admitted; the second, behind it on the same connection,
     // reaches the upstream with its answer queued (Node gives it the socket only after the first's).
     const first = JSON.stringify(HELLO);
@@ -366,8 +390,14 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
     const [socket] = await serverSide;
     await Promise.all([asked, upstreamCalled]);
     const released = limiter.released;
+    const lines = accessLines.length;
     exchange.socket.destroy();
     await once(socket, 'close');
+    // Both requests' access lines are written as their connection closes, each as a client that left.
+    expect(accessLines.slice(lines).map((line) => [line.path, line.aborted])).toEqual([
+      ['/kimi/chat/completions', true],
+      ['/kimi/chat/completions', true],
+    ]);
     releaseUpstream();
     // The second's permit, whose answer was never given a socket. (The first, admitted now, is
     // refused: the second held the credential's one place when it asked.)
