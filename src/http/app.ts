@@ -111,7 +111,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
     // The chat route runs ahead of Fastify (routes/chat-completions-route.ts); the server is
     // made as Fastify makes it. Fastify binds no second address for a server it did not make:
-    // HOST=localhost listens on the first address it resolves to (docs/operations.md).
+    // HOST=localhost listens on the first address it resolves to (README, "Settings").
     serverFactory: (handler) => {
       // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; the hook below
       // (and the chat route) answer it with the envelope instead (RFC 9112, section 3.2: a 400 either way).

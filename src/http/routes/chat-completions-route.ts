@@ -3,10 +3,9 @@
  * (so every OpenAI SDK works with baseURL=<server>/v1).
  *
  * This route runs on node:http, ahead of Fastify (issue 20): the server's request listener
- * (app.ts) hands it every POST to these two paths, and everything else to Fastify. Fastify
- * alone, with one route and no hook, cost 1.17 to 1.36 times the lean floor's CPU per
- * request (docs/benchmark.md, "The chat route ahead of Fastify"), a third of the whole
- * budget issue 20 allows, for routing one path and parsing one JSON body. The route keeps
+ * (app.ts) hands it every POST to these two paths, and everything else to Fastify. Fastify's
+ * request lifecycle (routing, request and reply objects, hooks, body reading) cost 5 to 6%
+ * of a non-stream request's CPU (docs/benchmark.md, "Where the time goes"). The route keeps
  * every answer the app gives: the trace id and nosniff, the access line, the Host and
  * draining checks, the body guard (body-guard.ts) and size limit, Fastify's content-type
  * and content-length checks, and the error handler's envelope and logging
