@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { BUILT_IN_LOOKUP, MoongateError, newTraceId, parseJsonBody, type ModelLookup } from '../contract/index.js';
 import type { ChatGateway } from '../gateway/chat-gateway.js';
 import { BodyGuard, installBodyGuard, type Schedule } from './body-guard.js';
-import { answerClientError, installErrorHandler, sendError, toMoongateError } from './error-handler.js';
+import { answerClientError, installErrorHandler, sendError, toMoongateError, turnedAway } from './error-handler.js';
 import type { AccountContext } from './routes/console-api/account-context.js';
 import { ADMIN_API_PREFIX, registerConsoleApiRoutes } from './routes/console-api/console-api-routes.js';
 import { CHAT_COMPLETIONS_PATHS, chatCompletionsRoute, type ChatRoute } from './routes/chat-completions-route.js';
@@ -140,17 +140,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-trace-id', request.id).header('x-content-type-options', 'nosniff');
     accessLog.begin(request.id, request.method, request.url, reply.raw);
-    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+    // Answering here without calling done() ends the request (Fastify, "Respond to a request
+    // from a hook"). /healthz still answers while draining.
+    const refusal = turnedAway(request.raw, options.inFlight?.draining === true && request.url !== '/healthz');
+    if (refusal !== undefined) {
       reply.header('connection', 'close');
-      sendError(reply, new MoongateError('bad_request', 'the Host header is required in HTTP/1.1'), request.id);
-      return;
-    }
-    // SPEC.md's table has no 503: a request during shutdown is a 500 api_error, and the
-    // connection closes so the client's next attempt goes to a live process. Answering
-    // here without calling done() ends the request (Fastify, "Respond to a request from a hook").
-    if (options.inFlight?.draining === true && request.url !== '/healthz') {
-      reply.header('connection', 'close');
-      sendError(reply, new MoongateError('api_error', 'the server is shutting down'), request.id);
+      sendError(reply, refusal, request.id);
       return;
     }
     done();

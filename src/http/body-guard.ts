@@ -132,7 +132,8 @@ class PendingBody extends Transform {
   }
 }
 
-function hasBody(raw: IncomingMessage): boolean {
+/** The request says it has a body (a length other than 0, or chunked); a GET's or a HEAD's is never read. */
+export function hasBody(raw: IncomingMessage): boolean {
   if (raw.method === 'GET' || raw.method === 'HEAD') return false;
   const length = raw.headers['content-length'];
   return raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');

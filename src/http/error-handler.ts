@@ -68,6 +68,19 @@ export function toMoongateError(error: unknown): MoongateError {
   return asMoongateError(error);
 }
 
+/**
+ * The refusals a request gets before it is routed, on Fastify's routes and the chat route
+ * alike; each answer closes the connection. An HTTP/1.1 request without Host (Node would answer
+ * it with a bare 400 of its own: RFC 9112, section 3.2), and a request during shutdown: SPEC.md's
+ * table has no 503, so it is a 500 api_error, and the connection closes so the client's next
+ * attempt goes to a live process.
+ */
+export function turnedAway(req: IncomingMessage, draining: boolean): MoongateError | undefined {
+  if (req.httpVersion === '1.1' && req.headers.host === undefined) return new MoongateError('bad_request', 'the Host header is required in HTTP/1.1');
+  if (draining) return new MoongateError('api_error', 'the server is shutting down');
+  return undefined;
+}
+
 /** The `retry-after` header of an error that has one: whole seconds, at least 1. */
 export function retryAfterOf(error: MoongateError): string | undefined {
   return error.retryAfter === undefined ? undefined : String(Math.max(1, Math.ceil(error.retryAfter)));

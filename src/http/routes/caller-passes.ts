@@ -6,6 +6,7 @@
  * even before the hook finished), the permit comes back once.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { MoongateError } from '../../contract/index.js';
 import type { ChatGateway } from '../../gateway/chat-gateway.js';
 import type { CallerPass } from '../../gateway/pipeline.js';
@@ -14,45 +15,47 @@ import { KIMI_SERVICE } from '../../store/seed-services.js';
 export interface CallerPasses {
   admitCaller(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   passOf(request: FastifyRequest): CallerPass;
-  /** Keeps the permit past the connection's close until the returned function is called (once). */
-  keep(request: FastifyRequest): () => void;
 }
 
-/** A pass and what still needs its permit: the connection (until it closes) and kept work. */
-interface Holding {
-  pass: CallerPass;
-  users: number;
+/**
+ * Holds `pass`'s permit until `res` has closed and every piece of work kept with the returned
+ * function is over (each kept piece is let go, once, by the function `keep()` returns). The
+ * permit comes back once. For the Bearer routes on Fastify and for the chat route ahead of it.
+ */
+export function heldUntilClosed(pass: CallerPass, res: ServerResponse): () => () => void {
+  let users = 1;
+  const drop = (): void => {
+    if (--users === 0) pass.release();
+  };
+  if (res.destroyed) drop();
+  else res.once('close', drop);
+  return () => {
+    // Already given back (the connection closed and nothing was kept): nothing to keep.
+    if (users === 0) return () => undefined;
+    users++;
+    let kept = true;
+    return () => {
+      if (!kept) return;
+      kept = false;
+      drop();
+    };
+  };
 }
 
 /** `route` names the route in the error a handler without its hook would raise. */
 export function callerPasses(gateway: ChatGateway, route: string): CallerPasses {
-  const passes = new WeakMap<FastifyRequest, Holding>();
-  const drop = (holding: Holding): void => {
-    if (--holding.users === 0) holding.pass.release();
-  };
-  const holdingOf = (request: FastifyRequest): Holding => {
-    const holding = passes.get(request);
-    if (holding === undefined) throw new MoongateError('api_error', undefined, { cause: new Error(`${route} ran without its onRequest hook`) });
-    return holding;
-  };
+  const passes = new WeakMap<FastifyRequest, CallerPass>();
   return {
     admitCaller: async (request, reply) => {
       const pass = await gateway.admitCaller(request.headers.authorization, KIMI_SERVICE.slug, request.id);
-      const holding: Holding = { pass, users: 1 };
-      if (reply.raw.destroyed) drop(holding);
-      else reply.raw.once('close', () => drop(holding));
-      passes.set(request, holding);
+      // Their handlers answer in one piece: the permit is kept until the connection closes.
+      heldUntilClosed(pass, reply.raw);
+      passes.set(request, pass);
     },
-    passOf: (request) => holdingOf(request).pass,
-    keep: (request) => {
-      const holding = holdingOf(request);
-      holding.users++;
-      let kept = true;
-      return () => {
-        if (!kept) return;
-        kept = false;
-        drop(holding);
-      };
+    passOf: (request) => {
+      const pass = passes.get(request);
+      if (pass === undefined) throw new MoongateError('api_error', undefined, { cause: new Error(`${route} ran without its onRequest hook`) });
+      return pass;
     },
   };
 }

@@ -36,11 +36,12 @@ import type { ChatGateway } from '../../gateway/chat-gateway.js';
 import type { CallerPass, ChatAnswer } from '../../gateway/pipeline.js';
 import { KIMI_SERVICE } from '../../store/seed-services.js';
 import type { AccessLog } from '../access-log.js';
-import type { BodyGuard } from '../body-guard.js';
-import { failureOf, retryAfterOf } from '../error-handler.js';
+import { hasBody, type BodyGuard } from '../body-guard.js';
+import { failureOf, retryAfterOf, turnedAway } from '../error-handler.js';
 import type { InFlightRequests } from '../in-flight-requests.js';
 import { LazyRequestLogger } from '../request-logger.js';
 import { SseSink } from '../sse-sink.js';
+import { heldUntilClosed } from './caller-passes.js';
 
 export const CHAT_COMPLETIONS_PATHS = ['/kimi/chat/completions', '/v1/chat/completions'] as const;
 
@@ -118,9 +119,7 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
   const readBody = (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
     const { headers } = req;
     const type = headers['content-type'];
-    if (type === undefined && headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0') {
-      return Promise.resolve(undefined);
-    }
+    if (type === undefined && !hasBody(req)) return Promise.resolve(undefined);
     // Refused from here on, a body still arriving is drained before the connection closes.
     bodyGuard.touch(req);
     if (type !== undefined && !MEDIA_TYPE.test(type)) {
@@ -204,15 +203,10 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
     // The one error handler's work (error-handler.ts): the envelope, and a log line for what is ours.
     const fail = (error: unknown, close = false): void => refuse(failureOf(error, req, log), close);
 
-    // These two are answered as the app's onRequest hook answers them: no log line but the access line.
-    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
-      refuse(new MoongateError('bad_request', 'the Host header is required in HTTP/1.1'), true);
-      return;
-    }
-    // SPEC.md's table has no 503: a request during shutdown is a 500 api_error, and the
-    // connection closes so the client's next attempt goes to a live process.
-    if (inFlight?.draining === true) {
-      refuse(new MoongateError('api_error', 'the server is shutting down'), true);
+    // Answered as the app's onRequest hook answers them (error-handler.ts): no log line but the access line.
+    const refusal = turnedAway(req, inFlight?.draining === true);
+    if (refusal !== undefined) {
+      refuse(refusal, true);
       return;
     }
 
@@ -226,12 +220,7 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
     // The permit comes back once the connection has closed and the work is over, whichever is
     // later: a non-stream call outlives its client, and a connection gone while its body was
     // read gives it back whatever became of the read.
-    let users = 1;
-    const drop = (): void => {
-      if (--users === 0) pass.release();
-    };
-    if (res.destroyed) drop();
-    else res.once('close', drop);
+    const keep = heldUntilClosed(pass, res);
     let body: unknown;
     try {
       body = await readBody(req, res);
@@ -245,11 +234,11 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
       log.info('the client closed the connection before the response');
       return;
     }
-    users++;
+    const kept = keep();
     try {
       await exchange(req, res, traceId, log, pass, body, fail);
     } finally {
-      drop();
+      kept();
     }
   };
 
