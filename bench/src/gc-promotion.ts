@@ -21,7 +21,11 @@
  *
  *   npm run build && npm run bench:build
  *   node bench/dist/gc-promotion.js [--servers moongate,work] [--load non-stream|stream|1mb]
- *                                   [--connections 32] [--seconds 4] [--env K=V,K=V] [--json]
+ *                                   [--connections 32] [--seconds 4] [--env K=V,K=V] [--json] [--phases]
+ *
+ * `--phases` adds the scavenges' own fields, summed and per request: the time of each of
+ * their phases (`scavenge.parallel`, `scavenge.roots`, ... and the helper threads'
+ * `background.scavenge.parallel`, which the process's CPU counts too) and their sizes.
  */
 import { parseArgs } from 'node:util';
 import { envOf, requestBody } from './bench-context.js';
@@ -40,6 +44,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     seconds: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
+    phases: { type: 'boolean', default: false },
     env: { type: 'string' },
   },
 });
@@ -70,6 +75,8 @@ interface GcTotals {
 /** Reads --trace-gc-nvp lines (`key=value` pairs) out of a stdout that also carries the access log. */
 class GcLines {
   readonly totals: GcTotals = { scavenges: 0, scavengeMs: 0, promoted: 0, survived: 0, markCompacts: 0, markCompactMs: 0 };
+  /** Every numeric field of the scavenges' lines, summed (their phases' times, `--phases`). */
+  readonly scavengeFields = new Map<string, number>();
   #partial = '';
 
   take(part: string): void {
@@ -88,14 +95,17 @@ class GcLines {
       t.scavengeMs += field('pause');
       t.promoted += field('promoted');
       t.survived += field('new_space_survived');
+      for (const [, key, value] of line.matchAll(/ ([\w.]+)=([\d.]+)/g)) {
+        this.scavengeFields.set(key as string, (this.scavengeFields.get(key as string) ?? 0) + Number(value));
+      }
     } else if (kind === 'mc' || kind === 'ms') {
       t.markCompacts++;
       t.markCompactMs += field('pause');
     }
   }
 
-  snapshot(): GcTotals {
-    return { ...this.totals };
+  snapshot(): GcTotals & { fields: Map<string, number> } {
+    return { ...this.totals, fields: new Map(this.scavengeFields) };
   }
 }
 
@@ -110,6 +120,8 @@ interface Row {
   scavengePauseUsPerRequest: number;
   markCompacts: number;
   markCompactPauseUsPerRequest: number;
+  /** `--phases`: each numeric field of the scavenges' lines (ms fields are times), summed over the measured seconds, per request (µs for times). */
+  scavengePhasesPerRequest?: Record<string, number>;
 }
 
 function bodyOf(): string {
@@ -155,6 +167,13 @@ async function measure(name: string, origin: string): Promise<Row> {
       scavengePauseUsPerRequest: Number((((after.scavengeMs - before.scavengeMs) * 1000) / n).toFixed(1)),
       markCompacts: after.markCompacts - before.markCompacts,
       markCompactPauseUsPerRequest: Number((((after.markCompactMs - before.markCompactMs) * 1000) / n).toFixed(1)),
+      ...(values.phases
+        ? {
+            scavengePhasesPerRequest: Object.fromEntries(
+              [...after.fields].map(([key, total]) => [key, Number((((total - (before.fields.get(key) ?? 0)) * 1000) / n).toFixed(2))]),
+            ),
+          }
+        : {}),
     };
   } finally {
     await server.stop();
@@ -175,6 +194,11 @@ try {
       console.log(
         `${r.server.padEnd(10)} ${String(r.requests).padStart(9)} ${String(r.promotedBytesPerRequest).padStart(11)} ${String(r.survivedBytesPerRequest).padStart(11)} ${String(r.scavenges).padStart(10)} ${r.scavengePauseUsPerRequest.toFixed(1).padStart(12)} ${String(r.markCompacts).padStart(14)} ${r.markCompactPauseUsPerRequest.toFixed(1).padStart(16)}`,
       );
+    }
+    for (const r of rows) {
+      if (r.scavengePhasesPerRequest === undefined) continue;
+      console.log(`${r.server}: scavenges' fields per request (times in µs, bytes/1000):`);
+      for (const [key, value] of Object.entries(r.scavengePhasesPerRequest)) if (value >= 0.05) console.log(`  ${key.padEnd(40)} ${value.toFixed(2).padStart(10)}`);
     }
   }
 } finally {

@@ -22,7 +22,8 @@ export class BillingAdmitter implements Admitter {
   readonly #parts: BillingAdmitterParts;
   readonly #now: () => number;
   /** This process's holds still open, for the metrics (the database has everyone's). */
-  #open = { count: 0, amount: 0 };
+  #openCount = 0;
+  #openAmount = 0;
 
   constructor(parts: BillingAdmitterParts) {
     this.#parts = parts;
@@ -31,7 +32,7 @@ export class BillingAdmitter implements Admitter {
 
   /** Holds this process has open right now (count, and their sum in micro-units). */
   openHolds(): { count: number; amount: number } {
-    return { ...this.#open };
+    return { count: this.#openCount, amount: this.#openAmount };
   }
 
   async admit(ticket: HoldRequest): Promise<QuotaHold> {
@@ -54,7 +55,8 @@ export class BillingAdmitter implements Admitter {
       throw error;
     }
     if (walletId === null) throw new MoongateError('used_up');
-    this.#open = { count: this.#open.count + 1, amount: this.#open.amount + worstCase };
+    this.#openCount++;
+    this.#openAmount += worstCase;
     return {
       settle: async (result: RequestResult) => {
         try {
@@ -63,7 +65,8 @@ export class BillingAdmitter implements Admitter {
           const cost = result.usage === null ? 0 : Math.min(worstCase, costOf(price, tokens));
           await this.#parts.settlements.settle({ walletId, held: worstCase, usage: usageRow(ticket, result, createdAt, walletId, tokens, cost) });
         } finally {
-          this.#open = { count: this.#open.count - 1, amount: this.#open.amount - worstCase };
+          this.#openCount--;
+          this.#openAmount -= worstCase;
         }
       },
     };

@@ -92,6 +92,8 @@ export class ChannelRouter implements ChatRouter {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly rests: ChannelRests;
+  /** servingOf's answers, by model id. */
+  private readonly serving = new Map<string, readonly Channel[]>();
 
   constructor(
     channels: readonly RouterChannel[],
@@ -104,47 +106,80 @@ export class ChannelRouter implements ChatRouter {
     this.channels = channels.filter((c) => c.spec.enabled).map((c) => new Channel(c.spec, c.provider, routing, this.now));
   }
 
-  async open(call: RouteCall): Promise<OpenedCall> {
-    const model = call.model.id;
-    const serving = this.channels.filter((c) => c.serves(model));
-    if (serving.length === 0) {
-      const served = [...new Set(this.channels.flatMap((c) => Object.keys(c.spec.models)))];
-      throw new MoongateError('model_not_found', `No channel serves ${model}; served models: ${served.join(', ')}`);
+  open(call: RouteCall): Promise<OpenedCall> {
+    try {
+      const model = call.model.id;
+      const serving = this.servingOf(model);
+      if (serving.length === 0) {
+        const served = [...new Set(this.channels.flatMap((c) => Object.keys(c.spec.models)))];
+        throw new MoongateError('model_not_found', `No channel serves ${model}; served models: ${served.join(', ')}`);
+      }
+      call.signal.throwIfAborted();
+      // The first attempt, as most requests end: no sets of tried and excluded channels, no
+      // async frame of its own; a failure goes on in retry().
+      const startedAt = this.now();
+      const channel = this.pick(serving, undefined);
+      if (channel === undefined) throw this.unavailable(serving, model);
+      return this.attempt(channel, call).catch((error: unknown) => this.retry(call, serving, channel, error, startedAt));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const startedAt = this.now();
+  }
+
+  /** After a failed first attempt: the next ones, within maxAttempts and the budget. */
+  private async retry(call: RouteCall, serving: readonly Channel[], first: Channel, firstError: unknown, startedAt: number): Promise<OpenedCall> {
+    const model = call.model.id;
     const tried = new Set<Channel>();
     /** Channels that must not be asked again for this request. */
     const excluded = new Set<Channel>();
     let lastError: MoongateError | undefined;
-    for (let attempt = 1; attempt <= this.routing.maxAttempts; attempt++) {
-      call.signal.throwIfAborted();
-      if (attempt > 1) {
-        const left = this.routing.budgetMs - (this.now() - startedAt);
-        if (left <= 0) break;
-        // Moving on: the failed attempt's acceptance is not billed (docs/billing.md, "Early ends").
-        call.onAcceptance?.(false);
-        await sleep(Math.min(left, backoff(this.routing.backoffMs, attempt, this.random)), call.signal);
-      }
-      const channel = this.pick(serving.filter((c) => !excluded.has(c)), tried);
-      if (channel === undefined) break;
+    let channel = first;
+    let error = firstError;
+    for (let attempt = 1; ; ) {
       tried.add(channel);
+      if (call.signal.aborted) throw error;
+      const failure = asMoongateError(error);
+      this.options.onAttempt?.(channel.spec.name, failure.code);
+      const { retry } = classify(failure);
+      if (retry === 'none') throw failure;
+      if (retry === 'other') excluded.add(channel);
+      lastError = failure;
+      this.options.logger?.warn(
+        { trace_id: call.traceId, channel: channel.spec.name, attempt, code: failure.code, reason: failure.message },
+        'upstream attempt failed before the first byte',
+      );
+      attempt++;
+      if (attempt > this.routing.maxAttempts) break;
+      call.signal.throwIfAborted();
+      const left = this.routing.budgetMs - (this.now() - startedAt);
+      if (left <= 0) break;
+      // Moving on: the failed attempt's acceptance is not billed (docs/billing.md, "Early ends").
+      call.onAcceptance?.(false);
+      await sleep(Math.min(left, backoff(this.routing.backoffMs, attempt, this.random)), call.signal);
+      const next = this.pick(
+        serving.filter((c) => !excluded.has(c)),
+        tried,
+      );
+      if (next === undefined) break;
+      channel = next;
       try {
         return await this.attempt(channel, call);
-      } catch (error) {
-        if (call.signal.aborted) throw error;
-        const failure = asMoongateError(error);
-        this.options.onAttempt?.(channel.spec.name, failure.code);
-        const { retry } = classify(failure);
-        if (retry === 'none') throw failure;
-        if (retry === 'other') excluded.add(channel);
-        lastError = failure;
-        this.options.logger?.warn(
-          { trace_id: call.traceId, channel: channel.spec.name, attempt, code: failure.code, reason: failure.message },
-          'upstream attempt failed before the first byte',
-        );
+      } catch (caught) {
+        error = caught;
       }
     }
     throw lastError ?? this.unavailable(serving, model);
+  }
+
+  /** The enabled channels that serve `model`, found once per model (the channels are fixed for the router's life). */
+  private servingOf(model: string): readonly Channel[] {
+    let serving = this.serving.get(model);
+    if (serving === undefined) {
+      serving = this.channels.filter((c) => c.serves(model));
+      // Bounded: a model reaches the router only once the catalogue has resolved it.
+      if (this.serving.size < MAX_SERVING_ENTRIES) this.serving.set(model, serving);
+    }
+    return serving;
   }
 
   /** Breaker state and load of every channel, for /metrics. */
@@ -157,9 +192,14 @@ export class ChannelRouter implements ChatRouter {
   }
 
   /** The best untried channel that can take a request now (a tried one only if none is left). */
-  private pick(serving: Channel[], tried: Set<Channel>): Channel | undefined {
-    const ready = serving.filter((c) => c.breaker.canPass() && this.rests.remainingMs(c.spec.name) === 0 && c.inFlight < c.spec.maxConcurrency);
-    const untried = ready.filter((c) => !tried.has(c));
+  private pick(serving: readonly Channel[], tried: Set<Channel> | undefined): Channel | undefined {
+    if (serving.length === 1) {
+      // One channel (the common set-up): no arrays, no weights.
+      const only = serving[0] as Channel;
+      return this.isReady(only) ? only : undefined;
+    }
+    const ready = serving.filter((c) => this.isReady(c));
+    const untried = tried === undefined ? ready : ready.filter((c) => !tried.has(c));
     const pool = untried.length > 0 ? untried : ready;
     if (pool.length === 0) return undefined;
     const best = Math.min(...pool.map((c) => c.spec.priority));
@@ -173,11 +213,16 @@ export class ChannelRouter implements ChatRouter {
     return group[group.length - 1];
   }
 
+  /** Whether a channel can take a request now: its breaker lets it through, no 429 rests it, it is under its cap. */
+  private isReady(channel: Channel): boolean {
+    return channel.breaker.canPass() && this.rests.remainingMs(channel.spec.name) === 0 && channel.inFlight < channel.spec.maxConcurrency;
+  }
+
   /**
    * No channel could take the request at all: busy (at its cap or told to wait by a 429)
    * is a 429 the client may retry; every breaker open is the operator's problem, a 500.
    */
-  private unavailable(serving: Channel[], model: string): MoongateError {
+  private unavailable(serving: readonly Channel[], model: string): MoongateError {
     const busy = serving.filter((c) => c.breaker.canPass());
     if (busy.length > 0) {
       const soonest = Math.min(...busy.map((c) => this.rests.remainingMs(c.spec.name) || 1000));
@@ -385,6 +430,9 @@ function restOf(events: readonly ChatEvent[]): AsyncIterator<ChatEvent> {
 function openEvents(provider: Provider, call: Parameters<Provider['chat']>[0]): AsyncIterator<ChatEvent> {
   return provider.chat(call)[Symbol.asyncIterator]();
 }
+
+/** Models whose serving channels a router remembers (servingOf). */
+const MAX_SERVING_ENTRIES = 1024;
 
 /** Exponential backoff with full jitter: attempt 2 waits up to base, attempt 3 up to 2×base... */
 function backoff(baseMs: number, attempt: number, random: () => number): number {

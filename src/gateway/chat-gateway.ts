@@ -145,6 +145,12 @@ async function resolveModelSlowly(lookup: ModelLookup, id: string, found: KimiMo
   );
 }
 
+/** A credential's or person's limits: its own where set, the defaults for the rest (the defaults themselves when none is set). */
+function withDefaults(own: { rps: number | null; concurrency: number | null } | null | undefined, defaults: RequestLimits): RequestLimits {
+  if (own === null || own === undefined || (own.rps === null && own.concurrency === null)) return defaults;
+  return { rps: own.rps ?? defaults.rps, concurrency: own.concurrency ?? defaults.concurrency };
+}
+
 /** Pieces of generated text kept as one rope before it is flattened. */
 const FLATTEN_EVERY = 64;
 
@@ -202,18 +208,10 @@ export class ChatGateway {
       const admittedAt = Date.now();
       const limiter = this.options.limiter;
       if (limiter === undefined) return { caller, admittedAt, release: () => undefined };
-      const defaults = this.options.defaultLimits ?? DEFAULT_REQUEST_LIMITS;
-      const limits = {
-        rps: caller.limits?.rps ?? defaults.rps,
-        concurrency: caller.limits?.concurrency ?? defaults.concurrency,
-      };
+      const limits = withDefaults(caller.limits, this.options.defaultLimits ?? DEFAULT_REQUEST_LIMITS);
       // The person's limits are taken in the same call: a person with many credentials still
       // gets only their own share (both places, or neither).
-      const personDefaults = this.options.defaultPersonLimits ?? DEFAULT_PERSON_LIMITS;
-      const personLimits = {
-        rps: caller.personLimits?.rps ?? personDefaults.rps,
-        concurrency: caller.personLimits?.concurrency ?? personDefaults.concurrency,
-      };
+      const personLimits = withDefaults(caller.personLimits, this.options.defaultPersonLimits ?? DEFAULT_PERSON_LIMITS);
       const decision = await limiter.acquire(caller.credentialId, limits, { key: caller.personId, limits: personLimits });
       if (!decision.admitted) throw new MoongateError('too_many_requests', undefined, { retryAfter: decision.retryAfter });
       const { permit } = decision;
@@ -276,60 +274,10 @@ export class ChatGateway {
 
   /** The admitted part: route, then answer as JSON or as a stream. Every path settles exactly once. */
   private async serve(exchange: ChatExchange, admitted: ServedRequest): Promise<ChatAnswer> {
-    const { caller, request, model, prompt, admission, startedAt } = admitted;
-    let channel: string | null = null;
-    let ttftMs: number | null = null;
+    const { request, model, prompt, startedAt } = admitted;
     // Once an upstream accepted the request, its prompt and every token generated are billed,
     // however it ends (docs/billing.md, "Early ends").
-    let accepted = false;
-    const generated = new GeneratedText();
-    let reported: UsageEvent | undefined;
-    const usageOf = (): Usage =>
-      makeUsage(
-        reported?.promptTokens ?? prompt.count(),
-        reported?.completionTokens ?? generated.tokens(),
-        reported?.cachedTokens ?? 0,
-        reported?.cacheWriteTokens ?? 0,
-      );
-    // A plain property, not a getter: V8 keeps an object literal's getter in an accessor
-    // pair it allocates in the old generation, and that pair held the getter's closure, and
-    // through it this whole request, through every scavenge until the next full collection:
-    // 6 KB a request was promoted and collected there (issue 20, docs/benchmark.md). Lint
-    // refuses accessors in object literals (eslint.config.js).
-    const tally: Tally & { settled: boolean } = {
-      settled: false,
-      settle: async (ending, usage, error) => {
-        if (tally.settled) return;
-        tally.settled = true;
-        const result: RequestResult = {
-          outcome: ending,
-          usage,
-          error,
-          channel,
-          stream: request.stream,
-          ttftMs,
-          durationMs: performance.now() - startedAt,
-        };
-        try {
-          await admission.settle(result);
-        } finally {
-          this.observe({ traceId: exchange.traceId, model: model.id, caller, ...result });
-        }
-      },
-      count: (event) => {
-        checkEvent(event, request.n);
-        generated.add(event);
-        if (event.type === 'usage') reported = event;
-      },
-      usage: usageOf,
-      billable: () => (accepted ? usageOf() : null),
-      failed: async (error) => {
-        const aborted = exchange.signal.aborted;
-        await tally.settle(aborted ? 'aborted' : 'failed', tally.billable(), aborted ? null : asMoongateError(error));
-        throw error;
-      },
-    };
-
+    const tally = new RequestTally(admitted, exchange, this.observers);
     let opened: OpenedCall;
     try {
       opened = await this.openRoute(prompt, {
@@ -339,13 +287,13 @@ export class ChatGateway {
         promptTokens: prompt.tokens,
         signal: exchange.signal,
         onAcceptance: (yes) => {
-          accepted = yes;
+          tally.accepted = yes;
         },
       });
       // An event came: whatever the router said, an upstream accepted the request.
-      accepted = true;
-      channel = opened.channel;
-      ttftMs = performance.now() - startedAt;
+      tally.accepted = true;
+      tally.channel = opened.channel;
+      tally.ttftMs = performance.now() - startedAt;
       if (opened.first.done !== true) checkEvent(opened.first.value, request.n);
     } catch (error) {
       return tally.failed(error);
@@ -354,7 +302,7 @@ export class ChatGateway {
     const id = newCompletionId();
     const created = this.clock();
     if (!request.stream) {
-      return answerJson(opened, tally, () => new CompletionBuilder(id, created, request.model, model.thinking, request.n), exchange.clientGone);
+      return answerJson(opened, tally, id, created, exchange.clientGone);
     }
     return answerStream(opened, tally, new ChunkEncoder(id, created, request.model), exchange);
   }
@@ -378,12 +326,16 @@ export class ChatGateway {
   }
 
   private observe(record: RequestRecord): void {
-    for (const observer of this.observers) {
-      try {
-        observer(record);
-      } catch {
-        // An observer's failure must never change what the client gets.
-      }
+    observeAll(this.observers, record);
+  }
+}
+
+function observeAll(observers: readonly RequestObserver[], record: RequestRecord): void {
+  for (const observer of observers) {
+    try {
+      observer(record);
+    } catch {
+      // An observer's failure must never change what the client gets.
     }
   }
 }
@@ -399,32 +351,83 @@ interface ServedRequest {
 
 /**
  * One admitted request's bookkeeping, shared by the JSON and the stream answer: what was
- * generated, and its one settlement.
+ * generated, and its one settlement. A class, not an object literal of closures: one object a
+ * request instead of one closure per method and the scope they share (issue 20).
  */
-interface Tally {
-  readonly settled: boolean;
+class RequestTally {
+  settled = false;
+  /** Whether the upstream of the attempt that ends the request has accepted it. */
+  accepted = false;
+  /** The channel serving it, once one answered. */
+  channel: string | null = null;
+  ttftMs: number | null = null;
+  #generated: GeneratedText | undefined;
+  #reported: UsageEvent | undefined;
+
+  constructor(
+    readonly admitted: ServedRequest,
+    private readonly exchange: ChatExchange,
+    private readonly observers: readonly RequestObserver[],
+  ) {}
+
   /** Settles (and observes) the request; later calls do nothing. */
-  settle(ending: RequestEnding, usage: Usage | null, error: MoongateError | null): Promise<void>;
+  async settle(ending: RequestEnding, usage: Usage | null, error: MoongateError | null): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    const { admitted } = this;
+    const result: RequestResult = {
+      outcome: ending,
+      usage,
+      error,
+      channel: this.channel,
+      stream: admitted.request.stream,
+      ttftMs: this.ttftMs,
+      durationMs: performance.now() - admitted.startedAt,
+    };
+    try {
+      await admitted.admission.settle(result);
+    } finally {
+      observeAll(this.observers, { traceId: this.exchange.traceId, model: admitted.model.id, caller: admitted.caller, ...result });
+    }
+  }
+
   /** Checks an upstream event and counts what it generated (or the usage it reported). */
-  count(event: ChatEvent): void;
+  count(event: ChatEvent): void {
+    checkEvent(event, this.admitted.request.n);
+    if (event.type === 'usage') this.#reported = event;
+    else if (event.type === 'delta') (this.#generated ??= new GeneratedText()).add(event);
+  }
+
   /** The upstream's usage when it reported one, else the gateway's own count. */
-  usage(): Usage;
+  usage(): Usage {
+    const reported = this.#reported;
+    return makeUsage(
+      reported?.promptTokens ?? this.admitted.prompt.count(),
+      reported?.completionTokens ?? this.#generated?.tokens() ?? 0,
+      reported?.cachedTokens ?? 0,
+      reported?.cacheWriteTokens ?? 0,
+    );
+  }
+
   /** What an early end bills: nothing before acceptance, then the prompt and what was generated. */
-  billable(): Usage | null;
+  billable(): Usage | null {
+    return this.accepted ? this.usage() : null;
+  }
+
   /** Settles a request that failed (or whose client left) and rethrows. */
-  failed(error: unknown): Promise<never>;
+  async failed(error: unknown): Promise<never> {
+    const aborted = this.exchange.signal.aborted;
+    await this.settle(aborted ? 'aborted' : 'failed', this.billable(), aborted ? null : asMoongateError(error));
+    throw error;
+  }
 }
 
 /** The non-stream answer: every event aggregated into one completion, settled before it is returned. */
-async function answerJson(
-  opened: OpenedCall,
-  tally: Tally,
-  newBuilder: () => CompletionBuilder,
-  clientGone: (() => boolean) | undefined,
-): Promise<ChatAnswer> {
+async function answerJson(opened: OpenedCall, tally: RequestTally, id: string, created: number, clientGone: (() => boolean) | undefined): Promise<ChatAnswer> {
   const iterator = opened.events;
   try {
-    const builder = newBuilder();
+    const { request, model } = tally.admitted;
+    const builder = new CompletionBuilder(id, created, request.model, model.thinking, request.n);
     const add = (event: ChatEvent): void => {
       tally.count(event);
       if (event.type === 'delta') builder.addDelta(event);
@@ -448,7 +451,7 @@ async function answerJson(
 }
 
 /** The stream answer: chunks piped to the HTTP layer's sink, settled before the terminator. */
-function answerStream(opened: OpenedCall, tally: Tally, encoder: ChunkEncoder, exchange: ChatExchange): ChatAnswer {
+function answerStream(opened: OpenedCall, tally: RequestTally, encoder: ChunkEncoder, exchange: ChatExchange): ChatAnswer {
   const iterator = opened.events;
   return {
     kind: 'stream',
