@@ -23,14 +23,16 @@ import type { RequestObserver, RequestRecord } from '../gateway/pipeline.js';
 /** pino's levels that write an info line. */
 const INFO_OR_FINER = new Set(['info', 'debug', 'trace']);
 
-interface Open {
-  startedAt: number;
+/** A request whose line is still to be written (AccessLog.open). */
+export interface AccessEntry {
+  readonly traceId: string;
+  readonly startedAt: number;
   record: RequestRecord | undefined;
 }
 
 export class AccessLog {
   /** Requests whose line is still to be written, by trace id. */
-  readonly #open = new Map<string, Open>();
+  readonly #open = new Map<string, AccessEntry>();
   /** The app's logger without redaction; undefined: no lines (no logger). */
   readonly #lines: FastifyBaseLogger | undefined;
 
@@ -44,38 +46,50 @@ export class AccessLog {
   };
 
   /**
-   * Called as a request starts (the app's onRequest hook, and the chat route ahead of
-   * Fastify): the line is written once the response closes.
+   * Called as a request starts (the app's onRequest hook): the line is written once the
+   * response closes.
    */
   begin(traceId: string, method: string, url: string, res: ServerResponse): void {
+    const entry = this.open(traceId);
+    if (entry !== undefined) res.once('close', () => this.close(entry, method, url, res));
+  }
+
+  /**
+   * A request's line to come, for a caller that follows its response's close itself (the chat
+   * route, ahead of Fastify: one close listener does all its work); undefined when there is
+   * no line to write (LOG_LEVEL=warn and above, or no logger), so nothing is kept.
+   */
+  open(traceId: string): AccessEntry | undefined {
     const lines = this.#lines;
-    // At LOG_LEVEL=warn and above there is no line to write, so nothing is kept.
-    if (lines === undefined || !INFO_OR_FINER.has(lines.level)) return;
-    const open: Open = { startedAt: performance.now(), record: undefined };
-    this.#open.set(traceId, open);
-    res.once('close', () => {
-      this.#open.delete(traceId);
-      const { record } = open;
-      const usage = record?.usage ?? undefined;
-      const query = url.indexOf('?');
-      // One object of a fixed shape; pino leaves out the fields that are undefined.
-      lines.info(
-        {
-          // First, where a child's binding would be: the line reads as every other line of the request.
-          trace_id: traceId,
-          method,
-          path: query < 0 ? url : url.slice(0, query),
-          status: res.statusCode,
-          // The client left before the response was complete.
-          aborted: res.writableFinished ? undefined : true,
-          duration_ms: Math.round((performance.now() - open.startedAt) * 10) / 10,
-          model: record?.model ?? undefined,
-          prompt_tokens: usage?.prompt_tokens,
-          completion_tokens: usage?.completion_tokens,
-          code: record?.error?.code,
-        },
-        'request',
-      );
-    });
+    if (lines === undefined || !INFO_OR_FINER.has(lines.level)) return undefined;
+    const entry: AccessEntry = { traceId, startedAt: performance.now(), record: undefined };
+    this.#open.set(traceId, entry);
+    return entry;
+  }
+
+  /** Writes the line of `entry` (once its response has closed). */
+  close(entry: AccessEntry, method: string, url: string, res: ServerResponse): void {
+    const { traceId, record } = entry;
+    this.#open.delete(traceId);
+    const usage = record?.usage ?? undefined;
+    const query = url.indexOf('?');
+    // One object of a fixed shape; pino leaves out the fields that are undefined.
+    this.#lines?.info(
+      {
+        // First, where a child's binding would be: the line reads as every other line of the request.
+        trace_id: traceId,
+        method,
+        path: query < 0 ? url : url.slice(0, query),
+        status: res.statusCode,
+        // The client left before the response was complete.
+        aborted: res.writableFinished ? undefined : true,
+        duration_ms: Math.round((performance.now() - entry.startedAt) * 10) / 10,
+        model: record?.model ?? undefined,
+        prompt_tokens: usage?.prompt_tokens,
+        completion_tokens: usage?.completion_tokens,
+        code: record?.error?.code,
+      },
+      'request',
+    );
   }
 }

@@ -20,9 +20,22 @@ interface Abortable {
   abort(reason?: unknown): void;
 }
 
-interface Entry {
-  controller: Abortable;
-  stream: boolean;
+/** One request in flight; a class, so that tracking a request makes one object, not two closures and their scope. */
+class Entry implements InFlightEntry {
+  stream = false;
+
+  constructor(
+    readonly controller: Abortable,
+    private readonly owner: InFlightRequests,
+  ) {}
+
+  markStream(): void {
+    this.stream = true;
+  }
+
+  end(): void {
+    this.owner.remove(this);
+  }
 }
 
 export class InFlightRequests {
@@ -44,17 +57,15 @@ export class InFlightRequests {
   }
 
   add(controller: Abortable): InFlightEntry {
-    const entry: Entry = { controller, stream: false };
+    const entry = new Entry(controller, this);
     this.entries.add(entry);
-    return {
-      markStream: () => {
-        entry.stream = true;
-      },
-      end: () => {
-        if (!this.entries.delete(entry)) return;
-        if (this.entries.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-      },
-    };
+    return entry;
+  }
+
+  /** An entry's end (called once; later calls do nothing). */
+  remove(entry: InFlightEntry): void {
+    if (!this.entries.delete(entry as Entry)) return;
+    if (this.entries.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   /** Resolves once no request is in flight. */

@@ -18,28 +18,43 @@ export interface CallerPasses {
 }
 
 /**
- * Holds `pass`'s permit until `res` has closed and every piece of work kept with the returned
- * function is over (each kept piece is let go, once, by the function `keep()` returns). The
- * permit comes back once. For the Bearer routes on Fastify and for the chat route ahead of it.
+ * Who keeps a caller's permit: its connection until it closes (`closed()`), and each piece of
+ * work kept with `keep()` until it calls `drop()`. The permit comes back, once, when the
+ * last of them lets go. For the Bearer routes on Fastify (heldUntilClosed) and for the chat
+ * route ahead of it, which follows its connection's close with a listener of its own.
  */
-export function heldUntilClosed(pass: CallerPass, res: ServerResponse): () => () => void {
-  let users = 1;
-  const drop = (): void => {
-    if (--users === 0) pass.release();
-  };
-  if (res.destroyed) drop();
-  else res.once('close', drop);
-  return () => {
-    // Already given back (the connection closed and nothing was kept): nothing to keep.
-    if (users === 0) return () => undefined;
-    users++;
-    let kept = true;
-    return () => {
-      if (!kept) return;
-      kept = false;
-      drop();
-    };
-  };
+export class PermitHolders {
+  #count = 1;
+  #connection = true;
+
+  constructor(private readonly pass: CallerPass) {}
+
+  /** The connection has closed: it no longer keeps the permit (later calls do nothing). */
+  closed(): void {
+    if (!this.#connection) return;
+    this.#connection = false;
+    this.drop();
+  }
+
+  /** One more piece of work keeps the permit; false when it was given back already (nothing to drop then). */
+  keep(): boolean {
+    if (this.#count === 0) return false;
+    this.#count++;
+    return true;
+  }
+
+  /** A piece of work that keep() let in is over. */
+  drop(): void {
+    if (--this.#count === 0) this.pass.release();
+  }
+}
+
+/** Holds `pass`'s permit until `res` has closed (and the work kept with the holders is over). */
+export function heldUntilClosed(pass: CallerPass, res: ServerResponse): PermitHolders {
+  const holders = new PermitHolders(pass);
+  if (res.destroyed) holders.closed();
+  else res.once('close', () => holders.closed());
+  return holders;
 }
 
 /** `route` names the route in the error a handler without its hook would raise. */

@@ -35,13 +35,13 @@ import { CallAbort, MoongateError, asMoongateError, errorEnvelope, newTraceId, p
 import type { ChatGateway } from '../../gateway/chat-gateway.js';
 import type { CallerPass, ChatAnswer } from '../../gateway/pipeline.js';
 import { KIMI_SERVICE } from '../../store/seed-services.js';
-import type { AccessLog } from '../access-log.js';
+import type { AccessEntry, AccessLog } from '../access-log.js';
 import { hasBody, type BodyGuard } from '../body-guard.js';
 import { failureOf, retryAfterOf, turnedAway } from '../error-handler.js';
 import type { InFlightRequests } from '../in-flight-requests.js';
 import { LazyRequestLogger } from '../request-logger.js';
 import { SseSink } from '../sse-sink.js';
-import { heldUntilClosed } from './caller-passes.js';
+import { PermitHolders } from './caller-passes.js';
 
 export const CHAT_COMPLETIONS_PATHS = ['/kimi/chat/completions', '/v1/chat/completions'] as const;
 
@@ -181,87 +181,53 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
     });
   };
 
-  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const traceId = newTraceId();
-    const url = req.url ?? '/';
-    res.setHeader('x-trace-id', traceId);
-    res.setHeader('x-content-type-options', 'nosniff');
-    accessLog.begin(traceId, 'POST', url, res);
-    const log = new LazyRequestLogger(options.log, { trace_id: traceId }, {});
-
-    const answer = (status: number, body: string, close: boolean): void => {
-      if (bodyGuard.beforeAnswer(req, res) || close) res.setHeader('connection', 'close');
-      res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    };
-    const refuse = (failure: MoongateError, close: boolean): void => {
-      if (res.headersSent || res.destroyed) return;
-      const retryAfter = retryAfterOf(failure);
-      if (retryAfter !== undefined) res.setHeader('retry-after', retryAfter);
-      answer(failure.status, JSON.stringify(errorEnvelope(failure, traceId)), close);
-    };
-    // The one error handler's work (error-handler.ts): the envelope, and a log line for what is ours.
-    const fail = (error: unknown, close = false): void => refuse(failureOf(error, req, log), close);
-
+  const serve = async (call: ChatCall): Promise<void> => {
+    const { req, res } = call;
     // Answered as the app's onRequest hook answers them (error-handler.ts): no log line but the access line.
     const refusal = turnedAway(req, inFlight?.draining === true);
     if (refusal !== undefined) {
-      refuse(refusal, true);
+      call.refuse(refusal, true);
       return;
     }
 
     let pass: CallerPass;
     try {
-      pass = await gateway.admitCaller(req.headers.authorization, KIMI_SERVICE.slug, traceId);
+      pass = await gateway.admitCaller(req.headers.authorization, KIMI_SERVICE.slug, call.traceId);
     } catch (error) {
-      fail(error);
+      call.fail(error);
       return;
     }
     // The permit comes back once the connection has closed and the work is over, whichever is
     // later: a non-stream call outlives its client, and a connection gone while its body was
     // read gives it back whatever became of the read.
-    const keep = heldUntilClosed(pass, res);
+    const holders = call.hold(pass);
     let body: unknown;
     try {
       body = await readBody(req, res);
     } catch (error) {
-      if (error instanceof BodyError) fail(error.failure, error.close);
-      else fail(error, true);
+      if (error instanceof BodyError) call.fail(error.failure, error.close);
+      else call.fail(error, true);
       return;
     }
     // Gone before its work began: nothing reached an upstream, so nothing is owed or billed.
     if (res.destroyed) {
-      log.info('the client closed the connection before the response');
+      call.log.info('the client closed the connection before the response');
       return;
     }
-    const kept = keep();
+    const kept = holders.keep();
     try {
-      await exchange(req, res, traceId, log, pass, body, fail);
+      await exchange(call, pass, body);
     } finally {
-      kept();
+      if (kept) holders.drop();
     }
   };
 
-  const exchange = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    traceId: string,
-    log: FastifyBaseLogger,
-    pass: CallerPass,
-    body: unknown,
-    fail: (error: unknown) => void,
-  ): Promise<void> => {
+  const exchange = async (call: ChatCall, pass: CallerPass, body: unknown): Promise<void> => {
+    const { res, traceId, log } = call;
     const stream = wantsStream(body);
-    // One abort per request: a shutdown aborts it, and so does a stream's client that leaves.
-    // A CallAbort, not an AbortController: Node 20 takes about 8 µs to make an AbortSignal.
-    const controller = new CallAbort();
-    let gone = false;
-    const onClose = (): void => {
-      if (res.writableFinished) return;
-      gone = true;
-      if (stream) controller.abort(new Error('the client closed the connection'));
-    };
-    res.once('close', onClose);
+    // One abort per request: a shutdown aborts it, and so does a stream's client that leaves
+    // (ChatCall's close listener).
+    const controller = call.begin(stream);
     const tracked = inFlight?.add(controller);
 
     let sink: SseSink | undefined;
@@ -282,7 +248,7 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
     try {
       let outcome: ChatAnswer;
       try {
-        outcome = await gateway.handle({ traceId, pass, body, signal: controller.signal, clientGone: () => gone });
+        outcome = await gateway.handle({ traceId, pass, body, signal: controller.signal, clientGone: call.clientGone });
       } catch (error) {
         clearTimeout(early);
         if (controller.signal.aborted) {
@@ -292,7 +258,7 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
           return;
         }
         if (sink === undefined) {
-          fail(error);
+          call.fail(error);
           return;
         }
         // Committed early: the status is already 200, so the error goes in-band.
@@ -305,7 +271,7 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
       clearTimeout(early);
 
       if (outcome.kind === 'json') {
-        if (gone) {
+        if (call.gone) {
           // Answered and billed, but nobody is left to read it.
           log.info('the client closed the connection before the response');
           return;
@@ -326,14 +292,14 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
       }
     } finally {
       clearTimeout(early);
-      res.removeListener('close', onClose);
+      call.end();
       tracked?.end();
     }
   };
 
   return (req, res) => {
     if (req.method !== 'POST' || !isChatPath(req.url ?? '')) return false;
-    serve(req, res).catch((error: unknown) => {
+    serve(new ChatCall(req, res, accessLog, bodyGuard, options.log)).catch((error: unknown) => {
       // Nothing above throws; should it, the request still ends, and the operator hears of it.
       options.log.error({ err: error }, 'the chat route failed');
       if (!res.headersSent) res.writeHead(500).end();
@@ -341,6 +307,99 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
     });
     return true;
   };
+}
+
+/**
+ * One chat request on its connection: its trace id, its logger, its access line, its
+ * caller's permit and whether its client left, all followed by one listener on the
+ * response's close (issue 20: a listener, a closure and an event wrapper each for the access
+ * line, the permit and the client's leaving cost every request its share of node:events).
+ */
+class ChatCall {
+  readonly traceId = newTraceId();
+  readonly log: LazyRequestLogger;
+  /** The client left before its answer was complete. */
+  gone = false;
+  /** Who keeps the caller's permit: the connection until it closes, and the work while it runs. */
+  #holders: PermitHolders | undefined;
+  #closed = false;
+  readonly #entry: AccessEntry | undefined;
+  /** While the exchange runs: the request's abort, and whether the client leaving aborts it (a stream). */
+  #controller: CallAbort | undefined;
+  #stream = false;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    private readonly accessLog: AccessLog,
+    private readonly bodyGuard: BodyGuard,
+    parentLog: FastifyBaseLogger,
+  ) {
+    res.setHeader('x-trace-id', this.traceId);
+    res.setHeader('x-content-type-options', 'nosniff');
+    this.#entry = accessLog.open(this.traceId);
+    this.log = new LazyRequestLogger(parentLog, { trace_id: this.traceId }, {});
+    res.once('close', this.#onClose);
+  }
+
+  readonly clientGone = (): boolean => this.gone;
+
+  /** The caller's permit, kept by the connection until it closes (at once, if it already has). */
+  hold(pass: CallerPass): PermitHolders {
+    const holders = new PermitHolders(pass);
+    this.#holders = holders;
+    if (this.#closed || this.res.destroyed) {
+      this.#closed = true;
+      holders.closed();
+    }
+    return holders;
+  }
+
+  /** The exchange begins: its abort, which a stream's client leaving triggers. */
+  begin(stream: boolean): CallAbort {
+    // A CallAbort, not an AbortController: Node 20 takes about 8 µs to make an AbortSignal.
+    const controller = new CallAbort();
+    this.#controller = controller;
+    this.#stream = stream;
+    return controller;
+  }
+
+  /** The exchange is over: the client leaving from here on changes nothing. */
+  end(): void {
+    this.#controller = undefined;
+  }
+
+  readonly #onClose = (): void => {
+    const { res } = this;
+    const entry = this.#entry;
+    if (entry !== undefined) this.accessLog.close(entry, 'POST', this.req.url ?? '/', res);
+    this.#closed = true;
+    this.#holders?.closed();
+    const controller = this.#controller;
+    if (controller === undefined || res.writableFinished) return;
+    this.gone = true;
+    if (this.#stream) controller.abort(new Error('the client closed the connection'));
+  };
+
+  answer(status: number, body: string, close: boolean): void {
+    const { req, res } = this;
+    if (this.bodyGuard.beforeAnswer(req, res) || close) res.setHeader('connection', 'close');
+    res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  refuse(failure: MoongateError, close: boolean): void {
+    const { res } = this;
+    if (res.headersSent || res.destroyed) return;
+    const retryAfter = retryAfterOf(failure);
+    if (retryAfter !== undefined) res.setHeader('retry-after', retryAfter);
+    this.answer(failure.status, JSON.stringify(errorEnvelope(failure, this.traceId)), close);
+  }
+
+  /** The one error handler's work (error-handler.ts): the envelope, and a log line for what is ours. */
+  fail(error: unknown, close = false): void {
+    this.refuse(failureOf(error, this.req, this.log), close);
+  }
 }
 
 function tooLarge(): MoongateError {
