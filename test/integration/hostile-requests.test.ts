@@ -136,6 +136,24 @@ describe('a keep-alive client refused before its body was read', () => {
     expect(exchange.responses[0]?.headers.connection).not.toBe('close');
   });
 
+  it('keeps it after a body read whole that is not a request: the requests pipelined after it are answered, in order', async () => {
+    // Before 2026-12-06 the refusal closed the connection (as Fastify does after its parser
+    // refuses a body), and closing with the pipelined bytes unread reset it: under load the
+    // client could lose every answer, the refusal's included (the fuzzer's case 7879 of seed 15).
+    const bodies = ['', '{"model":', 'null', '{"model":"kimi-k2.5","messages":"x"}'];
+    const requests = bodies.map((body) =>
+      rawRequest('POST /v1/chat/completions HTTP/1.1', ['Host: x', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, `Authorization: Bearer ${moongate.token}`], body),
+    );
+    const next = rawRequest('GET /healthz HTTP/1.1', ['Host: x']);
+    const exchange = await rawSend({ port, chunks: [Buffer.concat([...requests, next])], expectResponses: bodies.length + 1 });
+    expect(exchange.timedOut).toBe(false);
+    expect(exchange.responses.map((r) => r.status)).toEqual([400, 400, 400, 400, 200]);
+    for (const response of exchange.responses.slice(0, bodies.length)) {
+      expectEnvelope(response, 400, 'bad_request');
+      expect(response.headers.connection).not.toBe('close');
+    }
+  });
+
   it('closes it when the declared body is large, without reading it', async () => {
     const refused = rawRequest('POST /kimi/chat/completions HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Content-Length: 16000000'], '');
     const exchange = await rawSend({ port, chunks: [refused] });

@@ -157,7 +157,11 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
           try {
             resolve(parseJsonBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received)));
           } catch (error) {
-            reject(new BodyError(error));
+            // Read whole, to the end its framing gave: what follows on the connection is the next
+            // request, so it stays open. (Fastify closes after any body its parser refused, which
+            // also reset connections with pipelined requests behind the refused one: closing with
+            // their bytes unread sends a reset, and the client can lose the answers before it.)
+            reject(new BodyError(error, false));
           }
         };
         const onError = (error: unknown): void => {
