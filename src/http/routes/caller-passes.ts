@@ -50,7 +50,7 @@ export class PermitHolders {
 }
 
 /** Holds `pass`'s permit until `res` has closed (and the work kept with the holders is over). */
-export function heldUntilClosed(pass: CallerPass, res: ServerResponse): PermitHolders {
+function heldUntilClosed(pass: CallerPass, res: ServerResponse): PermitHolders {
   const holders = new PermitHolders(pass);
   if (res.destroyed) holders.closed();
   else res.once('close', () => holders.closed());

@@ -326,7 +326,6 @@ class ChatCall {
   gone = false;
   /** Who keeps the caller's permit: the connection until it closes, and the work while it runs. */
   #holders: PermitHolders | undefined;
-  #closed = false;
   readonly #entry: AccessEntry | undefined;
   /** While the exchange runs: the request's abort, and whether the client leaving aborts it (a stream). */
   #controller: CallAbort | undefined;
@@ -352,10 +351,8 @@ class ChatCall {
   hold(pass: CallerPass): PermitHolders {
     const holders = new PermitHolders(pass);
     this.#holders = holders;
-    if (this.#closed || this.res.destroyed) {
-      this.#closed = true;
-      holders.closed();
-    }
+    // Node marks a response destroyed by the time it emits 'close', so this also covers a close already heard.
+    if (this.res.destroyed) holders.closed();
     return holders;
   }
 
@@ -377,7 +374,6 @@ class ChatCall {
     const { res } = this;
     const entry = this.#entry;
     if (entry !== undefined) this.accessLog.close(entry, 'POST', this.req.url ?? '/', res);
-    this.#closed = true;
     this.#holders?.closed();
     const controller = this.#controller;
     if (controller === undefined || res.writableFinished) return;
