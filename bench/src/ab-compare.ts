@@ -18,7 +18,7 @@
  * bench:build` there). `--a-profile DIR` (or `--b-profile`) runs that side, this checkout's
  * moongate or work floor, under `node --cpu-prof` (profile-summary.ts reads it): a profile of
  * two configurations measured under the same load, Redis admission against in-memory, say. Loads: `non-stream` and `stream` (wrk, 32
- * connections, the seed's "Hello"), `alone` (one non-stream request at a time; the first
+ * connections or `--connections`, the seed's "Hello"), `alone` (one non-stream request at a time; the first
  * ratio is then of the p50 latency's inverse), `1mb` (one at a time, a new 1 MB prompt each).
  */
 import type { ChildProcess } from 'node:child_process';
@@ -113,7 +113,7 @@ async function oneAtATime(server: Server, ms: number, body: () => string): Promi
   return { requests: latencies.length, p50Ms: latencies[latencies.length >> 1] ?? Number.NaN };
 }
 
-async function round(server: Server, load: Load, ms: number): Promise<Round> {
+async function round(server: Server, load: Load, ms: number, connections: number): Promise<Round> {
   const before = await sampleProcess(server.pid);
   let requests: number;
   let rate: number;
@@ -122,7 +122,7 @@ async function round(server: Server, load: Load, ms: number): Promise<Round> {
       url: server.url,
       body: requestBody(load === 'stream'),
       headers: { 'content-type': 'application/json', ...server.headers },
-      connections: 32,
+      connections,
       durationMs: ms,
     });
     if (result.errors > 0) throw new Error(`${server.name}: ${result.errors} errors`);
@@ -155,6 +155,7 @@ const OPTIONS = {
   'b-node-flags': { type: 'string' },
   rounds: { type: 'string', default: '6' },
   seconds: { type: 'string', default: '3' },
+  connections: { type: 'string', default: '32' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -165,7 +166,7 @@ function median(values: number[]): number {
 
 const USAGE = `usage: node bench/dist/ab-compare.js [--load non-stream|stream|alone|1mb] [--a SERVER] [--b SERVER]
        [--a-env K=V,K=V] [--b-env K=V] [--a-profile DIR] [--b-profile DIR] [--a-alloc DIR] [--b-alloc DIR]
-       [--a-node-flags="--flag=x --other"] [--b-node-flags=...] [--rounds 6] [--seconds 3]
+       [--a-node-flags="--flag=x --other"] [--b-node-flags=...] [--rounds 6] [--seconds 3] [--connections 32]
 SERVER: lean, bare, plain, moongate, work, or the path of another checkout (docs/benchmark.md, "Comparing two builds")`;
 
 async function main(): Promise<void> {
@@ -192,6 +193,8 @@ async function main(): Promise<void> {
   if ((load === 'non-stream' || load === 'stream') && !hasWrk()) throw new Error('wrk is needed for this load (apt-get install -y wrk)');
   const rounds = Number(values.rounds);
   const ms = Number(values.seconds) * 1000;
+  const connections = Number(values.connections);
+  if (!Number.isInteger(connections) || connections < 1) throw new Error('--connections must be a positive integer');
 
   const upstream = forkBenchChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: '0' });
   const { port } = await nextMessage(upstream, 'ready', 15_000);
@@ -209,15 +212,15 @@ async function main(): Promise<void> {
   });
   try {
     // Warm-up: the JIT settles and every connection is open.
-    await round(a, load, ms / 2);
-    await round(b, load, ms / 2);
+    await round(a, load, ms / 2, connections);
+    await round(b, load, ms / 2, connections);
     const rates: number[] = [];
     const cpus: number[] = [];
     for (let i = 0; i < rounds; i++) {
       // A then B, then B then A: drift within a round pair falls on both alike.
       const first = i % 2 === 0 ? a : b;
-      const firstRound = await round(first, load, ms);
-      const secondRound = await round(first === a ? b : a, load, ms);
+      const firstRound = await round(first, load, ms, connections);
+      const secondRound = await round(first === a ? b : a, load, ms, connections);
       const [x, y] = first === a ? [firstRound, secondRound] : [secondRound, firstRound];
       rates.push(x.rate / y.rate);
       cpus.push(x.cpuUsPerRequest / y.cpuUsPerRequest);

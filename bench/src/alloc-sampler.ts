@@ -9,6 +9,11 @@
  * stay out) and stops when moongate exits; then `<dir>/alloc-<pid>.heapprofile` (Chrome
  * DevTools reads it too) and `alloc-<pid>.json` (the chat requests seen while sampling, for
  * bytes per request) are written. `node bench/dist/profile-summary.js <dir>` sums them.
+ *
+ * With `BENCH_ALLOC_SURVIVORS=1` the profile keeps only what outlived its first scavenge
+ * (objects a scavenge freed are left out): what is promoted to the old generation and dies
+ * there, or is still alive. Read with a low concurrency (`ab-compare --connections 1`), where
+ * a request's own objects should all die young, it shows what outlives the request.
  */
 import diagnostics from 'node:diagnostics_channel';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,8 +21,12 @@ import type { IncomingMessage } from 'node:http';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 
-/** One sample per this many bytes allocated, on average (V8's default is 32 KiB: too coarse for a 60 KB request). */
-const SAMPLING_INTERVAL_BYTES = 512;
+/**
+ * One sample per this many bytes allocated, on average (V8's default is 32 KiB: too coarse for
+ * a 60 KB request); `BENCH_ALLOC_INTERVAL` sets another (a survivors-only profile, where the
+ * sampler's own cost would keep requests in flight longer, reads better with 4096).
+ */
+const SAMPLING_INTERVAL_BYTES = Number(process.env.BENCH_ALLOC_INTERVAL ?? 512);
 const CHAT_PATH = /\/chat\/completions(?:\?|$)/;
 
 const dir = process.env.BENCH_ALLOC_DIR;
@@ -42,7 +51,7 @@ if (dir !== undefined && dir !== '') {
     post('HeapProfiler.startSampling', {
       samplingInterval: SAMPLING_INTERVAL_BYTES,
       includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_SURVIVORS !== '1',
     });
   });
   process.once('exit', () => {
