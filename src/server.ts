@@ -194,7 +194,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     defaultPersonLimits: { rps: config.personLimits.rps, concurrency: config.personLimits.concurrency },
     router,
     admitter: options.admitter ?? billing.admitter,
-    observers: [metrics.observer, accessLog.observer],
+    observers: [metrics.observer],
   });
   const sessions = new SessionStore(store.db, config.sessionTtlMs, config.sessionsPerPerson);
   const setup = await SetupLink.issue(store.db);

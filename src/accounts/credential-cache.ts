@@ -20,7 +20,7 @@ export interface CachedCredentialRow {
 }
 
 export interface CredentialCacheOptions {
-  /** Most entries kept; the least recently used goes first. */
+  /** Most entries kept; past it the oldest not read since it was last passed over goes (see `#entries`). */
   maxEntries?: number;
   /** How long an entry is trusted without a word from the bus (a change from the CLI). */
   ttlMs?: number;
@@ -34,13 +34,21 @@ const DEFAULT_MAX_ENTRIES = 10_000;
 interface Entry<Row> {
   row: Row;
   expiresAt: number;
+  /** Read since it was last passed over for eviction (its second chance). */
+  used: boolean;
 }
 
 export class CredentialCache<Row extends CachedCredentialRow = CachedCredentialRow> {
   readonly #maxEntries: number;
   readonly #ttlMs: number;
   readonly #now: () => number;
-  /** Insertion order is recency: a hit moves its entry to the end. */
+  /**
+   * Insertion order, with a second chance for what was read (CLOCK, an approximation of least
+   * recently used): a hit only marks its entry, and eviction moves a marked entry to the end
+   * instead of dropping it. A hit that moved its entry (a delete and a set) on this
+   * long-lived Map had V8 allocate it a new table in the old generation at every request
+   * with one token in use (docs/benchmark.md, "Old-space garbage").
+   */
   readonly #entries = new Map<string, Entry<Row>>();
   #drops = 0;
 
@@ -66,8 +74,7 @@ export class CredentialCache<Row extends CachedCredentialRow = CachedCredentialR
       this.#entries.delete(key);
       return undefined;
     }
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    entry.used = true;
     return entry.row;
   }
 
@@ -75,10 +82,21 @@ export class CredentialCache<Row extends CachedCredentialRow = CachedCredentialR
   set(key: string, row: Row, generation: number): void {
     if (generation !== this.#drops) return;
     this.#entries.delete(key);
-    this.#entries.set(key, { row, expiresAt: this.#now() + this.#ttlMs });
-    if (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
+    this.#entries.set(key, { row, expiresAt: this.#now() + this.#ttlMs, used: false });
+    if (this.#entries.size > this.#maxEntries) this.#evictOne();
+  }
+
+  /** Drops the oldest entry not read since it was last passed over; a read one goes to the end, unmarked. */
+  #evictOne(): void {
+    // Each pass unmarks what it moves, so the second pass at the latest finds one to drop.
+    for (const [key, entry] of this.#entries) {
+      if (!entry.used) {
+        this.#entries.delete(key);
+        return;
+      }
+      entry.used = false;
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
     }
   }
 

@@ -44,7 +44,13 @@ interface WalletRead {
 const KEPT_WALLETS = 10_000;
 
 export class MemoryHolds {
-  /** Wallet id → what running requests hold on it (only wallets with holds). */
+  /**
+   * Wallet id → what running requests hold on it. A wallet whose holds are all released keeps
+   * its entry at 0 until there are KEPT_WALLETS entries (then those at 0 go): deleting it at
+   * every release would have V8 allocate this long-lived Map a new table in the old generation
+   * whenever the delete shrinks it, as one that empties it does (docs/benchmark.md,
+   * "Old-space garbage").
+   */
   readonly #held = new Map<string, number>();
   /** Wallets whose total changed since the mirror was last written. */
   #dirty = new Set<string>();
@@ -90,9 +96,9 @@ export class MemoryHolds {
    */
   release(walletId: string, amount: number): void {
     if (amount === 0) return;
-    const left = (this.#held.get(walletId) ?? 0) - amount;
-    if (left > 0) this.#held.set(walletId, left);
-    else this.#held.delete(walletId);
+    const held = this.#held.get(walletId);
+    if (held === undefined) return;
+    this.#held.set(walletId, Math.max(0, held - amount));
   }
 
   /** What running requests hold on the wallet right now. */
@@ -181,6 +187,11 @@ export class MemoryHolds {
     return true;
   }
 
+  /** Drops the wallets that hold nothing now (they are 0 whether listed or not). */
+  #forgetReleased(): void {
+    for (const [walletId, held] of this.#held) if (held === 0) this.#held.delete(walletId);
+  }
+
   #read(walletId: string, keep: boolean): WalletRead | undefined {
     const kept = this.#kept.get(walletId);
     if (kept !== undefined) return kept;
@@ -192,9 +203,10 @@ export class MemoryHolds {
   }
 
   #take(walletId: string, wallet: WalletRead, amount: number): boolean {
-    const held = this.#held.get(walletId) ?? 0;
-    if (wallet.amount - held < amount) return false;
-    this.#held.set(walletId, held + amount);
+    const held = this.#held.get(walletId);
+    if (wallet.amount - (held ?? 0) < amount) return false;
+    if (held === undefined && this.#held.size >= KEPT_WALLETS) this.#forgetReleased();
+    this.#held.set(walletId, (held ?? 0) + amount);
     this.#dirty.add(walletId);
     return true;
   }

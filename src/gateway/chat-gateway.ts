@@ -200,7 +200,7 @@ export class ChatGateway {
    * indexed query), then the rate and concurrency limits (in memory). A refused caller costs
    * no body read, no JSON parse and no token count.
    */
-  async admitCaller(authorization: string | undefined, serviceSlug: string, traceId: string): Promise<CallerPass> {
+  async admitCaller(authorization: string | undefined, serviceSlug: string, traceId: string, observe?: RequestObserver): Promise<CallerPass> {
     const startedAt = performance.now();
     let caller: AuthenticatedCaller | null = null;
     try {
@@ -217,7 +217,7 @@ export class ChatGateway {
       const { permit } = decision;
       return { caller, admittedAt, release: () => permit.release() };
     } catch (error) {
-      this.observe({ traceId, model: null, caller, outcome: 'failed', error: asMoongateError(error), durationMs: performance.now() - startedAt });
+      observeAll(this.observers, { traceId, model: null, caller, outcome: 'failed', error: asMoongateError(error), durationMs: performance.now() - startedAt }, observe);
       throw error;
     }
   }
@@ -258,14 +258,14 @@ export class ChatGateway {
       admitted = { caller, request: held.request, model, prompt, admission, startedAt };
     } catch (error) {
       // Refused before admission (or admission itself refused): nothing held, nothing billed.
-      this.observe({
+      observeAll(this.observers, {
         traceId: exchange.traceId,
         model: modelId,
         caller,
         outcome: exchange.signal.aborted ? 'aborted' : 'failed',
         error: exchange.signal.aborted ? null : asMoongateError(error),
         durationMs: performance.now() - startedAt,
-      });
+      }, exchange.observe);
       throw error;
     }
     // ServedRequest: from here every path settles (and is observed) exactly once, in serve().
@@ -324,19 +324,19 @@ export class ChatGateway {
       return this.options.router.open({ ...call, request: { ...call.request, max_tokens: cap } });
     }
   }
-
-  private observe(record: RequestRecord): void {
-    observeAll(this.observers, record);
-  }
 }
 
-function observeAll(observers: readonly RequestObserver[], record: RequestRecord): void {
-  for (const observer of observers) {
-    try {
-      observer(record);
-    } catch {
-      // An observer's failure must never change what the client gets.
-    }
+/** The gateway's observers, then the request's own (`ChatExchange.observe`, the caller's `observe`). */
+function observeAll(observers: readonly RequestObserver[], record: RequestRecord, own?: RequestObserver): void {
+  for (const observer of observers) tell(observer, record);
+  if (own !== undefined) tell(own, record);
+}
+
+function tell(observer: RequestObserver, record: RequestRecord): void {
+  try {
+    observer(record);
+  } catch {
+    // An observer's failure must never change what the client gets.
   }
 }
 
@@ -387,7 +387,7 @@ class RequestTally {
     try {
       await admitted.admission.settle(result);
     } finally {
-      observeAll(this.observers, { traceId: this.exchange.traceId, model: admitted.model.id, caller: admitted.caller, ...result });
+      observeAll(this.observers, { traceId: this.exchange.traceId, model: admitted.model.id, caller: admitted.caller, ...result }, this.exchange.observe);
     }
   }
 

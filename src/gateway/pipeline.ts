@@ -115,6 +115,13 @@ export interface ChatExchange {
    * to its end and is billed its usage), only settled as `aborted`. Never gone when left out.
    */
   clientGone?: () => boolean;
+  /**
+   * Told of this request's record after the gateway's observers (the chat route's access line
+   * takes the model and tokens from it): a callback per request, where a table of requests by
+   * trace id would add and delete an entry of a long-lived Map per request, and V8 allocates a
+   * shrunken Map's new table in the old generation (docs/benchmark.md, "Old-space garbage").
+   */
+  observe?: RequestObserver;
 }
 
 /** Where a stream's chunks go; the HTTP layer frames them as SSE. */

@@ -4,9 +4,12 @@
  * and the tokens billed. It replaces Fastify's two lines (incoming, completed), which said
  * less and cost twice the serialisation.
  *
- * The gateway reports each request it handled to `observer` (a RequestObserver, like the
- * metrics'); the line takes the model and tokens from that report. A report that comes after
- * the response closed (a client that left mid-stream settles afterwards) is not waited for.
+ * The chat route passes each request's own observer to the gateway (ChatExchange.observe),
+ * and the line takes the model and tokens from the record it is told. A record that comes
+ * after the response closed (a client that left mid-stream settles afterwards) is not waited
+ * for. No table of open requests is kept: adding and deleting a long-lived Map's entry per
+ * request made V8 allocate the Map a new table in the old generation at every delete that
+ * emptied it (docs/benchmark.md, "Old-space garbage").
  * The path is logged without its query string, and no header is logged: nothing secret.
  *
  * So the line is written by a child of the logger without its redaction paths (issue 20):
@@ -23,6 +26,10 @@ import type { RequestObserver, RequestRecord } from '../gateway/pipeline.js';
 /** pino's levels that write an info line. */
 const INFO_OR_FINER = new Set(['info', 'debug', 'trace']);
 
+/** Where `begin` keeps a Fastify route's entry: on its response, for `observerOf`. */
+const ENTRY = Symbol('access entry');
+type Begun = ServerResponse & { [ENTRY]?: AccessEntry };
+
 /** A request whose line is still to be written (AccessLog.open). */
 export interface AccessEntry {
   readonly traceId: string;
@@ -31,8 +38,6 @@ export interface AccessEntry {
 }
 
 export class AccessLog {
-  /** Requests whose line is still to be written, by trace id. */
-  readonly #open = new Map<string, AccessEntry>();
   /** The app's logger without redaction; undefined: no lines (no logger). */
   readonly #lines: FastifyBaseLogger | undefined;
 
@@ -40,37 +45,39 @@ export class AccessLog {
     this.#lines = logger?.child({}, { redact: [] });
   }
 
-  readonly observer: RequestObserver = (record) => {
-    const open = this.#open.get(record.traceId);
-    if (open !== undefined) open.record = record;
-  };
-
   /**
    * Called as a request starts (the app's onRequest hook): the line is written once the
    * response closes.
    */
   begin(traceId: string, method: string, url: string, res: ServerResponse): void {
     const entry = this.open(traceId);
-    if (entry !== undefined) res.once('close', () => this.close(entry, method, url, res));
+    if (entry === undefined) return;
+    (res as Begun)[ENTRY] = entry;
+    res.once('close', () => this.close(entry, method, url, res));
+  }
+
+  /** What a Fastify route's request (begun with `begin`) tells its line: the gateway's report of a refused caller. */
+  static observerOf(res: ServerResponse): RequestObserver {
+    return (record) => {
+      const entry = (res as Begun)[ENTRY];
+      if (entry !== undefined) entry.record = record;
+    };
   }
 
   /**
    * A request's line to come, for a caller that follows its response's close itself (the chat
-   * route, ahead of Fastify: one close listener does all its work); undefined when there is
-   * no line to write (LOG_LEVEL=warn and above, or no logger), so nothing is kept.
+   * route, ahead of Fastify: one close listener does all its work) and sets its `record`;
+   * undefined when there is no line to write (LOG_LEVEL=warn and above, or no logger).
    */
   open(traceId: string): AccessEntry | undefined {
     const lines = this.#lines;
     if (lines === undefined || !INFO_OR_FINER.has(lines.level)) return undefined;
-    const entry: AccessEntry = { traceId, startedAt: performance.now(), record: undefined };
-    this.#open.set(traceId, entry);
-    return entry;
+    return { traceId, startedAt: performance.now(), record: undefined };
   }
 
   /** Writes the line of `entry` (once its response has closed). */
   close(entry: AccessEntry, method: string, url: string, res: ServerResponse): void {
     const { traceId, record } = entry;
-    this.#open.delete(traceId);
     const usage = record?.usage ?? undefined;
     const query = url.indexOf('?');
     // One object of a fixed shape; pino leaves out the fields that are undefined.

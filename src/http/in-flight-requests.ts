@@ -20,9 +20,18 @@ interface Abortable {
   abort(reason?: unknown): void;
 }
 
-/** One request in flight; a class, so that tracking a request makes one object, not two closures and their scope. */
+/**
+ * One request in flight; a class, so that tracking a request makes one object, not two
+ * closures and their scope. The entries are a list linked through themselves, not a Set: a
+ * long-lived Set that a request adds to and deletes from has V8 allocate it a new table in
+ * the old generation whenever a delete shrinks it, as every delete that empties it does
+ * (docs/benchmark.md, "Old-space garbage").
+ */
 class Entry implements InFlightEntry {
   stream = false;
+  previous: Entry | null = null;
+  next: Entry | null = null;
+  listed = false;
 
   constructor(
     readonly controller: Abortable,
@@ -39,7 +48,8 @@ class Entry implements InFlightEntry {
 }
 
 export class InFlightRequests {
-  private readonly entries = new Set<Entry>();
+  #first: Entry | null = null;
+  #count = 0;
   private readonly idleWaiters: Array<() => void> = [];
   /** The watched server's open connections (one entry per connection, not per request). */
   private readonly sockets = new Set<Socket>();
@@ -47,36 +57,53 @@ export class InFlightRequests {
   draining = false;
 
   get count(): number {
-    return this.entries.size;
+    return this.#count;
   }
 
   get streams(): number {
     let n = 0;
-    for (const entry of this.entries) if (entry.stream) n++;
+    for (let entry = this.#first; entry !== null; entry = entry.next) if (entry.stream) n++;
     return n;
   }
 
   add(controller: Abortable): InFlightEntry {
     const entry = new Entry(controller, this);
-    this.entries.add(entry);
+    const first = this.#first;
+    entry.next = first;
+    if (first !== null) first.previous = entry;
+    this.#first = entry;
+    entry.listed = true;
+    this.#count++;
     return entry;
   }
 
   /** An entry's end (called once; later calls do nothing). */
   remove(entry: InFlightEntry): void {
-    if (!this.entries.delete(entry as Entry)) return;
-    if (this.entries.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    const listed = entry as Entry;
+    if (!listed.listed) return;
+    listed.listed = false;
+    const { previous, next } = listed;
+    if (previous === null) this.#first = next;
+    else previous.next = next;
+    if (next !== null) next.previous = previous;
+    listed.previous = null;
+    listed.next = null;
+    this.#count--;
+    if (this.#count === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   /** Resolves once no request is in flight. */
   idle(): Promise<void> {
-    if (this.entries.size === 0) return Promise.resolve();
+    if (this.#count === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Aborts every request still running; each settles through the gateway's abort path. */
   abortAll(reason: Error): void {
-    for (const entry of this.entries) entry.controller.abort(reason);
+    // Taken first: an abort may end its request (and unlink it) at once; one that has ended by its turn is left alone.
+    const running: Entry[] = [];
+    for (let entry = this.#first; entry !== null; entry = entry.next) running.push(entry);
+    for (const entry of running) if (entry.listed) entry.controller.abort(reason);
   }
 
   /** Follows a server's connections, for cutStalled. */

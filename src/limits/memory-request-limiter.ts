@@ -8,13 +8,14 @@
  * before either is taken, in one synchronous step, so a refusal takes nothing.
  */
 import type { LimitDecision, LimitEntry, Permit, RequestLimiter, RequestLimits, SharedLimit } from './request-limiter.js';
+import { TimeRing } from './time-ring.js';
 
 const WINDOW_MS = 1_000;
 
 interface KeyState {
   running: number;
   /** Admission times (ms) of the current window, oldest first. */
-  admitted: number[];
+  admitted: TimeRing;
 }
 
 type Refusal = Extract<LimitDecision, { admitted: false }>;
@@ -75,18 +76,17 @@ export class MemoryRequestLimiter implements RequestLimiter {
   #state(key: string, now: number): KeyState {
     let state = this.#states.get(key);
     if (state === undefined) {
-      state = { running: 0, admitted: [] };
+      state = { running: 0, admitted: new TimeRing() };
       this.#states.set(key, state);
     }
-    const admitted = state.admitted;
-    while (admitted.length > 0 && (admitted[0] ?? 0) <= now - WINDOW_MS) admitted.shift();
+    state.admitted.dropThrough(now - WINDOW_MS);
     return state;
   }
 
   #sweep(): void {
     const cutoff = this.now() - WINDOW_MS;
     for (const [key, state] of this.#states) {
-      if (state.running === 0 && (state.admitted.at(-1) ?? -Infinity) <= cutoff) this.#states.delete(key);
+      if (state.running === 0 && (state.admitted.last() ?? -Infinity) <= cutoff) this.#states.delete(key);
     }
   }
 }
@@ -99,7 +99,7 @@ function refuse(state: KeyState, limits: RequestLimits, now: number, scope: Refu
   const admitted = state.admitted;
   if (admitted.length >= limits.rps) {
     // The window frees a slot when its oldest admission (of those over the limit) leaves it.
-    const oldest = admitted[admitted.length - limits.rps] ?? now;
+    const oldest = admitted.at(admitted.length - limits.rps) ?? now;
     const retryAfter = Math.max(1, Math.ceil((oldest + WINDOW_MS - now) / 1000));
     return { admitted: false, limit: 'rps', scope, retryAfter };
   }

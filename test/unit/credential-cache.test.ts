@@ -1,6 +1,7 @@
 /**
  * The credential cache alone: entries expire after the TTL (injected clock), the bus drops
- * what a change names, the least recently used entry goes first, and a fill that raced a
+ * what a change names, the oldest entry not read since it was passed over goes first (a
+ * second chance, close to least recently used), and a fill that raced a
  * drop is not kept.
  */
 import { describe, expect, it } from 'vitest';
@@ -48,6 +49,24 @@ describe('CredentialCache', () => {
     expect(cache.get('b')).toBeUndefined();
     expect(cache.get('a')).toBeDefined();
     expect(cache.get('c')).toBeDefined();
+  });
+
+  it('gives a read entry a second chance: it outlives older unread ones, and loses its mark when passed over', () => {
+    const cache = new CredentialCache({ maxEntries: 3, now: () => 0 });
+    for (const key of ['a', 'b', 'c']) cache.set(key, row(`cred_${key}`, 'p'), cache.generation);
+    expect(cache.get('a')).toBeDefined();
+    expect(cache.get('b')).toBeDefined();
+    // Full: a and b were read, so c (the oldest unread) goes; a and b move on, unmarked.
+    cache.set('d', row('cred_d', 'p'), cache.generation);
+    expect(cache.size).toBe(3);
+    expect(cache.get('c')).toBeUndefined();
+    // That read of c changed nothing; now nothing is marked but d, read here, so a goes next.
+    expect(cache.get('d')).toBeDefined();
+    cache.set('e', row('cred_e', 'p'), cache.generation);
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.get('b')).toBeDefined();
+    expect(cache.get('d')).toBeDefined();
+    expect(cache.get('e')).toBeDefined();
   });
 
   it('does not keep a row read before a drop (it may predate the change)', () => {

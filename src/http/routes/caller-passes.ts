@@ -11,6 +11,7 @@ import { MoongateError } from '../../contract/index.js';
 import type { ChatGateway } from '../../gateway/chat-gateway.js';
 import type { CallerPass } from '../../gateway/pipeline.js';
 import { KIMI_SERVICE } from '../../store/seed-services.js';
+import { AccessLog } from '../access-log.js';
 
 export interface CallerPasses {
   admitCaller(request: FastifyRequest, reply: FastifyReply): Promise<void>;
@@ -62,7 +63,7 @@ export function callerPasses(gateway: ChatGateway, route: string): CallerPasses 
   const passes = new WeakMap<FastifyRequest, CallerPass>();
   return {
     admitCaller: async (request, reply) => {
-      const pass = await gateway.admitCaller(request.headers.authorization, KIMI_SERVICE.slug, request.id);
+      const pass = await gateway.admitCaller(request.headers.authorization, KIMI_SERVICE.slug, request.id, AccessLog.observerOf(reply.raw));
       // Their handlers answer in one piece: the permit is kept until the connection closes.
       heldUntilClosed(pass, reply.raw);
       passes.set(request, pass);

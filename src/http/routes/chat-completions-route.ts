@@ -33,7 +33,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { CallAbort, MoongateError, asMoongateError, errorEnvelope, newTraceId, parseJsonBody } from '../../contract/index.js';
 import type { ChatGateway } from '../../gateway/chat-gateway.js';
-import type { CallerPass, ChatAnswer } from '../../gateway/pipeline.js';
+import type { CallerPass, ChatAnswer, RequestRecord } from '../../gateway/pipeline.js';
 import { KIMI_SERVICE } from '../../store/seed-services.js';
 import type { AccessEntry, AccessLog } from '../access-log.js';
 import { hasBody, type BodyGuard } from '../body-guard.js';
@@ -196,7 +196,7 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
 
     let pass: CallerPass;
     try {
-      pass = await gateway.admitCaller(req.headers.authorization, KIMI_SERVICE.slug, call.traceId);
+      pass = await gateway.admitCaller(req.headers.authorization, KIMI_SERVICE.slug, call.traceId, call.observe);
     } catch (error) {
       call.fail(error);
       return;
@@ -252,7 +252,7 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
     try {
       let outcome: ChatAnswer;
       try {
-        outcome = await gateway.handle({ traceId, pass, body, signal: controller.signal, clientGone: call.clientGone });
+        outcome = await gateway.handle({ traceId, pass, body, signal: controller.signal, clientGone: call.clientGone, observe: call.observe });
       } catch (error) {
         clearTimeout(early);
         if (controller.signal.aborted) {
@@ -346,6 +346,11 @@ class ChatCall {
   }
 
   readonly clientGone = (): boolean => this.gone;
+
+  /** What the gateway reports of the request, for its access line (the model, the tokens, the code). */
+  readonly observe = (record: RequestRecord): void => {
+    if (this.#entry !== undefined) this.#entry.record = record;
+  };
 
   /** The caller's permit, kept by the connection until it closes (at once, if it already has). */
   hold(pass: CallerPass): PermitHolders {
