@@ -104,6 +104,13 @@ describe('logs', () => {
     const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.trace_id === refused.headers.get('x-trace-id') && l.msg === 'request');
     expect(line).toMatchObject({ status: 400, code: 'no_token' });
     expect(line).not.toHaveProperty('model');
+
+    // A Fastify route behind the same admission (the balance): its line carries the refusal's code too.
+    const balance = await fetch(`${moongate.url}/kimi/users/me/balance`, { headers: { authorization: 'Bearer mg-not-a-token' } });
+    expect(balance.status).toBe(401);
+    await balance.text();
+    const balanceLine = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.trace_id === balance.headers.get('x-trace-id') && l.msg === 'request');
+    expect(balanceLine).toMatchObject({ method: 'GET', path: '/kimi/users/me/balance', status: 401, code: 'invalid_token' });
   });
 
   it('never contain a secret sent in a header, the body or the query string, whatever the answer', async () => {
