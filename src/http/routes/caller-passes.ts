@@ -50,12 +50,11 @@ export class PermitHolders {
   }
 }
 
-/** Holds `pass`'s permit until `res` has closed (and the work kept with the holders is over). */
-function heldUntilClosed(pass: CallerPass, res: ServerResponse): PermitHolders {
+/** Holds `pass`'s permit until `res` has closed. */
+function heldUntilClosed(pass: CallerPass, res: ServerResponse): void {
   const holders = new PermitHolders(pass);
   if (res.destroyed) holders.closed();
   else res.once('close', () => holders.closed());
-  return holders;
 }
 
 /** `route` names the route in the error a handler without its hook would raise. */
