@@ -19,7 +19,7 @@
  * moongate or work floor, under `node --cpu-prof` (profile-summary.ts reads it): a profile of
  * two configurations measured under the same load, Redis admission against in-memory, say. Loads: `non-stream` and `stream` (wrk, 32
  * connections or `--connections`, the seed's "Hello"), `alone` (one non-stream request at a time; the first
- * ratio is then of the p50 latency's inverse), `1mb` (one at a time, a new 1 MB prompt each).
+ * ratio is then of the p50 latency's inverse), `1mb` (one at a time, a new 1 MB prompt each; `--prompt-kb 100` makes it 100 KB).
  */
 import type { ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -113,7 +113,7 @@ async function oneAtATime(server: Server, ms: number, body: () => string): Promi
   return { requests: latencies.length, p50Ms: latencies[latencies.length >> 1] ?? Number.NaN };
 }
 
-async function round(server: Server, load: Load, ms: number, connections: number): Promise<Round> {
+async function round(server: Server, load: Load, ms: number, connections: number, promptBytes: number): Promise<Round> {
   const before = await sampleProcess(server.pid);
   let requests: number;
   let rate: number;
@@ -129,9 +129,9 @@ async function round(server: Server, load: Load, ms: number, connections: number
     requests = result.requests;
     rate = result.rps;
   } else {
-    const prompt = load === '1mb' ? promptWithMarker(1024 * 1024) : 'Hello';
+    const prompt = load === '1mb' ? promptWithMarker(promptBytes) : 'Hello';
     let n = 0;
-    // 1mb: a new text each request (the prompt phase's cold case).
+    // 1mb: a new text each request (the prompt phase's cold case), of --prompt-kb.
     const body = (): string => (load === '1mb' ? requestBody(false, `${n++} ${prompt}`) : requestBody(false));
     const result = await oneAtATime(server, ms, body);
     requests = result.requests;
@@ -156,6 +156,7 @@ const OPTIONS = {
   rounds: { type: 'string', default: '6' },
   seconds: { type: 'string', default: '3' },
   connections: { type: 'string', default: '32' },
+  'prompt-kb': { type: 'string', default: '1024' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -167,6 +168,7 @@ function median(values: number[]): number {
 const USAGE = `usage: node bench/dist/ab-compare.js [--load non-stream|stream|alone|1mb] [--a SERVER] [--b SERVER]
        [--a-env K=V,K=V] [--b-env K=V] [--a-profile DIR] [--b-profile DIR] [--a-alloc DIR] [--b-alloc DIR]
        [--a-node-flags="--flag=x --other"] [--b-node-flags=...] [--rounds 6] [--seconds 3] [--connections 32]
+       [--prompt-kb 1024]
 SERVER: lean, bare, plain, moongate, work, or the path of another checkout (docs/benchmark.md, "Comparing two builds")`;
 
 async function main(): Promise<void> {
@@ -195,6 +197,9 @@ async function main(): Promise<void> {
   const ms = Number(values.seconds) * 1000;
   const connections = Number(values.connections);
   if (!Number.isInteger(connections) || connections < 1) throw new Error('--connections must be a positive integer');
+  const promptKb = Number(values['prompt-kb']);
+  if (!Number.isInteger(promptKb) || promptKb < 1) throw new Error('--prompt-kb must be a positive integer');
+  const promptBytes = promptKb * 1024;
 
   const upstream = forkBenchChild('fake-upstream.js', { BENCH_UPSTREAM_DELAY_MS: '0' });
   const { port } = await nextMessage(upstream, 'ready', 15_000);
@@ -212,15 +217,15 @@ async function main(): Promise<void> {
   });
   try {
     // Warm-up: the JIT settles and every connection is open.
-    await round(a, load, ms / 2, connections);
-    await round(b, load, ms / 2, connections);
+    await round(a, load, ms / 2, connections, promptBytes);
+    await round(b, load, ms / 2, connections, promptBytes);
     const rates: number[] = [];
     const cpus: number[] = [];
     for (let i = 0; i < rounds; i++) {
       // A then B, then B then A: drift within a round pair falls on both alike.
       const first = i % 2 === 0 ? a : b;
-      const firstRound = await round(first, load, ms, connections);
-      const secondRound = await round(first === a ? b : a, load, ms, connections);
+      const firstRound = await round(first, load, ms, connections, promptBytes);
+      const secondRound = await round(first === a ? b : a, load, ms, connections, promptBytes);
       const [x, y] = first === a ? [firstRound, secondRound] : [secondRound, firstRound];
       rates.push(x.rate / y.rate);
       cpus.push(x.cpuUsPerRequest / y.cpuUsPerRequest);
