@@ -28,16 +28,29 @@ export interface RawToken {
 
 export class JsonSource {
   #messages: Array<Map<string, RawToken> | undefined> | undefined;
+  #text: string | undefined;
 
   /**
    * @param text the body as decoded, which JSON.parse turned into `value`
    * @param asciiBytes the body's bytes when it was pure ASCII (offsets in `text` are offsets in them)
+   *
+   * An ASCII body's strings are found at once and its text is not kept: the bytes hold every
+   * token, and a megabyte of text kept for the whole request is a megabyte the collector
+   * moves to the old generation whenever a scavenge falls inside the request (issue 20).
    */
   constructor(
-    readonly text: string,
+    text: string,
     readonly value: unknown,
     readonly asciiBytes: Buffer | undefined,
-  ) {}
+  ) {
+    if (asciiBytes === undefined) this.#text = text;
+    else this.#messages = messageStrings(text);
+  }
+
+  /** The client's token at `token`, as bytes when the body was ASCII, else as text. */
+  tokenOf(token: RawToken): Buffer | string {
+    return this.asciiBytes?.subarray(token.start, token.end) ?? (this.#text as string).slice(token.start, token.end);
+  }
 
   /**
    * The client's own token for `messages[index][field]`, when that is `value` as JSON.parse
@@ -45,16 +58,45 @@ export class JsonSource {
    */
   rawString(index: number, field: string, value: string): RawToken | undefined {
     if (value.length < RAW_STRING_FROM || parsedField(this.value, index, field) !== value) return undefined;
-    this.#messages ??= messageStrings(this.text);
+    this.#messages ??= messageStrings(this.#text as string);
     return this.#messages[index]?.get(field);
   }
 }
 
-const kept = new WeakMap<object, JsonSource>();
+/**
+ * The source rides on the parsed body itself, under a symbol no JSON text can name, and not
+ * in a WeakMap keyed by the body. V8's scavenger does not clear a WeakMap's entry whose value
+ * refers to its key (the source holds the body), so a WeakMap kept every long body, its
+ * bytes and its strings alive until the next full collection: 830 KB promoted per 1 MB
+ * request, and the external memory of its buffers piling up until it forced a mark-compact
+ * (issue 20, docs/benchmark.md "Where the time goes", "A long prompt's source").
+ */
+const SOURCE = Symbol('moongate.jsonSource');
 
-/** Remembers the text a parsed body came from; a short body, or one that is not an object, is not kept. */
+/**
+ * Remembers the text a parsed body came from, when it has a message string rawString could
+ * hand out; a short body, one that is not an object, or one with no long message string is
+ * not kept.
+ */
 export function keepJsonSource(text: string, value: unknown, asciiBytes: Buffer | undefined): void {
-  if (text.length >= SOURCE_KEPT_FROM && typeof value === 'object' && value !== null) kept.set(value, new JsonSource(text, value, asciiBytes));
+  if (text.length >= SOURCE_KEPT_FROM && hasLongMessageString(value)) {
+    Object.defineProperty(value, SOURCE, { value: new JsonSource(text, value, asciiBytes) });
+  }
+}
+
+/** Whether some `messages[i].<field>` is a string of at least RAW_STRING_FROM characters (a look at each message's own fields). */
+function hasLongMessageString(value: unknown): boolean {
+  const messages = typeof value === 'object' && value !== null ? (value as { messages?: unknown }).messages : undefined;
+  if (!Array.isArray(messages)) return false;
+  for (const message of messages as unknown[]) {
+    if (typeof message !== 'object' || message === null) continue;
+    for (const key in message) {
+      if (!Object.hasOwn(message, key)) continue;
+      const field: unknown = (message as Record<string, unknown>)[key];
+      if (typeof field === 'string' && field.length >= RAW_STRING_FROM) return true;
+    }
+  }
+  return false;
 }
 
 /**
@@ -81,7 +123,7 @@ export function parseJsonBody(body: Buffer | string): unknown {
 }
 
 export function jsonSourceOf(value: unknown): JsonSource | undefined {
-  return typeof value === 'object' && value !== null ? kept.get(value) : undefined;
+  return typeof value === 'object' && value !== null ? ((value as { [SOURCE]?: JsonSource })[SOURCE] ?? undefined) : undefined;
 }
 
 function parsedField(body: unknown, index: number, field: string): unknown {

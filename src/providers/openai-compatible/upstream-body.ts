@@ -49,7 +49,7 @@ export function upstreamBody(body: Record<string, unknown>, source: JsonSource |
         text += member(firstField, field, json);
         firstField = false;
         if (token === undefined) continue;
-        pieces.push(text, source.asciiBytes?.subarray(token.start, token.end) ?? source.text.slice(token.start, token.end));
+        pieces.push(text, source.tokenOf(token));
         text = '';
       }
       text += '}';
