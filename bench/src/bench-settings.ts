@@ -17,7 +17,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --connections <n>     connections for the throughput runs (default 32)
   --modes <list>        the rps phase's modes: non-stream,stream (default both; a profile of one load: --modes non-stream)
   --streams <list>      open-stream counts to hold (default 1000,5000)
-  --soak <s>            memory soak length (default 120)
+  --soak <s>            memory soak length (default 300)
   --delay <ms>          the fake upstream's delay before answering (default 0)
   --loader <name>       auto | wrk | node (default auto: wrk, installed with apt-get if missing and root)
   --out <dir>           where the results go (default bench/results)
@@ -100,7 +100,7 @@ export function parseSettings(argv: string[]): Settings {
     warmupMs: quick ? 0 : 2_000,
     connections: number('connections', values.connections, 32),
     streams,
-    soakMs: number('soak', values.soak, quick ? 1.5 : 120) * 1000,
+    soakMs: number('soak', values.soak, quick ? 1.5 : 300) * 1000,
     afterLoadMs: quick ? 500 : 30_000,
     sequentialRequests: quick ? 20 : 1_000,
     delayMs: number('delay', values.delay, 0),
