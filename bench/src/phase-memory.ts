@@ -5,8 +5,11 @@ import type { LoadResult } from './child-messages.js';
 import { liveHeapBytes } from './live-heap.js';
 import { sampleProcess, watchRss } from './process-sample.js';
 
+/** One RSS sample of a soak, `atMs` after its start. */
+type Sample = { atMs: number; rssBytes: number };
+
 /** Each sample's RSS replaced by the lowest RSS from that sample to the end. */
-function floorOf(samples: ReadonlyArray<{ atMs: number; rssBytes: number }>): Array<{ atMs: number; rssBytes: number }> {
+function floorOf(samples: readonly Sample[]): Sample[] {
   const out = samples.map((sample) => ({ ...sample }));
   for (let i = out.length - 2; i >= 0; i--) {
     const later = out[i + 1];
@@ -23,14 +26,14 @@ const DROP_BYTES = 4 * MiB;
  * The lowest RSS after each drop of at least DROP_BYTES, in order: where each tooth of the
  * sawtooth comes back down to. A leak lifts them; garbage waiting for its collection does not.
  */
-export function troughsOf(samples: ReadonlyArray<{ atMs: number; rssBytes: number }>): Array<{ atMs: number; rssBytes: number }> {
-  const troughs: Array<{ atMs: number; rssBytes: number }> = [];
+export function troughsOf(samples: readonly Sample[]): Sample[] {
+  const troughs: Sample[] = [];
   for (let i = 1; i < samples.length; i++) {
     const before = samples[i - 1];
     let here = samples[i];
     if (before === undefined || here === undefined || before.rssBytes - here.rssBytes < DROP_BYTES) continue;
     // Down to the bottom of this drop, however many samples it takes.
-    while (i + 1 < samples.length && (samples[i + 1]?.rssBytes ?? Infinity) <= here.rssBytes) here = samples[++i] as { atMs: number; rssBytes: number };
+    while (i + 1 < samples.length && (samples[i + 1]?.rssBytes ?? Infinity) <= here.rssBytes) here = samples[++i] as Sample;
     troughs.push(here);
   }
   return troughs;
@@ -42,14 +45,14 @@ export function troughsOf(samples: ReadonlyArray<{ atMs: number; rssBytes: numbe
  * from then to the end), which reads the last tooth's climb as growth, so it errs towards
  * reporting growth, never towards hiding it.
  */
-export function soakGrowth(samples: ReadonlyArray<{ atMs: number; rssBytes: number }>): { miBPerMinute: number; method: 'troughs' | 'floor'; troughs: number } {
+export function soakGrowth(samples: readonly Sample[]): { miBPerMinute: number; method: 'troughs' | 'floor'; troughs: number } {
   const troughs = troughsOf(samples);
   if (troughs.length >= 2) return { miBPerMinute: growthMiBPerMinute(troughs), method: 'troughs', troughs: troughs.length };
   return { miBPerMinute: growthMiBPerMinute(floorOf(samples)), method: 'floor', troughs: troughs.length };
 }
 
 /** Least-squares slope of RSS over time, in MiB per minute. */
-function growthMiBPerMinute(samples: ReadonlyArray<{ atMs: number; rssBytes: number }>): number {
+function growthMiBPerMinute(samples: readonly Sample[]): number {
   if (samples.length < 2) return Number.NaN;
   const xs = samples.map((s) => s.atMs / 60_000);
   const ys = samples.map((s) => s.rssBytes / MiB);

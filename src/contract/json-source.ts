@@ -27,24 +27,27 @@ export interface RawToken {
 }
 
 export class JsonSource {
-  #messages: Array<Map<string, RawToken> | undefined> | undefined;
-  #text: string | undefined;
+  /** Where each long message string's token lies: found once, when the source is made. */
+  readonly #messages: Array<Map<string, RawToken> | undefined>;
+  /** The text, kept only when the body was not ASCII (an ASCII body's bytes hold every token). */
+  readonly #text: string | undefined;
 
   /**
    * @param text the body as decoded, which JSON.parse turned into `value`
    * @param asciiBytes the body's bytes when it was pure ASCII (offsets in `text` are offsets in them)
    *
-   * An ASCII body's strings are found at once and its text is not kept: the bytes hold every
-   * token, and a megabyte of text kept for the whole request is a megabyte the collector
-   * moves to the old generation whenever a scavenge falls inside the request (issue 20).
+   * A source is made only for a body with a long message string, which the provider will ask
+   * for, so the strings are found at once; an ASCII body's text is then not kept: a megabyte
+   * of text kept for the whole request is a megabyte the collector moves to the old
+   * generation whenever a scavenge falls inside the request (issue 20).
    */
   constructor(
     text: string,
     readonly value: unknown,
     readonly asciiBytes: Buffer | undefined,
   ) {
-    if (asciiBytes === undefined) this.#text = text;
-    else this.#messages = messageStrings(text);
+    this.#messages = messageStrings(text);
+    this.#text = asciiBytes === undefined ? text : undefined;
   }
 
   /** The client's token at `token`, as bytes when the body was ASCII, else as text. */
@@ -58,7 +61,6 @@ export class JsonSource {
    */
   rawString(index: number, field: string, value: string): RawToken | undefined {
     if (value.length < RAW_STRING_FROM || parsedField(this.value, index, field) !== value) return undefined;
-    this.#messages ??= messageStrings(this.#text as string);
     return this.#messages[index]?.get(field);
   }
 }
