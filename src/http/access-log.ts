@@ -5,9 +5,9 @@
  * less and cost twice the serialisation.
  *
  * The chat route passes each request's own observer to the gateway (ChatExchange.observe),
- * and the line takes the model and tokens from the record it is told. A record that comes
- * after the response closed (a client that left mid-stream settles afterwards) is not waited
- * for. No table of open requests is kept: adding and deleting a long-lived Map's entry per
+ * and the line takes the model and tokens from the record it is told. A chat response that
+ * closes before it is complete (a client that left) has its line written once the exchange
+ * has settled, with what it billed, and the duration to the close. No table of open requests is kept: adding and deleting a long-lived Map's entry per
  * request made V8 allocate the Map a new table in the old generation at every delete that
  * emptied it (docs/benchmark.md, "Old-space garbage").
  * The path is logged without its query string, and no header is logged: nothing secret.
@@ -75,8 +75,11 @@ export class AccessLog {
     return { traceId, startedAt: performance.now(), record: undefined };
   }
 
-  /** Writes the line of `entry` (once its response has closed). */
-  close(entry: AccessEntry, method: string, url: string, res: ServerResponse): void {
+  /**
+   * Writes the line of `entry` once its response has closed: at `closedAt` (now by default),
+   * `complete` or not (whether it had finished then; the response's own word by default).
+   */
+  close(entry: AccessEntry, method: string, url: string, res: ServerResponse, closedAt = performance.now(), complete = res.writableFinished): void {
     const { traceId, record } = entry;
     const usage = record?.usage ?? undefined;
     const query = url.indexOf('?');
@@ -89,8 +92,8 @@ export class AccessLog {
         path: query < 0 ? url : url.slice(0, query),
         status: res.statusCode,
         // The client left before the response was complete.
-        aborted: res.writableFinished ? undefined : true,
-        duration_ms: Math.round((performance.now() - entry.startedAt) * 10) / 10,
+        aborted: complete ? undefined : true,
+        duration_ms: Math.round((closedAt - entry.startedAt) * 10) / 10,
         model: record?.model ?? undefined,
         prompt_tokens: usage?.prompt_tokens,
         completion_tokens: usage?.completion_tokens,

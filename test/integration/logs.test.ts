@@ -11,6 +11,8 @@ import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 const OPERATOR_KEY = 'sk-operator-log-secret-42';
 const lines: string[] = [];
+/** Who waits for a line, by what it must match. */
+const lineWaiters: Array<{ matches: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }> = [];
 let moonshot: FakeUpstream;
 let moongate: TestServer;
 
@@ -18,7 +20,15 @@ beforeAll(async () => {
   moonshot = await FakeUpstream.start();
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      const written = chunk.toString('utf8').split('\n').filter((l) => l !== '');
+      lines.push(...written);
+      for (const text of written) {
+        const line = JSON.parse(text) as Record<string, unknown>;
+        for (const waiter of lineWaiters.filter((w) => w.matches(line))) {
+          lineWaiters.splice(lineWaiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
       done();
     },
   });
@@ -111,6 +121,29 @@ describe('logs', () => {
     await balance.text();
     const balanceLine = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.trace_id === balance.headers.get('x-trace-id') && l.msg === 'request');
     expect(balanceLine).toMatchObject({ method: 'GET', path: '/kimi/users/me/balance', status: 401, code: 'invalid_token' });
+  });
+
+  it('write the access line of a stream whose client left with the model and the tokens it was billed', async () => {
+    // The role and "Hi there", then nothing: the request stays at the upstream until moongate lets it go.
+    const chunk = (delta: Record<string, unknown>): string =>
+      `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'kimi-k2.5', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+    moonshot.stream(chunk({ role: 'assistant', content: 'Hi' }) + chunk({ content: ' there' }), { hang: true });
+    const client = new AbortController();
+    const res = await fetch(`${moongate.url}/kimi/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${moongate.token}` },
+      body: JSON.stringify({ model: 'kimi-k2.5', messages: [{ role: 'user', content: 'Hello' }], stream: true }),
+      signal: client.signal,
+    });
+    expect(res.status).toBe(200);
+    const traceId = res.headers.get('x-trace-id');
+    const line = new Promise<Record<string, unknown>>((resolve) => lineWaiters.push({ matches: (l) => l.trace_id === traceId && l.msg === 'request', resolve }));
+    await (res.body as ReadableStream<Uint8Array>).getReader().read();
+    client.abort();
+    // The upstream reported no usage: the prompt is counted (9) and so is what was generated.
+    expect(await line).toMatchObject({ status: 200, aborted: true, model: 'kimi-k2.5', prompt_tokens: 9, completion_tokens: expect.any(Number) });
+    expect((await line).completion_tokens).toBeGreaterThan(0);
+    expect((await line).duration_ms).toEqual(expect.any(Number));
   });
 
   it('never contain a secret sent in a header, the body or the query string, whatever the answer', async () => {

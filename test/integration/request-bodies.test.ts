@@ -183,6 +183,7 @@ const CALLER: AuthenticatedCaller = {
 interface AccessLine {
   path: string;
   aborted?: boolean;
+  model?: string;
 }
 
 /** The real limiter, telling the test each time a permit comes back. */
@@ -378,7 +379,7 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
     expect(parsedBodies).toBe(before);
   });
 
-  it('a pipelined request whose client hangs up while it waits its turn: its access line is written, its permit comes back once its work ends', async () => {
+  it('a pipelined request whose client hangs up while it waits its turn: its access line is written once its work ends, and so is its permit', async () => {
     // The first request waits to be admitted; the second, behind it on the same connection,
     // reaches the upstream with its answer queued (Node gives it the socket only after the first's).
     const first = JSON.stringify(HELLO);
@@ -393,15 +394,18 @@ describe('the body deadline and the permit, on an app with a stand-in upstream',
     const lines = accessLines.length;
     exchange.socket.destroy();
     await once(socket, 'close');
-    // Both requests' access lines are written as their connection closes, each as a client that left.
-    expect(accessLines.slice(lines).map((line) => [line.path, line.aborted])).toEqual([
-      ['/kimi/chat/completions', true],
-      ['/kimi/chat/completions', true],
-    ]);
+    // The first's line is written as the connection closes (its work had not begun); the
+    // second's, whose work is at the upstream, waits for that work to be settled.
+    expect(accessLines.slice(lines).map((line) => [line.path, line.aborted, line.model])).toEqual([['/kimi/chat/completions', true, undefined]]);
     releaseUpstream();
     // The second's permit, whose answer was never given a socket. (The first, admitted now, is
     // refused: the second held the credential's one place when it asked.)
     await limiter.releases(released + 1);
+    // Its line came before its permit, as a client that left, with the model it was answered by.
+    expect(accessLines.slice(lines).map((line) => [line.path, line.aborted, line.model])).toEqual([
+      ['/kimi/chat/completions', true, undefined],
+      ['/kimi/chat/completions', true, 'kimi-k2.5'],
+    ]);
     admitSlow?.();
   });
 

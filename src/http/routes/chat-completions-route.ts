@@ -330,6 +330,12 @@ class ChatCall {
   /** While the exchange runs: the request's abort, and whether the client leaving aborts it (a stream). */
   #controller: CallAbort | undefined;
   #stream = false;
+  /**
+   * When the response closed while the exchange still ran (a client that left): the access
+   * line waits for the exchange's end, so that it carries what the gateway reported by then
+   * (the model, the tokens billed), and its duration is still the response's.
+   */
+  #closedAt: number | undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -370,18 +376,27 @@ class ChatCall {
     return controller;
   }
 
-  /** The exchange is over: the client leaving from here on changes nothing. */
+  /** The exchange is over (settled and reported): the client leaving from here on changes nothing. */
   end(): void {
     this.#controller = undefined;
+    const closedAt = this.#closedAt;
+    if (closedAt !== undefined && this.#entry !== undefined) {
+      this.#closedAt = undefined;
+      this.accessLog.close(this.#entry, 'POST', this.req.url ?? '/', this.res, closedAt, false);
+    }
   }
 
   readonly #onClose = (): void => {
     const { res } = this;
     const entry = this.#entry;
-    if (entry !== undefined) this.accessLog.close(entry, 'POST', this.req.url ?? '/', res);
-    this.#holders?.closed();
     const controller = this.#controller;
-    if (controller === undefined || res.writableFinished) return;
+    const leftEarly = controller !== undefined && !res.writableFinished;
+    if (entry !== undefined) {
+      if (leftEarly) this.#closedAt = performance.now();
+      else this.accessLog.close(entry, 'POST', this.req.url ?? '/', res);
+    }
+    this.#holders?.closed();
+    if (!leftEarly) return;
     this.gone = true;
     if (this.#stream) controller.abort(new Error('the client closed the connection'));
   };
