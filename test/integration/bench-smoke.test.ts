@@ -372,6 +372,24 @@ describe('bench/dist/gc-promotion.js', () => {
   }, 120_000);
 });
 
+describe('bench/dist/cpu-split.js', () => {
+  it("splits the lean floor's and moongate's CPU per request by thread, user and kernel time", async () => {
+    const run = await node(['bench/dist/cpu-split.js', '--servers', 'lean,moongate', '--rounds', '1', '--seconds', '1', '--connections', '4', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const rows = JSON.parse(run.stdout) as Array<{ server: string; requests: number; cpuUsPerRequest: number; mainUserUs: number; mainSystemUs: number; otherUserUs: number; otherSystemUs: number; syscallsPerRequest: Record<string, number> | null }>;
+    expect(rows.map((r) => r.server)).toEqual(['lean', 'moongate']);
+    for (const row of rows) {
+      expect(row.requests, row.server).toBeGreaterThan(0);
+      // A second of 4 connections costs each server some clock ticks of its main thread.
+      expect(row.mainUserUs + row.mainSystemUs, row.server).toBeGreaterThan(0);
+      // The parts add up to the whole (each rounded to 0.01 µs).
+      expect(Math.abs(row.mainUserUs + row.mainSystemUs + row.otherUserUs + row.otherSystemUs - row.cpuUsPerRequest), row.server).toBeLessThan(0.05);
+      // Where perf may trace: each request was read from its client and answered (at least one read and one write each).
+      if (row.syscallsPerRequest !== null) expect(row.syscallsPerRequest.all, row.server).toBeGreaterThanOrEqual(2);
+    }
+  }, 120_000);
+});
+
 describe('npm run bench -- --alloc-profile', () => {
   const out = useTempDir('moongate-bench-alloc-');
   const profiles = useTempDir('moongate-bench-alloc-profile-');
