@@ -25,6 +25,7 @@ import { requestBody } from './bench-context.js';
 import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
 import { PLAIN_GATEWAY_TOKEN } from './child-messages.js';
 import { launcherNodeFlags, startMoongate, WORK_FLOOR } from './moongate-process.js';
+import { CLOCK_TICKS } from './process-sample.js';
 import { hasWrk, runWrk } from './wrk-load.js';
 
 const SERVERS = ['lean', 'plain', 'work', 'moongate'] as const;
@@ -49,7 +50,8 @@ interface ThreadTimes {
   otherSystem: number;
 }
 
-const CLOCK_TICK_US = 10_000;
+/** Microseconds of one clock tick of /proc's utime and stime (process-sample.ts reads the rate). */
+const CLOCK_TICK_US = 1_000_000 / CLOCK_TICKS;
 
 function threadTimes(pid: number): ThreadTimes {
   const times: ThreadTimes = { mainUser: 0, mainSystem: 0, otherUser: 0, otherSystem: 0 };

@@ -13,7 +13,7 @@ export interface ProcessSample {
 }
 
 /** Clock ticks per second for /proc/<pid>/stat's utime and stime (100 on every common Linux). */
-const CLOCK_TICKS = ((): number => {
+export const CLOCK_TICKS = ((): number => {
   try {
     const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
     return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;

@@ -7,9 +7,10 @@
  * The chat route passes each request's own observer to the gateway (ChatExchange.observe),
  * and the line takes the model and tokens from the record it is told. A chat response that
  * closes before it is complete (a client that left) has its line written once the exchange
- * has settled, with what it billed, and the duration to the close. No table of open requests is kept: adding and deleting a long-lived Map's entry per
- * request made V8 allocate the Map a new table in the old generation at every delete that
- * emptied it (docs/benchmark.md, "Old-space garbage").
+ * has settled, with what it billed, and the duration to the close. No table of open
+ * requests is kept: adding and deleting a long-lived Map's entry per request made V8
+ * allocate the Map a new table in the old generation at every delete that emptied it
+ * (docs/benchmark.md, "Old-space garbage").
  * The path is logged without its query string, and no header is logged: nothing secret.
  *
  * So the line is written by a child of the logger without its redaction paths (issue 20):

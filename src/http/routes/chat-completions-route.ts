@@ -380,21 +380,22 @@ class ChatCall {
   end(): void {
     this.#controller = undefined;
     const closedAt = this.#closedAt;
-    if (closedAt !== undefined && this.#entry !== undefined) {
-      this.#closedAt = undefined;
-      this.accessLog.close(this.#entry, 'POST', this.req.url ?? '/', this.res, closedAt, false);
-    }
+    if (closedAt === undefined) return;
+    this.#closedAt = undefined;
+    this.#writeLine(closedAt, false);
+  }
+
+  /** The access line, at the response's close or (a client that left) once the exchange ended. */
+  #writeLine(closedAt?: number, complete?: boolean): void {
+    if (this.#entry !== undefined) this.accessLog.close(this.#entry, 'POST', this.req.url ?? '/', this.res, closedAt, complete);
   }
 
   readonly #onClose = (): void => {
     const { res } = this;
-    const entry = this.#entry;
     const controller = this.#controller;
     const leftEarly = controller !== undefined && !res.writableFinished;
-    if (entry !== undefined) {
-      if (leftEarly) this.#closedAt = performance.now();
-      else this.accessLog.close(entry, 'POST', this.req.url ?? '/', res);
-    }
+    if (leftEarly) this.#closedAt = performance.now();
+    else this.#writeLine();
     this.#holders?.closed();
     if (!leftEarly) return;
     this.gone = true;
