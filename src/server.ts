@@ -140,6 +140,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
             deferred: 'the store refused settlements: spooled, retrying until they land',
             retry: 'retrying settlements failed: still spooled, retrying later',
             spool: 'writing the settlement spool failed: settlements kept in memory, retrying',
+            journal: 'writing the settlement journal failed: responses wait for their commit meanwhile',
           }[kind];
           logger.warn({ err: error, pending }, message);
         },
@@ -237,6 +238,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     logger,
     keepAliveMs,
     inFlight,
+    settling: () => billing.settlements.landing(),
     metrics,
     accessLog,
     ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),

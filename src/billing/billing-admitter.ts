@@ -46,7 +46,15 @@ export class BillingAdmitter implements Admitter {
     const worstCase = worstCaseCost(price, ticket.promptTokens, request.max_tokens, request.n);
     let walletId: string | null;
     try {
-      walletId = await this.#parts.holds.hold(traceId, { personId: caller.personId, applicationId: caller.applicationId }, worstCase);
+      const owner = { personId: caller.personId, applicationId: caller.applicationId };
+      walletId = await this.#parts.holds.hold(traceId, owner, worstCase);
+      // Refused while a settlement let go before its commit still holds its worst case: once
+      // it has committed (its cost charged, the rest given back) the balance may cover this one.
+      const landing = walletId === null ? this.#parts.settlements.landing() : null;
+      if (landing !== null) {
+        await landing;
+        walletId = await this.#parts.holds.hold(traceId, owner, worstCase);
+      }
     } catch (error) {
       // The store failed to answer; on PostgreSQL the hold may still have been taken (its
       // answer lost on the way back), and the request is refused: give it back once the

@@ -19,6 +19,7 @@ import type { SqliteConnection, Store } from '../store/open-store.js';
 import { PreparedInsert, PreparedQuery } from '../store/prepared-query.js';
 import type { HoldLedger } from './hold-ledger.js';
 import type { MemoryHolds } from './memory-holds.js';
+import type { SettlementJournal } from './settlement-journal.js';
 import type { SettlementSpool } from './settlement-spool.js';
 
 export interface Settlement {
@@ -32,8 +33,12 @@ export interface Settlement {
 
 /** Something went wrong with settlements, for the log (a warning: nothing is lost). */
 export interface SettlementTrouble {
-  /** `deferred`: settlements the store refused, now spooled and retried; `retry`: a retry failed; `spool`: the spool could not be written (kept in memory). */
-  kind: 'deferred' | 'retry' | 'spool';
+  /**
+   * `deferred`: settlements the store refused, now spooled and retried; `retry`: a retry
+   * failed; `spool`: the spool could not be written (kept in memory); `journal`: the journal
+   * could not be written (that batch committed before its requests were let go).
+   */
+  kind: 'deferred' | 'retry' | 'spool' | 'journal';
   error: unknown;
   /** Settlements waiting for the store after this. */
   pending: number;
@@ -51,6 +56,11 @@ export interface SettlementBatcherOptions {
   maxBatch?: number;
   /** Where settlements the store refused are kept across a stop; without one, in memory only. */
   spool?: SettlementSpool;
+  /**
+   * SQLite, with a spool: batches are journaled before their requests are let go and
+   * committed a turn later (settlement-journal.ts). Without one, each commits first.
+   */
+  journal?: SettlementJournal;
   /** First wait before a retry (doubled after each failed round, up to retryMaxMs). */
   retryFirstMs?: number;
   retryMaxMs?: number;
@@ -83,6 +93,11 @@ export class SettlementBatcher {
   #flushing: Promise<void> = Promise.resolve();
   readonly #queries: SettlementQueries;
   readonly #spool: SettlementSpool | undefined;
+  readonly #journal: SettlementJournal | undefined;
+  /** A journaled batch waits for the microtasks to run out before it commits: this commits it now instead. */
+  #landNow: (() => void) | null = null;
+  /** Settles once the batch whose requests were let go before its commit has committed, or been spooled. */
+  #letGo: Promise<void> | null = null;
   readonly #retryFirstMs: number;
   readonly #retryMaxMs: number;
   readonly #onTrouble: (trouble: SettlementTrouble) => void;
@@ -110,6 +125,8 @@ export class SettlementBatcher {
     this.#maxBatch = options.maxBatch ?? 256;
     this.#queries = new SettlementQueries(store.db);
     this.#spool = options.spool;
+    // Journaled commits are SQLite's synchronous ones, whose holds are in memory.
+    this.#journal = store.sqlite !== null && options.spool !== undefined ? options.journal : undefined;
     this.#retryFirstMs = options.retryFirstMs ?? DEFAULT_RETRY_FIRST_MS;
     this.#retryMaxMs = options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS;
     this.#retryDelayMs = this.#retryFirstMs;
@@ -168,6 +185,18 @@ export class SettlementBatcher {
     this.#immediate = setImmediate(endOfTurn);
   }
 
+  /**
+   * Null when every settlement whose request was let go has committed; otherwise commits the
+   * journaled batch now (not a turn later) and resolves once it has. What reads the money or
+   * the usage log waits for it (a hold refused for want of balance, the console's reads), so
+   * nobody sees a response's billing missing.
+   */
+  landing(): Promise<void> | null {
+    if (this.#letGo === null) return null;
+    this.#landNow?.();
+    return this.#letGo;
+  }
+
   /** Commits whatever is queued and waits for batches in flight. */
   async flush(): Promise<void> {
     clearTimeout(this.#timer);
@@ -185,6 +214,13 @@ export class SettlementBatcher {
    */
   async replaySpool(): Promise<{ found: number; landed: number; unreadable: number }> {
     if (this.#spool === undefined) return { found: 0, landed: 0, unreadable: 0 };
+    // What the journal holds may not have landed (the process stopped between a response and
+    // its commit): into the spool with the rest (fsync'd), replayed like it, each once.
+    if (this.#journal !== undefined) {
+      const journaled = this.#journal.read();
+      if (journaled.settlements.length > 0) await this.#spool.append(journaled.settlements);
+      this.#journal.clear();
+    }
     const { settlements, unreadable } = await this.#spool.read();
     for (const settlement of settlements) this.#deferred.add({ ...settlement, held: 0 });
     if (settlements.length === 0) {
@@ -207,6 +243,7 @@ export class SettlementBatcher {
     if (this.#deferred.size > 0 || this.#uncertainHolds.size > 0) await this.#retryRound();
     await this.#flushing;
     await this.#spool?.close();
+    this.#journal?.close();
   }
 
   #flushSoon(delayMs: number): void {
@@ -230,9 +267,27 @@ export class SettlementBatcher {
   }
 
   async #commitBatch(batch: Pending[]): Promise<void> {
+    const ahead = this.#journalAhead(batch);
+    if (ahead === false) return this.#commitOrDefer(batch, false);
+    let done = (): void => undefined;
+    this.#letGo = new Promise((resolve) => {
+      done = resolve;
+    });
+    try {
+      await ahead;
+      await this.#commitOrDefer(batch, true);
+    } finally {
+      this.#letGo = null;
+      done();
+    }
+  }
+
+  async #commitOrDefer(batch: Pending[], journaled: boolean): Promise<void> {
     try {
       await this.#commit(batch.map((p) => p.settlement));
       for (const p of batch) p.resolve();
+      // Emptied only when nothing waits for the store: one not spooled has only the journal.
+      if (journaled && this.#deferred.size === 0) this.#journal?.landed();
       return;
     } catch (error) {
       this.#failures++;
@@ -244,6 +299,36 @@ export class SettlementBatcher {
       if ((await this.#alone(first)) === 'away') return this.#defer(rest, error);
       for (const p of rest) await this.#alone(p);
     }
+  }
+
+  /**
+   * With a journal: appends the batch to it, lets its requests go, and waits for the
+   * microtasks to run out, or for `landing()`. Letting them go resolves their settle()
+   * promises, whose continuations (running now, one microtask after another) write their
+   * responses; a process.nextTick callback queued now runs once the microtask queue is empty
+   * (Node drains it before the next tick), so the commit follows the responses within this
+   * turn of the event loop, before any other I/O is read. Says whether it did; a journal that
+   * fails leaves the batch to commit first.
+   */
+  #journalAhead(batch: Pending[]): Promise<true> | false {
+    const journal = this.#journal;
+    if (journal === undefined || this.#closed) return false;
+    try {
+      journal.append(batch.map((p) => p.settlement));
+    } catch (error) {
+      this.#onTrouble({ kind: 'journal', error, pending: this.#deferred.size });
+      return false;
+    }
+    for (const p of batch) p.resolve();
+    return new Promise((resolve) => {
+      const land = (): void => {
+        if (this.#landNow !== land) return;
+        this.#landNow = null;
+        resolve(true);
+      };
+      this.#landNow = land;
+      process.nextTick(land);
+    });
   }
 
   /** Commits one settlement on its own; a failure defers it. */

@@ -69,15 +69,7 @@ export class SettlementSpool {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { settlements: [], unreadable: 0 };
       throw error;
     }
-    const settlements: Settlement[] = [];
-    let unreadable = 0;
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      const settlement = parseSettlement(line);
-      if (settlement === undefined) unreadable++;
-      else settlements.push(settlement);
-    }
-    return { settlements, unreadable };
+    return parseSpoolText(text);
   }
 
   async close(): Promise<void> {
@@ -100,6 +92,26 @@ export class SettlementSpool {
     }
     return this.#handle;
   }
+}
+
+/**
+ * The settlements of a spool's (or the journal's) text, one per line. A settlement found twice
+ * (spooled again after a failed retry, or in the journal and the spool) counts once.
+ */
+export function parseSpoolText(text: string): SpoolContents {
+  const settlements: Settlement[] = [];
+  const seen = new Set<string>();
+  let unreadable = 0;
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const settlement = parseSettlement(line);
+    if (settlement === undefined) unreadable++;
+    else if (!seen.has(settlement.usage.trace_id)) {
+      seen.add(settlement.usage.trace_id);
+      settlements.push(settlement);
+    }
+  }
+  return { settlements, unreadable };
 }
 
 /** A line back into a settlement, checking the fields money depends on; undefined if it is not one. */

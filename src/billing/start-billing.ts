@@ -8,13 +8,17 @@ import { BillingAdmitter } from './billing-admitter.js';
 import { HoldLedger, type HoldLedgerTrouble } from './hold-ledger.js';
 import { PriceBook, seedPrices } from './price-store.js';
 import { SettlementBatcher, type SettlementBatcherOptions, type SettlementTrouble } from './settlement-batcher.js';
+import { SettlementJournal } from './settlement-journal.js';
 import { SettlementSpool } from './settlement-spool.js';
 import { UsagePruner } from './usage-pruner.js';
 
 export interface BillingSettings {
   retentionDays: number;
-  settlement?: Omit<SettlementBatcherOptions, 'spool' | 'onTrouble'>;
-  /** The local file settlements the store refused are kept in (docs/billing.md); none: memory only. */
+  settlement?: Omit<SettlementBatcherOptions, 'spool' | 'journal' | 'onTrouble'>;
+  /**
+   * The local file settlements the store refused are kept in (docs/billing.md); none: memory
+   * only. On SQLite the settlement journal is beside it (`<spoolPath>.journal`).
+   */
   spoolPath?: string;
   /** Told when settlements are deferred or a retry fails (a warning: nothing is lost). */
   onSettlementTrouble?: (trouble: SettlementTrouble) => void;
@@ -37,7 +41,7 @@ export interface RunningBilling {
   /** What the spool of a previous process held at start-up, and how much of it landed then. */
   replayedAtStart: { found: number; landed: number; unreadable: number };
   /** Settlements waiting for the store, and failed attempts to commit, for metrics and /readyz. */
-  settlements: Pick<SettlementBatcher, 'pending' | 'failures'>;
+  settlements: Pick<SettlementBatcher, 'pending' | 'failures' | 'landing'>;
   close(): Promise<void>;
 }
 
@@ -56,7 +60,9 @@ export async function startBilling(
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
   const settlements = new SettlementBatcher(store, holds, {
     ...settings.settlement,
-    ...(settings.spoolPath === undefined ? {} : { spool: new SettlementSpool(settings.spoolPath) }),
+    ...(settings.spoolPath === undefined
+      ? {}
+      : { spool: new SettlementSpool(settings.spoolPath), journal: new SettlementJournal(`${settings.spoolPath}.journal`) }),
     ...(settings.onSettlementTrouble === undefined ? {} : { onTrouble: settings.onSettlementTrouble }),
   });
   let replayedAtStart: RunningBilling['replayedAtStart'];

@@ -37,6 +37,12 @@ export interface AppOptions {
   keepAliveMs?: number;
   /** Requests being served, for graceful shutdown and the open-streams gauge. */
   inFlight?: InFlightRequests;
+  /**
+   * Null when every response's billing has committed; otherwise a promise of it (SQLite's
+   * journaled settlement, billing/settlement-journal.ts). Every request but a chat completion
+   * waits for it first, so what it reads (the usage log, a balance) has every response's billing.
+   */
+  settling?: () => Promise<void> | null;
   metrics?: Metrics;
   /** The operator's token for /metrics (METRICS_TOKEN); left out, /metrics answers 404 no_api. */
   metricsToken?: string;
@@ -148,7 +154,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
       sendError(reply, refusal, request.id);
       return;
     }
-    done();
+    const settling = options.settling?.() ?? null;
+    if (settling === null) done();
+    // A commit that fails is retried (and spooled) by billing; this request need not wait for that.
+    else settling.then(() => done(), () => done());
   });
 
   // Bodies are JSON whatever the content-type says: curl -d sends form encoding by default,

@@ -2,7 +2,8 @@
  * Crash safety: a real `moongate serve` child is killed with SIGKILL while streams run.
  * What it held is left in the database; a new process on the same data directory releases
  * them at start-up, and every response a client received complete (up to [DONE]) has
- * exactly one usage row, because settlement commits before the terminator is sent.
+ * exactly one usage row, because its settlement is committed, or in the settlement journal
+ * (replayed at the next start), before the terminator is sent.
  */
 import { beforeAll, expect, it } from 'vitest';
 import { openStore } from '../../src/store/open-store.js';

@@ -107,9 +107,14 @@ describe('SQLite locked by another connection when requests settle', () => {
     const served = await Promise.all(replies);
     expect(served.every((r) => r.complete)).toBe(true);
 
-    // Nothing is lost meanwhile: spooled (on disk), visible in /metrics and /readyz.
-    expect((await readFile(spool, 'utf8')).trim().split('\n')).toHaveLength(N);
+    // Nothing is lost meanwhile: each was in the journal before its response went (on disk,
+    // as a commit would have been)...
+    const journaled = (await readFile(`${spool}.journal`, 'utf8')).trim().split('\n').filter((line) => line !== '');
+    expect(new Set(journaled.map((line) => (JSON.parse(line) as { usage: { trace_id: string } }).usage.trace_id))).toEqual(new Set(served.map((r) => r.traceId)));
+    // ...then spooled (fsync'd) once the commit failed, visible in /metrics and /readyz (every
+    // request but a chat completion waits for the billing of the responses already sent).
     expect(await metric(server.url, 'moongate_settlements_pending')).toBe(N);
+    expect((await readFile(spool, 'utf8')).trim().split('\n')).toHaveLength(N);
     expect(await metric(server.url, 'moongate_settlement_failures_total')).toBeGreaterThan(0);
     const notReady = await fetch(`${server.url}/readyz`);
     expect(notReady.status).toBe(500);
