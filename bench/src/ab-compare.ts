@@ -30,6 +30,7 @@ import { envOf, requestBody } from './bench-context.js';
 import { forkBenchChild, nextMessage, stopChild } from './bench-child.js';
 import { PLAIN_GATEWAY_TOKEN } from './child-messages.js';
 import { launcherNodeFlags, WORK_FLOOR, type MoongateFlags, type MoongateProcess } from './moongate-process.js';
+import { median } from './percentile.js';
 import { promptWithMarker } from './phase-prompt.js';
 import { sampleProcess } from './process-sample.js';
 import { hasWrk, runWrk } from './wrk-load.js';
@@ -159,11 +160,6 @@ const OPTIONS = {
   'prompt-kb': { type: 'string', default: '1024' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[sorted.length >> 1] ?? Number.NaN;
-}
 
 const USAGE = `usage: node bench/dist/ab-compare.js [--load non-stream|stream|alone|1mb] [--a SERVER] [--b SERVER]
        [--a-env K=V,K=V] [--b-env K=V] [--a-profile DIR] [--b-profile DIR] [--a-alloc DIR] [--b-alloc DIR]

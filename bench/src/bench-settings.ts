@@ -13,7 +13,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --quick               a few seconds in all (the smoke test): tiny runs, no wrk install
   --only <phases>       comma-separated: ${PHASES.join(',')} (default: all; --quick leaves out scale)
   --duration <s>        seconds of throughput measured per server and mode (default 8)
-  --rounds <n>          alternating rounds the duration is split into (default 4)
+  --rounds <n>          alternating rounds the throughput duration, and the one-at-a-time requests, are split into (default 4)
   --connections <n>     connections for the throughput runs (default 32)
   --modes <list>        the rps phase's modes: non-stream,stream (default both; a profile of one load: --modes non-stream)
   --streams <list>      open-stream counts to hold (default 1000,5000)
@@ -102,7 +102,7 @@ export function parseSettings(argv: string[]): Settings {
     streams,
     soakMs: number('soak', values.soak, quick ? 1.5 : 300) * 1000,
     afterLoadMs: quick ? 500 : 30_000,
-    sequentialRequests: quick ? 20 : 1_000,
+    sequentialRequests: quick ? 20 : 2_000,
     delayMs: number('delay', values.delay, 0),
     loader: quick && loader === 'auto' ? 'node' : loader,
     out: values.out,

@@ -8,6 +8,7 @@
 import { type Bench, fixed, load, log, noteErrors, type Target } from './bench-context.js';
 import { ratioOf, type Pair, type Row } from './bench-report.js';
 import type { LoadResult } from './child-messages.js';
+import { median } from './percentile.js';
 import { sampleProcess, watchRss } from './process-sample.js';
 
 export const RPS_TARGET = 0.5;
@@ -123,11 +124,6 @@ export async function phaseRps(bench: Bench, rows: Row[], figures: Record<string
 function combineRounds(rounds: readonly Measured[]) {
   const requests = rounds.reduce((sum, r) => sum + r.requests, 0);
   const seconds = rounds.reduce((sum, r) => sum + r.durationMs, 0) / 1000;
-  const median = (values: number[]): number => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
-  };
   return {
     requests,
     errors: rounds.reduce((sum, r) => sum + r.errors, 0),

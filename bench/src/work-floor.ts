@@ -21,7 +21,8 @@
  *    upstream body, undici's dispatch API, the status mapped, the completion read and checked
  *    by its chunk reader), under the channel's total deadline (a timer and moongate's CallAbort);
  * 8. the answer built from the events (`CompletionBuilder`), each event's choice checked;
- * 9. the settlement, awaited before the answer (group commit on SQLite, the usage row), and
+ * 9. the settlement, awaited before the answer (group commit on SQLite, the usage row; on
+ *    SQLite the answer waits for the settlement journal and the commit follows it), and
  *    for a request that fails once held, its settlement as failed;
  * 10. the metrics observer and the access line (pino, the same fields as moongate's);
  * 11. the answer with its length and the trace id; an error envelope for whatever throws.
@@ -33,6 +34,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import {
   type Caller,
@@ -70,7 +72,8 @@ if (channel === undefined) throw new Error(`${config} names no channel`);
 const channelName = channel.name;
 
 const store = await openStore({ dataDir });
-const billing = await startBilling(store, { retentionDays: 90 }, () => undefined);
+// With moongate's spool, and so (SQLite) its settlement journal: the answer waits for the journal, not the commit.
+const billing = await startBilling(store, { retentionDays: 90, spoolPath: join(dataDir, 'settlement-spool.jsonl') }, () => undefined);
 const credentials = new CredentialCache();
 const metrics = new Metrics();
 const provider = new OpenAICompatibleProvider({ baseUrl: channel.baseUrl, apiKey: channel.apiKey });
