@@ -150,3 +150,48 @@ it('a hold refused while a let-go batch has not committed yet is tried again onc
     await store.close();
   }
 });
+
+it('journals a small batch and lets it go before its commit; a batch of more than four commits first, unjournaled', async () => {
+  const dataDir = join(dir.path, 'sizes');
+  const store = await openStore({ dataDir });
+  try {
+    const funded = await fundedCredential(store, 'sizes@example.com', { balance: BALANCE });
+    const service = await store.db.selectFrom('services').select('id').executeTakeFirstOrThrow();
+    const holds = new HoldLedger(store);
+    await holds.start();
+    const spoolPath = join(dataDir, 'spool.jsonl');
+    const settlements = new SettlementBatcher(store, holds, { spool: new SettlementSpool(spoolPath), journal: new SettlementJournal(`${spoolPath}.journal`) });
+    const settle = async (traceIds: string[]): Promise<string[]> => {
+      const batch = traceIds.map((traceId) => {
+        const s = settlementOf(traceId, funded, 10, 50);
+        s.usage.service_id = service.id;
+        s.usage.created_at = Date.now();
+        return s;
+      });
+      for (const s of batch) expect(await holds.hold(s.usage.trace_id, { personId: funded.personId, applicationId: null }, s.held)).toBe(funded.personId);
+      // All settled in the same turn: one batch. What is committed when they are let go, read synchronously.
+      return Promise.all(batch.map((s) => settlements.settle(s))).then(() => {
+        const sqlite = store.sqlite;
+        if (sqlite === null) throw new Error('not SQLite');
+        return (sqlite.prepare('select trace_id from usage where person_id = ? order by trace_id').pluck().all(funded.personId) as string[]);
+      });
+    };
+    const journaled = async (): Promise<string> => readFile(`${spoolPath}.journal`, 'utf8').catch(() => '');
+
+    // One: let go before its commit, from the journal.
+    expect(await settle(['small-1'])).toEqual([]);
+    expect(await journaled()).toContain('"small-1"');
+    // Five: committed before they are let go, and not journaled.
+    const large = ['large-1', 'large-2', 'large-3', 'large-4', 'large-5'];
+    expect(await settle(large)).toEqual([...large, 'small-1']);
+    for (const traceId of large) expect(await journaled()).not.toContain(`"${traceId}"`);
+    await settlements.close();
+    await holds.close();
+    expect(await store.db.selectFrom('wallets').select(['amount', 'held']).where('id', '=', funded.personId).executeTakeFirstOrThrow()).toEqual({
+      amount: BALANCE - 60,
+      held: 0,
+    });
+  } finally {
+    await store.close();
+  }
+});
