@@ -133,6 +133,33 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
       bodyGuard.open(req, res, req, (payload: Readable) => {
         const chunks: Buffer[] = [];
         let received = 0;
+        const finish = (): void => {
+          if (!Number.isNaN(declared) && received !== declared) {
+            reject(new BodyError(new MoongateError('bad_request', 'Request body size did not match Content-Length')));
+            return;
+          }
+          try {
+            resolve(parseJsonBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received)));
+          } catch (error) {
+            // Read whole, to the end its framing gave: what follows on the connection is the next
+            // request, so it stays open. (Fastify closes after any body its parser refused, which
+            // also reset connections with pipelined requests behind the refused one: closing with
+            // their bytes unread sends a reset, and the client can lose the answers before it.)
+            reject(new BodyError(error, false));
+          }
+        };
+        // The whole body is in the request's buffer already (the usual case: BodyGuard.open):
+        // taken as it is, with no listener, no flowing and no 'end' a tick later.
+        if (payload === req && req.complete && !req.destroyed && req.readableFlowing === null) {
+          const whole = req.read() as Buffer | null;
+          if (whole !== null) {
+            chunks.push(whole);
+            received = whole.length;
+          }
+          if (received > maxBodyBytes) reject(new BodyError(tooLarge()));
+          else finish();
+          return;
+        }
         const stop = (): void => {
           payload.removeListener('data', onData);
           payload.removeListener('end', onEnd);
@@ -150,19 +177,7 @@ export function chatCompletionsRoute(options: ChatRouteOptions): ChatRoute {
         };
         const onEnd = (): void => {
           stop();
-          if (!Number.isNaN(declared) && received !== declared) {
-            reject(new BodyError(new MoongateError('bad_request', 'Request body size did not match Content-Length')));
-            return;
-          }
-          try {
-            resolve(parseJsonBody(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received)));
-          } catch (error) {
-            // Read whole, to the end its framing gave: what follows on the connection is the next
-            // request, so it stays open. (Fastify closes after any body its parser refused, which
-            // also reset connections with pipelined requests behind the refused one: closing with
-            // their bytes unread sends a reset, and the client can lose the answers before it.)
-            reject(new BodyError(error, false));
-          }
+          finish();
         };
         const onError = (error: unknown): void => {
           stop();
