@@ -80,6 +80,12 @@ interface Pending {
  */
 const JOURNAL_MAX_BATCH = 4;
 
+/**
+ * After the journal failed to take a batch (a full disk, a file it may not write), this many
+ * batches commit first before it is tried again: one warning per failure, not one per batch.
+ */
+const JOURNAL_REST_BATCHES = 1_000;
+
 /** Turns of the event loop a default batch may gather while each brings more settlements. */
 const GATHER_TURNS = 4;
 
@@ -105,6 +111,8 @@ export class SettlementBatcher {
   #landNow: (() => void) | null = null;
   /** Settles once the batch whose requests were let go before its commit has committed, or been spooled. */
   #letGo: Promise<void> | null = null;
+  /** Batches still to commit first before the journal is tried again after a failure (JOURNAL_REST_BATCHES). */
+  #journalRest = 0;
   readonly #retryFirstMs: number;
   readonly #retryMaxMs: number;
   readonly #onTrouble: (trouble: SettlementTrouble) => void;
@@ -223,12 +231,22 @@ export class SettlementBatcher {
     if (this.#spool === undefined) return { found: 0, landed: 0, unreadable: 0 };
     // What the journal holds may not have landed (the process stopped between a response and
     // its commit): into the spool with the rest (fsync'd), replayed like it, each once.
+    // A journal that cannot be read fails the start: what it holds may be owed.
+    let tornInJournal = 0;
     if (this.#journal !== undefined) {
       const journaled = this.#journal.read();
+      tornInJournal = journaled.unreadable;
       if (journaled.settlements.length > 0) await this.#spool.append(journaled.settlements);
-      this.#journal.clear();
+      try {
+        this.#journal.clear();
+      } catch (error) {
+        // Everything in it is in the spool now (replayed again, it moves nothing twice).
+        this.#restJournal(error);
+      }
     }
-    const { settlements, unreadable } = await this.#spool.read();
+    const spooled = await this.#spool.read();
+    const { settlements } = spooled;
+    const unreadable = spooled.unreadable + tornInJournal;
     for (const settlement of settlements) this.#deferred.add({ ...settlement, held: 0 });
     if (settlements.length === 0) {
       if (unreadable > 0) await this.#spool.clear();
@@ -320,10 +338,14 @@ export class SettlementBatcher {
   #journalAhead(batch: Pending[]): Promise<true> | false {
     const journal = this.#journal;
     if (journal === undefined || this.#closed || batch.length > JOURNAL_MAX_BATCH) return false;
+    if (this.#journalRest > 0) {
+      this.#journalRest--;
+      return false;
+    }
     try {
       journal.append(batch.map((p) => p.settlement));
     } catch (error) {
-      this.#onTrouble({ kind: 'journal', error, pending: this.#deferred.size });
+      this.#restJournal(error);
       return false;
     }
     for (const p of batch) p.resolve();
@@ -336,6 +358,12 @@ export class SettlementBatcher {
       this.#landNow = land;
       process.nextTick(land);
     });
+  }
+
+  /** The journal failed: said once, and left alone for the next JOURNAL_REST_BATCHES batches. */
+  #restJournal(error: unknown): void {
+    this.#journalRest = JOURNAL_REST_BATCHES;
+    this.#onTrouble({ kind: 'journal', error, pending: this.#deferred.size });
   }
 
   /** Commits one settlement on its own; a failure defers it. */

@@ -12,7 +12,7 @@ import { BillingAdmitter } from '../../src/billing/billing-admitter.js';
 import { HoldLedger } from '../../src/billing/hold-ledger.js';
 import { worstCaseCost } from '../../src/billing/price-list.js';
 import { PriceBook, seedPrices } from '../../src/billing/price-store.js';
-import { SettlementBatcher } from '../../src/billing/settlement-batcher.js';
+import { SettlementBatcher, type SettlementTrouble } from '../../src/billing/settlement-batcher.js';
 import { SettlementJournal } from '../../src/billing/settlement-journal.js';
 import { SettlementSpool } from '../../src/billing/settlement-spool.js';
 import { startBilling } from '../../src/billing/start-billing.js';
@@ -191,6 +191,42 @@ it('journals a small batch and lets it go before its commit; a batch of more tha
       amount: BALANCE - 60,
       held: 0,
     });
+  } finally {
+    await store.close();
+  }
+});
+
+it('a journal that cannot be written: said once, and the batches commit first, billed as ever', async () => {
+  const dataDir = join(dir.path, 'unwritable');
+  const store = await openStore({ dataDir });
+  try {
+    const funded = await fundedCredential(store, 'unwritable@example.com', { balance: BALANCE });
+    const service = await store.db.selectFrom('services').select('id').executeTakeFirstOrThrow();
+    const holds = new HoldLedger(store);
+    await holds.start();
+    const troubles: SettlementTrouble[] = [];
+    // A directory where the journal's file should be: every open fails (EISDIR).
+    const settlements = new SettlementBatcher(store, holds, {
+      spool: new SettlementSpool(join(dataDir, 'spool.jsonl')),
+      journal: new SettlementJournal(dataDir),
+      onTrouble: (trouble) => troubles.push(trouble),
+    });
+    const sqlite = store.sqlite;
+    if (sqlite === null) throw new Error('not SQLite');
+    const committed = (): string[] => sqlite.prepare('select trace_id from usage where person_id = ? order by trace_id').pluck().all(funded.personId) as string[];
+    const seen: string[][] = [];
+    for (const traceId of ['unwritable-1', 'unwritable-2', 'unwritable-3']) {
+      const s = settlementOf(traceId, funded, 10, 50);
+      s.usage.service_id = service.id;
+      s.usage.created_at = Date.now();
+      expect(await holds.hold(traceId, { personId: funded.personId, applicationId: null }, 50)).toBe(funded.personId);
+      // Committed by the time it is let go.
+      seen.push(await settlements.settle(s).then(committed));
+    }
+    expect(seen).toEqual([['unwritable-1'], ['unwritable-1', 'unwritable-2'], ['unwritable-1', 'unwritable-2', 'unwritable-3']]);
+    expect(troubles.map((t) => t.kind)).toEqual(['journal']);
+    await settlements.close();
+    await holds.close();
   } finally {
     await store.close();
   }
