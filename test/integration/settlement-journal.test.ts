@@ -12,13 +12,13 @@ import { BillingAdmitter } from '../../src/billing/billing-admitter.js';
 import { HoldLedger } from '../../src/billing/hold-ledger.js';
 import { worstCaseCost } from '../../src/billing/price-list.js';
 import { PriceBook, seedPrices } from '../../src/billing/price-store.js';
-import { SettlementBatcher, type SettlementTrouble } from '../../src/billing/settlement-batcher.js';
+import { SettlementBatcher, type Settlement, type SettlementTrouble } from '../../src/billing/settlement-batcher.js';
 import { SettlementJournal } from '../../src/billing/settlement-journal.js';
 import { SettlementSpool } from '../../src/billing/settlement-spool.js';
 import { startBilling } from '../../src/billing/start-billing.js';
 import { findModel } from '../../src/contract/index.js';
 import type { AuthenticatedCaller, CappedChatRequest, HoldRequest } from '../../src/gateway/pipeline.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore, type Store } from '../../src/store/open-store.js';
 import { fundedCredential } from '../helpers/funded-credential.js';
 import { ensureBuilt, ROOT } from '../helpers/moongate-cli.js';
 import { settlementOf } from '../helpers/settlements.js';
@@ -67,6 +67,46 @@ function runChild(args: string[]): Promise<{ signal: NodeJS.Signals | null; stdo
     child.on('error', reject);
     child.on('exit', (_code, signal) => resolve({ signal, stdout, stderr }));
   });
+}
+
+interface Ledgered {
+  store: Store;
+  funded: { personId: string; credentialId: string };
+  holds: HoldLedger;
+  /** A recent settlement of `funded` (cost 10, held 50), its hold taken. */
+  held(traceId: string): Promise<Settlement>;
+  /** The trace ids committed for `funded`, read synchronously. */
+  committed(): string[];
+}
+
+/** A store of its own with a funded person and the holds started, closed after `work`. */
+async function withLedger(name: string, work: (ledger: Ledgered) => Promise<void>): Promise<void> {
+  const store = await openStore({ dataDir: join(dir.path, name) });
+  const holds = new HoldLedger(store);
+  try {
+    const funded = await fundedCredential(store, `${name}@example.com`, { balance: BALANCE });
+    const service = await store.db.selectFrom('services').select('id').executeTakeFirstOrThrow();
+    await holds.start();
+    const sqlite = store.sqlite;
+    if (sqlite === null) throw new Error('not SQLite');
+    const committed = sqlite.prepare('select trace_id from usage where person_id = ? order by trace_id').pluck();
+    await work({
+      store,
+      funded,
+      holds,
+      held: async (traceId) => {
+        const s = settlementOf(traceId, funded, 10, 50);
+        s.usage.service_id = service.id;
+        s.usage.created_at = Date.now();
+        expect(await holds.hold(traceId, { personId: funded.personId, applicationId: null }, s.held)).toBe(funded.personId);
+        return s;
+      },
+      committed: () => committed.all(funded.personId) as string[],
+    });
+  } finally {
+    await holds.close();
+    await store.close();
+  }
 }
 
 it('a process killed between a response and its commit: the next start bills it from the journal, once', async () => {
@@ -152,29 +192,14 @@ it('a hold refused while a let-go batch has not committed yet is tried again onc
 });
 
 it('journals a small batch and lets it go before its commit; a batch of more than four commits first, unjournaled', async () => {
-  const dataDir = join(dir.path, 'sizes');
-  const store = await openStore({ dataDir });
-  try {
-    const funded = await fundedCredential(store, 'sizes@example.com', { balance: BALANCE });
-    const service = await store.db.selectFrom('services').select('id').executeTakeFirstOrThrow();
-    const holds = new HoldLedger(store);
-    await holds.start();
-    const spoolPath = join(dataDir, 'spool.jsonl');
+  await withLedger('sizes', async ({ store, funded, holds, held, committed }) => {
+    const spoolPath = join(dir.path, 'sizes', 'spool.jsonl');
     const settlements = new SettlementBatcher(store, holds, { spool: new SettlementSpool(spoolPath), journal: new SettlementJournal(`${spoolPath}.journal`) });
     const settle = async (traceIds: string[]): Promise<string[]> => {
-      const batch = traceIds.map((traceId) => {
-        const s = settlementOf(traceId, funded, 10, 50);
-        s.usage.service_id = service.id;
-        s.usage.created_at = Date.now();
-        return s;
-      });
-      for (const s of batch) expect(await holds.hold(s.usage.trace_id, { personId: funded.personId, applicationId: null }, s.held)).toBe(funded.personId);
-      // All settled in the same turn: one batch. What is committed when they are let go, read synchronously.
-      return Promise.all(batch.map((s) => settlements.settle(s))).then(() => {
-        const sqlite = store.sqlite;
-        if (sqlite === null) throw new Error('not SQLite');
-        return (sqlite.prepare('select trace_id from usage where person_id = ? order by trace_id').pluck().all(funded.personId) as string[]);
-      });
+      const batch: Settlement[] = [];
+      for (const traceId of traceIds) batch.push(await held(traceId));
+      // All settled in the same turn: one batch. What is committed when they are let go.
+      return Promise.all(batch.map((s) => settlements.settle(s))).then(committed);
     };
     const journaled = async (): Promise<string> => readFile(`${spoolPath}.journal`, 'utf8').catch(() => '');
 
@@ -186,48 +211,27 @@ it('journals a small batch and lets it go before its commit; a batch of more tha
     expect(await settle(large)).toEqual([...large, 'small-1']);
     for (const traceId of large) expect(await journaled()).not.toContain(`"${traceId}"`);
     await settlements.close();
-    await holds.close();
     expect(await store.db.selectFrom('wallets').select(['amount', 'held']).where('id', '=', funded.personId).executeTakeFirstOrThrow()).toEqual({
       amount: BALANCE - 60,
       held: 0,
     });
-  } finally {
-    await store.close();
-  }
+  });
 });
 
 it('a journal that cannot be written: said once, and the batches commit first, billed as ever', async () => {
-  const dataDir = join(dir.path, 'unwritable');
-  const store = await openStore({ dataDir });
-  try {
-    const funded = await fundedCredential(store, 'unwritable@example.com', { balance: BALANCE });
-    const service = await store.db.selectFrom('services').select('id').executeTakeFirstOrThrow();
-    const holds = new HoldLedger(store);
-    await holds.start();
+  await withLedger('unwritable', async ({ store, holds, held, committed }) => {
     const troubles: SettlementTrouble[] = [];
     // A directory where the journal's file should be: every open fails (EISDIR).
     const settlements = new SettlementBatcher(store, holds, {
-      spool: new SettlementSpool(join(dataDir, 'spool.jsonl')),
-      journal: new SettlementJournal(dataDir),
+      spool: new SettlementSpool(join(dir.path, 'unwritable', 'spool.jsonl')),
+      journal: new SettlementJournal(join(dir.path, 'unwritable')),
       onTrouble: (trouble) => troubles.push(trouble),
     });
-    const sqlite = store.sqlite;
-    if (sqlite === null) throw new Error('not SQLite');
-    const committed = (): string[] => sqlite.prepare('select trace_id from usage where person_id = ? order by trace_id').pluck().all(funded.personId) as string[];
     const seen: string[][] = [];
-    for (const traceId of ['unwritable-1', 'unwritable-2', 'unwritable-3']) {
-      const s = settlementOf(traceId, funded, 10, 50);
-      s.usage.service_id = service.id;
-      s.usage.created_at = Date.now();
-      expect(await holds.hold(traceId, { personId: funded.personId, applicationId: null }, 50)).toBe(funded.personId);
-      // Committed by the time it is let go.
-      seen.push(await settlements.settle(s).then(committed));
-    }
+    // Each committed by the time it is let go.
+    for (const traceId of ['unwritable-1', 'unwritable-2', 'unwritable-3']) seen.push(await settlements.settle(await held(traceId)).then(committed));
     expect(seen).toEqual([['unwritable-1'], ['unwritable-1', 'unwritable-2'], ['unwritable-1', 'unwritable-2', 'unwritable-3']]);
     expect(troubles.map((t) => t.kind)).toEqual(['journal']);
     await settlements.close();
-    await holds.close();
-  } finally {
-    await store.close();
-  }
+  });
 });
