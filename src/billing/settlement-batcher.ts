@@ -57,8 +57,9 @@ export interface SettlementBatcherOptions {
   /** Where settlements the store refused are kept across a stop; without one, in memory only. */
   spool?: SettlementSpool;
   /**
-   * SQLite, with a spool: batches are journaled before their requests are let go and
-   * committed a turn later (settlement-journal.ts). Without one, each commits first.
+   * SQLite, with a spool: a batch of up to JOURNAL_MAX_BATCH is journaled, its requests are
+   * let go, and it commits right after their responses (settlement-journal.ts). Without one,
+   * each commits first.
    */
   journal?: SettlementJournal;
   /** First wait before a retry (doubled after each failed round, up to retryMaxMs). */

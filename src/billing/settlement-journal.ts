@@ -1,7 +1,8 @@
 /**
- * The settlement journal (docs/billing.md, "Settlement"): on SQLite, a batch of settlements is
- * appended here, in one write and without an fsync, before its requests are let go, and
- * committed to the store a turn of the event loop later, after their responses were written.
+ * The settlement journal (docs/billing.md, "The settlement journal (SQLite)"): on SQLite, a
+ * small batch of settlements is appended here, in one write and without an fsync, before its
+ * requests are let go, and committed to the store right after their responses were written,
+ * in the same turn of the event loop (SettlementBatcher).
  * So a lone request's response does not wait for a commit (four pages written to the WAL,
  * six file locks: about a third of the time moongate adds to it), and a response whose
  * process is killed before its commit is still billed: the journal is read back at the next
