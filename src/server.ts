@@ -159,7 +159,7 @@ export async function startServer(config: Readonly<Config>, options: StartOption
     );
     const replayed = billing.replayedAtStart;
     if (logger !== false && replayed.found + replayed.unreadable > 0) {
-      logger.warn(replayed, 'settlement spool replayed at start-up');
+      logger.warn(replayed, 'settlement spool and journal replayed at start-up (a settlement already billed is found, not billed again)');
     }
   } catch (error) {
     opened?.close();

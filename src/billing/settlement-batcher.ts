@@ -269,6 +269,14 @@ export class SettlementBatcher {
     if (this.#deferred.size > 0 || this.#uncertainHolds.size > 0) await this.#retryRound();
     await this.#flushing;
     await this.#spool?.close();
+    // Everything journaled has landed (or is in the spool): a clean stop leaves no journal to replay.
+    if (this.#deferred.size === 0) {
+      try {
+        this.#journal?.clear();
+      } catch (error) {
+        this.#onTrouble({ kind: 'journal', error, pending: 0 });
+      }
+    }
     this.#journal?.close();
   }
 
