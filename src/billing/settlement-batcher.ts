@@ -302,7 +302,7 @@ export class SettlementBatcher {
 
   async #commitBatch(batch: Pending[]): Promise<void> {
     const ahead = this.#journalAhead(batch);
-    if (ahead === false) return this.#commitOrDefer(batch, false);
+    if (ahead === null) return this.#commitOrDefer(batch, false);
     let done = (): void => undefined;
     this.#letGo = new Promise((resolve) => {
       done = resolve;
@@ -341,28 +341,28 @@ export class SettlementBatcher {
    * promises, whose continuations (running now, one microtask after another) write their
    * responses; a process.nextTick callback queued now runs once the microtask queue is empty
    * (Node drains it before the next tick), so the commit follows the responses within this
-   * turn of the event loop, before any other I/O is read. Says whether it did; a journal that
+   * turn of the event loop, before any other I/O is read. Null when it did not: a journal that
    * fails, or a batch larger than JOURNAL_MAX_BATCH, leaves the batch to commit first.
    */
-  #journalAhead(batch: Pending[]): Promise<true> | false {
+  #journalAhead(batch: Pending[]): Promise<void> | null {
     const journal = this.#journal;
-    if (journal === undefined || this.#closed || batch.length > JOURNAL_MAX_BATCH) return false;
+    if (journal === undefined || this.#closed || batch.length > JOURNAL_MAX_BATCH) return null;
     if (this.#journalRest > 0) {
       this.#journalRest--;
-      return false;
+      return null;
     }
     try {
       journal.append(batch.map((p) => p.settlement));
     } catch (error) {
       this.#restJournal(error);
-      return false;
+      return null;
     }
     for (const p of batch) p.resolve();
     return new Promise((resolve) => {
       const land = (): void => {
         if (this.#landNow !== land) return;
         this.#landNow = null;
-        resolve(true);
+        resolve();
       };
       this.#landNow = land;
       process.nextTick(land);

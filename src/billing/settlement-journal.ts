@@ -15,7 +15,7 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Settlement } from './settlement-batcher.js';
-import { parseSpoolText, type SpoolContents } from './settlement-spool.js';
+import { parseSpoolText, spoolLines, type SpoolContents } from './settlement-spool.js';
 
 /** Emptied once everything in it landed and it holds at least this much. */
 const CLEAR_AT_BYTES = 1 << 20;
@@ -33,9 +33,7 @@ export class SettlementJournal {
 
   /** Appends the settlements (one write for the lot); throws if the file does not take them whole. */
   append(settlements: readonly Settlement[]): void {
-    let text = this.#mayBeTorn ? '\n' : '';
-    for (const settlement of settlements) text += `${JSON.stringify(settlement)}\n`;
-    const bytes = Buffer.from(text);
+    const bytes = spoolLines(settlements, this.#mayBeTorn);
     const fd = this.#open();
     this.#mayBeTorn = true;
     for (let at = 0; at < bytes.length; ) {

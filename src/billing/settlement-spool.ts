@@ -33,11 +33,9 @@ export class SettlementSpool {
 
   /** Appends the settlements and waits until they are on disk (fsync). */
   append(settlements: readonly Settlement[]): Promise<void> {
-    // One write for the lot: a crash tears at most the last line, which reading skips.
-    const text = settlements.map((s) => `${JSON.stringify(s)}\n`).join('');
     return this.#run(async () => {
       const handle = await this.#open();
-      const bytes = Buffer.from(this.#mayBeTorn ? `\n${text}` : text);
+      const bytes = spoolLines(settlements, this.#mayBeTorn);
       this.#mayBeTorn = true;
       // A write may take less than it was given (a nearly full disk): the rest follows.
       for (let at = 0; at < bytes.length; ) {
@@ -92,6 +90,17 @@ export class SettlementSpool {
     }
     return this.#handle;
   }
+}
+
+/**
+ * Settlements as the spool's (and the journal's) lines, for one write: a crash tears at most
+ * the last line, which reading skips. `mayBeTorn`: the file may end in a torn line, so the
+ * first line starts after a line break of its own (reading skips the empty line).
+ */
+export function spoolLines(settlements: readonly Settlement[], mayBeTorn: boolean): Buffer {
+  let text = mayBeTorn ? '\n' : '';
+  for (const settlement of settlements) text += `${JSON.stringify(settlement)}\n`;
+  return Buffer.from(text);
 }
 
 /**
