@@ -102,6 +102,11 @@ describe('a prompt whose bound leaves no room in the context', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { usage: { prompt_tokens: number } }).usage.prompt_tokens).toBe(30_123);
     expect(capsSent()).toEqual([model.defaultMaxTokens]);
+    // Sent in pieces (the client's own token among them) under one content-length, not chunked.
+    const sent = upstream.requests[0]!;
+    expect((sent.body as { messages: Array<{ content: string }> }).messages[0]!.content).toBe(messages[0]!.content);
+    expect(Number(sent.headers['content-length'])).toBeGreaterThan(messages[0]!.content.length);
+    expect(sent.headers['transfer-encoding']).toBeUndefined();
     const cost = costOf(price, { promptTokens: 30_123, cachedTokens: 0, completionTokens: 2 });
     expect(await wallet(personId)).toEqual({ amount: contextHold - cost, held: 0 });
     expect(await usageRows(personId)).toEqual([expect.objectContaining({ prompt_tokens: 30_123, completion_tokens: 2, cost })]);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { JsonSource, RAW_STRING_FROM, messageStrings } from '../../src/contract/json-source.js';
-import { upstreamBody } from '../../src/providers/openai-compatible/upstream-body.js';
+import { upstreamBody, type PiecedBody } from '../../src/providers/openai-compatible/upstream-body.js';
 
 function random(seed: number): () => number {
   let state = seed >>> 0;
@@ -37,8 +37,17 @@ function upstreamOf(value: Record<string, unknown>): Record<string, unknown> {
   return { model: 'upstream-model', messages, stream: false, max_tokens: 100, temperature: undefined };
 }
 
-function decoded(out: Buffer | string): unknown {
-  return JSON.parse(typeof out === 'string' ? out : out.toString('utf8'));
+/** The bytes a body sends: a pieced body's pieces joined, after checking the length it declares. */
+function bytesOf(out: Buffer | string | PiecedBody): Buffer {
+  if (typeof out === 'string') return Buffer.from(out, 'utf8');
+  if (Buffer.isBuffer(out)) return out;
+  const joined = Buffer.concat(out.pieces);
+  expect(out.length).toBe(joined.length);
+  return joined;
+}
+
+function decoded(out: Buffer | string | PiecedBody): unknown {
+  return JSON.parse(bytesOf(out).toString('utf8'));
 }
 
 describe('upstreamBody', () => {
@@ -57,7 +66,7 @@ describe('upstreamBody', () => {
       const { value, source } = sourceOf(ascii ? json.replace(/[^\x20-\x7e]/g, '?') : json, ascii);
       const body = upstreamOf(value);
       const out = upstreamBody(body, source);
-      expect(Buffer.from(out as Buffer).toString('utf8')).toBe(JSON.stringify(body));
+      expect(bytesOf(out).toString('utf8')).toBe(JSON.stringify(body));
     }
   });
 
@@ -68,8 +77,8 @@ describe('upstreamBody', () => {
     const json = `{"model":"m","messages":[{"role":"user","content":${written}}],"pad":"${'x'.repeat(64 * 1024)}"}`;
     const { value, source } = sourceOf(json, true);
     const body = upstreamOf(value);
-    const out = upstreamBody(body, source) as Buffer;
-    expect(out.toString('latin1')).toContain(written);
+    const out = upstreamBody(body, source);
+    expect(bytesOf(out).toString('latin1')).toContain(written);
     expect(decoded(out)).toEqual(JSON.parse(JSON.stringify(body)));
   });
 
@@ -93,10 +102,21 @@ describe('upstreamBody', () => {
     const json = `{"messages":[{"role":"user","content":"${a}"}],"model":"m","messages":[{"role":"user","content":"${a}","content":"${b}"}],"pad":"${'x'.repeat(64 * 1024)}"}`;
     const { value, source } = sourceOf(json, true);
     const body = upstreamOf(value);
-    const out = upstreamBody(body, source) as Buffer;
+    const out = upstreamBody(body, source);
     expect(decoded(out)).toEqual(JSON.parse(JSON.stringify(body)));
-    expect(out.toString('latin1')).toContain(b);
-    expect(out.toString('latin1')).not.toContain(a);
+    expect(bytesOf(out).toString('latin1')).toContain(b);
+    expect(bytesOf(out).toString('latin1')).not.toContain(a);
+  });
+
+  it("sends an ASCII body's long token as a view of the client's bytes, not a copy", () => {
+    const long = `The plain start of a long string. ${'abc '.repeat(RAW_STRING_FROM)}`;
+    const json = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: long }], pad: 'x'.repeat(64 * 1024) });
+    const { value, source } = sourceOf(json, true);
+    const out = upstreamBody(upstreamOf(value), source) as PiecedBody;
+    const client = source.asciiBytes as Buffer;
+    const view = out.pieces.find((piece) => piece.buffer === client.buffer);
+    expect(view?.toString('latin1')).toBe(JSON.stringify(long));
+    expect(out.pieces.filter((piece) => piece.buffer === client.buffer)).toHaveLength(1);
   });
 
   it('sends without a source exactly what JSON.stringify writes', () => {

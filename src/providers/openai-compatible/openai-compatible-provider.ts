@@ -13,6 +13,7 @@
  * from the upstream's own usage (docs/billing.md, "Early ends"). An upstream that answers a
  * non-stream call with a stream anyway is read as a stream.
  */
+import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { MoongateError, completionCapField } from '../../contract/index.js';
 import type { ChatEvent, ChatMessage } from '../../contract/index.js';
@@ -216,12 +217,21 @@ export class OpenAICompatibleProvider implements Provider {
   /** The upstream request of a call: where, its headers, its body and its timeouts. */
   private requestOptions(call: ProviderCall): Dispatcher.DispatchOptions {
     const headersTimeout = call.request.stream ? this.headersTimeoutMs : this.replyTimeoutMs;
+    const headers = this.buildHeaders(call);
+    let body: Dispatcher.DispatchOptions['body'];
+    const built = upstreamBody(this.buildBody(call), call.request.source);
+    if (typeof built === 'string' || Buffer.isBuffer(built)) body = built;
+    else {
+      headers['content-length'] = String(built.length);
+      // An array is an Iterable, which dispatch takes (undici's Dispatcher.md) though its types do not say so.
+      body = built.pieces as unknown as Readable;
+    }
     return {
       origin: this.origin,
       path: this.path,
       method: 'POST',
-      headers: this.buildHeaders(call),
-      body: upstreamBody(this.buildBody(call), call.request.source),
+      headers,
+      body,
       ...(headersTimeout === undefined ? {} : { headersTimeout }),
       ...(this.bodyTimeoutMs === undefined ? {} : { bodyTimeout: this.bodyTimeoutMs }),
     };
