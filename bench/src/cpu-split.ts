@@ -16,7 +16,7 @@
  *   npm run build && npm run bench:build
  *   node bench/dist/cpu-split.js [--servers lean,plain,work,moongate] [--rounds 2] [--seconds 4] [--connections 32] [--json]
  *
- * `--json` prints the rows (per request; `syscalls` null without perf) instead of the lines.
+ * `--json` prints the rows (per request, minor page faults included; `syscalls` null without perf) instead of the lines.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -42,10 +42,11 @@ interface Server {
   stop(): Promise<void>;
 }
 
-/** Microseconds of CPU, user and system, of the main thread and of all the others. */
+/** Microseconds of CPU, user and system, of the main thread and of all the others; the process's minor page faults. */
 interface ThreadTimes {
   mainUser: number;
   mainSystem: number;
+  minorFaults: number;
   otherUser: number;
   otherSystem: number;
 }
@@ -54,7 +55,7 @@ interface ThreadTimes {
 const CLOCK_TICK_US = 1_000_000 / CLOCK_TICKS;
 
 function threadTimes(pid: number): ThreadTimes {
-  const times: ThreadTimes = { mainUser: 0, mainSystem: 0, otherUser: 0, otherSystem: 0 };
+  const times: ThreadTimes = { mainUser: 0, mainSystem: 0, otherUser: 0, otherSystem: 0, minorFaults: minorFaults(pid) };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let stat: string;
     try {
@@ -75,6 +76,16 @@ function threadTimes(pid: number): ThreadTimes {
     }
   }
   return times;
+}
+
+/**
+ * The process's minor page faults so far, its ended threads' included (proc(5): minflt). On a
+ * VM that hands free pages back to its host, a page the process touches for the first time
+ * costs about 15 µs (docs/benchmark.md, "Fresh pages, and a long prompt's full collections").
+ */
+function minorFaults(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
 }
 
 /** Counts the process's system calls while `during` runs, with `perf stat`; null without perf. */
@@ -156,7 +167,7 @@ async function main(): Promise<void> {
       runWrk({ url: server.url, body: requestBody(false), headers: { 'content-type': 'application/json', ...server.headers }, connections, durationMs: ms });
     // Warm-up: the JIT settles and every connection is open.
     for (const server of servers) await load(server, 2_000);
-    const totals = new Map<ServerName, Totals>(names.map((name) => [name, { requests: 0, times: { mainUser: 0, mainSystem: 0, otherUser: 0, otherSystem: 0 }, syscalls: new Map() }]));
+    const totals = new Map<ServerName, Totals>(names.map((name) => [name, { requests: 0, times: { mainUser: 0, mainSystem: 0, otherUser: 0, otherSystem: 0, minorFaults: 0 }, syscalls: new Map() }]));
     for (let round = 0; round < rounds; round++) {
       // The order turns round each round: a machine whose speed drifts slows each alike.
       for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
@@ -180,6 +191,7 @@ async function main(): Promise<void> {
           server,
           requests,
           cpuUsPerRequest: per(times.mainUser + times.mainSystem + times.otherUser + times.otherSystem),
+          minorFaultsPerRequest: per(times.minorFaults),
           mainUserUs: per(times.mainUser),
           mainSystemUs: per(times.mainSystem),
           otherUserUs: per(times.otherUser),
@@ -197,7 +209,8 @@ async function main(): Promise<void> {
       const calls = syscalls === null ? 'system calls: no perf' : `system calls ${[...syscalls].map(([call, count]) => `${call} ${per(count, requests)}`).join(', ')}`;
       console.log(
         `${name.padEnd(9)} CPU ${per(all, requests)}: main thread user ${per(times.mainUser, requests)}, system ${per(times.mainSystem, requests)}; ` +
-          `other threads user ${per(times.otherUser, requests)}, system ${per(times.otherSystem, requests)}; ${calls}`,
+          `other threads user ${per(times.otherUser, requests)}, system ${per(times.otherSystem, requests)}; ` +
+          `minor faults ${(times.minorFaults / Math.max(1, requests)).toFixed(3)}; ${calls}`,
       );
     }
   } finally {
