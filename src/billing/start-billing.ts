@@ -60,9 +60,13 @@ export async function startBilling(
   const pruner = new UsagePruner(store.db, settings.retentionDays, onError);
   const settlements = new SettlementBatcher(store, holds, {
     ...settings.settlement,
-    ...(settings.spoolPath === undefined ? {} : { spool: new SettlementSpool(settings.spoolPath) }),
-    // Only SQLite's commits are journaled (the batcher takes a journal nowhere else).
-    ...(settings.spoolPath === undefined || store.sqlite === null ? {} : { journal: new SettlementJournal(`${settings.spoolPath}.journal`) }),
+    ...(settings.spoolPath === undefined
+      ? {}
+      : {
+          spool: new SettlementSpool(settings.spoolPath),
+          // Only SQLite's commits are journaled (the batcher takes a journal nowhere else).
+          ...(store.sqlite === null ? {} : { journal: new SettlementJournal(`${settings.spoolPath}.journal`) }),
+        }),
     ...(settings.onSettlementTrouble === undefined ? {} : { onTrouble: settings.onSettlementTrouble }),
   });
   let replayedAtStart: RunningBilling['replayedAtStart'];
