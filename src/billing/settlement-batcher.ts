@@ -149,9 +149,13 @@ export class SettlementBatcher {
     this.#onTrouble = options.onTrouble ?? (() => undefined);
   }
 
-  /** Settlements waiting for the store (spooled, retried). */
+  /**
+   * What waits for the store: settlements (spooled, retried) and the uncertain holds still to
+   * give back. /readyz and `moongate_settlements_pending` read it, so neither says that
+   * everything landed while a refused request's hold is still on its wallet.
+   */
   get pending(): number {
-    return this.#deferred.size;
+    return this.#deferred.size + this.#uncertainHolds.size;
   }
 
   /** Failed attempts to commit settlements, since start (each batch or retry that failed counts once). */

@@ -77,7 +77,10 @@ describeEachDialect((target) => {
     const batcher = new SettlementBatcher(store, ledger);
     batcher.releaseUncertainHold('trace-uncertain');
     batcher.releaseUncertainHold('trace-never-held');
+    // Waiting for the store until given back: /readyz must not say everything landed meanwhile.
+    expect(batcher.pending).toBe(2);
     await batcher.close();
+    expect(batcher.pending).toBe(0);
     const holds = await store.db.selectFrom('holds').select('trace_id').where('trace_id', '=', 'trace-uncertain').execute();
     expect(holds).toEqual([]);
     const wallet = await store.db.selectFrom('wallets').select(['amount', 'held']).where('id', '=', caller.personId).executeTakeFirstOrThrow();
